@@ -1,0 +1,77 @@
+# Market-data relay: small Unix tools that pass NDJSON along a pipeline.
+# `make` builds bin/, `make test` runs every suite, `make asan` runs them under sanitizers.
+
+CC      ?= cc
+PKGS    := libwebsockets rdkafka libcjson openssl zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lwebsockets -lrdkafka -lcjson -lssl -lcrypto -lz)
+ZK_LIBS    := -lzookeeper_mt
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wvla -Wno-unused-parameter -Wno-format-nonliteral
+OPT     ?= -O2 -g
+ifdef SANITIZE
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+LDSAN   := -fsanitize=$(SANITIZE)
+BUILD   ?= build-san
+BIN     ?= bin-san
+endif
+BUILD   ?= build
+BIN     ?= bin
+ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE -DTHREADED -Ilib $(PKG_CFLAGS) $(WARN) $(OPT) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS = $(LDSAN) $(LDFLAGS)
+
+LIB_SRC   := $(wildcard lib/*.c lib/exchanges/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TOOLS     := ingest convert distribute serve elect
+TEST_TOOLS := $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+
+TOOL_BINS := $(foreach t,$(TOOLS),$(if $(wildcard $(t)/main.c),$(BIN)/$(t)))
+TEST_BINS := $(TEST_TOOLS:%=$(BIN)/%) $(if $(UNIT_SRC),$(BIN)/unit-tests)
+
+.PHONY: all deps run demo test asan bench fuzz clean check-tools
+all: $(TOOL_BINS) $(TEST_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libexchange.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Each tool is its directory's .c files plus lib/.
+define tool_rule
+$(BIN)/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(BUILD)/libexchange.a
+	@mkdir -p $(BIN)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $(PKG_LIBS) $(ZK_LIBS) -lpthread -lm
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
+$(BIN)/%: $(BUILD)/tests/tools/%.o $(BUILD)/libexchange.a
+	@mkdir -p $(BIN)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+$(BIN)/unit-tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libexchange.a
+	@mkdir -p $(BIN)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+deps:
+	@scripts/install-deps
+
+test: all
+	@BIN=$(abspath $(BIN)) tests/run
+
+asan:
+	$(MAKE) SANITIZE=address,undefined all
+	@BIN=$(abspath bin-san) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run
+
+bench: all
+	@scripts/bench
+
+clean:
+	rm -rf build build-san bin bin-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,128 @@
+#include "dec.h"
+
+#include <string.h>
+
+int dec_canon(const char *s, size_t n, char *out)
+{
+	size_t i = 0;
+	int neg = 0;
+	const char *ip, *fp;
+	size_t il = 0, fl = 0;
+	long exp = 0;
+
+	if (i < n && (s[i] == '-' || s[i] == '+'))
+		neg = s[i++] == '-';
+	ip = s + i;
+	while (i < n && s[i] >= '0' && s[i] <= '9')
+		i++, il++;
+	fp = s + i;
+	if (i < n && s[i] == '.') {
+		i++;
+		fp = s + i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++, fl++;
+	}
+	if (il + fl == 0)
+		return -1;
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		int eneg = 0;
+		size_t ed = 0;
+		i++;
+		if (i < n && (s[i] == '-' || s[i] == '+'))
+			eneg = s[i++] == '-';
+		while (i < n && s[i] >= '0' && s[i] <= '9') {
+			if (exp < 100000)
+				exp = exp * 10 + (s[i] - '0');
+			i++, ed++;
+		}
+		if (!ed)
+			return -1;
+		if (eneg)
+			exp = -exp;
+	}
+	if (i != n)
+		return -1;
+
+	/* The digit string is ip[0..il) fp[0..fl); the point sits after il + exp digits.
+	 * Trim leading and trailing zeros of the combined digit string, tracking the point. */
+	char dig[2 * DEC_MAX];
+	size_t nd = 0;
+	long point = (long)il + exp; /* position of the decimal point within dig */
+	size_t k = 0;
+	/* Skip leading zeros. */
+	while (k < il && ip[k] == '0')
+		k++, point--;
+	size_t fk = 0;
+	if (k == il)
+		while (fk < fl && fp[fk] == '0')
+			fk++, point--;
+	/* Trailing zeros of the fraction are dropped later, once we know where the point is. */
+	size_t total = (il - k) + (fl - fk);
+	if (total >= sizeof dig)
+		return -1;
+	for (; k < il; k++)
+		dig[nd++] = ip[k];
+	for (; fk < fl; fk++)
+		dig[nd++] = fp[fk];
+	while (nd && dig[nd - 1] == '0' && (long)nd > point)
+		nd--;
+	if (nd == 0) {
+		out[0] = '0';
+		out[1] = 0;
+		return 1;
+	}
+	/* Output: integer part = dig[0..point) padded with zeros, fraction = the rest. */
+	size_t len = 0;
+	long int_digits = point > 0 ? point : 0;
+	long lead_zeros = point < 0 ? -point : 0;
+	long frac_digits = (long)nd - int_digits;
+	if (frac_digits < 0)
+		frac_digits = 0;
+	long need = neg + (int_digits ? int_digits : 1) + (frac_digits ? 1 + lead_zeros + frac_digits : 0);
+	if (need > DEC_MAX - 1)
+		return -1;
+	if (neg)
+		out[len++] = '-';
+	if (int_digits) {
+		for (long d = 0; d < int_digits; d++)
+			out[len++] = d < (long)nd ? dig[d] : '0';
+	} else {
+		out[len++] = '0';
+	}
+	if (frac_digits) {
+		out[len++] = '.';
+		for (long z = 0; z < lead_zeros; z++)
+			out[len++] = '0';
+		for (long d = int_digits; d < (long)nd; d++)
+			out[len++] = dig[d];
+	}
+	out[len] = 0;
+	return (int)len;
+}
+
+int dec_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	int na = an && a[0] == '-', nb = bn && b[0] == '-';
+	if (na != nb)
+		return na ? -1 : 1;
+	const char *ad = memchr(a, '.', an), *bd = memchr(b, '.', bn);
+	size_t ai = (ad ? (size_t)(ad - a) : an) - (size_t)na;
+	size_t bi = (bd ? (size_t)(bd - b) : bn) - (size_t)nb;
+	int r;
+	if (ai != bi) {
+		r = ai < bi ? -1 : 1;
+	} else {
+		r = memcmp(a + na, b + nb, ai);
+		if (!r) {
+			const char *af = ad ? ad + 1 : "", *bf = bd ? bd + 1 : "";
+			size_t afl = ad ? an - (size_t)(ad - a) - 1 : 0, bfl = bd ? bn - (size_t)(bd - b) - 1 : 0;
+			size_t m = afl < bfl ? afl : bfl;
+			r = memcmp(af, bf, m);
+			if (!r && afl != bfl)
+				r = afl < bfl ? -1 : 1;
+		}
+	}
+	if (r)
+		r = r < 0 ? -1 : 1;
+	return na ? -r : r;
+}

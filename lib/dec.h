@@ -1,0 +1,24 @@
+/* dec.h: exact decimal text canonicalization, so prices keep the exchange's digits. */
+#ifndef DEC_H
+#define DEC_H
+
+#include <stddef.h>
+
+/* Longest canonical spelling dec_canon produces (sign, digits, point, NUL). */
+#define DEC_MAX 80
+
+/* Writes the canonical JSON-number spelling of decimal text S into OUT (at least DEC_MAX
+ * bytes): optional '-', no leading zeros, no trailing fractional zeros, no bare point, no
+ * exponent ("0.35130000" -> "0.3513", "1e-05" -> "0.00001", "-0.0" -> "0"). Accepts JSON
+ * number syntax, plus a leading '+' and a missing integer or fraction part (".5", "5."),
+ * since exchanges put such text in strings. Returns the length, or -1 when S is not a
+ * decimal or its canonical form would exceed DEC_MAX - 1 characters (an absurd value). */
+int dec_canon(const char *s, size_t n, char *out);
+
+/* Compares two canonical decimals numerically: <0, 0, >0. */
+int dec_cmp(const char *a, size_t an, const char *b, size_t bn);
+
+/* True when canonical decimal S is zero. */
+static inline int dec_is_zero(const char *s, size_t n) { return n == 1 && s[0] == '0'; }
+
+#endif

@@ -1,0 +1,39 @@
+/* rundir.h: the run directory shared by a node's tools: role, leader, pid files, sockets. */
+#ifndef RUNDIR_H
+#define RUNDIR_H
+
+#include <stddef.h>
+
+enum role { ROLE_LEADER, ROLE_FOLLOWER };
+
+/* Creates DIR (and parents) if needed. Returns 0, or -1 with ERRBUF. */
+int rundir_ensure(const char *dir, char *errbuf, size_t errlen);
+
+/* Role recorded in DIR/role; a missing or unreadable file means leader (standalone). */
+enum role rundir_role(const char *dir);
+const char *role_name(enum role r);
+
+/* Writes CONTENT to DIR/NAME atomically (temp file, then rename). Returns 0 or -1 with ERRBUF. */
+int rundir_write(const char *dir, const char *name, const char *content, char *errbuf,
+		 size_t errlen);
+/* Reads DIR/NAME into BUF (NUL-terminated, trailing newline removed). Returns length or -1. */
+int rundir_read(const char *dir, const char *name, char *buf, size_t size);
+
+/* Writes DIR/TOOL.pid with this process's pid. */
+int rundir_write_pid(const char *dir, const char *tool, char *errbuf, size_t errlen);
+/* Removes DIR/TOOL.pid if it still names this process. */
+void rundir_remove_pid(const char *dir, const char *tool);
+
+/* Path DIR/NAME into BUF; -1 when it does not fit (unix socket paths are short). */
+int rundir_path(const char *dir, const char *name, char *buf, size_t size);
+
+/* Listens on a unix stream socket at PATH (replacing a stale one), non-blocking.
+ * Returns the fd, or -1 with ERRBUF. */
+int rundir_listen_unix(const char *path, char *errbuf, size_t errlen);
+/* Connects to the unix stream socket at PATH. Returns the fd or -1 with errno. */
+int rundir_connect_unix(const char *path);
+
+/* Sets O_NONBLOCK on FD. Returns 0 or -1. */
+int fd_nonblock(int fd);
+
+#endif
