@@ -1,0 +1,42 @@
+/* The table of exchanges. Adding an exchange: its file in lib/exchanges/, one line here. */
+#include "xch.h"
+
+#include <string.h>
+
+extern const struct xch xch_binance;
+extern const struct xch xch_upbit;
+
+const struct xch *const xch_all[] = {
+	&xch_binance,
+	&xch_upbit,
+	NULL,
+};
+
+const struct xch *xch_find(const char *name, size_t len)
+{
+	for (const struct xch *const *x = xch_all; *x; x++)
+		if (strlen((*x)->name) == len && !memcmp((*x)->name, name, len))
+			return *x;
+	return NULL;
+}
+
+int xch_parse_channels(const char *list)
+{
+	int bits = 0;
+	const char *p = list;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		if (n == 5 && !memcmp(p, "trade", 5))
+			bits |= XCH_TRADE;
+		else if (n == 6 && !memcmp(p, "ticker", 6))
+			bits |= XCH_TICKER;
+		else if (n == 4 && !memcmp(p, "book", 4))
+			bits |= XCH_BOOK;
+		else if (n)
+			return -1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return bits ? bits : -1;
+}

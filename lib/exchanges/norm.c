@@ -1,0 +1,349 @@
+#include "norm.h"
+#include "clock.h"
+#include "xch.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const reason_names[NR_COUNT] = {
+	[NR_TOO_LONG] = "too_long", [NR_JSON] = "json",     [NR_UTF8] = "utf8",
+	[NR_ENVELOPE] = "envelope", [NR_EXCHANGE] = "exchange", [NR_SHAPE] = "shape",
+	[NR_FIELD] = "field",       [NR_NUMBER] = "number", [NR_SYMBOL] = "symbol",
+	[NR_BOOK] = "book",
+};
+
+const char *norm_reason_name(enum norm_reason r)
+{
+	return r < NR_COUNT ? reason_names[r] : "unknown";
+}
+
+void norm_init(struct norm *n, struct jw *w)
+{
+	memset(n, 0, sizeof *n);
+	n->w = w;
+	n->book_depth = 20;
+}
+
+void norm_free(struct norm *n)
+{
+	for (size_t i = 0; i < n->nsyms; i++) {
+		struct norm_sym *s = n->syms[i];
+		if (s->book && s->book_free)
+			s->book_free(s->book);
+		free(s->pending);
+		free(s);
+	}
+	free(n->syms);
+	n->syms = NULL;
+	n->nsyms = n->capsyms = 0;
+}
+
+int norm_fail(struct norm *n, enum norm_reason r, const char *fmt, ...)
+{
+	va_list ap;
+	n->reason = r;
+	va_start(ap, fmt);
+	vsnprintf(n->why, sizeof n->why, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* A small open-addressing table would be faster for thousands of symbols; a sorted array
+ * with binary search keeps it simple and is fast enough for the few hundred a node serves. */
+static int sym_cmp(const struct norm_sym *s, const struct xch *x, const char *sym)
+{
+	if (s->x != x)
+		return s->x < x ? -1 : 1;
+	return strcmp(s->sym, sym);
+}
+
+struct norm_sym *norm_sym(struct norm *n, const char *sym)
+{
+	size_t lo = 0, hi = n->nsyms;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = sym_cmp(n->syms[mid], n->x, sym);
+		if (!c)
+			return n->syms[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (strlen(sym) >= SYM_MAX)
+		return NULL;
+	if (n->nsyms == n->capsyms) {
+		size_t cap = n->capsyms ? n->capsyms * 2 : 64;
+		struct norm_sym **ns = realloc(n->syms, cap * sizeof *ns);
+		if (!ns)
+			return NULL;
+		n->syms = ns;
+		n->capsyms = cap;
+	}
+	struct norm_sym *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->x = n->x;
+	strcpy(s->sym, sym);
+	memmove(n->syms + lo + 1, n->syms + lo, (n->nsyms - lo) * sizeof *n->syms);
+	n->syms[lo] = s;
+	n->nsyms++;
+	return s;
+}
+
+void norm_head(struct norm *n, const char *type, const char *sym, int64_t ts)
+{
+	struct jw *w = n->w;
+	jw_open(w, '{');
+	jw_key(w, "type");
+	jw_str(w, type, strlen(type));
+	jw_key(w, "exchange");
+	jw_str(w, n->x->name, strlen(n->x->name));
+	if (sym) {
+		jw_key(w, "symbol");
+		jw_str(w, sym, strlen(sym));
+	}
+	if (ts >= 0) {
+		jw_key(w, "ts");
+		jw_int(w, ts);
+		if (n->latency)
+			n->latency(n->ctx, n->x, n->local_ts - ts);
+	}
+	jw_key(w, "local_ts");
+	jw_int(w, n->local_ts);
+}
+
+void norm_end(struct norm *n)
+{
+	jw_raw(n->w, "}\n", 2);
+	n->w->first = 1;
+}
+
+int norm_dec(struct norm *n, const char *key, const struct js_doc *d, int t)
+{
+	const char *s;
+	size_t len;
+	if (js_numtext(d, t, &s, &len))
+		return norm_fail(n, NR_FIELD, "%s: missing or not a number", key);
+	size_t mark = n->w->len;
+	jw_key(n->w, key);
+	if (jw_dec(n->w, s, len)) {
+		n->w->len = mark;
+		return norm_fail(n, NR_NUMBER, "%s: not a decimal: %.40s", key, s);
+	}
+	return 0;
+}
+
+int norm_dec_opt(struct norm *n, const char *key, const struct js_doc *d, int t)
+{
+	if (t < 0 || js_type(d, t) == JS_NULL)
+		return 0;
+	return norm_dec(n, key, d, t);
+}
+
+int norm_str(struct norm *n, const char *key, const struct js_doc *d, int t)
+{
+	if (js_type(d, t) != JS_STRING)
+		return norm_fail(n, NR_FIELD, "%s: missing or not a string", key);
+	jw_key(n->w, key);
+	jw_json_str(n->w, js_ptr(d, t), js_len(d, t));
+	return 0;
+}
+
+int norm_id(struct norm *n, const char *key, const struct js_doc *d, int t)
+{
+	int ty = js_type(d, t);
+	if (ty != JS_STRING && ty != JS_NUMBER)
+		return norm_fail(n, NR_FIELD, "%s: missing", key);
+	if (js_len(d, t) == 0 || js_len(d, t) > 64)
+		return norm_fail(n, NR_FIELD, "%s: empty or too long", key);
+	jw_key(n->w, key);
+	jw_json_str(n->w, js_ptr(d, t), js_len(d, t));
+	return 0;
+}
+
+void norm_status(struct norm *n, const char *event, const char *sym, const char *detail)
+{
+	norm_head(n, "status", sym, -1);
+	jw_key(n->w, "event");
+	jw_str(n->w, event, strlen(event));
+	if (detail) {
+		jw_key(n->w, "detail");
+		jw_str(n->w, detail, strlen(detail));
+	}
+	norm_end(n);
+	n->lines_status++;
+}
+
+void norm_status_tok(struct norm *n, const char *event, const char *sym, const struct js_doc *d,
+		     int t)
+{
+	norm_head(n, "status", sym, -1);
+	jw_key(n->w, "event");
+	jw_str(n->w, event, strlen(event));
+	if (js_type(d, t) == JS_STRING) {
+		jw_key(n->w, "detail");
+		jw_json_str(n->w, js_ptr(d, t), js_len(d, t));
+	}
+	norm_end(n);
+	n->lines_status++;
+}
+
+void norm_status_error(struct norm *n, const struct js_doc *d, int code, int msg)
+{
+	norm_head(n, "status", NULL, -1);
+	jw_key(n->w, "event");
+	jw_raw(n->w, "\"error\"", 7);
+	jw_key(n->w, "detail");
+	jw_char(n->w, '"');
+	int tc = js_type(d, code);
+	if (tc == JS_STRING || tc == JS_NUMBER) {
+		jw_raw(n->w, js_ptr(d, code), js_len(d, code));
+		if (js_type(d, msg) == JS_STRING)
+			jw_raw(n->w, ": ", 2);
+	}
+	if (js_type(d, msg) == JS_STRING)
+		jw_raw(n->w, js_ptr(d, msg), js_len(d, msg));
+	jw_char(n->w, '"');
+	norm_end(n);
+	n->lines_status++;
+}
+
+int norm_ts(struct norm *n, const struct js_doc *d, int t, int64_t *us)
+{
+	int64_t v;
+	if (t < 0 || js_type(d, t) == JS_NULL) {
+		*us = -1;
+		return 0;
+	}
+	if (js_int64(d, t, &v) || (v = clk_epoch_to_us(v)) < 0)
+		return norm_fail(n, NR_FIELD, "timestamp is not an epoch time");
+	*us = v;
+	return 0;
+}
+
+void norm_book_begin(struct norm *n, const char *sym, int64_t ts)
+{
+	n->line_start_book = n->w->len;
+	n->book_sym = sym;
+	norm_head(n, "book", sym, ts);
+	jw_key(n->w, "bids");
+	jw_open(n->w, '[');
+	n->side = 0;
+	n->nlevels = 0;
+	n->prev_len = 0;
+	n->have_bid = 0;
+}
+
+void norm_book_asks(struct norm *n)
+{
+	jw_close(n->w, ']');
+	jw_key(n->w, "asks");
+	jw_open(n->w, '[');
+	n->side = 1;
+	n->nlevels = 0;
+	n->prev_len = 0;
+}
+
+int norm_book_level(struct norm *n, const char *px, size_t pn, const char *qty, size_t qn)
+{
+	char p[DEC_MAX], q[DEC_MAX];
+	int pl = dec_canon(px, pn, p), ql = dec_canon(qty, qn, q);
+	if (pl < 0 || ql < 0)
+		return norm_fail(n, NR_NUMBER, "book level is not a decimal");
+	if (p[0] == '-' || q[0] == '-')
+		return norm_fail(n, NR_NUMBER, "negative book level");
+	if (dec_is_zero(p, (size_t)pl) || dec_is_zero(q, (size_t)ql))
+		return 0;
+	if (n->prev_len) {
+		int c = dec_cmp(p, (size_t)pl, n->prev_px, n->prev_len);
+		if (n->side == 0 ? c >= 0 : c <= 0)
+			return norm_fail(n, NR_BOOK, "%s levels out of order", n->side ? "ask" : "bid");
+	}
+	memcpy(n->prev_px, p, (size_t)pl);
+	n->prev_len = (size_t)pl;
+	if (n->side == 0 && !n->have_bid) {
+		memcpy(n->best_bid, p, (size_t)pl);
+		n->best_bid_len = (size_t)pl;
+		n->have_bid = 1;
+	}
+	if (n->side == 1 && n->nlevels == 0 && n->have_bid &&
+	    dec_cmp(p, (size_t)pl, n->best_bid, n->best_bid_len) <= 0) {
+		n->crossed = 1;
+	}
+	if (n->nlevels >= n->book_depth)
+		return 0;
+	n->nlevels++;
+	jw_elem(n->w);
+	jw_char(n->w, '[');
+	jw_raw(n->w, p, (size_t)pl);
+	jw_char(n->w, ',');
+	jw_raw(n->w, q, (size_t)ql);
+	jw_char(n->w, ']');
+	return 0;
+}
+
+void norm_resync(struct norm *n, const char *sym, const char *why)
+{
+	norm_status(n, "resync", sym, why);
+	n->resyncs++;
+	if (n->resync)
+		n->resync(n->ctx, n->x, sym, why);
+}
+
+int norm_book_end(struct norm *n)
+{
+	jw_close(n->w, ']');
+	norm_end(n);
+	if (n->crossed) {
+		n->crossed = 0;
+		n->w->len = n->line_start_book;
+		norm_resync(n, n->book_sym, "crossed book");
+		return 0;
+	}
+	n->lines_book++;
+	if (!n->book_interval_us || n->w->err)
+		return 0;
+	struct norm_sym *s = norm_sym(n, n->book_sym);
+	if (!s)
+		return 0;
+	if (n->local_ts - s->book_emitted >= n->book_interval_us) {
+		if (s->pending) {
+			free(s->pending);
+			s->pending = NULL;
+			n->npending--;
+		}
+		s->book_emitted = n->local_ts;
+		return 0;
+	}
+	/* Inside the interval: keep only the newest line, to be sent when the slot opens. */
+	size_t len = n->w->len - n->line_start_book;
+	char *p = realloc(s->pending, len);
+	if (p) {
+		if (!s->pending)
+			n->npending++;
+		memcpy(p, n->w->buf + n->line_start_book, len);
+		s->pending = p;
+		s->pending_len = len;
+	}
+	n->w->len = n->line_start_book;
+	n->lines_book--;
+	return 0;
+}
+
+void norm_flush(struct norm *n, int64_t now, int all)
+{
+	for (size_t i = 0; n->npending && i < n->nsyms; i++) {
+		struct norm_sym *s = n->syms[i];
+		if (!s->pending || (!all && now - s->book_emitted < n->book_interval_us))
+			continue;
+		jw_raw(n->w, s->pending, s->pending_len);
+		s->book_emitted = now;
+		free(s->pending);
+		s->pending = NULL;
+		n->npending--;
+		n->lines_book++;
+	}
+}

@@ -1,0 +1,129 @@
+/* norm.h: writing normalized lines (design.md's contract), shared by every exchange's reader. */
+#ifndef NORM_H
+#define NORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dec.h"
+#include "json.h"
+#include "jw.h"
+#include "sym.h"
+
+struct xch;
+
+/* Why a line could not be converted; each has a counter (exchange_convert_errors_total{reason}). */
+enum norm_reason {
+	NR_TOO_LONG,  /* longer than the line limit */
+	NR_JSON,      /* not JSON */
+	NR_UTF8,      /* invalid UTF-8 */
+	NR_ENVELOPE,  /* JSON, but not an envelope line */
+	NR_EXCHANGE,  /* an exchange this build does not know */
+	NR_SHAPE,     /* valid JSON of a shape the exchange's reader does not know */
+	NR_FIELD,     /* a field missing or of the wrong type */
+	NR_NUMBER,    /* a number that is not a decimal, or absurd */
+	NR_SYMBOL,    /* a symbol that cannot be mapped to BASE-QUOTE */
+	NR_BOOK,      /* an order book that cannot be right (crossed, out of order) */
+	NR_COUNT
+};
+const char *norm_reason_name(enum norm_reason r);
+
+/* Per (exchange, symbol) state kept across lines: dedup ids, book conflation, books. */
+struct norm_sym {
+	const struct xch *x;
+	char sym[SYM_MAX];
+	int64_t last_seq;       /* exchange-specific de-duplication id */
+	int64_t book_emitted;   /* local_ts of the last book line sent */
+	char *pending;          /* conflated book line waiting for its slot (malloc'd) */
+	size_t pending_len;
+	void *book;             /* exchange book state, owned by the exchange's reader */
+	void (*book_free)(void *book);
+};
+
+struct norm {
+	struct jw *w;                /* lines are appended here */
+	const struct xch *x;         /* exchange of the current line */
+	int64_t local_ts;            /* its receive time */
+	int book_depth;              /* top-N of book lines */
+	int64_t book_interval_us;    /* conflation interval; 0: every book */
+	/* Called when a book must be rebuilt from scratch (gap, bad checksum, crossed). */
+	void (*resync)(void *ctx, const struct xch *x, const char *symbol, const char *why);
+	/* Called for every line with an exchange time: local_ts - ts in µs. */
+	void (*latency)(void *ctx, const struct xch *x, int64_t us);
+	void *ctx;
+	/* Set by norm_fail. */
+	enum norm_reason reason;
+	char why[160];
+	/* Counts of lines written per type, for metrics. */
+	uint64_t lines_trade, lines_ticker, lines_book, lines_status, resyncs;
+	/* private */
+	size_t line_start, line_start_book;
+	int crossed;
+	size_t npending;
+	struct norm_sym **syms;
+	size_t nsyms, capsyms;
+	char prev_px[DEC_MAX], best_bid[DEC_MAX];
+	size_t prev_len, best_bid_len;
+	int side, nlevels, have_bid;
+	const char *book_sym;
+};
+
+void norm_init(struct norm *n, struct jw *w);
+void norm_free(struct norm *n);
+
+/* Records why the current frame failed; returns -1 for the reader to return. */
+int norm_fail(struct norm *n, enum norm_reason r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* State of SYM on the current exchange, created on first use (NULL when out of memory). */
+struct norm_sym *norm_sym(struct norm *n, const char *sym);
+
+/* Starts a line: {"type":TYPE,"exchange":...,"symbol":SYM,"ts":TS,"local_ts":...
+ * SYM may be NULL (status lines without a symbol); TS < 0 omits "ts". */
+void norm_head(struct norm *n, const char *type, const char *sym, int64_t ts);
+/* Ends the line: "}\n". */
+void norm_end(struct norm *n);
+
+/* "key":<canonical decimal of token T>. Fails (NR_FIELD / NR_NUMBER) when T is missing or
+ * not a decimal. norm_dec_opt writes nothing for a missing or null T. */
+int norm_dec(struct norm *n, const char *key, const struct js_doc *d, int t);
+int norm_dec_opt(struct norm *n, const char *key, const struct js_doc *d, int t);
+/* "key":"<text of string token T>" (copied as escaped in the source). */
+int norm_str(struct norm *n, const char *key, const struct js_doc *d, int t);
+/* "id":"<T as text>" for a number or string token. */
+int norm_id(struct norm *n, const char *key, const struct js_doc *d, int t);
+
+/* A whole status line. DETAIL is plain text (escaped here); it may be NULL. */
+void norm_status(struct norm *n, const char *event, const char *sym, const char *detail);
+/* Same, with the detail taken from string token T of D (already escaped). */
+void norm_status_tok(struct norm *n, const char *event, const char *sym, const struct js_doc *d,
+		     int t);
+
+/* An exchange error as a status line: detail "<code>: <message>" from tokens CODE and MSG
+ * (either may be missing). */
+void norm_status_error(struct norm *n, const struct js_doc *d, int code, int msg);
+
+/* Timestamp token T (an integer in s/ms/µs/ns, or a string of one) in µs; -1 when absent. */
+int norm_ts(struct norm *n, const struct js_doc *d, int t, int64_t *us);
+
+/* Book lines. Levels are given best first; prices and amounts are decimal text. Levels with
+ * a zero price or amount are skipped, at most book_depth are kept per side. Out-of-order
+ * levels fail with NR_BOOK; a crossed book emits a resync status, asks for a resync, and
+ * fails. With a conflation interval the finished line may be held back (norm_flush). */
+void norm_book_begin(struct norm *n, const char *sym, int64_t ts);
+int norm_book_level(struct norm *n, const char *px, size_t pn, const char *qty, size_t qn);
+void norm_book_asks(struct norm *n);
+int norm_book_end(struct norm *n);
+
+/* A book must be rebuilt: writes the resync status line and calls the resync hook. */
+void norm_resync(struct norm *n, const char *sym, const char *why);
+
+/* Appends conflated book lines whose interval has passed by NOW (a local_ts), or all of
+ * them when ALL is set (end of input). */
+void norm_flush(struct norm *n, int64_t now, int all);
+
+/* Rolls back everything written for the current frame (called by the frame's driver). */
+static inline void norm_frame_begin(struct norm *n) { n->line_start = n->w->len; }
+static inline void norm_frame_rollback(struct norm *n) { n->w->len = n->line_start; n->w->err = 0; }
+
+#endif

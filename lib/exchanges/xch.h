@@ -1,0 +1,67 @@
+/* xch.h: what the relay knows about one exchange — how to talk to it and how to read it. */
+#ifndef XCH_H
+#define XCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "json.h"
+#include "sym.h"
+
+struct norm;
+
+enum xch_channel { XCH_TRADE = 1, XCH_TICKER = 2, XCH_BOOK = 4 };
+#define XCH_ALL_CHANNELS (XCH_TRADE | XCH_TICKER | XCH_BOOK)
+#define XCH_MAX_SYMBOLS 256
+
+/* What one ingest connection subscribes to. Symbols are in the relay's BASE-QUOTE form. */
+struct xch_sub {
+	int channels;
+	int nsym;
+	char sym[XCH_MAX_SYMBOLS][SYM_MAX];
+};
+
+/* What ingest does with a frame it received. */
+enum xch_frame {
+	XCH_FORWARD,   /* data, acks, exchange errors: write an envelope line */
+	XCH_HEARTBEAT, /* keep-alive replies: counted, not forwarded */
+	XCH_RECONNECT, /* the exchange announced it will close: reconnect now */
+};
+
+/* The wire protocol half, used by ingest. */
+struct xch_proto {
+	/* Full URL for SUB, built on BASE (the default or the user's --url). Returns 0, or -1
+	 * with ERR when the subscription cannot be expressed (too many streams, bad symbol). */
+	int (*url)(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
+		   size_t errlen);
+	/* Message I (0, 1, ...) to send once connected. Returns its length, 0 when there are no
+	 * more, -1 when it does not fit. */
+	int (*subscribe)(const struct xch_sub *sub, int i, char *out, size_t n);
+	/* Message that resubscribes SYMBOL after a book gap; 0 means "reconnect instead". */
+	int (*resync)(const struct xch_sub *sub, const char *symbol, char *out, size_t n);
+	enum xch_frame (*classify)(const char *frame, size_t n);
+	int keepalive_ms;           /* the client sends a keep-alive this often (0: never) */
+	const char *keepalive_text; /* as a text frame; NULL: as a WebSocket ping frame */
+	int idle_timeout_ms;        /* nothing received for this long: the connection is dead */
+	int64_t max_age_ms;         /* reconnect before the exchange's connection limit (0: none) */
+	int binary_is_text;         /* binary frames carry JSON text (Upbit) */
+};
+
+struct xch {
+	const char *name;           /* lower-case id, used in every line */
+	const char *default_url;
+	const char *default_symbols; /* comma list used when the user names none */
+	struct xch_proto proto;
+	/* The reading half, used by convert: appends normalized lines for the frame DATA
+	 * (token index in D) to N. Returns 0, or -1 after norm_fail() said why. */
+	int (*normalize)(struct norm *n, const struct js_doc *d, int data);
+};
+
+/* Every exchange the relay knows, NULL-terminated (exchanges.c). */
+extern const struct xch *const xch_all[];
+/* The exchange called NAME, or NULL. */
+const struct xch *xch_find(const char *name, size_t len);
+/* Parses a comma list of channels ("trade,ticker,book") into XCH_* bits; -1 when unknown. */
+int xch_parse_channels(const char *list);
+
+#endif
