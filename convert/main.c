@@ -413,12 +413,11 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (done) {
-			/* End of input: everything converted must reach the reader. */
-			int fl = fcntl(STDOUT_FILENO, F_GETFL);
-			fcntl(STDOUT_FILENO, F_SETFL, fl & ~O_NONBLOCK);
+			/* End of input: what was converted reaches the reader, unless --drop says a
+			 * stalled reader must not hold us (then two seconds at most). */
 			if (cv.w.len && oq_push(&cv.out, cv.w.buf, cv.w.len))
 				log_warn("output lost at exit", NULL);
-			if (oq_flush(&cv.out) < 0 && errno != EPIPE)
+			if (oq_drain(&cv.out, cv.o.drop ? 2000 : -1) < 0 && errno != EPIPE)
 				rc = EXIT_RUNTIME;
 			break;
 		}
@@ -458,7 +457,7 @@ int main(int argc, char **argv)
 			norm_flush(&cv.norm, 0, 1);
 			if (cv.w.len)
 				oq_push(&cv.out, cv.w.buf, cv.w.len);
-			oq_flush(&cv.out);
+			oq_drain(&cv.out, 2000);
 			break;
 		}
 		if (in_i >= 0 && (pfd[in_i].revents & (POLLIN | POLLHUP | POLLERR))) {

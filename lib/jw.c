@@ -146,11 +146,10 @@ void jw_int(struct jw *w, int64_t v)
 
 int jw_dec(struct jw *w, const char *s, size_t n)
 {
-	if (reserve(w, DEC_MAX))
-		return -1;
-	int k = dec_canon(s, n, w->buf + w->len);
+	char out[DEC_MAX];
+	int k = dec_canon(s, n, out);
 	if (k < 0)
 		return -1;
-	w->len += (size_t)k;
+	jw_raw(w, out, (size_t)k);
 	return 0;
 }

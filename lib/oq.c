@@ -1,6 +1,9 @@
 #include "oq.h"
 
+#include "clock.h"
+
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,4 +55,24 @@ int oq_flush(struct oq *q)
 	}
 	q->head = 0;
 	return 0;
+}
+
+int oq_drain(struct oq *q, int timeout_ms)
+{
+	int64_t deadline = clk_mono_us() + (int64_t)timeout_ms * 1000;
+	for (;;) {
+		int r = oq_flush(q);
+		if (r <= 0)
+			return r;
+		int wait = -1;
+		if (timeout_ms >= 0) {
+			int64_t left = deadline - clk_mono_us();
+			if (left <= 0)
+				return 1;
+			wait = (int)(left / 1000) + 1;
+		}
+		struct pollfd p = { .fd = q->fd, .events = POLLOUT };
+		if (poll(&p, 1, wait) < 0 && errno != EINTR)
+			return -1;
+	}
 }

@@ -28,4 +28,8 @@ static inline size_t oq_room(const struct oq *q) { return q->cap - q->len; }
  * (wait for POLLOUT), -1 when the fd failed (errno set; EPIPE: the reader is gone). */
 int oq_flush(struct oq *q);
 
+/* Flushes until the queue is empty, waiting for the fd up to TIMEOUT_MS in all (-1: no
+ * limit). Returns 0 when empty, 1 on timeout, -1 when the fd failed. */
+int oq_drain(struct oq *q, int timeout_ms);
+
 #endif

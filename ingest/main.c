@@ -1,0 +1,1176 @@
+/* ingest: connects to exchanges' WebSocket feeds and writes envelope lines on stdout. */
+#include "clock.h"
+#include "exchanges/xch.h"
+#include "exitcode.h"
+#include "json.h"
+#include "jw.h"
+#include "log.h"
+#include "met.h"
+#include "oq.h"
+#include "rundir.h"
+#include "sig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define VERSION "0.1.0"
+#define MAX_EXCHANGES 16
+#define MAX_OUT_MSG 65536
+#define RESYNC_QUEUE 32
+#define TICK_US (250 * LWS_US_PER_MS)
+#define CONNECT_TIMEOUT_US (15 * LWS_US_PER_SEC)
+
+/* ---- connection state machine ---- */
+
+enum cstate { CS_IDLE, CS_CONNECTING, CS_OPEN, CS_BACKOFF, CS_CLOSING };
+enum cevent {
+	EV_START,     /* become active (leader) */
+	EV_STOP,      /* become idle (follower, shutdown) */
+	EV_CONNECTED, /* the WebSocket handshake completed */
+	EV_CLOSED,    /* the connection ended or could not be made */
+	EV_RECONNECT, /* drop this connection and make a new one */
+	EV_RETRY,     /* the back-off timer fired */
+};
+static const char *const state_names[] = { "idle", "connecting", "open", "backoff", "closing" };
+
+struct conn {
+	const struct xch *x;
+	struct xch_sub sub;
+	char url[16384];
+	enum cstate state;
+	int want;              /* should be connected (we are leader and not stopping) */
+	int reconnect_now;     /* after the coming close, skip the back-off delay */
+	struct lws *wsi;
+	lws_sorted_usec_list_t sul_retry;
+	uint16_t retries;
+	int64_t state_since, last_rx, last_tx;
+	char close_reason[128];
+	/* receive: one message reassembled from fragments */
+	char *rx;
+	size_t rx_len, rx_cap;
+	int rx_oversize;
+	/* send queue: subscribe messages first, then resyncs, then keep-alives */
+	int sub_next;          /* next subscribe message index, -1 when done */
+	int want_keepalive;
+	char resync_q[RESYNC_QUEUE][SYM_MAX];
+	int resync_n;
+	int64_t last_resync;
+	/* metrics */
+	struct met *m_frames, *m_bytes, *m_connected, *m_reconnects, *m_dropped, *m_age, *m_invalid,
+		*m_oversize, *m_heartbeats;
+};
+
+struct ctl_client {
+	int fd;
+	char buf[1024];
+	size_t len;
+};
+
+struct opts {
+	const char *run_dir;
+	const char *ca;
+	int channels;
+	size_t max_frame;
+	size_t out_buffer;
+	int idle_timeout_ms;
+	int keepalive_ms;
+	int check;
+};
+
+struct ingest {
+	struct opts o;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	struct conn conns[MAX_EXCHANGES];
+	int nconns;
+	enum role role;
+	int stopping;
+	int64_t stop_deadline;
+	struct oq out;
+	struct lws *out_wsi;
+	int out_waiting;
+	struct jw env;
+	struct js_doc doc;
+	int sigfd, ctlfd;
+	lws_sorted_usec_list_t sul_tick;
+	int64_t last_metrics;
+	struct met_reg *reg;
+	struct met *m_rss, *m_active;
+	struct log_limit rl_invalid, rl_drop;
+	int exit_code;
+};
+
+static struct ingest g; /* the one process-wide state, reached from lws callbacks */
+
+static const uint32_t backoff_ms[] = { 500, 1000, 2000, 4000, 8000, 15000, 30000 };
+static const lws_retry_bo_t retry_policy = {
+	.retry_ms_table = backoff_ms,
+	.retry_ms_table_count = sizeof backoff_ms / sizeof backoff_ms[0],
+	.conceal_count = LWS_RETRY_CONCEAL_ALWAYS,
+	.jitter_percent = 20,
+};
+
+static void conn_event(struct conn *c, enum cevent ev);
+
+/* ---- output: envelope lines through a bounded queue ---- */
+
+static void out_kick(void)
+{
+	if (g.out.len && g.out_wsi && !g.out_waiting) {
+		g.out_waiting = 1;
+		lws_callback_on_writable(g.out_wsi);
+	}
+}
+
+/* Queues one envelope line; when the reader is slow the line is dropped and counted, and
+ * the connection goes on (pings are still answered). */
+static void out_line(struct conn *c, const char *s, size_t n)
+{
+	if (oq_push(&g.out, s, n)) {
+		if (c)
+			c->m_dropped->v++;
+		long sup = log_allow(&g.rl_drop, clk_mono_us());
+		if (sup >= 0)
+			log_warn("output full, line dropped", " exchange=%s suppressed=%ld",
+				 c ? c->x->name : "-", sup);
+		return;
+	}
+	out_kick();
+}
+
+static void env_head(struct conn *c, int64_t ts)
+{
+	jw_reset(&g.env);
+	jw_raw(&g.env, "{\"exchange\":", 12);
+	jw_str(&g.env, c->x->name, strlen(c->x->name));
+	jw_raw(&g.env, ",\"local_ts\":", 12);
+	jw_int(&g.env, ts);
+}
+
+/* A connection event as an envelope line: connected, disconnected, error. */
+static void emit_event(struct conn *c, const char *event, const char *detail)
+{
+	env_head(c, clk_now_us());
+	jw_raw(&g.env, ",\"event\":", 9);
+	jw_str(&g.env, event, strlen(event));
+	if (detail) {
+		jw_raw(&g.env, ",\"detail\":", 10);
+		jw_str(&g.env, detail, strlen(detail));
+	}
+	jw_raw(&g.env, "}\n", 2);
+	if (!g.env.err)
+		out_line(c, g.env.buf, g.env.len);
+}
+
+static void emit_frame(struct conn *c, char *f, size_t n, int64_t ts)
+{
+	/* Valid JSON has raw newlines only between tokens, so they can become spaces. */
+	for (char *p = memchr(f, '\n', n); p; p = memchr(p, '\n', n - (size_t)(p - f)))
+		*p = ' ';
+	for (char *p = memchr(f, '\r', n); p; p = memchr(p, '\r', n - (size_t)(p - f)))
+		*p = ' ';
+	env_head(c, ts);
+	jw_raw(&g.env, ",\"data\":", 8);
+	jw_raw(&g.env, f, n);
+	jw_raw(&g.env, "}\n", 2);
+	if (!g.env.err)
+		out_line(c, g.env.buf, g.env.len);
+}
+
+/* ---- one complete message from an exchange ---- */
+
+static void on_message(struct conn *c)
+{
+	int64_t now = clk_now_us();
+	char q[120];
+	c->m_frames->v++;
+	c->m_bytes->v += (double)c->rx_len;
+	switch (c->x->proto.classify(c->rx, c->rx_len)) {
+	case XCH_HEARTBEAT:
+		c->m_heartbeats->v++;
+		return;
+	case XCH_RECONNECT:
+		log_info("exchange announced a disconnect", " exchange=%s", c->x->name);
+		snprintf(c->close_reason, sizeof c->close_reason, "server shutdown announced");
+		c->reconnect_now = 1;
+		conn_event(c, EV_RECONNECT);
+		return;
+	case XCH_FORWARD:
+		break;
+	}
+	enum js_err e = js_parse(&g.doc, c->rx, c->rx_len);
+	if (e != JS_OK) {
+		c->m_invalid->v++;
+		long sup = log_allow(&g.rl_invalid, clk_mono_us());
+		if (sup >= 0) {
+			char detail[160];
+			log_warn("frame is not JSON, skipped",
+				 " exchange=%s bytes=%zu error=\"%s\" frame=%s suppressed=%ld", c->x->name,
+				 c->rx_len, js_strerror(e),
+				 log_quote(q, sizeof q, c->rx, c->rx_len > 60 ? 60 : c->rx_len), sup);
+			snprintf(detail, sizeof detail, "frame of %zu bytes is not JSON (%s)", c->rx_len,
+				 js_strerror(e));
+			emit_event(c, "error", detail);
+		}
+		return;
+	}
+	/* The first good frame proves the connection: the next failure starts the back-off
+	 * from its first step. */
+	c->retries = 0;
+	emit_frame(c, c->rx, c->rx_len, now);
+}
+
+/* ---- the state machine: every transition is here ---- */
+
+static void set_state(struct conn *c, enum cstate s)
+{
+	if (c->state != s)
+		log_debug("state", " exchange=%s from=%s to=%s", c->x->name, state_names[c->state],
+			  state_names[s]);
+	c->state = s;
+	c->state_since = clk_mono_us();
+	c->m_connected->v = s == CS_OPEN;
+}
+
+static void retry_cb(lws_sorted_usec_list_t *sul)
+{
+	struct conn *c = lws_container_of(sul, struct conn, sul_retry);
+	conn_event(c, EV_RETRY);
+}
+
+static int start_connect(struct conn *c)
+{
+	char buf[sizeof c->url];
+	const char *prot, *addr, *path;
+	char fullpath[sizeof c->url + 1];
+	int port;
+	struct lws_client_connect_info i;
+
+	memcpy(buf, c->url, sizeof buf);
+	if (lws_parse_uri(buf, &prot, &addr, &port, &path)) {
+		log_error("bad URL", " exchange=%s url=%s", c->x->name, c->url);
+		return -1;
+	}
+	snprintf(fullpath, sizeof fullpath, "/%s", path);
+	memset(&i, 0, sizeof i);
+	i.context = g.ctx;
+	i.vhost = g.vh;
+	i.address = addr;
+	i.port = port;
+	i.path = fullpath;
+	i.host = addr;
+	i.origin = NULL; /* Upbit rate-limits requests that carry an Origin (browsers) hard */
+	i.protocol = NULL;
+	i.local_protocol_name = "exchange";
+	i.userdata = c;
+	i.pwsi = &c->wsi;
+	if (!strcmp(prot, "wss") || !strcmp(prot, "https"))
+		i.ssl_connection = LCCSCF_USE_SSL;
+	c->rx_len = 0;
+	c->rx_oversize = 0;
+	c->sub_next = 0;
+	c->want_keepalive = 0;
+	c->resync_n = 0;
+	c->reconnect_now = 0;
+	c->close_reason[0] = 0;
+	log_info("connecting", " exchange=%s url=%s", c->x->name, c->url);
+	if (!lws_client_connect_via_info(&i)) {
+		c->wsi = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void schedule_retry(struct conn *c)
+{
+	unsigned ms = 0;
+	char conceal;
+	if (!c->reconnect_now)
+		ms = lws_retry_get_delay_ms(g.ctx, &retry_policy, &c->retries, &conceal);
+	c->reconnect_now = 0;
+	if (ms)
+		log_info("reconnecting", " exchange=%s in_ms=%u attempt=%u", c->x->name, ms, c->retries);
+	set_state(c, CS_BACKOFF);
+	lws_sul_schedule(g.ctx, 0, &c->sul_retry, retry_cb, (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+static void kill_wsi(struct conn *c, const char *why)
+{
+	if (why && !c->close_reason[0])
+		snprintf(c->close_reason, sizeof c->close_reason, "%s", why);
+	set_state(c, CS_CLOSING);
+	if (c->wsi)
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void connect_or_backoff(struct conn *c)
+{
+	set_state(c, CS_CONNECTING);
+	if (start_connect(c)) {
+		emit_event(c, "error", "cannot start a connection");
+		schedule_retry(c);
+	}
+}
+
+static void conn_event(struct conn *c, enum cevent ev)
+{
+	switch (c->state) {
+	case CS_IDLE:
+		if (ev == EV_START || ev == EV_RECONNECT) {
+			c->want = 1;
+			connect_or_backoff(c);
+		}
+		break;
+	case CS_CONNECTING:
+	case CS_OPEN:
+		if (ev == EV_CONNECTED && c->state == CS_CONNECTING) {
+			set_state(c, CS_OPEN);
+			c->last_rx = c->last_tx = clk_mono_us();
+			log_info("connected", " exchange=%s", c->x->name);
+			emit_event(c, "connected", c->url);
+			lws_callback_on_writable(c->wsi);
+		} else if (ev == EV_STOP) {
+			c->want = 0;
+			kill_wsi(c, "stopped");
+		} else if (ev == EV_RECONNECT) {
+			kill_wsi(c, "reconnect requested");
+		} else if (ev == EV_CLOSED) {
+			c->m_reconnects->v++;
+			schedule_retry(c);
+		}
+		break;
+	case CS_BACKOFF:
+		if (ev == EV_RETRY) {
+			connect_or_backoff(c);
+		} else if (ev == EV_STOP) {
+			c->want = 0;
+			lws_sul_cancel(&c->sul_retry);
+			set_state(c, CS_IDLE);
+		} else if (ev == EV_RECONNECT || ev == EV_START) {
+			lws_sul_cancel(&c->sul_retry);
+			connect_or_backoff(c);
+		}
+		break;
+	case CS_CLOSING:
+		if (ev == EV_CLOSED) {
+			if (c->want) {
+				c->m_reconnects->v++;
+				schedule_retry(c);
+			} else {
+				set_state(c, CS_IDLE);
+			}
+		} else if (ev == EV_STOP) {
+			c->want = 0;
+		} else if (ev == EV_START) {
+			c->want = 1;
+		}
+		break;
+	}
+}
+
+/* lws reports the end of a connection once; turn it into EV_CLOSED with an event line. */
+static void conn_closed(struct conn *c, const char *why)
+{
+	char detail[256];
+	int was_open = c->state == CS_OPEN || (c->state == CS_CLOSING && c->last_rx);
+	c->wsi = NULL;
+	snprintf(detail, sizeof detail, "%s", c->close_reason[0] ? c->close_reason : why);
+	log_info(was_open ? "disconnected" : "connection failed", " exchange=%s reason=\"%s\"",
+		 c->x->name, detail);
+	emit_event(c, was_open ? "disconnected" : "error", detail);
+	c->last_rx = 0;
+	conn_event(c, EV_CLOSED);
+}
+
+/* ---- sending: one lws_write per WRITEABLE callback ---- */
+
+static int conn_write(struct conn *c)
+{
+	unsigned char buf[LWS_PRE + MAX_OUT_MSG];
+	char *msg = (char *)buf + LWS_PRE;
+	int n = 0;
+	enum lws_write_protocol kind = LWS_WRITE_TEXT;
+
+	if (c->state != CS_OPEN)
+		return 0;
+	if (c->sub_next >= 0) {
+		n = c->x->proto.subscribe(&c->sub, c->sub_next, msg, MAX_OUT_MSG);
+		if (n > 0) {
+			c->sub_next++;
+			log_debug("subscribe", " exchange=%s message=%.*s", c->x->name, n, msg);
+		} else {
+			c->sub_next = -1;
+			if (n < 0)
+				log_error("subscription does not fit in a message", " exchange=%s", c->x->name);
+			n = 0;
+		}
+	}
+	if (!n && c->resync_n) {
+		n = c->x->proto.resync(&c->sub, c->resync_q[0], msg, MAX_OUT_MSG);
+		log_info("resubscribing", " exchange=%s symbol=%s", c->x->name, c->resync_q[0]);
+		c->last_resync = clk_mono_us();
+		memmove(c->resync_q[0], c->resync_q[1], (size_t)(c->resync_n - 1) * SYM_MAX);
+		c->resync_n--;
+		if (n < 0)
+			n = 0;
+	}
+	if (!n && c->want_keepalive) {
+		c->want_keepalive = 0;
+		if (c->x->proto.keepalive_text) {
+			n = snprintf(msg, MAX_OUT_MSG, "%s", c->x->proto.keepalive_text);
+		} else {
+			kind = LWS_WRITE_PING;
+			n = 0;
+			if (lws_write(c->wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+				return -1;
+			c->last_tx = clk_mono_us();
+			return 0;
+		}
+	}
+	if (!n)
+		return 0;
+	if (lws_write(c->wsi, buf + LWS_PRE, (size_t)n, kind) < n)
+		return -1;
+	c->last_tx = clk_mono_us();
+	if (c->sub_next >= 0 || c->resync_n || c->want_keepalive)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+static int cb_exchange(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		       size_t len)
+{
+	struct conn *c = user;
+	char why[160];
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		conn_event(c, EV_CONNECTED);
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		snprintf(why, sizeof why, "%s", in && len ? (const char *)in : "connection error");
+		if (c)
+			conn_closed(c, why);
+		break;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (c)
+			conn_closed(c, "connection closed");
+		break;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (c && !c->close_reason[0]) {
+			unsigned code = len >= 2 ? ((unsigned)((unsigned char *)in)[0] << 8) |
+							   ((unsigned char *)in)[1]
+						 : 0;
+			snprintf(c->close_reason, sizeof c->close_reason, "closed by the exchange (code %u)",
+				 code);
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+		c->last_rx = clk_mono_us();
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		c->last_rx = clk_mono_us();
+		if (lws_is_first_fragment(wsi)) {
+			c->rx_len = 0;
+			c->rx_oversize = 0;
+		}
+		if (!c->rx_oversize) {
+			if (c->rx_len + len > g.o.max_frame) {
+				c->rx_oversize = 1;
+			} else {
+				if (c->rx_len + len > c->rx_cap) {
+					size_t cap = c->rx_cap ? c->rx_cap : 65536;
+					while (cap < c->rx_len + len)
+						cap *= 2;
+					char *p = realloc(c->rx, cap);
+					if (!p)
+						return -1;
+					c->rx = p;
+					c->rx_cap = cap;
+				}
+				memcpy(c->rx + c->rx_len, in, len);
+				c->rx_len += len;
+			}
+		}
+		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+			if (c->rx_oversize) {
+				c->m_oversize->v++;
+				log_warn("frame larger than --max-frame, skipped", " exchange=%s limit=%zu",
+					 c->x->name, g.o.max_frame);
+				emit_event(c, "error", "frame larger than the limit skipped");
+			} else {
+				on_message(c);
+			}
+			c->rx_len = 0;
+			c->rx_oversize = 0;
+			/* A huge buffer from one big frame is not kept for the connection's life. */
+			if (c->rx_cap > (1 << 20)) {
+				free(c->rx);
+				c->rx = NULL;
+				c->rx_cap = 0;
+			}
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return conn_write(c);
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* ---- role changes, signals, the control socket ---- */
+
+static void set_role(enum role r)
+{
+	if (g.role == r) {
+		log_info("role unchanged", " role=%s", role_name(r));
+		return;
+	}
+	g.role = r;
+	g.m_active->v = r == ROLE_LEADER;
+	log_info("role", " role=%s", role_name(r));
+	for (int i = 0; i < g.nconns; i++)
+		conn_event(&g.conns[i], r == ROLE_LEADER ? EV_START : EV_STOP);
+}
+
+static void begin_stop(void)
+{
+	if (g.stopping)
+		return;
+	g.stopping = 1;
+	g.stop_deadline = clk_mono_us() + 3000000;
+	for (int i = 0; i < g.nconns; i++)
+		conn_event(&g.conns[i], EV_STOP);
+}
+
+static void on_signal(int sig)
+{
+	switch (sig) {
+	case SIGUSR1:
+		if (!g.stopping)
+			set_role(ROLE_LEADER);
+		break;
+	case SIGUSR2:
+		if (!g.stopping)
+			set_role(ROLE_FOLLOWER);
+		break;
+	case SIGHUP:
+		log_info("reconnecting every exchange", " signal=HUP");
+		if (g.role == ROLE_LEADER && !g.stopping)
+			for (int i = 0; i < g.nconns; i++) {
+				g.conns[i].reconnect_now = 1;
+				conn_event(&g.conns[i], EV_RECONNECT);
+			}
+		break;
+	case SIGTERM:
+	case SIGINT:
+		log_info("stopping", " signal=%d", sig);
+		begin_stop();
+		break;
+	}
+}
+
+static struct conn *find_conn(const char *name)
+{
+	for (int i = 0; i < g.nconns; i++)
+		if (!strcmp(g.conns[i].x->name, name))
+			return &g.conns[i];
+	return NULL;
+}
+
+static void ctl_reply(struct ctl_client *cl, const char *s)
+{
+	size_t n = strlen(s);
+	ssize_t w = write(cl->fd, s, n); /* replies are small; a client that does not read loses them */
+	(void)w;
+}
+
+static void ctl_status(struct ctl_client *cl)
+{
+	struct jw w;
+	jw_init(&w, 1 << 20);
+	jw_raw(&w, "{\"role\":", 8);
+	jw_str(&w, role_name(g.role), strlen(role_name(g.role)));
+	jw_raw(&w, ",\"exchanges\":[", 14);
+	int64_t now = clk_mono_us();
+	for (int i = 0; i < g.nconns; i++) {
+		struct conn *c = &g.conns[i];
+		if (i)
+			jw_char(&w, ',');
+		jw_raw(&w, "{\"exchange\":", 12);
+		jw_str(&w, c->x->name, strlen(c->x->name));
+		jw_raw(&w, ",\"state\":", 9);
+		jw_str(&w, state_names[c->state], strlen(state_names[c->state]));
+		jw_raw(&w, ",\"url\":", 7);
+		jw_str(&w, c->url, strlen(c->url));
+		jw_raw(&w, ",\"frames\":", 10);
+		jw_int(&w, (int64_t)c->m_frames->v);
+		jw_raw(&w, ",\"reconnects\":", 14);
+		jw_int(&w, (int64_t)c->m_reconnects->v);
+		jw_raw(&w, ",\"dropped\":", 11);
+		jw_int(&w, (int64_t)c->m_dropped->v);
+		jw_raw(&w, ",\"last_frame_age_ms\":", 21);
+		jw_int(&w, c->last_rx ? (now - c->last_rx) / 1000 : -1);
+		jw_char(&w, '}');
+	}
+	jw_raw(&w, "]}\n", 3);
+	if (!w.err) {
+		ssize_t k = write(cl->fd, w.buf, w.len);
+		(void)k;
+	}
+	jw_free(&w);
+}
+
+static void ctl_command(struct ctl_client *cl, char *line)
+{
+	char *argv[4] = { 0 };
+	int argc = 0;
+	for (char *tok = strtok(line, " \t"); tok && argc < 4; tok = strtok(NULL, " \t"))
+		argv[argc++] = tok;
+	if (!argc)
+		return;
+	if (!strcmp(argv[0], "status")) {
+		ctl_status(cl);
+	} else if (!strcmp(argv[0], "resync") && argc == 3) {
+		struct conn *c = find_conn(argv[1]);
+		if (!c) {
+			ctl_reply(cl, "error unknown exchange\n");
+		} else if (c->state != CS_OPEN) {
+			ctl_reply(cl, "error not connected\n");
+		} else {
+			int dup = 0;
+			for (int i = 0; i < c->resync_n; i++)
+				dup |= !strcmp(c->resync_q[i], argv[2]);
+			if (!dup && c->resync_n < RESYNC_QUEUE && strlen(argv[2]) < SYM_MAX)
+				strcpy(c->resync_q[c->resync_n++], argv[2]);
+			ctl_reply(cl, "ok resync queued\n");
+		}
+	} else if (!strcmp(argv[0], "reconnect") && argc == 2) {
+		struct conn *c = find_conn(argv[1]);
+		if (!c) {
+			ctl_reply(cl, "error unknown exchange\n");
+		} else {
+			c->reconnect_now = 1;
+			conn_event(c, EV_RECONNECT);
+			ctl_reply(cl, "ok\n");
+		}
+	} else {
+		ctl_reply(cl, "error commands: status | resync EXCHANGE SYMBOL | reconnect EXCHANGE\n");
+	}
+}
+
+enum raw_kind { RAW_STDOUT = 1, RAW_SIGNALS, RAW_CTL_LISTEN, RAW_CTL_CLIENT };
+static int kinds[5] = { 0, RAW_STDOUT, RAW_SIGNALS, RAW_CTL_LISTEN, RAW_CTL_CLIENT };
+
+static struct lws *adopt(int fd, void *opaque)
+{
+	lws_adopt_desc_t ad;
+	memset(&ad, 0, sizeof ad);
+	ad.vh = g.vh;
+	ad.type = LWS_ADOPT_RAW_FILE_DESC;
+	ad.fd.filefd = fd;
+	ad.vh_prot_name = "raw";
+	ad.opaque = opaque;
+	return lws_adopt_descriptor_vhost_via_info(&ad);
+}
+
+static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	void *op = lws_get_opaque_user_data(wsi);
+	int kind = op == &kinds[RAW_STDOUT] ? RAW_STDOUT
+		   : op == &kinds[RAW_SIGNALS] ? RAW_SIGNALS
+		   : op == &kinds[RAW_CTL_LISTEN] ? RAW_CTL_LISTEN
+		   : op ? RAW_CTL_CLIENT : 0;
+
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (kind == RAW_SIGNALS) {
+			int sig;
+			while ((sig = sig_next(g.sigfd)))
+				on_signal(sig);
+		} else if (kind == RAW_CTL_LISTEN) {
+			int fd = accept4(g.ctlfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd >= 0) {
+				struct ctl_client *cl = calloc(1, sizeof *cl);
+				if (!cl) {
+					close(fd);
+					break;
+				}
+				cl->fd = fd;
+				if (!adopt(fd, cl)) {
+					free(cl);
+				}
+			}
+		} else if (kind == RAW_CTL_CLIENT) {
+			struct ctl_client *cl = op;
+			ssize_t n = read(cl->fd, cl->buf + cl->len, sizeof cl->buf - 1 - cl->len);
+			if (n <= 0)
+				return n < 0 && errno == EAGAIN ? 0 : -1;
+			cl->len += (size_t)n;
+			cl->buf[cl->len] = 0;
+			char *nl;
+			while ((nl = memchr(cl->buf, '\n', cl->len))) {
+				*nl = 0;
+				ctl_command(cl, cl->buf);
+				size_t used = (size_t)(nl - cl->buf) + 1;
+				memmove(cl->buf, nl + 1, cl->len - used);
+				cl->len -= used;
+			}
+			if (cl->len == sizeof cl->buf - 1)
+				return -1; /* a line longer than any command */
+		} else if (kind == RAW_STDOUT) {
+			/* The read end of our stdout closed (poll reports it as readable/hup). */
+		}
+		break;
+	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+		if (kind == RAW_STDOUT) {
+			g.out_waiting = 0;
+			int r = oq_flush(&g.out);
+			if (r < 0) {
+				log_info("reader closed the output", " error=\"%s\"", strerror(errno));
+				g.exit_code = errno == EPIPE ? EXIT_OK : EXIT_RUNTIME;
+				g.out.len = 0;
+				begin_stop();
+				g.stop_deadline = clk_mono_us();
+			} else if (r > 0) {
+				g.out_waiting = 1;
+				lws_callback_on_writable(wsi);
+			}
+		}
+		break;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (kind == RAW_CTL_CLIENT)
+			free(op);
+		else if (kind == RAW_STDOUT)
+			g.out_wsi = NULL;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* ---- the periodic tick: keep-alives, idle and age limits, resync pacing, metrics ---- */
+
+static void write_metrics(void)
+{
+	char err[256];
+	int64_t now = clk_mono_us();
+	for (int i = 0; i < g.nconns; i++) {
+		struct conn *c = &g.conns[i];
+		c->m_age->v = c->last_rx ? (double)(now - c->last_rx) / 1e6 : -1;
+	}
+	g.m_rss->v = met_rss_bytes();
+	if (g.o.run_dir && met_write_file(g.reg, g.o.run_dir, "ingest", err, sizeof err))
+		log_warn("cannot write metrics", " error=\"%s\"", err);
+}
+
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+	int64_t now = clk_mono_us();
+	int active = 0;
+	for (int i = 0; i < g.nconns; i++) {
+		struct conn *c = &g.conns[i];
+		const struct xch_proto *p = &c->x->proto;
+		int idle_ms = g.o.idle_timeout_ms ? g.o.idle_timeout_ms : p->idle_timeout_ms;
+		int ka_ms = g.o.keepalive_ms ? g.o.keepalive_ms : p->keepalive_ms;
+		if (c->state != CS_IDLE)
+			active++;
+		if (c->state == CS_CONNECTING && now - c->state_since > CONNECT_TIMEOUT_US) {
+			kill_wsi(c, "connect timeout");
+		} else if (c->state == CS_OPEN) {
+			if (now - c->last_rx > (int64_t)idle_ms * 1000) {
+				log_warn("no data from the exchange, reconnecting", " exchange=%s idle_ms=%d",
+					 c->x->name, idle_ms);
+				char why[64];
+				snprintf(why, sizeof why, "idle timeout (%d ms without data)", idle_ms);
+				kill_wsi(c, why);
+			} else if (p->max_age_ms && now - c->state_since > p->max_age_ms * 1000) {
+				c->reconnect_now = 1;
+				kill_wsi(c, "connection age limit");
+			} else {
+				if (ka_ms && now - c->last_tx >= (int64_t)ka_ms * 1000 && !c->want_keepalive) {
+					c->want_keepalive = 1;
+					lws_callback_on_writable(c->wsi);
+				}
+				if (c->resync_n && now - c->last_resync >= 1000000)
+					lws_callback_on_writable(c->wsi);
+			}
+		}
+	}
+	if (now - g.last_metrics >= 1000000) {
+		g.last_metrics = now;
+		write_metrics();
+	}
+	if (g.stopping && ((!active && !g.out.len) || now > g.stop_deadline)) {
+		lws_cancel_service(g.ctx);
+		g.stopping = 2;
+		return;
+	}
+	lws_sul_schedule(g.ctx, 0, &g.sul_tick, tick_cb, TICK_US);
+}
+
+/* ---- options ---- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ingest -x EXCHANGE[:SYMBOL,...] [-x ...] [OPTIONS] > envelope.ndjson\n"
+		"Connects to exchanges' public WebSocket feeds and writes one envelope line per frame.\n\n"
+		"  -x, --exchange EX[:SYMS]  an exchange and its BASE-QUOTE symbols (default symbols\n"
+		"                            when none are given); repeat for more exchanges\n"
+		"  -c, --channels LIST       trade,ticker,book (default all three)\n"
+		"  -u, --url EX=URL          connect EX to URL instead of its public endpoint\n"
+		"      --ca FILE             trust the CA certificates in FILE for wss://\n"
+		"  -r, --run-dir DIR         role, pid, metrics and ingest.sock live in DIR\n"
+		"                            (default: $RUN_DIR; none when unset: always leader)\n"
+		"      --max-frame BYTES     larger frames are skipped (default 1048576)\n"
+		"  -b, --buffer BYTES        output buffer; full means lines are dropped (default 4194304)\n"
+		"      --idle-timeout MS     reconnect after MS without data (default per exchange)\n"
+		"      --keepalive MS        send the exchange's keep-alive every MS (default per exchange)\n"
+		"  -n, --check               validate the options and exit\n"
+		"  -h, --help                this text\n"
+		"  -V, --version             the version\n\n"
+		"Exchanges:");
+	for (const struct xch *const *x = xch_all; *x; x++)
+		fprintf(f, " %s", (*x)->name);
+	fprintf(f, "\nSignals: USR1 leader (connect), USR2 follower (disconnect), HUP reconnect,\n"
+		   "TERM/INT stop. Control socket commands: status, resync EX SYMBOL, reconnect EX.\n"
+		   EXITCODE_HELP);
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int add_symbols(struct conn *c, const char *list)
+{
+	char buf[8192];
+	snprintf(buf, sizeof buf, "%s", list);
+	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+		if (c->sub.nsym == XCH_MAX_SYMBOLS) {
+			fprintf(stderr, "ingest: at most %d symbols per exchange\n", XCH_MAX_SYMBOLS);
+			return -1;
+		}
+		if (sym_split_sep(tok, strlen(tok), '-', 0, c->sub.sym[c->sub.nsym]) < 0) {
+			fprintf(stderr, "ingest: %s: symbols are BASE-QUOTE, such as BTC-USDT\n", tok);
+			return -1;
+		}
+		c->sub.nsym++;
+	}
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "buffer", required_argument, NULL, 'b' },
+		{ "ca", required_argument, NULL, 'A' },
+		{ "channels", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "exchange", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "keepalive", required_argument, NULL, 'K' },
+		{ "max-frame", required_argument, NULL, 'M' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *urls[MAX_EXCHANGES][2];
+	int nurls = 0, c;
+	long v;
+	struct opts *o = &g.o;
+	o->run_dir = getenv("RUN_DIR");
+	o->channels = XCH_ALL_CHANNELS;
+	o->max_frame = 1 << 20;
+	o->out_buffer = 4 << 20;
+	while ((c = getopt_long(argc, argv, "b:c:hnr:u:Vx:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'A':
+			o->ca = optarg;
+			break;
+		case 'b':
+			if (parse_long(optarg, 65536, 1L << 30, &v))
+				goto bad;
+			o->out_buffer = (size_t)v;
+			break;
+		case 'c':
+			if ((o->channels = xch_parse_channels(optarg)) < 0) {
+				fprintf(stderr, "ingest: channels are trade, ticker, book\n");
+				return -1;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_OK);
+		case 'I':
+			if (parse_long(optarg, 100, 3600000, &v))
+				goto bad;
+			o->idle_timeout_ms = (int)v;
+			break;
+		case 'K':
+			if (parse_long(optarg, 100, 3600000, &v))
+				goto bad;
+			o->keepalive_ms = (int)v;
+			break;
+		case 'M':
+			if (parse_long(optarg, 1024, 64L << 20, &v))
+				goto bad;
+			o->max_frame = (size_t)v;
+			break;
+		case 'n':
+			o->check = 1;
+			break;
+		case 'r':
+			o->run_dir = optarg;
+			break;
+		case 'u': {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || nurls == MAX_EXCHANGES) {
+				fprintf(stderr, "ingest: --url takes EXCHANGE=URL\n");
+				return -1;
+			}
+			urls[nurls][0] = optarg;
+			urls[nurls++][1] = eq + 1;
+			break;
+		}
+		case 'V':
+			printf("ingest %s\n", VERSION);
+			exit(EXIT_OK);
+		case 'x': {
+			size_t n = strcspn(optarg, ":");
+			const struct xch *x = xch_find(optarg, n);
+			if (!x) {
+				fprintf(stderr, "ingest: unknown exchange %.*s\n", (int)n, optarg);
+				return -1;
+			}
+			for (int i = 0; i < g.nconns; i++)
+				if (g.conns[i].x == x) {
+					fprintf(stderr, "ingest: %s is listed twice\n", x->name);
+					return -1;
+				}
+			if (g.nconns == MAX_EXCHANGES) {
+				fprintf(stderr, "ingest: too many exchanges\n");
+				return -1;
+			}
+			struct conn *cn = &g.conns[g.nconns++];
+			cn->x = x;
+			if (add_symbols(cn, optarg[n] ? optarg + n + 1 : x->default_symbols))
+				return -1;
+			break;
+		}
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ingest: unexpected argument %s\n", argv[optind]);
+		return -1;
+	}
+	if (!g.nconns) {
+		fprintf(stderr, "ingest: name at least one exchange with -x (try --help)\n");
+		return -1;
+	}
+	if (o->run_dir && !*o->run_dir)
+		o->run_dir = NULL;
+	for (int i = 0; i < g.nconns; i++) {
+		struct conn *cn = &g.conns[i];
+		const char *base = cn->x->default_url;
+		char err[256];
+		for (int u = 0; u < nurls; u++)
+			if (strlen(cn->x->name) == (size_t)(urls[u][1] - 1 - urls[u][0]) &&
+			    !strncmp(urls[u][0], cn->x->name, strlen(cn->x->name)))
+				base = urls[u][1];
+		cn->sub.channels = o->channels;
+		if (cn->x->proto.url(&cn->sub, base, cn->url, sizeof cn->url, err, sizeof err)) {
+			fprintf(stderr, "ingest: %s: %s\n", cn->x->name, err);
+			return -1;
+		}
+		if (strncmp(cn->url, "ws://", 5) && strncmp(cn->url, "wss://", 6)) {
+			fprintf(stderr, "ingest: %s: URL must start with ws:// or wss://\n", cn->x->name);
+			return -1;
+		}
+	}
+	for (int u = 0; u < nurls; u++) {
+		int found = 0;
+		for (int i = 0; i < g.nconns; i++)
+			found |= strlen(g.conns[i].x->name) == (size_t)(urls[u][1] - 1 - urls[u][0]) &&
+				 !strncmp(urls[u][0], g.conns[i].x->name, strlen(g.conns[i].x->name));
+		if (!found) {
+			fprintf(stderr, "ingest: --url %s names no exchange given with -x\n", urls[u][0]);
+			return -1;
+		}
+	}
+	return 0;
+bad:
+	fprintf(stderr, "ingest: bad value for --%s: %s\n",
+		c == 'b' ? "buffer" : c == 'I' ? "idle-timeout" : c == 'K' ? "keepalive" : "max-frame", optarg);
+	return -1;
+}
+
+/* ---- set-up and the loop ---- */
+
+static int setup_metrics(void)
+{
+	char lab[96];
+	g.reg = met_new();
+	if (!g.reg)
+		return -1;
+	for (int i = 0; i < g.nconns; i++) {
+		struct conn *c = &g.conns[i];
+		snprintf(lab, sizeof lab, "exchange=\"%s\"", c->x->name);
+		c->m_frames = met_add(g.reg, MET_COUNTER, "exchange_ingest_frames_total",
+				      "Frames received from the exchange.", lab);
+		c->m_bytes = met_add(g.reg, MET_COUNTER, "exchange_ingest_bytes_total",
+				     "Bytes of frames received from the exchange.", lab);
+		c->m_connected = met_add(g.reg, MET_GAUGE, "exchange_ingest_connected",
+					 "1 while the exchange connection is open.", lab);
+		c->m_reconnects = met_add(g.reg, MET_COUNTER, "exchange_ingest_reconnects_total",
+					  "Connections lost or failed that were retried.", lab);
+		c->m_dropped = met_add(g.reg, MET_COUNTER, "exchange_ingest_dropped_total",
+				       "Lines dropped because stdout was full.", lab);
+		c->m_age = met_add(g.reg, MET_GAUGE, "exchange_ingest_last_frame_age_seconds",
+				   "Seconds since the last frame (-1: none on this connection).", lab);
+		c->m_invalid = met_add(g.reg, MET_COUNTER, "exchange_ingest_invalid_frames_total",
+				       "Frames skipped because they were not JSON.", lab);
+		c->m_oversize = met_add(g.reg, MET_COUNTER, "exchange_ingest_oversize_frames_total",
+					"Frames skipped because they exceeded --max-frame.", lab);
+		c->m_heartbeats = met_add(g.reg, MET_COUNTER, "exchange_ingest_heartbeats_total",
+					  "Keep-alive answers received (not forwarded).", lab);
+		if (!c->m_frames || !c->m_bytes || !c->m_connected || !c->m_reconnects || !c->m_dropped ||
+		    !c->m_age || !c->m_invalid || !c->m_oversize || !c->m_heartbeats)
+			return -1;
+	}
+	g.m_active = met_add(g.reg, MET_GAUGE, "exchange_ingest_active",
+			     "1 while ingest holds the leader role and connects to exchanges.", NULL);
+	g.m_rss = met_add(g.reg, MET_GAUGE, "exchange_process_resident_memory_bytes",
+			  "Resident memory of each tool's process.", "tool=\"ingest\"");
+	return g.m_active && g.m_rss ? 0 : -1;
+}
+
+static const struct lws_extension extensions[] = {
+	{ "permessage-deflate", lws_extension_callback_pm_deflate,
+	  "permessage-deflate; client_max_window_bits" },
+	{ NULL, NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, 0 };
+	static const struct lws_protocols protocols[] = {
+		{ "exchange", cb_exchange, 0, 65536, 0, NULL, 0 },
+		{ "raw", cb_raw, 0, 0, 0, NULL, 0 },
+		{ NULL, NULL, 0, 0, 0, NULL, 0 },
+	};
+	struct lws_context_creation_info info;
+	char err[256];
+
+	if (parse_opts(argc, argv))
+		return EXIT_USAGE;
+	log_init("ingest");
+	if (g.o.check)
+		return EXIT_OK;
+	if (g.o.ca && access(g.o.ca, R_OK)) {
+		log_error("cannot read the CA file", " file=%s error=\"%s\"", g.o.ca, strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (g.o.run_dir && rundir_ensure(g.o.run_dir, err, sizeof err)) {
+		log_error("cannot use the run directory", " error=\"%s\"", err);
+		return EXIT_USAGE;
+	}
+	g.sigfd = sig_init(signals, err, sizeof err);
+	if (g.sigfd < 0 || setup_metrics() || oq_init(&g.out, STDOUT_FILENO, g.o.out_buffer)) {
+		log_error("cannot start", " error=\"%s\"", g.sigfd < 0 ? err : "out of memory");
+		return EXIT_RUNTIME;
+	}
+	fd_nonblock(STDOUT_FILENO);
+	jw_init(&g.env, g.o.max_frame + 4096);
+	js_init(&g.doc, 0);
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.extensions = extensions;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.client_ssl_ca_filepath = g.o.ca;
+	info.timeout_secs = 15;
+	info.connect_timeout_secs = 15;
+	g.ctx = lws_create_context(&info);
+	if (!g.ctx) {
+		log_error("cannot create the WebSocket context", NULL);
+		return EXIT_RUNTIME;
+	}
+	g.vh = lws_get_vhost_by_name(g.ctx, "default");
+	g.out_wsi = adopt(STDOUT_FILENO, &kinds[RAW_STDOUT]);
+	if (!g.vh || !g.out_wsi || !adopt(g.sigfd, &kinds[RAW_SIGNALS])) {
+		log_error("cannot watch stdout and signals", NULL);
+		lws_context_destroy(g.ctx);
+		return EXIT_RUNTIME;
+	}
+	g.ctlfd = -1;
+	if (g.o.run_dir) {
+		char path[4096];
+		if (rundir_path(g.o.run_dir, "ingest.sock", path, sizeof path) ||
+		    (g.ctlfd = rundir_listen_unix(path, err, sizeof err)) < 0 ||
+		    !adopt(g.ctlfd, &kinds[RAW_CTL_LISTEN])) {
+			log_error("cannot open the control socket", " error=\"%s\"", err);
+			lws_context_destroy(g.ctx);
+			return EXIT_RUNTIME;
+		}
+		rundir_write_pid(g.o.run_dir, "ingest", err, sizeof err);
+	}
+
+	g.role = g.o.run_dir ? rundir_role(g.o.run_dir) : ROLE_LEADER;
+	g.m_active->v = g.role == ROLE_LEADER;
+	log_info("started", " role=%s exchanges=%d", role_name(g.role), g.nconns);
+	if (g.role == ROLE_LEADER)
+		for (int i = 0; i < g.nconns; i++)
+			conn_event(&g.conns[i], EV_START);
+	lws_sul_schedule(g.ctx, 0, &g.sul_tick, tick_cb, TICK_US);
+
+	while (g.stopping < 2)
+		if (lws_service(g.ctx, 0) < 0)
+			break;
+
+	/* Give the reader what is still queued, briefly: shutdown must not hang on it. */
+	oq_drain(&g.out, 2000);
+	write_metrics();
+	for (int i = 0; i < g.nconns; i++)
+		lws_sul_cancel(&g.conns[i].sul_retry);
+	lws_sul_cancel(&g.sul_tick);
+	lws_context_destroy(g.ctx);
+	if (g.o.run_dir) {
+		char path[4096];
+		if (!rundir_path(g.o.run_dir, "ingest.sock", path, sizeof path))
+			unlink(path);
+		rundir_remove_pid(g.o.run_dir, "ingest");
+	}
+	for (int i = 0; i < g.nconns; i++)
+		free(g.conns[i].rx);
+	met_free(g.reg);
+	jw_free(&g.env);
+	js_free(&g.doc);
+	oq_free(&g.out);
+	log_info("stopped", NULL);
+	return g.exit_code;
+}

@@ -1,0 +1,120 @@
+# Shared by every bats suite: a temp dir per test, background processes that teardown
+# kills exactly, readiness by polling, free ports, certificates.
+# shellcheck shell=bash
+
+: "${BIN:?BIN must point at the built binaries (make test sets it)}"
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FIXTURES=$ROOT/tests/fixtures
+
+setup_tmp() {
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/relay-test.XXXXXX")
+	PIDS_FILE=$TMP/.pids
+	: >"$PIDS_FILE"
+}
+
+# Starts NAME in the background: stdout to $TMP/NAME.out, stderr to $TMP/NAME.err.
+# The pid is recorded for teardown and left in $LAST_PID.
+start() {
+	local name=$1
+	shift
+	"$@" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
+	LAST_PID=$!
+	echo "$LAST_PID $name" >>"$PIDS_FILE"
+}
+
+# Same, with stdin from FILE.
+start_in() {
+	local name=$1 input=$2
+	shift 2
+	"$@" <"$input" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
+	LAST_PID=$!
+	echo "$LAST_PID $name" >>"$PIDS_FILE"
+}
+
+pid_of() {
+	awk -v n="$1" '$2 == n { p = $1 } END { print p }' "$PIDS_FILE"
+}
+
+# Kills every recorded process, prints their logs when the test failed, removes $TMP.
+teardown_tmp() {
+	local pid name
+	if [ -f "${PIDS_FILE:-/nonexistent}" ]; then
+		while read -r pid name; do
+			kill -CONT "$pid" 2>/dev/null
+			kill "$pid" 2>/dev/null
+		done <"$PIDS_FILE"
+		local deadline=$((SECONDS + 5))
+		while read -r pid name; do
+			while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+			kill -9 "$pid" 2>/dev/null
+		done <"$PIDS_FILE"
+	fi
+	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -d "${TMP:-}" ]; then
+		for f in "$TMP"/*.err; do
+			[ -f "$f" ] || continue
+			echo "--- $(basename "$f") (last 30 lines)"
+			tail -n 30 "$f"
+		done
+	fi
+	[ -d "${TMP:-}" ] && rm -rf "$TMP"
+	return 0
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 50 ms until it succeeds.
+wait_until() {
+	local limit=$1
+	shift
+	local deadline=$((SECONDS + limit))
+	until "$@"; do
+		if [ $SECONDS -ge $deadline ]; then
+			echo "timed out after ${limit}s waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# Number of lines of FILE matching the fixed string PATTERN.
+count() {
+	local n
+	n=$(grep -cF -- "$2" "$1" 2>/dev/null) || true
+	echo "${n:-0}"
+}
+
+at_least() { # at_least N FILE PATTERN
+	[ "$(count "$2" "$3")" -ge "$1" ]
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	local port
+	for _ in $(seq 1 100); do
+		port=$((20000 + RANDOM % 40000))
+		if ! (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Makes a CA and a server certificate for 127.0.0.1/localhost signed by it, in $TMP/tls.
+make_certs() {
+	local d=$TMP/tls
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=relay test CA" \
+		-keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null || return 1
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+		-keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null || return 1
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/ext.cnf"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 2 -extfile "$d/ext.cnf" -out "$d/server.crt" 2>/dev/null || return 1
+}
+
+# Value of metric NAME (with exact label text LABELS, or none) in FILE.
+metric() {
+	local file=$1 name=$2 labels=${3:-}
+	local key=$name
+	[ -n "$labels" ] && key="$name{$labels}"
+	awk -v k="$key" '$1 == k { print $2; found = 1 } END { if (!found) print "missing" }' "$file"
+}

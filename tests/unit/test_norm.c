@@ -1,0 +1,128 @@
+#include "exchanges/norm.h"
+#include "exchanges/xch.h"
+#include "unit.h"
+
+static int resyncs;
+static char resync_sym[SYM_MAX];
+
+static void on_resync(void *ctx, const struct xch *x, const char *sym, const char *why)
+{
+	resyncs++;
+	snprintf(resync_sym, sizeof resync_sym, "%s", sym);
+}
+
+static void setup(struct norm *n, struct jw *w)
+{
+	jw_init(w, 1 << 20);
+	norm_init(n, w);
+	n->x = xch_find("upbit", 5);
+	n->local_ts = 1000000;
+	n->resync = on_resync;
+	resyncs = 0;
+}
+
+static const char *text(struct jw *w)
+{
+	jw_raw(w, "", 1);
+	w->len--;
+	return w->buf;
+}
+
+#define LVL(p, q) norm_book_level(&n, p, strlen(p), q, strlen(q))
+
+static void test_book_line(void)
+{
+	struct norm n;
+	struct jw w;
+	setup(&n, &w);
+	n.book_depth = 2;
+	norm_book_begin(&n, "BTC-KRW", 5);
+	CHECK_INT(LVL("100.0", "1"), 0);
+	CHECK_INT(LVL("99", "0"), 0); /* zero amount: skipped */
+	CHECK_INT(LVL("98", "2.50"), 0);
+	CHECK_INT(LVL("97", "3"), 0); /* past the depth */
+	norm_book_asks(&n);
+	CHECK_INT(LVL("0", "5"), 0); /* empty Upbit unit */
+	CHECK_INT(LVL("101", "1e-3"), 0);
+	CHECK_INT(norm_book_end(&n), 0);
+	CHECK_STR(text(&w), "{\"type\":\"book\",\"exchange\":\"upbit\",\"symbol\":\"BTC-KRW\",\"ts\":5,"
+			    "\"local_ts\":1000000,\"bids\":[[100,1],[98,2.5]],\"asks\":[[101,0.001]]}\n");
+	norm_free(&n);
+	jw_free(&w);
+}
+
+static void test_book_order_and_cross(void)
+{
+	struct norm n;
+	struct jw w;
+	setup(&n, &w);
+	norm_book_begin(&n, "BTC-KRW", -1);
+	CHECK_INT(LVL("100", "1"), 0);
+	CHECK_INT(LVL("100.5", "1"), -1);
+	CHECK_INT(n.reason, NR_BOOK);
+	norm_frame_rollback(&n);
+	w.len = 0;
+	norm_book_begin(&n, "ETH-KRW", -1);
+	CHECK_INT(LVL("100", "1"), 0);
+	norm_book_asks(&n);
+	CHECK_INT(LVL("99", "1"), 0);
+	CHECK_INT(norm_book_end(&n), 0);
+	CHECK_INT(resyncs, 1);
+	CHECK_STR(resync_sym, "ETH-KRW");
+	CHECK_STR(text(&w), "{\"type\":\"status\",\"exchange\":\"upbit\",\"symbol\":\"ETH-KRW\","
+			    "\"local_ts\":1000000,\"event\":\"resync\",\"detail\":\"crossed book\"}\n");
+	norm_free(&n);
+	jw_free(&w);
+}
+
+static void book(struct norm *n, int64_t local_ts, const char *bid)
+{
+	n->local_ts = local_ts;
+	norm_book_begin(n, "BTC-KRW", -1);
+	norm_book_level(n, bid, strlen(bid), "1", 1);
+	norm_book_asks(n);
+	norm_book_level(n, "200", 3, "1", 1);
+	norm_book_end(n);
+}
+
+static int lines(struct jw *w)
+{
+	int k = 0;
+	for (size_t i = 0; i < w->len; i++)
+		k += w->buf[i] == '\n';
+	return k;
+}
+
+static void test_conflation(void)
+{
+	struct norm n;
+	struct jw w;
+	setup(&n, &w);
+	n.book_interval_us = 100000;
+	book(&n, 1000000, "1");
+	CHECK_INT(lines(&w), 1); /* the first goes at once */
+	book(&n, 1050000, "2");
+	book(&n, 1060000, "3");
+	CHECK_INT(lines(&w), 1); /* held back, newest kept */
+	norm_flush(&n, 1080000, 0);
+	CHECK_INT(lines(&w), 1); /* slot not open yet */
+	norm_flush(&n, 1100000, 0);
+	CHECK_INT(lines(&w), 2);
+	CHECK(strstr(text(&w), "[[3,1]]") != NULL);
+	CHECK(strstr(text(&w), "[[2,1]]") == NULL);
+	book(&n, 1300000, "4"); /* a later slot: straight through */
+	CHECK_INT(lines(&w), 3);
+	book(&n, 1310000, "5");
+	norm_flush(&n, 0, 1); /* end of input: everything held goes out */
+	CHECK_INT(lines(&w), 4);
+	CHECK_INT(n.lines_book, 4);
+	norm_free(&n);
+	jw_free(&w);
+}
+
+UNIT_SUITE(norm_tests) = {
+	{ "norm: book lines skip zeros and keep the depth", test_book_line },
+	{ "norm: out-of-order levels fail, a crossed book resyncs", test_book_order_and_cross },
+	{ "norm: book conflation keeps the newest per interval", test_conflation },
+	{ NULL, NULL },
+};
