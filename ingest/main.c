@@ -149,9 +149,9 @@ static void out_line(struct conn *c, const char *s, size_t n)
 static void env_head(struct conn *c, int64_t ts)
 {
 	jw_reset(&g.env);
-	jw_raw(&g.env, "{\"exchange\":", 12);
+	jw_lit(&g.env, "{\"exchange\":");
 	jw_str(&g.env, c->x->name, strlen(c->x->name));
-	jw_raw(&g.env, ",\"local_ts\":", 12);
+	jw_lit(&g.env, ",\"local_ts\":");
 	jw_int(&g.env, ts);
 }
 
@@ -159,13 +159,13 @@ static void env_head(struct conn *c, int64_t ts)
 static void emit_event(struct conn *c, const char *event, const char *detail)
 {
 	env_head(c, clk_now_us());
-	jw_raw(&g.env, ",\"event\":", 9);
+	jw_lit(&g.env, ",\"event\":");
 	jw_str(&g.env, event, strlen(event));
 	if (detail) {
-		jw_raw(&g.env, ",\"detail\":", 10);
+		jw_lit(&g.env, ",\"detail\":");
 		jw_str(&g.env, detail, strlen(detail));
 	}
-	jw_raw(&g.env, "}\n", 2);
+	jw_lit(&g.env, "}\n");
 	if (!g.env.err)
 		out_line(c, g.env.buf, g.env.len);
 }
@@ -178,9 +178,9 @@ static void emit_frame(struct conn *c, char *f, size_t n, int64_t ts)
 	for (char *p = memchr(f, '\r', n); p; p = memchr(p, '\r', n - (size_t)(p - f)))
 		*p = ' ';
 	env_head(c, ts);
-	jw_raw(&g.env, ",\"data\":", 8);
+	jw_lit(&g.env, ",\"data\":");
 	jw_raw(&g.env, f, n);
-	jw_raw(&g.env, "}\n", 2);
+	jw_lit(&g.env, "}\n");
 	if (!g.env.err)
 		out_line(c, g.env.buf, g.env.len);
 }
@@ -598,31 +598,31 @@ static void ctl_status(struct ctl_client *cl)
 {
 	struct jw w;
 	jw_init(&w, 1 << 20);
-	jw_raw(&w, "{\"role\":", 8);
+	jw_lit(&w, "{\"role\":");
 	jw_str(&w, role_name(g.role), strlen(role_name(g.role)));
-	jw_raw(&w, ",\"exchanges\":[", 14);
+	jw_lit(&w, ",\"exchanges\":[");
 	int64_t now = clk_mono_us();
 	for (int i = 0; i < g.nconns; i++) {
 		struct conn *c = &g.conns[i];
 		if (i)
 			jw_char(&w, ',');
-		jw_raw(&w, "{\"exchange\":", 12);
+		jw_lit(&w, "{\"exchange\":");
 		jw_str(&w, c->x->name, strlen(c->x->name));
-		jw_raw(&w, ",\"state\":", 9);
+		jw_lit(&w, ",\"state\":");
 		jw_str(&w, state_names[c->state], strlen(state_names[c->state]));
-		jw_raw(&w, ",\"url\":", 7);
+		jw_lit(&w, ",\"url\":");
 		jw_str(&w, c->url, strlen(c->url));
-		jw_raw(&w, ",\"frames\":", 10);
+		jw_lit(&w, ",\"frames\":");
 		jw_int(&w, (int64_t)c->m_frames->v);
-		jw_raw(&w, ",\"reconnects\":", 14);
+		jw_lit(&w, ",\"reconnects\":");
 		jw_int(&w, (int64_t)c->m_reconnects->v);
-		jw_raw(&w, ",\"dropped\":", 11);
+		jw_lit(&w, ",\"dropped\":");
 		jw_int(&w, (int64_t)c->m_dropped->v);
-		jw_raw(&w, ",\"last_frame_age_ms\":", 21);
+		jw_lit(&w, ",\"last_frame_age_ms\":");
 		jw_int(&w, c->last_rx ? (now - c->last_rx) / 1000 : -1);
 		jw_char(&w, '}');
 	}
-	jw_raw(&w, "]}\n", 3);
+	jw_lit(&w, "]}\n");
 	if (!w.err) {
 		ssize_t k = write(cl->fd, w.buf, w.len);
 		(void)k;

@@ -19,6 +19,8 @@ void jw_free(struct jw *w);
 static inline void jw_reset(struct jw *w) { w->len = 0; w->err = 0; w->first = 1; }
 
 void jw_raw(struct jw *w, const char *s, size_t n);
+/* Appends a string literal. */
+#define jw_lit(w, lit) jw_raw((w), (lit), sizeof(lit) - 1)
 static inline void jw_char(struct jw *w, char c) { jw_raw(w, &c, 1); }
 /* Opens '{' or '[' and closes '}' or ']'. */
 void jw_open(struct jw *w, char c);

@@ -283,3 +283,167 @@ double met_rss_bytes(void)
 	fclose(f);
 	return (double)rss * (double)sysconf(_SC_PAGESIZE);
 }
+
+static const char *line_end(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	return nl ? nl : end;
+}
+
+void met_scan(const char *text, size_t len, met_scan_cb cb, void *ctx)
+{
+	const char *p = text, *end = text + len;
+	while (p < end) {
+		const char *e = line_end(p, end);
+		if (*p != '#' && e > p) {
+			const char *q = p;
+			while (q < e && *q != '{' && *q != ' ')
+				q++;
+			const char *name = p, *labels = "";
+			size_t nlen = (size_t)(q - p), llen = 0;
+			if (q < e && *q == '{') {
+				const char *close = q + 1;
+				int inq = 0;
+				while (close < e && (inq || *close != '}')) {
+					if (*close == '"' && close[-1] != '\\')
+						inq = !inq;
+					close++;
+				}
+				labels = q + 1;
+				llen = (size_t)(close - labels);
+				q = close + 1;
+			}
+			while (q < e && *q == ' ')
+				q++;
+			char num[64];
+			size_t k = 0;
+			while (q + k < e && q[k] != ' ' && k < sizeof num - 1) {
+				num[k] = q[k];
+				k++;
+			}
+			num[k] = 0;
+			char *endp;
+			double v = strtod(num, &endp);
+			if (nlen && k && *endp == 0)
+				cb(ctx, name, nlen, labels, llen, v);
+		}
+		p = e + 1;
+	}
+}
+
+/* A family's base name: histogram and summary series end in _bucket, _sum or _count. */
+struct mfam {
+	char name[160];
+	char *head;   /* HELP and TYPE lines */
+	struct sbuf body;
+	int is_hist;
+};
+
+static struct mfam *mfam_find(struct mfam *f, int n, const char *name, size_t len)
+{
+	for (int i = 0; i < n; i++)
+		if (strlen(f[i].name) == len && !memcmp(f[i].name, name, len))
+			return &f[i];
+	return NULL;
+}
+
+char *met_merge(const char *const *texts, const size_t *lens, int n, size_t *outlen)
+{
+	int cap = 64, nf = 0;
+	struct mfam *f = calloc((size_t)cap, sizeof *f);
+	struct sbuf out = { 0 };
+	if (!f)
+		return NULL;
+	for (int t = 0; t < n; t++) {
+		const char *p = texts[t], *end = texts[t] + lens[t];
+		while (p < end) {
+			const char *e = line_end(p, end);
+			size_t ll = (size_t)(e - p);
+			const char *name;
+			size_t nlen;
+			if (ll > 7 && (!memcmp(p, "# HELP ", 7) || !memcmp(p, "# TYPE ", 7))) {
+				name = p + 7;
+				nlen = strcspn(name, " \n");
+				if (name + nlen > e)
+					nlen = (size_t)(e - name);
+			} else if (ll && *p != '#') {
+				name = p;
+				nlen = strcspn(p, "{ \n");
+				/* Samples of a histogram belong to its base name. */
+				static const char *const suffixes[] = { "_bucket", "_sum", "_count" };
+				for (int s = 0; s < 3; s++) {
+					size_t sl = strlen(suffixes[s]);
+					if (nlen > sl && !memcmp(name + nlen - sl, suffixes[s], sl) &&
+					    mfam_find(f, nf, name, nlen - sl) && mfam_find(f, nf, name, nlen - sl)->is_hist) {
+						nlen -= sl;
+						break;
+					}
+				}
+			} else {
+				p = e + 1;
+				continue;
+			}
+			if (nlen >= sizeof f->name) {
+				p = e + 1;
+				continue;
+			}
+			struct mfam *m = mfam_find(f, nf, name, nlen);
+			if (!m) {
+				if (nf == cap) {
+					struct mfam *nfp = realloc(f, (size_t)cap * 2 * sizeof *f);
+					if (!nfp)
+						goto oom;
+					f = nfp;
+					memset(f + cap, 0, (size_t)cap * sizeof *f);
+					cap *= 2;
+				}
+				m = &f[nf++];
+				memcpy(m->name, name, nlen);
+				m->name[nlen] = 0;
+			}
+			if (*p == '#') {
+				if (!memcmp(p, "# TYPE ", 7) && memmem(p, ll, " histogram", 10))
+					m->is_hist = 1;
+				/* Keep the first HELP and TYPE of a family only. */
+				size_t have = m->head ? strlen(m->head) : 0;
+				if (!m->head || !memmem(m->head, have, p, 6)) {
+					char *nh = realloc(m->head, have + ll + 2);
+					if (!nh)
+						goto oom;
+					memcpy(nh + have, p, ll);
+					nh[have + ll] = '\n';
+					nh[have + ll + 1] = 0;
+					m->head = nh;
+				}
+			} else {
+				sb_printf(&m->body, "%.*s\n", (int)ll, p);
+			}
+			p = e + 1;
+		}
+	}
+	for (int i = 0; i < nf; i++) {
+		if (f[i].head)
+			sb_printf(&out, "%s", f[i].head);
+		if (f[i].body.p)
+			sb_printf(&out, "%.*s", (int)f[i].body.len, f[i].body.p);
+	}
+	for (int i = 0; i < nf; i++) {
+		free(f[i].head);
+		free(f[i].body.p);
+	}
+	free(f);
+	if (out.err) {
+		free(out.p);
+		return NULL;
+	}
+	*outlen = out.len;
+	return out.p ? out.p : calloc(1, 1);
+oom:
+	for (int i = 0; i < nf; i++) {
+		free(f[i].head);
+		free(f[i].body.p);
+	}
+	free(f);
+	free(out.p);
+	return NULL;
+}

@@ -57,6 +57,17 @@ char *met_render(const struct met_reg *r, size_t *len);
 int met_write_file(const struct met_reg *r, const char *dir, const char *tool, char *errbuf,
 		   size_t errlen);
 
+/* Calls CB for every sample line of exposition text TEXT: metric name, label text (inside
+ * the braces, may be empty) and value. Comment and malformed lines are skipped. */
+typedef void (*met_scan_cb)(void *ctx, const char *name, size_t nlen, const char *labels,
+			    size_t llen, double value);
+void met_scan(const char *text, size_t len, met_scan_cb cb, void *ctx);
+
+/* Merges several exposition texts into one in which every metric family appears once,
+ * with one HELP and TYPE (tools share names such as the resident-memory gauge).
+ * Returns a malloc'd string (caller frees) or NULL when out of memory. */
+char *met_merge(const char *const *texts, const size_t *lens, int n, size_t *outlen);
+
 /* Resident memory of this process in bytes (from /proc/self/statm), or 0. */
 double met_rss_bytes(void);
 

@@ -117,7 +117,7 @@ void norm_head(struct norm *n, const char *type, const char *sym, int64_t ts)
 
 void norm_end(struct norm *n)
 {
-	jw_raw(n->w, "}\n", 2);
+	jw_lit(n->w, "}\n");
 	n->w->first = 1;
 }
 
@@ -195,14 +195,14 @@ void norm_status_error(struct norm *n, const struct js_doc *d, int code, int msg
 {
 	norm_head(n, "status", NULL, -1);
 	jw_key(n->w, "event");
-	jw_raw(n->w, "\"error\"", 7);
+	jw_lit(n->w, "\"error\"");
 	jw_key(n->w, "detail");
 	jw_char(n->w, '"');
 	int tc = js_type(d, code);
 	if (tc == JS_STRING || tc == JS_NUMBER) {
 		jw_raw(n->w, js_ptr(d, code), js_len(d, code));
 		if (js_type(d, msg) == JS_STRING)
-			jw_raw(n->w, ": ", 2);
+			jw_lit(n->w, ": ");
 	}
 	if (js_type(d, msg) == JS_STRING)
 		jw_raw(n->w, js_ptr(d, msg), js_len(d, msg));

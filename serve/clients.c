@@ -1,0 +1,594 @@
+/* clients.c: WebSocket clients — filters, the cache replay, fan-out from the ring, client
+ * messages, and cutting off clients that cannot keep up. */
+#include "clock.h"
+#include "jw.h"
+#include "serve.h"
+#include "sym.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const type_names[MT_COUNT] = { "trade", "ticker", "book", "status", "other" };
+
+/* ---- filters ---- */
+
+static void filter_all(struct filter *f)
+{
+	f->types = MT_ALL;
+	f->exchanges = ~(uint64_t)0;
+	f->nsyms = 0;
+}
+
+static int add_type(struct filter *f, const char *s, size_t n)
+{
+	for (int t = 0; t < MT_OTHER; t++)
+		if (strlen(type_names[t]) == n && !memcmp(type_names[t], s, n)) {
+			f->types |= 1u << t;
+			return 0;
+		}
+	return -1;
+}
+
+static int add_exchange(struct filter *f, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return -1;
+	unsigned id = intern_exchange(s, n);
+	if (!id)
+		return -1;
+	f->exchanges |= (uint64_t)1 << id;
+	return 0;
+}
+
+static int add_symbol(struct filter *f, const char *s, size_t n)
+{
+	char norm[SYM_MAX];
+	if (f->nsyms == MAX_FILTER_SYMS || sym_split_sep(s, n, '-', 0, norm) < 0)
+		return -1;
+	unsigned id = intern_symbol(norm, strlen(norm));
+	if (!id)
+		return -1;
+	f->syms[f->nsyms++] = id;
+	return 0;
+}
+
+enum { F_TYPES, F_EXCHANGES, F_SYMBOLS };
+static int (*const adders[])(struct filter *, const char *, size_t) = { add_type, add_exchange,
+									 add_symbol };
+
+/* A comma list from the query string ("trade,ticker"). Empty items are ignored. */
+static int filter_list(struct filter *f, int kind, const char *s, char *err, size_t errlen)
+{
+	if (kind == F_TYPES)
+		f->types = 0;
+	else if (kind == F_EXCHANGES)
+		f->exchanges = 0;
+	else
+		f->nsyms = 0;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		if (n && adders[kind](f, s, n)) {
+			snprintf(err, errlen, "bad %s: %.*s", kind == F_TYPES ? "type" : kind == F_EXCHANGES ? "exchange" : "symbol",
+				 (int)(n > 40 ? 40 : n), s);
+			return -1;
+		}
+		s += n;
+		if (*s)
+			s++;
+	}
+	if (kind == F_TYPES && !f->types)
+		f->types = MT_ALL;
+	if (kind == F_EXCHANGES && !f->exchanges)
+		f->exchanges = ~(uint64_t)0;
+	return 0;
+}
+
+static inline int match(const struct filter *f, const struct msg *m)
+{
+	if (!((f->types >> m->type) & 1) || !((f->exchanges >> m->exch) & 1))
+		return 0;
+	if (!f->nsyms || (m->sym == 0 && m->type == MT_STATUS))
+		return 1;
+	for (int i = 0; i < f->nsyms; i++)
+		if (f->syms[i] == m->sym)
+			return 1;
+	return 0;
+}
+
+/* ---- replies (subscribed, pong, error), framed here like ring messages ---- */
+
+static int queue_reply(struct client *c, const char *text, size_t len)
+{
+	if (c->nreplies == MAX_REPLIES) {
+		/* The client asks faster than it reads its answers. */
+		c->closing = 1;
+		c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+		return -1;
+	}
+	struct msg *m = msg_new(text, len, MT_OTHER, 0, 0, 0);
+	if (!m)
+		return -1;
+	char *copy = malloc(m->len);
+	if (copy)
+		memcpy(copy, m->data, m->len);
+	c->reply_len[c->nreplies] = (uint16_t)m->len;
+	msg_unref(m);
+	if (!copy)
+		return -1;
+	c->reply[c->nreplies++] = copy;
+	return 0;
+}
+
+static void reply_error(struct client *c, const char *why)
+{
+	struct jw w;
+	jw_init(&w, 1024);
+	jw_lit(&w, "{\"type\":\"error\",\"error\":");
+	jw_str(&w, why, strlen(why));
+	jw_char(&w, '}');
+	if (!w.err)
+		queue_reply(c, w.buf, w.len);
+	jw_free(&w);
+	S.m_client_errors->v++;
+}
+
+static void names_json(struct jw *w, const char *key, const struct filter *f, int kind);
+
+static void reply_subscribed(struct client *c)
+{
+	struct jw w;
+	jw_init(&w, 4096);
+	jw_lit(&w, "{\"type\":\"subscribed\"");
+	names_json(&w, "types", &c->f, F_TYPES);
+	names_json(&w, "exchanges", &c->f, F_EXCHANGES);
+	names_json(&w, "symbols", &c->f, F_SYMBOLS);
+	jw_char(&w, '}');
+	if (!w.err)
+		queue_reply(c, w.buf, w.len);
+	jw_free(&w);
+}
+
+/* ---- client messages ---- */
+
+/* Reads a JSON array of strings into one part of the filter; a missing key means "all". */
+static int filter_array(struct filter *f, int kind, const struct js_doc *d, int arr, char *err,
+			size_t errlen)
+{
+	if (arr < 0 || js_type(d, arr) == JS_NULL)
+		return filter_list(f, kind, "", err, errlen);
+	if (js_type(d, arr) != JS_ARRAY) {
+		snprintf(err, errlen, "%s must be an array of strings",
+			 kind == F_TYPES ? "types" : kind == F_EXCHANGES ? "exchanges" : "symbols");
+		return -1;
+	}
+	filter_list(f, kind, "", err, errlen);
+	if (kind == F_TYPES)
+		f->types = 0;
+	else if (kind == F_EXCHANGES)
+		f->exchanges = 0;
+	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
+		if (d->tok[k].type != JS_STRING || (d->tok[k].flags & JS_ESCAPED) ||
+		    adders[kind](f, js_ptr(d, (int)k), js_len(d, (int)k))) {
+			snprintf(err, errlen, "bad %s entry",
+				 kind == F_TYPES ? "types" : kind == F_EXCHANGES ? "exchanges" : "symbols");
+			return -1;
+		}
+	}
+	if (kind == F_TYPES && !f->types)
+		f->types = MT_ALL;
+	if (kind == F_EXCHANGES && !f->exchanges)
+		f->exchanges = ~(uint64_t)0;
+	return 0;
+}
+
+static void on_client_message(struct client *c, const char *s, size_t n, int binary)
+{
+	struct js_doc *d = &S.doc;
+	char err[128];
+	S.m_client_msgs->v++;
+	if (binary) {
+		reply_error(c, "binary messages are not supported; send JSON text");
+		return;
+	}
+	enum js_err e = js_parse(d, s, n);
+	if (e != JS_OK) {
+		reply_error(c, e == JS_EUTF8 ? "invalid UTF-8" : "invalid JSON");
+		return;
+	}
+	int op = js_get(d, 0, "op");
+	if (js_type(d, 0) != JS_OBJECT || js_type(d, op) != JS_STRING) {
+		reply_error(c, "expected {\"op\":...}");
+		return;
+	}
+	if (js_streq(d, op, "ping")) {
+		struct jw w;
+		jw_init(&w, 256);
+		jw_lit(&w, "{\"type\":\"pong\",\"local_ts\":");
+		jw_int(&w, clk_now_us());
+		int id = js_get(d, 0, "id");
+		if ((js_type(d, id) == JS_NUMBER || js_type(d, id) == JS_STRING) && js_len(d, id) <= 64) {
+			jw_lit(&w, ",\"id\":");
+			if (js_type(d, id) == JS_STRING)
+				jw_json_str(&w, js_ptr(d, id), js_len(d, id));
+			else
+				jw_raw(&w, js_ptr(d, id), js_len(d, id));
+		}
+		jw_char(&w, '}');
+		if (!w.err)
+			queue_reply(c, w.buf, w.len);
+		jw_free(&w);
+		return;
+	}
+	if (js_streq(d, op, "subscribe")) {
+		struct filter f;
+		filter_all(&f);
+		if (filter_array(&f, F_TYPES, d, js_get(d, 0, "types"), err, sizeof err) ||
+		    filter_array(&f, F_EXCHANGES, d, js_get(d, 0, "exchanges"), err, sizeof err) ||
+		    filter_array(&f, F_SYMBOLS, d, js_get(d, 0, "symbols"), err, sizeof err)) {
+			reply_error(c, err);
+			return;
+		}
+		c->f = f;
+		reply_subscribed(c);
+		/* The new filter's streams start from their latest ticker and book. */
+		c->cache_pos = 0;
+		c->cache_todo = 1;
+		return;
+	}
+	reply_error(c, "unknown op (use subscribe or ping)");
+}
+
+/* ---- lists ---- */
+
+static void idle_remove(struct client *c)
+{
+	if (!c->idle)
+		return;
+	if (c->idle_prev)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		S.idle = c->idle_next;
+	if (c->idle_next)
+		c->idle_next->idle_prev = c->idle_prev;
+	c->idle = 0;
+	c->idle_next = c->idle_prev = NULL;
+}
+
+static void idle_add(struct client *c)
+{
+	if (c->idle)
+		return;
+	c->idle = 1;
+	c->idle_prev = NULL;
+	c->idle_next = S.idle;
+	if (S.idle)
+		S.idle->idle_prev = c;
+	S.idle = c;
+}
+
+/* New messages arrived: every client that was caught up gets a writable callback. Busy
+ * clients ask for their own after each write, so they need nothing here. */
+void clients_wake(void)
+{
+	struct client *c = S.idle;
+	S.idle = NULL;
+	while (c) {
+		struct client *next = c->idle_next;
+		c->idle = 0;
+		c->idle_next = c->idle_prev = NULL;
+		lws_callback_on_writable(c->wsi);
+		c = next;
+	}
+}
+
+static void start_close(struct client *c, uint16_t code)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	c->close_code = code;
+	c->closing_since = clk_mono_us();
+	idle_remove(c);
+	lws_callback_on_writable(c->wsi);
+}
+
+void clients_close_all(uint16_t code)
+{
+	for (struct client *c = S.clients; c; c = c->next)
+		start_close(c, code);
+}
+
+/* A client that fell too far behind is cut off (1013): one slow reader must not hold the
+ * ring, or anyone else. A client that does not even take its close frame is killed. */
+void clients_check(int64_t now)
+{
+	for (struct client *c = S.clients; c; c = c->next) {
+		if (c->closing) {
+			if (now - c->closing_since > 2000000)
+				lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			continue;
+		}
+		uint64_t behind = S.ring.head - c->tail;
+		if (c->tail < S.ring.oldest || behind > S.o.max_backlog ||
+		    ring_backlog_bytes(&S.ring, c->tail) > S.o.max_backlog_bytes) {
+			S.m_slow->v++;
+			if (log_allow(&S.rl_client, now) >= 0)
+				log_warn("client too slow, closing", " peer=%s behind=%llu sent=%llu", c->peer,
+					 (unsigned long long)behind, (unsigned long long)c->sent);
+			start_close(c, CLOSE_TRY_AGAIN_LATER);
+		}
+	}
+}
+
+/* ---- writing: one lws_write of a batch of pre-framed messages ---- */
+
+static int grow_scratch(size_t need)
+{
+	static size_t cap = SCRATCH;
+	if (need <= cap)
+		return 0;
+	unsigned char *p = realloc(S.scratch, LWS_PRE + need);
+	if (!p)
+		return -1;
+	S.scratch = p;
+	cap = need;
+	return 0;
+}
+
+static int client_write(struct client *c)
+{
+	unsigned char *out = S.scratch + LWS_PRE;
+	size_t n = 0;
+	int more = 0;
+	int64_t now = 0;
+
+	if (c->closing) {
+		static const char *const reasons[] = { "going away", "too slow", "protocol error" };
+		const char *r = c->close_code == LWS_CLOSE_STATUS_GOINGAWAY ? reasons[0]
+				: c->close_code == CLOSE_TRY_AGAIN_LATER ? reasons[1]
+										  : reasons[2];
+		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)r, strlen(r));
+		return -1;
+	}
+	while (c->nreplies && n + c->reply_len[0] <= SCRATCH) {
+		memcpy(out + n, c->reply[0], c->reply_len[0]);
+		n += c->reply_len[0];
+		free(c->reply[0]);
+		memmove(c->reply, c->reply + 1, (size_t)(c->nreplies - 1) * sizeof c->reply[0]);
+		memmove(c->reply_len, c->reply_len + 1, (size_t)(c->nreplies - 1) * sizeof c->reply_len[0]);
+		c->nreplies--;
+	}
+	if (c->nreplies)
+		more = 1;
+	/* Latest tickers and books first, except those the ring will bring anyway. */
+	while (!more && c->cache_todo) {
+		if (c->cache_pos >= S.cache.n) {
+			c->cache_todo = 0;
+			break;
+		}
+		struct msg *m = S.cache.entry[c->cache_pos];
+		if (m->seq < c->tail && match(&c->f, m)) {
+			if (n + m->len > SCRATCH) {
+				if (n) {
+					more = 1;
+					break;
+				}
+				if (grow_scratch(m->len))
+					return -1;
+				out = S.scratch + LWS_PRE;
+			}
+			memcpy(out + n, m->data, m->len);
+			n += m->len;
+			c->sent++;
+		}
+		c->cache_pos++;
+	}
+	/* Then the ring from the client's position, skipping what its filter excludes. */
+	int scanned = 0;
+	if (!more && !c->cache_todo) {
+		if (c->tail < S.ring.oldest) {
+			start_close(c, CLOSE_TRY_AGAIN_LATER);
+			S.m_slow->v++;
+			return 0;
+		}
+		now = clk_now_us();
+		while (c->tail < S.ring.head) {
+			struct msg *m = ring_get(&S.ring, c->tail);
+			if (match(&c->f, m)) {
+				if (n + m->len > SCRATCH) {
+					if (n)
+						break;
+					if (grow_scratch(m->len))
+						return -1;
+					out = S.scratch + LWS_PRE;
+				}
+				memcpy(out + n, m->data, m->len);
+				n += m->len;
+				c->sent++;
+				S.m_sent->v++;
+				if (m->local_ts > 0)
+					met_observe(S.m_latency, (double)(now - m->local_ts) / 1e6);
+			}
+			c->tail++;
+			if (++scanned == 8192)
+				break;
+		}
+		more = c->tail < S.ring.head;
+	} else {
+		more = 1;
+	}
+	if (n) {
+		if (lws_write(c->wsi, out, n, LWS_WRITE_RAW) < (int)n)
+			return -1;
+		S.m_bytes_sent->v += (double)n;
+	}
+	if (more || c->nreplies || c->cache_todo)
+		lws_callback_on_writable(c->wsi);
+	else
+		idle_add(c);
+	return 0;
+}
+
+/* ---- the protocol callback ---- */
+
+static int reject(struct lws *wsi, int status, struct met *counter, const char *why)
+{
+	if (counter)
+		counter->v++;
+	log_debug("connection rejected", " status=%d reason=\"%s\"", status, why);
+	lws_return_http_status(wsi, (unsigned)status, why);
+	return -1;
+}
+
+/* Query filters: ?types=trade,ticker&exchanges=upbit&symbols=BTC-KRW */
+static int query_filter(struct lws *wsi, struct filter *f, char *err, size_t errlen)
+{
+	char arg[1024];
+	filter_all(f);
+	for (int i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+		static const char *const keys[] = { "types=", "exchanges=", "symbols=" };
+		for (int k = 0; k < 3; k++)
+			if (!strncmp(arg, keys[k], strlen(keys[k])) &&
+			    filter_list(f, k, arg + strlen(keys[k]), err, errlen))
+				return -1;
+	}
+	return 0;
+}
+
+int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct client *c = user;
+	char buf[256];
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+		int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_GET_URI);
+		if (n < 0 || strcmp(buf, S.o.path))
+			return reject(wsi, 404, S.m_rejected_path, "no WebSocket endpoint here");
+		if (S.draining)
+			return reject(wsi, 503, S.m_rejected_drain, "shutting down");
+		if (S.o.max_clients && S.nclients >= S.o.max_clients)
+			return reject(wsi, 503, S.m_rejected_full, "too many clients");
+		memset(c, 0, sizeof *c);
+		if (query_filter(wsi, &c->f, buf, sizeof buf))
+			return reject(wsi, 400, S.m_client_errors, buf);
+		return 0;
+	}
+	case LWS_CALLBACK_ESTABLISHED: {
+		struct filter f = c->f;
+		memset(c, 0, sizeof *c);
+		c->f = f;
+		c->wsi = wsi;
+		c->tail = S.ring.head;
+		c->cache_todo = 1;
+		lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+		c->next = S.clients;
+		if (S.clients)
+			S.clients->prev = c;
+		S.clients = c;
+		S.nclients++;
+		S.m_clients->v = S.nclients;
+		S.m_accepted->v++;
+		log_debug("client connected", " peer=%s clients=%d", c->peer, S.nclients);
+		lws_callback_on_writable(wsi);
+		break;
+	}
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return client_write(c);
+	case LWS_CALLBACK_RECEIVE: {
+		int first = lws_is_first_fragment(wsi), last = lws_is_final_fragment(wsi) &&
+								    !lws_remaining_packet_payload(wsi);
+		if (first) {
+			c->rx_len = 0;
+			c->rx_bad = 0;
+		}
+		if (c->rx_len + len > MAX_CLIENT_MSG) {
+			S.m_client_errors->v++;
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"message too large", 17);
+			return -1;
+		}
+		if (first && last) {
+			on_client_message(c, in, len, lws_frame_is_binary(wsi));
+		} else {
+			if (!c->rx && !(c->rx = malloc(MAX_CLIENT_MSG)))
+				return -1;
+			memcpy(c->rx + c->rx_len, in, len);
+			c->rx_len += len;
+			if (last) {
+				on_client_message(c, c->rx, c->rx_len, lws_frame_is_binary(wsi));
+				free(c->rx);
+				c->rx = NULL;
+				c->rx_len = 0;
+			}
+		}
+		if (c->closing)
+			return client_write(c);
+		if (c->nreplies || c->cache_todo) {
+			idle_remove(c);
+			lws_callback_on_writable(wsi);
+		}
+		break;
+	}
+	case LWS_CALLBACK_CLOSED:
+		if (!c->wsi)
+			break;
+		idle_remove(c);
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			S.clients = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		S.nclients--;
+		S.m_clients->v = S.nclients;
+		for (int i = 0; i < c->nreplies; i++)
+			free(c->reply[i]);
+		free(c->rx);
+		log_debug("client closed", " peer=%s sent=%llu clients=%d", c->peer,
+			  (unsigned long long)c->sent, S.nclients);
+		c->wsi = NULL;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void names_json(struct jw *w, const char *key, const struct filter *f, int kind)
+{
+	jw_lit(w, ",\"");
+	jw_raw(w, key, strlen(key));
+	jw_lit(w, "\":[");
+	int first = 1;
+	if (kind == F_TYPES && f->types != MT_ALL) {
+		for (int t = 0; t < MT_OTHER; t++)
+			if ((f->types >> t) & 1) {
+				if (!first)
+					jw_char(w, ',');
+				first = 0;
+				jw_str(w, type_names[t], strlen(type_names[t]));
+			}
+	} else if (kind == F_EXCHANGES && f->exchanges != ~(uint64_t)0) {
+		for (unsigned id = 1; id < 64; id++)
+			if ((f->exchanges >> id) & 1) {
+				const char *name = exchange_name(id);
+				if (!name)
+					continue;
+				if (!first)
+					jw_char(w, ',');
+				first = 0;
+				jw_str(w, name, strlen(name));
+			}
+	} else if (kind == F_SYMBOLS) {
+		for (int i = 0; i < f->nsyms; i++) {
+			const char *name = symbol_name(f->syms[i]);
+			if (!first)
+				jw_char(w, ',');
+			first = 0;
+			jw_str(w, name, strlen(name));
+		}
+	}
+	jw_char(w, ']');
+}

@@ -1,0 +1,605 @@
+/* serve: fans normalized lines out to WebSocket clients, and serves the web UI, health,
+ * readiness, metrics and status on the same port. */
+#include "clock.h"
+#include "exitcode.h"
+#include "rundir.h"
+#include "serve.h"
+#include "sig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct serve S;
+
+#define TICK_US (100 * LWS_US_PER_MS)
+
+/* ---- input: normalized lines from stdin or --input ---- */
+
+static int type_of(const struct js_doc *d, int t)
+{
+	static const char *const names[] = { "trade", "ticker", "book", "status" };
+	for (int i = 0; i < 4; i++)
+		if (js_streqn(d, t, names[i], strlen(names[i])))
+			return i;
+	return MT_OTHER;
+}
+
+static void on_line(const char *line, size_t len)
+{
+	struct js_doc *d = &S.doc;
+	S.m_lines->v++;
+	S.last_line_mono = clk_mono_us();
+	if (js_parse(d, line, len) != JS_OK || js_type(d, 0) != JS_OBJECT) {
+		S.m_bad_lines->v++;
+		if (log_allow(&S.rl_input, clk_mono_us()) >= 0)
+			log_warn("input line is not a JSON object, skipped", " bytes=%zu", len);
+		return;
+	}
+	int type = type_of(d, js_get(d, 0, "type"));
+	int ex = js_get(d, 0, "exchange"), sy = js_get(d, 0, "symbol");
+	unsigned exch = js_type(d, ex) == JS_STRING ? intern_exchange(js_ptr(d, ex), js_len(d, ex)) : 0;
+	unsigned sym = js_type(d, sy) == JS_STRING ? intern_symbol(js_ptr(d, sy), js_len(d, sy)) : 0;
+	int64_t local_ts = 0;
+	if (js_int64(d, js_get(d, 0, "local_ts"), &local_ts))
+		local_ts = 0;
+	struct msg *m = msg_new(line, len, type, exch, sym, local_ts);
+	if (!m) {
+		S.m_bad_lines->v++;
+		return;
+	}
+	ring_push(&S.ring, m);
+	if ((type == MT_TICKER || type == MT_BOOK) && exch && sym && !cache_put(&S.cache, m))
+		S.m_streams->v = S.cache.n;
+	msg_unref(m);
+}
+
+static void read_input(void)
+{
+	const char *line;
+	size_t len;
+	long r = ndj_fill(&S.in);
+	if (r < 0 && errno != EAGAIN) {
+		log_error("cannot read input", " error=\"%s\"", strerror(errno));
+		r = 0;
+	}
+	for (;;) {
+		enum ndj_status st = ndj_next(&S.in, &line, &len);
+		if (st == NDJ_LINE) {
+			on_line(line, len);
+		} else if (st == NDJ_TOOLONG) {
+			S.m_bad_lines->v++;
+			log_warn("input line too long, skipped", NULL);
+		} else {
+			break;
+		}
+	}
+	clients_wake();
+	if (r == 0 && S.in.eof) {
+		S.in_open = 0;
+		if (S.o.exit_on_eof) {
+			log_info("end of input, stopping", NULL);
+			kill(getpid(), SIGTERM);
+		} else {
+			log_warn("end of input; clients stay connected and wait", NULL);
+		}
+	}
+}
+
+/* ---- raw descriptors: input and signals ---- */
+
+static int kinds[4];
+enum { RAW_INPUT = 1, RAW_SIGNALS = 2, RAW_LISTEN = 3 };
+static int listen_fd = -1;
+static struct lws *listen_wsi;
+
+/* serve owns its listening socket, so that draining can close it while every client
+ * connection stays up (and so the accept backlog fits bursts of thousands of clients). */
+static int open_listener(char *err, size_t errlen)
+{
+	struct sockaddr_in6 sa6;
+	struct sockaddr_in sa4;
+	struct sockaddr *sa;
+	socklen_t salen;
+	int family = AF_INET6, one = 1;
+	memset(&sa6, 0, sizeof sa6);
+	memset(&sa4, 0, sizeof sa4);
+	if (S.o.bind && inet_pton(AF_INET, S.o.bind, &sa4.sin_addr) == 1) {
+		family = AF_INET;
+		sa4.sin_family = AF_INET;
+		sa4.sin_port = htons((uint16_t)S.o.port);
+		sa = (struct sockaddr *)&sa4;
+		salen = sizeof sa4;
+	} else {
+		sa6.sin6_family = AF_INET6;
+		sa6.sin6_port = htons((uint16_t)S.o.port);
+		if (S.o.bind && inet_pton(AF_INET6, S.o.bind, &sa6.sin6_addr) != 1) {
+			snprintf(err, errlen, "bad --bind address %s", S.o.bind);
+			return -1;
+		}
+		sa = (struct sockaddr *)&sa6;
+		salen = sizeof sa6;
+	}
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (family == AF_INET6) {
+		int zero = 0; /* accept IPv4 too on the wildcard address */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+	}
+	if (bind(fd, sa, salen) || listen(fd, 4096)) {
+		snprintf(err, errlen, "port %d: %s", S.o.port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void accept_clients(void)
+{
+	lws_adoption_type type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP;
+	if (S.o.tls_cert)
+		type |= LWS_ADOPT_ALLOW_SSL;
+	for (int i = 0; i < 256; i++) {
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		lws_sock_file_fd_type f;
+		f.sockfd = fd;
+		if (!lws_adopt_descriptor_vhost(S.vh, type, f, NULL, NULL))
+			log_warn("cannot adopt a connection", NULL);
+	}
+}
+
+static void begin_drain(void)
+{
+	if (S.draining)
+		return;
+	S.draining = 1;
+	S.drain_deadline = clk_mono_us() + 9 * 1000000;
+	log_info("draining: no new clients, closing every client with 1001", " clients=%d", S.nclients);
+	if (listen_wsi)
+		lws_set_timeout(listen_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	clients_close_all(LWS_CLOSE_STATUS_GOINGAWAY);
+}
+
+static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	void *op = lws_get_opaque_user_data(wsi);
+	if (reason == LWS_CALLBACK_RAW_RX_FILE) {
+		if (op == &kinds[RAW_LISTEN]) {
+			if (!S.draining)
+				accept_clients();
+		} else if (op == &kinds[RAW_INPUT]) {
+			read_input();
+			if (!S.in_open)
+				return -1;
+		} else if (op == &kinds[RAW_SIGNALS]) {
+			int sig;
+			while ((sig = sig_next(S.sigfd))) {
+				if (sig == SIGTERM || sig == SIGINT)
+					begin_drain();
+				else
+					log_info("signal has no effect on serve", " signal=%d", sig);
+			}
+		}
+	}
+	if (reason == LWS_CALLBACK_RAW_CLOSE_FILE && op == &kinds[RAW_LISTEN]) {
+		listen_wsi = NULL;
+		listen_fd = -1;
+		log_debug("listening socket closed", NULL);
+	}
+	return 0;
+}
+
+static struct lws *adopt(int fd, void *opaque)
+{
+	lws_adopt_desc_t ad;
+	memset(&ad, 0, sizeof ad);
+	ad.vh = S.vh;
+	ad.type = LWS_ADOPT_RAW_FILE_DESC;
+	ad.fd.filefd = fd;
+	ad.vh_prot_name = "raw";
+	ad.opaque = opaque;
+	return lws_adopt_descriptor_vhost_via_info(&ad);
+}
+
+/* ---- the tick: slow clients, status, metrics, shutdown ---- */
+
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+	int64_t now = clk_mono_us();
+	clients_check(now);
+	if (now - S.last_second >= 1000000) {
+		char err[256];
+		S.last_second = now;
+		S.m_evicted->v = (double)S.ring.evicted;
+		S.m_rss->v = met_rss_bytes();
+		char why[64];
+		S.m_ready->v = serve_ready(why, sizeof why);
+		status_refresh(now);
+		if (S.o.run_dir && met_write_file(S.reg, S.o.run_dir, "serve", err, sizeof err))
+			log_warn("cannot write metrics", " error=\"%s\"", err);
+	}
+	if (S.draining && (!S.nclients || now > S.drain_deadline)) {
+		S.done = 1;
+		lws_cancel_service(S.ctx);
+		return;
+	}
+	lws_sul_schedule(S.ctx, 0, &S.sul_tick, tick_cb, TICK_US);
+}
+
+/* ---- options ---- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: serve [OPTIONS] < normalized.ndjson\n"
+		"Fans normalized lines out to WebSocket clients; serves the web UI, /health, /ready,\n"
+		"/metrics and /api/status on the same port.\n\n"
+		"  -p, --port N               TCP port (default 8080)\n"
+		"  -a, --bind ADDR            address to listen on (default all)\n"
+		"      --path PATH            WebSocket path (default /ws/exchange)\n"
+		"  -w, --www DIR              web UI files (default serve/www next to bin/)\n"
+		"  -r, --run-dir DIR          role, metrics of the other tools (default $RUN_DIR)\n"
+		"  -i, --input PATH           read lines from PATH (a FIFO is reopened at EOF)\n"
+		"      --node-id ID           name in /api/status (default $NODE_ID or the host name)\n"
+		"  -m, --max-clients N        refuse upgrades beyond N clients with 503 (default 10000)\n"
+		"      --ring N               messages kept for clients to catch up (default 65536)\n"
+		"      --ring-bytes BYTES     bytes kept in the ring (default 67108864)\n"
+		"      --max-backlog N        a client further behind is closed with 1013 (default 16384)\n"
+		"      --max-backlog-bytes B  same, in bytes (default 8388608)\n"
+		"      --ready-timeout MS     /ready fails after MS without input (default 10000)\n"
+		"      --tls-cert FILE        serve wss:// and https:// with this certificate\n"
+		"      --tls-key FILE         and this key\n"
+		"      --exit-on-eof          stop at the end of the input instead of waiting\n"
+		"  -n, --check                validate the options and exit\n"
+		"  -h, --help                 this text\n"
+		"  -V, --version              the version\n\n"
+		"Client protocol: ?types=&exchanges=&symbols= filters; {\"op\":\"subscribe\",...} and\n"
+		"{\"op\":\"ping\"}. SIGTERM closes every client with 1001 and exits within 10 s.\n"
+		EXITCODE_HELP);
+}
+
+static int parse_num(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static char www_default[PATH_MAX + 32];
+
+static int parse_opts(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "bind", required_argument, NULL, 'a' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "exit-on-eof", no_argument, NULL, 'E' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "input", required_argument, NULL, 'i' },
+		{ "max-backlog", required_argument, NULL, 'B' },
+		{ "max-backlog-bytes", required_argument, NULL, 'Y' },
+		{ "max-clients", required_argument, NULL, 'm' },
+		{ "node-id", required_argument, NULL, 'N' },
+		{ "path", required_argument, NULL, 'P' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "ready-timeout", required_argument, NULL, 'T' },
+		{ "ring", required_argument, NULL, 'R' },
+		{ "ring-bytes", required_argument, NULL, 'G' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "www", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts *o = &S.o;
+	long long v;
+	int c;
+	o->port = 8080;
+	o->path = "/ws/exchange";
+	o->run_dir = getenv("RUN_DIR");
+	o->node_id = getenv("NODE_ID");
+	o->max_clients = 10000;
+	o->ring = 65536;
+	o->ring_bytes = 64 << 20;
+	o->max_backlog = 16384;
+	o->max_backlog_bytes = 8 << 20;
+	o->ready_timeout_ms = 10000;
+	while ((c = getopt_long(argc, argv, "a:hi:m:np:r:Vw:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a': o->bind = optarg; break;
+		case 'B':
+			if (parse_num(optarg, 16, 1 << 24, &v))
+				goto bad;
+			o->max_backlog = (uint32_t)v;
+			break;
+		case 'C': o->tls_cert = optarg; break;
+		case 'E': o->exit_on_eof = 1; break;
+		case 'G':
+			if (parse_num(optarg, 1 << 16, 1LL << 34, &v))
+				goto bad;
+			o->ring_bytes = (uint64_t)v;
+			break;
+		case 'h': usage(stdout); exit(EXIT_OK);
+		case 'i': o->input = optarg; break;
+		case 'K': o->tls_key = optarg; break;
+		case 'm':
+			if (parse_num(optarg, 0, 1000000, &v))
+				goto bad;
+			o->max_clients = (int)v;
+			break;
+		case 'n': o->check = 1; break;
+		case 'N': o->node_id = optarg; break;
+		case 'p':
+			if (parse_num(optarg, 0, 65535, &v))
+				goto bad;
+			o->port = (int)v;
+			break;
+		case 'P':
+			if (optarg[0] != '/') {
+				fprintf(stderr, "serve: --path must start with /\n");
+				return -1;
+			}
+			o->path = optarg;
+			break;
+		case 'r': o->run_dir = optarg; break;
+		case 'R':
+			if (parse_num(optarg, 64, 1 << 24, &v))
+				goto bad;
+			o->ring = (uint32_t)v;
+			break;
+		case 'T':
+			if (parse_num(optarg, 100, 86400000, &v))
+				goto bad;
+			o->ready_timeout_ms = (int)v;
+			break;
+		case 'V': printf("serve %s\n", SERVE_VERSION); exit(EXIT_OK);
+		case 'w': o->www = optarg; break;
+		case 'Y':
+			if (parse_num(optarg, 4096, 1LL << 34, &v))
+				goto bad;
+			o->max_backlog_bytes = (uint64_t)v;
+			break;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "serve: unexpected argument %s\n", argv[optind]);
+		return -1;
+	}
+	if (!o->tls_cert != !o->tls_key) {
+		fprintf(stderr, "serve: --tls-cert and --tls-key go together\n");
+		return -1;
+	}
+	if (o->max_backlog >= o->ring) {
+		/* A client must be cut before the ring forgets what it still needs. */
+		o->max_backlog = o->ring / 2;
+	}
+	if (o->run_dir && !*o->run_dir)
+		o->run_dir = NULL;
+	if (!o->www) {
+		/* bin/serve -> ../serve/www, so the page works from a checkout without options. */
+		char exe[PATH_MAX - 32];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		if (n > 0) {
+			exe[n] = 0;
+			char *slash = strrchr(exe, '/');
+			if (slash)
+				*slash = 0;
+			snprintf(www_default, sizeof www_default, "%s/../serve/www", exe);
+			char *real = realpath(www_default, NULL);
+			if (real) {
+				snprintf(www_default, sizeof www_default, "%s", real);
+				free(real);
+			}
+		}
+		o->www = www_default;
+	}
+	static char host[256];
+	if (!o->node_id || !*o->node_id) {
+		if (gethostname(host, sizeof host))
+			snprintf(host, sizeof host, "node");
+		o->node_id = host;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "serve: bad value: %s\n", optarg);
+	return -1;
+}
+
+static int setup_metrics(void)
+{
+	struct met_reg *r = S.reg = met_new();
+	if (!r)
+		return -1;
+	S.m_clients = met_add(r, MET_GAUGE, "exchange_serve_clients", "WebSocket clients connected.", NULL);
+	S.m_accepted = met_add(r, MET_COUNTER, "exchange_serve_clients_total", "WebSocket clients accepted.", NULL);
+	S.m_rejected_full = met_add(r, MET_COUNTER, "exchange_serve_rejected_total",
+				    "WebSocket upgrades refused, by reason.", "reason=\"max_clients\"");
+	S.m_rejected_path = met_add(r, MET_COUNTER, "exchange_serve_rejected_total",
+				    "WebSocket upgrades refused, by reason.", "reason=\"path\"");
+	S.m_rejected_drain = met_add(r, MET_COUNTER, "exchange_serve_rejected_total",
+				     "WebSocket upgrades refused, by reason.", "reason=\"draining\"");
+	S.m_slow = met_add(r, MET_COUNTER, "exchange_serve_slow_clients_closed_total",
+			   "Clients closed with 1013 because they fell too far behind.", NULL);
+	S.m_lines = met_add(r, MET_COUNTER, "exchange_serve_lines_total", "Normalized lines received.", NULL);
+	S.m_bad_lines = met_add(r, MET_COUNTER, "exchange_serve_input_errors_total",
+				"Input lines skipped (not JSON objects, too long).", NULL);
+	S.m_sent = met_add(r, MET_COUNTER, "exchange_serve_messages_sent_total",
+			   "Messages delivered to clients (one per client per line).", NULL);
+	S.m_bytes_sent = met_add(r, MET_COUNTER, "exchange_serve_bytes_sent_total", "Bytes written to clients.", NULL);
+	S.m_client_errors = met_add(r, MET_COUNTER, "exchange_serve_client_errors_total",
+				    "Client messages answered with an error, or that closed the client.", NULL);
+	S.m_client_msgs = met_add(r, MET_COUNTER, "exchange_serve_client_messages_total",
+				  "Messages received from clients.", NULL);
+	S.m_evicted = met_add(r, MET_COUNTER, "exchange_serve_ring_evicted_total",
+			      "Messages that left the shared ring.", NULL);
+	S.m_streams = met_add(r, MET_GAUGE, "exchange_serve_cached_streams",
+			      "Streams with a cached latest ticker or book.", NULL);
+	S.m_ready = met_add(r, MET_GAUGE, "exchange_serve_ready", "1 when /ready answers 200.", NULL);
+	S.m_latency = met_add_hist(r, "exchange_pipeline_latency_seconds",
+				   "Ingest receive time (local_ts) to the write to a client.", NULL,
+				   met_latency_bounds, met_latency_nbounds);
+	S.m_rss = met_add(r, MET_GAUGE, "exchange_process_resident_memory_bytes",
+			  "Resident memory of each tool's process.", "tool=\"serve\"");
+	return S.m_clients && S.m_accepted && S.m_rejected_full && S.m_rejected_path && S.m_rejected_drain &&
+			       S.m_slow && S.m_lines && S.m_bad_lines && S.m_sent && S.m_bytes_sent &&
+			       S.m_client_errors && S.m_client_msgs && S.m_evicted && S.m_streams && S.m_ready &&
+			       S.m_latency && S.m_rss
+		       ? 0
+		       : -1;
+}
+
+int main(int argc, char **argv)
+{
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, 0 };
+	static const struct lws_protocols protocols[] = {
+		{ "exchange", cb_client, sizeof(struct client), 4096, 0, NULL, 0 },
+		{ "http-api", cb_http, 64, 0, 0, NULL, 0 },
+		{ "raw", cb_raw, 0, 0, 0, NULL, 0 },
+		{ NULL, NULL, 0, 0, 0, NULL, 0 },
+	};
+	static struct lws_http_mount mounts[5];
+	static const char *const api_paths[] = { "/health", "/ready", "/metrics", "/api/status" };
+	struct lws_context_creation_info info;
+	char err[256];
+
+	if (parse_opts(argc, argv))
+		return EXIT_USAGE;
+	log_init("serve");
+	if (S.o.check)
+		return EXIT_OK;
+	S.started_us = clk_now_us();
+	if (S.o.run_dir && rundir_ensure(S.o.run_dir, err, sizeof err)) {
+		log_error("cannot use the run directory", " error=\"%s\"", err);
+		return EXIT_USAGE;
+	}
+	S.sigfd = sig_init(signals, err, sizeof err);
+	if (S.sigfd < 0 || setup_metrics() || ring_init(&S.ring, S.o.ring, S.o.ring_bytes)) {
+		log_error("cannot start", " error=\"%s\"", S.sigfd < 0 ? err : "out of memory");
+		return EXIT_RUNTIME;
+	}
+	cache_init(&S.cache);
+	js_init(&S.doc, 0);
+	S.scratch = malloc(LWS_PRE + SCRATCH);
+	int infd = STDIN_FILENO;
+	if (S.o.input) {
+		struct stat stt;
+		int fifo = !stat(S.o.input, &stt) && S_ISFIFO(stt.st_mode);
+		/* O_RDWR keeps a FIFO open across writers: an upstream restart is no end of input. */
+		infd = open(S.o.input, (fifo ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		if (infd < 0) {
+			log_error("cannot open the input", " path=%s error=\"%s\"", S.o.input, strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
+	if (!S.scratch || ndj_init(&S.in, infd, 4 << 20)) {
+		log_error("out of memory", NULL);
+		return EXIT_RUNTIME;
+	}
+	fd_nonblock(infd);
+	S.in_open = 1;
+
+	/* Thousands of clients need thousands of descriptors. */
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+
+	for (int i = 0; i < 4; i++) {
+		mounts[i].mount_next = &mounts[i + 1];
+		mounts[i].mountpoint = api_paths[i];
+		mounts[i].mountpoint_len = (unsigned char)strlen(api_paths[i]);
+		mounts[i].origin = "http-api";
+		mounts[i].origin_protocol = LWSMPRO_CALLBACK;
+	}
+	mounts[4].mountpoint = "/";
+	mounts[4].mountpoint_len = 1;
+	mounts[4].origin = S.o.www;
+	mounts[4].def = "index.html";
+	mounts[4].origin_protocol = LWSMPRO_FILE;
+	mounts[4].cache_max_age = 0;
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	info.protocols = protocols;
+	info.mounts = mounts;
+	info.vhost_name = "serve";
+	info.options = 0;
+	info.fd_limit_per_thread = (unsigned)(S.o.max_clients + 256);
+	info.timeout_secs = 30;
+	if (S.o.tls_cert) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = S.o.tls_cert;
+		info.ssl_private_key_filepath = S.o.tls_key;
+	}
+	S.ctx = lws_create_context(&info);
+	if (!S.ctx) {
+		log_error("cannot listen", " port=%d", S.o.port);
+		return EXIT_RUNTIME;
+	}
+	S.vh = lws_get_vhost_by_name(S.ctx, "serve");
+	listen_fd = open_listener(err, sizeof err);
+	if (listen_fd < 0) {
+		log_error("cannot listen", " error=\"%s\"", err);
+		lws_context_destroy(S.ctx);
+		return EXIT_RUNTIME;
+	}
+	if (!S.vh || !adopt(S.sigfd, &kinds[RAW_SIGNALS]) || !adopt(infd, &kinds[RAW_INPUT]) ||
+	    !(listen_wsi = adopt(listen_fd, &kinds[RAW_LISTEN]))) {
+		log_error("cannot watch the input and signals", NULL);
+		lws_context_destroy(S.ctx);
+		return EXIT_RUNTIME;
+	}
+	if (S.o.run_dir)
+		rundir_write_pid(S.o.run_dir, "serve", err, sizeof err);
+	log_info("listening", " port=%d path=%s www=%s tls=%s", S.o.port, S.o.path, S.o.www,
+		 S.o.tls_cert ? "yes" : "no");
+	lws_sul_schedule(S.ctx, 0, &S.sul_tick, tick_cb, TICK_US);
+
+	while (!S.done)
+		if (lws_service(S.ctx, 0) < 0)
+			break;
+
+	log_info("stopped", " clients_left=%d", S.nclients);
+	lws_sul_cancel(&S.sul_tick);
+	lws_context_destroy(S.ctx);
+	if (S.o.run_dir)
+		rundir_remove_pid(S.o.run_dir, "serve");
+	ring_free(&S.ring);
+	cache_free(&S.cache);
+	intern_free();
+	js_free(&S.doc);
+	ndj_free(&S.in);
+	free(S.scratch);
+	free(S.status_json);
+	met_free(S.reg);
+	return EXIT_OK;
+}

@@ -1,0 +1,113 @@
+/* serve.h: state shared by serve's parts — the input, the client fan-out, and HTTP. */
+#ifndef SERVE_H
+#define SERVE_H
+
+#include "json.h"
+#include "log.h"
+#include "met.h"
+#include "ndj.h"
+#include "ring.h"
+
+#include <libwebsockets.h>
+#include <stdint.h>
+
+#define SERVE_VERSION "0.1.0"
+#define MAX_CLIENT_MSG 4096 /* client messages beyond this close with 1009 */
+#define MAX_FILTER_SYMS 64
+#define MAX_REPLIES 4
+#define CLOSE_TRY_AGAIN_LATER 1013 /* RFC 6455 registry: "Try Again Later" */
+
+struct opts {
+	const char *bind;
+	int port;
+	const char *path;
+	const char *www;
+	const char *run_dir;
+	const char *node_id;
+	const char *input;
+	const char *tls_cert, *tls_key;
+	int max_clients;
+	uint32_t ring;
+	uint64_t ring_bytes;
+	uint32_t max_backlog;
+	uint64_t max_backlog_bytes;
+	int ready_timeout_ms;
+	int exit_on_eof;
+	int check;
+};
+
+/* What a client wants: type bits, exchange bits (bit = interned id), and symbols. */
+struct filter {
+	uint32_t types;
+	uint64_t exchanges;
+	uint32_t syms[MAX_FILTER_SYMS];
+	int nsyms; /* 0: every symbol */
+};
+
+struct client {
+	struct lws *wsi;
+	struct filter f;
+	uint64_t tail;         /* next ring sequence to send */
+	uint32_t cache_pos;    /* next cache entry to consider; cache_todo while replaying */
+	int cache_todo;
+	char *reply[MAX_REPLIES];
+	uint16_t reply_len[MAX_REPLIES];
+	int nreplies;
+	char *rx;              /* a client message being reassembled (rare) */
+	size_t rx_len;
+	int rx_bad;
+	int closing;           /* close with close_code at the next chance */
+	uint16_t close_code;
+	int64_t closing_since;
+	int idle;              /* caught up and waiting for data: on the idle list */
+	struct client *idle_next, *idle_prev;
+	struct client *next, *prev; /* every client */
+	uint64_t sent;
+	char peer[64];
+};
+
+struct serve {
+	struct opts o;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	struct ring ring;
+	struct cache cache;
+	struct ndj in;
+	struct js_doc doc;
+	int in_open;
+	int sigfd;
+	int draining;
+	int64_t drain_deadline;
+	int done;
+	int64_t started_us, last_line_mono;
+	struct client *clients, *idle;
+	int nclients;
+	lws_sorted_usec_list_t sul_tick;
+	int64_t last_second;
+	unsigned char *scratch; /* LWS_PRE + SCRATCH: batches of frames for one write */
+	char *status_json;
+	size_t status_len;
+	struct log_limit rl_input, rl_client;
+	/* metrics */
+	struct met_reg *reg;
+	struct met *m_clients, *m_accepted, *m_rejected_full, *m_rejected_path, *m_rejected_drain,
+		*m_slow, *m_lines, *m_bad_lines, *m_sent, *m_bytes_sent, *m_latency, *m_rss,
+		*m_client_errors, *m_evicted, *m_streams, *m_ready, *m_client_msgs;
+};
+
+#define SCRATCH (64 * 1024)
+
+extern struct serve S;
+
+/* clients.c */
+int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+void clients_wake(void);
+void clients_check(int64_t now);
+void clients_close_all(uint16_t code);
+
+/* http.c */
+int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+void status_refresh(int64_t now_mono);
+int serve_ready(char *why, size_t n);
+
+#endif
