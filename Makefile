@@ -30,32 +30,38 @@ UNIT_SRC  := $(wildcard tests/unit/*.c)
 TOOL_BINS := $(foreach t,$(TOOLS),$(if $(wildcard $(t)/main.c),$(BIN)/$(t)))
 TEST_BINS := $(TEST_TOOLS:%=$(BIN)/%) $(if $(UNIT_SRC),$(BIN)/unit-tests)
 
-.PHONY: all deps run demo test asan bench fuzz clean check-tools
+.PHONY: all deps run demo test asan bench fuzz clean
+.SECONDARY:
 all: $(TOOL_BINS) $(TEST_BINS)
 
+Q ?= @
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC   $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libexchange.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 # Each tool is its directory's .c files plus lib/.
 define tool_rule
 $(BIN)/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(BUILD)/libexchange.a
 	@mkdir -p $(BIN)
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $(PKG_LIBS) $(ZK_LIBS) -lpthread -lm
+	@echo "  LD   $$@"
+	$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $(PKG_LIBS) $(ZK_LIBS) -lpthread -lm
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
 $(BIN)/%: $(BUILD)/tests/tools/%.o $(BUILD)/libexchange.a
 	@mkdir -p $(BIN)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+	@echo "  LD   $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 $(BIN)/unit-tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libexchange.a
 	@mkdir -p $(BIN)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+	@echo "  LD   $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 deps:
 	@scripts/install-deps

@@ -360,6 +360,7 @@ int main(int argc, char **argv)
 	}
 	fd_nonblock(STDIN_FILENO);
 	fd_nonblock(STDOUT_FILENO);
+	fd_grow_pipe(STDOUT_FILENO);
 	jw_init(&cv.w, cv.o.max_line * 4 + (1 << 20));
 	js_init(&cv.doc, 0);
 	norm_init(&cv.norm, &cv.w);

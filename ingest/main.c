@@ -1103,6 +1103,7 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	fd_nonblock(STDOUT_FILENO);
+	fd_grow_pipe(STDOUT_FILENO);
 	jw_init(&g.env, g.o.max_frame + 4096);
 	js_init(&g.doc, 0);
 

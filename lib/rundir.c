@@ -166,3 +166,10 @@ int fd_nonblock(int fd)
 	int fl = fcntl(fd, F_GETFL);
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
+
+void fd_grow_pipe(int fd)
+{
+	struct stat st;
+	if (!fstat(fd, &st) && S_ISFIFO(st.st_mode))
+		fcntl(fd, F_SETPIPE_SZ, 1 << 20); /* capped by /proc/sys/fs/pipe-max-size: best effort */
+}

@@ -33,6 +33,10 @@ int rundir_listen_unix(const char *path, char *errbuf, size_t errlen);
 /* Connects to the unix stream socket at PATH. Returns the fd or -1 with errno. */
 int rundir_connect_unix(const char *path);
 
+/* When FD is a pipe or FIFO, asks for a 1 MiB buffer so a neighbour that restarts or
+ * pauses costs less; anything else is left alone. */
+void fd_grow_pipe(int fd);
+
 /* Sets O_NONBLOCK on FD. Returns 0 or -1. */
 int fd_nonblock(int fd);
 

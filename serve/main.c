@@ -66,15 +66,10 @@ static void on_line(const char *line, size_t len)
 	msg_unref(m);
 }
 
-static void read_input(void)
+static void drain_lines(void)
 {
 	const char *line;
 	size_t len;
-	long r = ndj_fill(&S.in);
-	if (r < 0 && errno != EAGAIN) {
-		log_error("cannot read input", " error=\"%s\"", strerror(errno));
-		r = 0;
-	}
 	for (;;) {
 		enum ndj_status st = ndj_next(&S.in, &line, &len);
 		if (st == NDJ_LINE) {
@@ -87,7 +82,16 @@ static void read_input(void)
 		}
 	}
 	clients_wake();
-	if (r == 0 && S.in.eof) {
+}
+
+static void read_input(void)
+{
+	if (ndj_fill(&S.in) < 0 && errno != EAGAIN) {
+		log_error("cannot read input", " error=\"%s\"", strerror(errno));
+		S.in.eof = 1;
+	}
+	drain_lines();
+	if (S.in.eof) {
 		S.in_open = 0;
 		if (S.o.exit_on_eof) {
 			log_info("end of input, stopping", NULL);
@@ -200,6 +204,15 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 					log_info("signal has no effect on serve", " signal=%d", sig);
 			}
 		}
+	}
+	if (reason == LWS_CALLBACK_RAW_CLOSE_FILE && op == &kinds[RAW_INPUT] && S.in_open) {
+		/* A pipe whose writer left reports a hang-up, not a read of 0 bytes. */
+		S.in.eof = 1;
+		drain_lines();
+		S.in_open = 0;
+		log_warn("end of input; clients stay connected and wait", NULL);
+		if (S.o.exit_on_eof)
+			kill(getpid(), SIGTERM);
 	}
 	if (reason == LWS_CALLBACK_RAW_CLOSE_FILE && op == &kinds[RAW_LISTEN]) {
 		listen_wsi = NULL;
