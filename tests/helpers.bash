@@ -118,3 +118,37 @@ metric() {
 	[ -n "$labels" ] && key="$name{$labels}"
 	awk -v k="$key" '$1 == k { print $2; found = 1 } END { if (!found) print "missing" }' "$file"
 }
+
+# start_fakex NAME EXCHANGE [OPTIONS...]: a fake exchange on a free port, with a control
+# socket at $TMP/NAME.sock and events in $TMP/NAME.events; its port goes to $FX_PORT.
+start_fakex() {
+	local name=$1 ex=$2
+	shift 2
+	start "$name" "$BIN/fakex" -x "$ex" -p 0 --control "$TMP/$name.sock" --events "$TMP/$name.events" "$@"
+	wait_until 10 grep -q '^listening' "$TMP/$name.out" || return 1
+	FX_PORT=$(awk '/^listening/ { print $2 }' "$TMP/$name.out")
+}
+
+# fx NAME COMMAND...: one control command to a fake exchange; prints its answer.
+fx() {
+	local name=$1
+	shift
+	printf '%s\n' "$*" | nc -U -q 1 "$TMP/$name.sock"
+}
+
+# A process is alive and not a zombie.
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# fx_stat_ge NAME FIELD N: the fake exchange's stats FIELD is at least N.
+fx_stat_ge() {
+	local v
+	v=$(fx "$1" stats | jq -r ".$2" 2>/dev/null)
+	[ -n "$v" ] && [ "$v" != null ] && [ "$v" -ge "$3" ]
+}
+
+# fx_stat_eq NAME FIELD N: the fake exchange's stats FIELD is N.
+fx_stat_eq() {
+	local v
+	v=$(fx "$1" stats | jq -r ".$2" 2>/dev/null)
+	[ "$v" = "$3" ]
+}

@@ -1,0 +1,214 @@
+#!/usr/bin/env bats
+# ingest against the fake exchange (tests/tools/fakex.c), over ws:// and wss://.
+
+load helpers
+
+setup() {
+	setup_tmp
+	mkdir -p "$TMP/run"
+	# Recordings as ingest would have made them: Binance combined streams, Upbit frames.
+	"$ROOT/bench/gen-trades" 400 >"$TMP/binance.rec"
+	cp "$FIXTURES/recordings/upbit.ndjson" "$TMP/upbit.rec"
+}
+teardown() { teardown_tmp; }
+
+data_lines() { grep -c '"data":' "$1" 2>/dev/null || true; }
+
+@test "binance: the URL names exactly the subscribed streams, data arrives byte for byte" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 0
+	start ingest "$BIN/ingest" -x binance:BTC-USDT,ETH-USDT -c trade,ticker,book --url "binance=ws://127.0.0.1:$FX_PORT"
+	wait_until 10 grep -q '"event":"connect"' "$TMP/fx.events"
+	grep -qF '"path":"/stream?streams=btcusdt@trade/btcusdt@ticker/btcusdt@depth20@100ms/ethusdt@trade/ethusdt@ticker/ethusdt@depth20@100ms"' "$TMP/fx.events"
+	# Every recorded BTC and ETH frame, and nothing else, in order and unchanged.
+	grep -E '"stream":"(btc|eth)usdt@trade"' "$TMP/binance.rec" | sed 's/.*"data":\({"stream".*}\)}$/\1/' >"$TMP/want"
+	wait_until 10 bash -c "[ \$(grep -c '\"data\":' '$TMP/ingest.out') -ge $(wc -l <"$TMP/want") ]"
+	grep '"data":' "$TMP/ingest.out" | sed 's/.*"data":\({"stream".*}\)}$/\1/' >"$TMP/got"
+	diff "$TMP/want" "$TMP/got"
+	head -1 "$TMP/ingest.out" | grep -q '^{"exchange":"binance","local_ts":[0-9]\{16\},"event":"connected","detail":"ws://127.0.0.1:'
+	grep '"data":' "$TMP/ingest.out" | head -1 | grep -q '^{"exchange":"binance","local_ts":[0-9]\{16\},"data":{"stream":'
+}
+
+@test "upbit: one request with ticket, types and QUOTE-BASE codes; binary frames become lines" {
+	start_fakex fx upbit --recording "$TMP/upbit.rec" --rate 0
+	start ingest "$BIN/ingest" -x upbit:BTC-KRW,USDT-KRW -c trade,book --url "upbit=ws://127.0.0.1:$FX_PORT/websocket/v1"
+	wait_until 10 grep -q '"event":"subscribe"' "$TMP/fx.events"
+	msg=$(grep '"event":"message"' "$TMP/fx.events" | head -1 | jq -r .text)
+	echo "$msg" | jq -e '.[0].ticket | startswith("relay-")'
+	echo "$msg" | jq -e '.[1] == {"type":"trade","codes":["KRW-BTC","KRW-USDT"]}'
+	echo "$msg" | jq -e '.[2] == {"type":"orderbook","codes":["KRW-BTC","KRW-USDT"]}'
+	echo "$msg" | jq -e '.[3] == {"format":"DEFAULT"}'
+	echo "$msg" | jq -e 'length == 4'
+	wait_until 10 bash -c "[ \$(grep -c '\"data\":' '$TMP/ingest.out') -ge 20 ]"
+	# Only subscribed types and codes, as JSON text.
+	grep '"data":' "$TMP/ingest.out" | jq -e -s 'all(.[]; (.data.type == "trade" or .data.type == "orderbook") and (.data.code == "KRW-BTC" or .data.code == "KRW-USDT"))'
+}
+
+@test "wss://: verified against the CA given with --ca, refused without it" {
+	make_certs
+	start_fakex fx binance --recording "$TMP/binance.rec" --tls-cert "$TMP/tls/server.crt" --tls-key "$TMP/tls/server.key"
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --url "binance=wss://localhost:$FX_PORT" --ca "$TMP/tls/ca.crt"
+	wait_until 10 at_least 5 "$TMP/ingest.out" '"data":'
+	grep -q '"tls":true' "$TMP/fx.events"
+	start bad "$BIN/ingest" -x binance:BTC-USDT -c trade --url "binance=wss://localhost:$FX_PORT"
+	wait_until 10 at_least 1 "$TMP/bad.out" '"event":"error"'
+	[ "$(count "$TMP/bad.out" '"data":')" -eq 0 ]
+}
+
+@test "reconnects after a drop, with growing back-off while the exchange is away" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 50 --loop
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --url "binance=ws://127.0.0.1:$FX_PORT"
+	wait_until 10 at_least 3 "$TMP/ingest.out" '"data":'
+	fx fx refuse on
+	fx fx drop
+	wait_until 10 at_least 1 "$TMP/ingest.out" '"event":"disconnected"'
+	wait_until 15 at_least 4 "$TMP/ingest.err" 'msg="reconnecting"'
+	# The delays grow: 0.5 s, 1 s, 2 s, ... (each with up to 20 % jitter).
+	delays=$(grep -o 'in_ms=[0-9]*' "$TMP/ingest.err" | cut -d= -f2 | head -4 | tr '\n' ' ')
+	read -r d1 d2 d3 d4 <<<"$delays"
+	[ "$d1" -ge 500 ] && [ "$d1" -lt 700 ]
+	[ "$d2" -gt "$d1" ] && [ "$d3" -gt "$d2" ] && [ "$d4" -gt "$d3" ]
+	fx fx refuse off
+	n=$(data_lines "$TMP/ingest.out")
+	wait_until 20 bash -c "[ \$(grep -c '\"data\":' '$TMP/ingest.out') -gt $((n + 3)) ]"
+	[ "$(count "$TMP/ingest.out" '"event":"connected"')" -eq 2 ]
+}
+
+@test "a stalled (half-open) exchange is noticed by the idle timeout and replaced" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 50 --loop --ping-interval 0
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --idle-timeout 1000 --keepalive 300 --url "binance=ws://127.0.0.1:$FX_PORT"
+	wait_until 10 at_least 3 "$TMP/ingest.out" '"data":'
+	fx fx stall
+	wait_until 10 grep -q '"event":"disconnected","detail":"idle timeout' "$TMP/ingest.out"
+	fx fx resume
+	wait_until 15 at_least 2 "$TMP/ingest.out" '"event":"connected"'
+}
+
+@test "keep-alive: Binance server pings are answered; Upbit gets PING and its UP answers stay inside" {
+	start_fakex bx binance --recording "$TMP/binance.rec" --rate 1 --ping-interval 200 --pong-timeout 1000
+	start_fakex ux upbit --recording "$TMP/upbit.rec" --rate 1 --status-interval 200
+	ux_port=$FX_PORT
+	bx_port=$(awk '/^listening/ { print $2 }' "$TMP/bx.out")
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -x upbit:BTC-KRW -c trade --keepalive 300 \
+		--url "binance=ws://127.0.0.1:$bx_port" --url "upbit=ws://127.0.0.1:$ux_port/websocket/v1"
+	wait_until 10 at_least 5 "$TMP/bx.events" '"event":"pong"'
+	wait_until 10 at_least 2 "$TMP/ux.events" '"text":"PING"'
+	wait_until 10 fx_stat_ge ux status_sent 3
+	# Heartbeats are counted, not forwarded; no connection was lost on the way.
+	! grep -q '"status":"UP"' "$TMP/ingest.out"
+	! grep -q 'pong_timeout' "$TMP/bx.events"
+	[ "$(count "$TMP/ingest.out" '"event":"connected"')" -eq 2 ]
+}
+
+@test "SIGUSR2 disconnects and idles, SIGUSR1 reconnects and resubscribes; a follower starts idle" {
+	echo follower >"$TMP/run/role"
+	start_fakex fx upbit --recording "$TMP/upbit.rec" --rate 20 --loop
+	start ingest "$BIN/ingest" -x upbit:BTC-KRW --run-dir "$TMP/run" --url "upbit=ws://127.0.0.1:$FX_PORT/websocket/v1"
+	pid=$LAST_PID
+	wait_until 10 test -S "$TMP/run/ingest.sock"
+	[ "$(fx fx stats | jq .accepted)" -eq 0 ]
+	kill -USR1 "$pid"
+	wait_until 10 at_least 3 "$TMP/ingest.out" '"data":'
+	kill -USR1 "$pid" # idempotent: no second connection
+	wait_until 10 grep -q 'msg="role unchanged" role=leader' "$TMP/ingest.err"
+	kill -USR2 "$pid"
+	wait_until 10 at_least 1 "$TMP/ingest.out" '"event":"disconnected"'
+	wait_until 10 fx_stat_eq fx connections 0
+	[ "$(fx fx stats | jq .accepted)" -eq 1 ]
+	kill -USR1 "$pid"
+	wait_until 10 at_least 2 "$TMP/fx.events" '"event":"subscribe"'
+	[ "$(count "$TMP/ingest.out" '"event":"connected"')" -eq 2 ]
+}
+
+@test "a stalled reader costs dropped lines, never the connection" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 0 --loop --ping-interval 200 --pong-timeout 2000
+	mkfifo "$TMP/out.fifo"
+	exec 7<>"$TMP/out.fifo" # holds the FIFO open and never reads it
+	"$BIN/ingest" -x binance:BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT -c trade --buffer 65536 --run-dir "$TMP/run" \
+		--url "binance=ws://127.0.0.1:$FX_PORT" >"$TMP/out.fifo" 2>"$TMP/ingest.err" 3>&- &
+	echo "$! ingest" >>"$PIDS_FILE"
+	wait_until 15 bash -c "[ \$(awk '/^exchange_ingest_dropped_total/ { print \$2 }' '$TMP/run/ingest.prom' 2>/dev/null || echo 0) -gt 1000 ]"
+	# Meanwhile pings keep being answered and the one connection stays.
+	n=$(count "$TMP/fx.events" '"event":"pong"')
+	wait_until 5 at_least $((n + 3)) "$TMP/fx.events" '"event":"pong"'
+	[ "$(fx fx stats | jq .accepted)" -eq 1 ]
+	! grep -q pong_timeout "$TMP/fx.events"
+	[ "$(metric "$TMP/run/ingest.prom" exchange_ingest_connected 'exchange="binance"')" = 1 ]
+	exec 7<&-
+}
+
+@test "two exchanges, one down: the other flows, the down one keeps retrying" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
+	dead=$(free_port)
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -x upbit:BTC-KRW -c trade \
+		--url "binance=ws://127.0.0.1:$FX_PORT" --url "upbit=ws://127.0.0.1:$dead/websocket/v1"
+	wait_until 10 at_least 20 "$TMP/ingest.out" '"exchange":"binance","local_ts":'
+	wait_until 10 at_least 3 "$TMP/ingest.out" '"exchange":"upbit","local_ts":'
+	grep '"exchange":"upbit"' "$TMP/ingest.out" | jq -e -s 'all(.[]; .event == "error")'
+	n=$(grep -c '"exchange":"binance".*"data":' "$TMP/ingest.out")
+	wait_until 10 bash -c "[ \$(grep -c '\"exchange\":\"binance\".*\"data\":' '$TMP/ingest.out') -gt $((n + 20)) ]"
+}
+
+@test "garbage and huge frames are skipped and counted; the connection and later frames are fine" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 20 --loop
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --max-frame 100000 --run-dir "$TMP/run" --url "binance=ws://127.0.0.1:$FX_PORT"
+	wait_until 10 at_least 2 "$TMP/ingest.out" '"data":'
+	fx fx garbage
+	fx fx huge 300000
+	fx fx huge 50000
+	wait_until 10 grep -q '"detail":"frame of [0-9]* bytes is not JSON' "$TMP/ingest.out"
+	wait_until 10 grep -q '"detail":"frame larger than the limit skipped"' "$TMP/ingest.out"
+	wait_until 10 grep -q '"data":{"huge":' "$TMP/ingest.out" # 50 kB is within the limit
+	n=$(data_lines "$TMP/ingest.out")
+	wait_until 10 bash -c "[ \$(grep -c '\"data\":' '$TMP/ingest.out') -gt $((n + 3)) ]"
+	wait_until 5 bash -c "grep -q '^exchange_ingest_oversize_frames_total{exchange=\"binance\"} 1' '$TMP/run/ingest.prom'"
+	grep -q '^exchange_ingest_invalid_frames_total{exchange="binance"} 1' "$TMP/run/ingest.prom"
+	grep -q 'msg="frame is not JSON, skipped"' "$TMP/ingest.err"
+	[ "$(count "$TMP/ingest.out" '"event":"connected"')" -eq 1 ]
+	"$BIN/convert" <"$TMP/ingest.out" >/dev/null 2>"$TMP/convert.err"
+	[ "$(count "$TMP/convert.err" 'line skipped')" -le 1 ] # only the {"huge":...} frame
+}
+
+@test "serverShutdown makes ingest reconnect at once" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 20 --loop
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --url "binance=ws://127.0.0.1:$FX_PORT"
+	wait_until 10 at_least 2 "$TMP/ingest.out" '"data":'
+	fx fx send '{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1770123456789}}'
+	wait_until 5 grep -q '"event":"disconnected","detail":"server shutdown announced"' "$TMP/ingest.out"
+	wait_until 5 at_least 2 "$TMP/ingest.out" '"event":"connected"'
+	! grep -q 'serverShutdown' "$TMP/ingest.out"
+}
+
+@test "control socket: status, and resync resubscribes (Upbit sends its request again)" {
+	start_fakex fx upbit --recording "$TMP/upbit.rec" --rate 20 --loop
+	start ingest "$BIN/ingest" -x upbit:BTC-KRW --run-dir "$TMP/run" --url "upbit=ws://127.0.0.1:$FX_PORT/websocket/v1"
+	wait_until 10 at_least 2 "$TMP/ingest.out" '"data":'
+	run bash -c "echo status | nc -U -q 1 '$TMP/run/ingest.sock'"
+	echo "$output" | jq -e '.role == "leader" and .exchanges[0].exchange == "upbit" and .exchanges[0].state == "open"'
+	run bash -c "echo 'resync upbit BTC-KRW' | nc -U -q 1 '$TMP/run/ingest.sock'"
+	[ "$output" = "ok resync queued" ]
+	wait_until 10 at_least 2 "$TMP/fx.events" '"event":"subscribe"'
+	run bash -c "echo 'resync nowhere BTC-KRW' | nc -U -q 1 '$TMP/run/ingest.sock'"
+	[[ "$output" == error* ]]
+}
+
+@test "SIGTERM stops ingest cleanly; usage errors exit 2" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 20 --loop
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --url "binance=ws://127.0.0.1:$FX_PORT"
+	pid=$LAST_PID
+	wait_until 10 at_least 1 "$TMP/ingest.out" '"data":'
+	kill -TERM "$pid"
+	wait "$pid"
+	tail -1 "$TMP/ingest.out" | grep -q '"event":"disconnected","detail":"stopped"'
+	run "$BIN/ingest" -x nowhere
+	[ "$status" -eq 2 ]
+	run "$BIN/ingest" -x binance:BTCUSDT
+	[ "$status" -eq 2 ]
+	run "$BIN/ingest" -x binance -c trades
+	[ "$status" -eq 2 ]
+	run "$BIN/ingest" -x binance --url upbit=ws://x
+	[ "$status" -eq 2 ]
+	run "$BIN/ingest" --help
+	[ "$status" -eq 0 ]
+	run "$BIN/ingest" -x binance -x upbit --check
+	[ "$status" -eq 0 ]
+}
