@@ -345,10 +345,9 @@ static int client_write(struct client *c)
 	int64_t now = 0;
 
 	if (c->closing) {
-		static const char *const reasons[] = { "going away", "too slow", "protocol error" };
-		const char *r = c->close_code == LWS_CLOSE_STATUS_GOINGAWAY ? reasons[0]
-				: c->close_code == CLOSE_TRY_AGAIN_LATER ? reasons[1]
-										  : reasons[2];
+		const char *r = c->close_code == LWS_CLOSE_STATUS_GOINGAWAY ? "going away"
+				: c->close_code == CLOSE_TRY_AGAIN_LATER    ? "too slow"
+									    : "too many requests pending";
 		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)r, strlen(r));
 		return -1;
 	}
@@ -463,6 +462,11 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	char buf[256];
 
 	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		/* Plain HTTP lands here when no mount has the file. */
+		if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
 		int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_GET_URI);
 		if (n < 0 || strcmp(buf, S.o.path))

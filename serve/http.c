@@ -182,10 +182,8 @@ static void scan_cb(void *ctx, const char *name, size_t nlen, const char *labels
 		sc->rss = v;
 		return;
 	}
-	if (sc->counter_name && nlen == strlen(sc->counter_name) && !memcmp(name, sc->counter_name, nlen)) {
+	if (sc->counter_name && nlen == strlen(sc->counter_name) && !memcmp(name, sc->counter_name, nlen))
 		sc->counter += v;
-		return;
-	}
 	if (nlen > 16 && !memcmp(name, "exchange_ingest_", 16) && !label_value(labels, llen, "exchange", ex, sizeof ex)) {
 		int i = exchange_slot(sc, ex);
 		if (i < 0)

@@ -14,7 +14,7 @@
 #define SERVE_VERSION "0.1.0"
 #define MAX_CLIENT_MSG 4096 /* client messages beyond this close with 1009 */
 #define MAX_FILTER_SYMS 64
-#define MAX_REPLIES 4
+#define MAX_REPLIES 64 /* answers a client has not read yet; past it, 1008 */
 #define CLOSE_TRY_AGAIN_LATER 1013 /* RFC 6455 registry: "Try Again Later" */
 
 struct opts {

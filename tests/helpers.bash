@@ -152,3 +152,32 @@ fx_stat_eq() {
 	v=$(fx "$1" stats | jq -r ".$2" 2>/dev/null)
 	[ "$v" = "$3" ]
 }
+
+# start_serve [OPTIONS...]: serve on a free port reading the FIFO $TMP/serve.in, which the
+# test writes to with `feed`. Sets $PORT and $WS (the WebSocket URL).
+start_serve() {
+	PORT=$(free_port)
+	mkfifo "$TMP/serve.in"
+	exec 8<>"$TMP/serve.in"
+	start serve "$BIN/serve" --port "$PORT" --bind 127.0.0.1 --input "$TMP/serve.in" "$@"
+	WS="ws://127.0.0.1:$PORT/ws/exchange"
+	wait_until 10 bash -c "curl -fsk 'http://127.0.0.1:$PORT/health' -o /dev/null || curl -fsk 'https://127.0.0.1:$PORT/health' -o /dev/null"
+}
+
+feed() { cat "$@" >&8; }
+
+# A normalized line: line TYPE EXCHANGE SYMBOL N
+line() {
+	case $1 in
+	trade) printf '{"type":"trade","exchange":"%s","symbol":"%s","ts":1,"local_ts":%s,"id":"%s","price":1.5,"amount":2,"side":"buy"}\n' "$2" "$3" "$(date +%s%6N)" "$4" ;;
+	ticker) printf '{"type":"ticker","exchange":"%s","symbol":"%s","ts":1,"local_ts":%s,"last":%s}\n' "$2" "$3" "$(date +%s%6N)" "$4" ;;
+	book) printf '{"type":"book","exchange":"%s","symbol":"%s","local_ts":%s,"bids":[[%s,1]],"asks":[[%s,1]]}\n' "$2" "$3" "$(date +%s%6N)" "$4" "$(( $4 + 1 ))" ;;
+	esac
+}
+
+# serve_metric NAME: a metric's value from serve's /metrics.
+serve_metric() {
+	{ curl -fs "http://127.0.0.1:$PORT/metrics" || curl -fsk "https://127.0.0.1:$PORT/metrics"; } 2>/dev/null | awk -v k="$1" '$1 == k { print $2 }'
+}
+
+serve_clients_eq() { [ "$(serve_metric exchange_serve_clients)" = "$1" ]; }

@@ -1,0 +1,196 @@
+#!/usr/bin/env bats
+# serve: the client protocol of design.md, fan-out, slow clients, HTTP endpoints, shutdown.
+
+load helpers
+
+setup() { setup_tmp; }
+teardown() {
+	exec 8>&- 2>/dev/null
+	teardown_tmp
+}
+
+# many_trades N EXCHANGE SYMBOL: N numbered trade lines.
+many_trades() {
+	local ts
+	ts=$(date +%s%6N)
+	awk -v n="$1" -v ex="$2" -v sym="$3" -v ts="$ts" 'BEGIN {
+		for (i = 1; i <= n; i++)
+			printf "{\"type\":\"trade\",\"exchange\":\"%s\",\"symbol\":\"%s\",\"ts\":1,\"local_ts\":%s,\"id\":\"%d\",\"price\":1.5,\"amount\":2,\"side\":\"buy\"}\n", ex, sym, ts, i
+	}'
+}
+
+@test "query filters select types, exchanges and symbols" {
+	start_serve
+	start c1 "$BIN/wsclient" "$WS?types=trade&exchanges=upbit&symbols=BTC-KRW"
+	start c2 "$BIN/wsclient" "$WS?types=ticker,trade&exchanges=binance,upbit"
+	start c3 "$BIN/wsclient" "$WS"
+	wait_until 10 serve_clients_eq 3
+	{
+		line trade upbit BTC-KRW 1
+		line trade upbit ETH-KRW 2
+		line trade binance BTC-USDT 3
+		line ticker upbit BTC-KRW 100
+		line book upbit BTC-KRW 100
+		line trade upbit BTC-KRW 4
+	} | feed
+	wait_until 10 at_least 5 "$TMP/c3.out" '"type"'
+	wait_until 10 at_least 2 "$TMP/c1.out" '"type"'
+	wait_until 10 at_least 4 "$TMP/c2.out" '"type"'
+	sleep 0.2
+	[ "$(jq -r .id "$TMP/c1.out" | tr '\n' ' ')" = "1 4 " ]
+	[ "$(jq -r .type "$TMP/c2.out" | sort | uniq -c | awk '{print $1 $2}' | tr '\n' ' ')" = "1ticker 4trade " ]
+	[ "$(wc -l <"$TMP/c3.out")" -eq 6 ]
+	run "$BIN/wsclient" --exit-on-close "$WS?types=candles"
+	[[ "$output" == *"rejected client=0 status=400"* ]]
+}
+
+@test "the latest ticker and book of every matching stream come first, on connect and on subscribe" {
+	start_serve
+	{
+		line ticker upbit BTC-KRW 100
+		line ticker upbit BTC-KRW 101
+		line book upbit BTC-KRW 101
+		line ticker binance BTC-USDT 95000
+		line trade upbit BTC-KRW 1
+	} | feed
+	wait_until 10 bash -c "curl -fs http://127.0.0.1:$PORT/metrics | grep -q '^exchange_serve_cached_streams 3'"
+	start c1 "$BIN/wsclient" "$WS?exchanges=upbit" -s '{"op":"subscribe","exchanges":["binance"],"types":["ticker"]}'
+	wait_until 10 at_least 4 "$TMP/c1.out" '"type"'
+	# Upbit's latest ticker (101, not 100) and book, then the reply, then Binance's ticker.
+	jq -c '[.type, .exchange, .last // .bids[0][0] // null]' "$TMP/c1.out" >"$TMP/seen"
+	[ "$(sed -n 1p "$TMP/seen")" = '["ticker","upbit",101]' ]
+	[ "$(sed -n 2p "$TMP/seen")" = '["book","upbit",101]' ]
+	[ "$(sed -n 3p "$TMP/seen")" = '["subscribed",null,null]' ]
+	[ "$(sed -n 4p "$TMP/seen")" = '["ticker","binance",95000]' ]
+	grep -q '{"type":"subscribed","types":\["ticker"\],"exchanges":\["binance"\],"symbols":\[\]}' "$TMP/c1.out"
+	! grep -q '"type":"trade"' "$TMP/c1.out"
+	line ticker binance BTC-USDT 95001 | feed
+	wait_until 10 grep -q '"last":95001' "$TMP/c1.out"
+}
+
+@test "ping, and every bad client message gets an error while the connection stays open" {
+	start_serve
+	printf '\xff\xfe' >"$TMP/bad-utf8"
+	start c1 "$BIN/wsclient" "$WS" -s '{"op":"ping","id":42}' -s 'not json' -s '{"op":"dance"}' \
+		-s '[1,2]' -s '{"op":"subscribe","types":["candles"]}' -s "{\"op\":\"ping\",\"x\":\"$(cat "$TMP/bad-utf8")\"}" \
+		-s '{"op":"subscribe","symbols":"BTC-KRW"}' -s '{"op":"ping"}'
+	wait_until 10 at_least 8 "$TMP/c1.out" '"type"'
+	sed -n 1p "$TMP/c1.out" | jq -e '.type == "pong" and .id == 42 and (.local_ts | type) == "number"'
+	[ "$(sed -n 2p "$TMP/c1.out" | jq -r .error)" = "invalid JSON" ]
+	[[ "$(sed -n 3p "$TMP/c1.out" | jq -r .error)" == "unknown op"* ]]
+	[ "$(sed -n 4p "$TMP/c1.out" | jq -r .type)" = "error" ]
+	[[ "$(sed -n 5p "$TMP/c1.out" | jq -r .error)" == *"types"* ]]
+	[ "$(sed -n 6p "$TMP/c1.out" | jq -r .error)" = "invalid UTF-8" ]
+	[[ "$(sed -n 7p "$TMP/c1.out" | jq -r .error)" == *"symbols"* ]]
+	[ "$(sed -n 8p "$TMP/c1.out" | jq -r .type)" = "pong" ]
+	line trade upbit BTC-KRW 7 | feed
+	wait_until 10 grep -q '"type":"trade"' "$TMP/c1.out"
+}
+
+@test "a client message over 4 KiB closes with 1009" {
+	start_serve
+	big=$(head -c 5000 /dev/zero | tr '\0' 'x')
+	run "$BIN/wsclient" --exit-on-close "$WS" -s "{\"op\":\"ping\",\"pad\":\"$big\"}"
+	[[ "$output" == *"code=1009"* ]]
+	run "$BIN/wsclient" --count 1 "$WS" -s "{\"op\":\"ping\",\"pad\":\"${big:0:3900}\"}"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"type":"pong"'* ]]
+}
+
+@test "1000 concurrent clients all receive every line, in order" {
+	start_serve
+	start load "$BIN/wsclient" -q -n 1000 --count 500 --stats "$TMP/stats.json" "$WS?types=trade"
+	wait_until 60 serve_clients_eq 1000
+	many_trades 500 binance BTC-USDT | feed
+	wait "$LAST_PID"
+	jq -e '.connected_ever == 1000 and .per_client_min == 500 and .per_client_max == 500 and .failed == 0' "$TMP/stats.json"
+	[ "$(serve_metric exchange_serve_messages_sent_total)" -eq 500000 ]
+}
+
+@test "a client that stops reading is closed (1013); the others keep up" {
+	start_serve --max-backlog 2000 --max-backlog-bytes 1000000
+	start slow "$BIN/wsclient" --no-read "$WS"
+	start fast "$BIN/wsclient" -q --stats "$TMP/fast.json" "$WS"
+	wait_until 10 serve_clients_eq 2
+	# 30000 lines at about 10000 a second: a reader keeps up, a stalled one cannot.
+	many_trades 500 binance BTC-USDT >"$TMP/lines"
+	for _ in $(seq 1 60); do feed "$TMP/lines"; sleep 0.05; done
+	wait_until 20 bash -c "curl -fs http://127.0.0.1:$PORT/metrics | grep -q '^exchange_serve_slow_clients_closed_total 1'"
+	wait_until 20 bash -c "jq -e '.messages == 30000' '$TMP/fast.json' >/dev/null 2>&1"
+	wait_until 10 serve_clients_eq 1
+}
+
+@test "the upstream ending does not drop clients; /ready tells" {
+	start_serve --ready-timeout 500
+	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/ready"
+	[ "$output" = 503 ]
+	start c1 "$BIN/wsclient" "$WS"
+	wait_until 10 serve_clients_eq 1
+	line trade upbit BTC-KRW 1 | feed
+	wait_until 10 grep -q '"type":"trade"' "$TMP/c1.out"
+	run curl -s "http://127.0.0.1:$PORT/ready"
+	[ "$output" = "receiving data" ]
+	sleep 0.7
+	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/ready"
+	[ "$output" = 503 ]
+	exec 8>&- # the writer goes away
+	sleep 0.5
+	alive "$(pid_of serve)"
+	alive "$(pid_of c1)"
+	serve_clients_eq 1
+}
+
+@test "SIGTERM: no new clients, 1001 to everyone, exit well within 10 s" {
+	start_serve
+	start c1 "$BIN/wsclient" --exit-on-close "$WS"
+	start c2 "$BIN/wsclient" --exit-on-close "$WS?types=trade"
+	wait_until 10 serve_clients_eq 2
+	pid=$(pid_of serve)
+	t0=$SECONDS
+	kill -TERM "$pid"
+	wait "$pid"
+	[ $((SECONDS - t0)) -lt 10 ]
+	wait_until 5 grep -q 'code=1001' "$TMP/c1.err"
+	wait_until 5 grep -q 'code=1001' "$TMP/c2.err"
+	! curl -fs "http://127.0.0.1:$PORT/health"
+}
+
+@test "--max-clients refuses upgrades beyond the limit with 503" {
+	start_serve --max-clients 2
+	start c1 "$BIN/wsclient" "$WS"
+	start c2 "$BIN/wsclient" "$WS"
+	wait_until 10 serve_clients_eq 2
+	run "$BIN/wsclient" --exit-on-close --connect-timeout 3000 "$WS"
+	[[ "$output" == *"status=503"* ]]
+	run "$BIN/wsclient" --exit-on-close --connect-timeout 3000 "ws://127.0.0.1:$PORT/elsewhere"
+	[[ "$output" == *"status=404"* ]]
+}
+
+@test "HTTP: /health, /metrics with every tool's textfile, /api/status, the web UI" {
+	mkdir -p "$TMP/run"
+	printf '# HELP exchange_ingest_frames_total Frames.\n# TYPE exchange_ingest_frames_total counter\nexchange_ingest_frames_total{exchange="binance"} 42\n# HELP exchange_process_resident_memory_bytes Resident memory of each tool'"'"'s process.\n# TYPE exchange_process_resident_memory_bytes gauge\nexchange_process_resident_memory_bytes{tool="ingest"} 1000\n' >"$TMP/run/ingest.prom"
+	start_serve --run-dir "$TMP/run" --node-id test-node
+	[ "$(curl -fs "http://127.0.0.1:$PORT/health")" = ok ]
+	curl -fs "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
+	grep -q '^exchange_ingest_frames_total{exchange="binance"} 42$' "$TMP/metrics"
+	grep -q '^exchange_process_resident_memory_bytes{tool="serve"} ' "$TMP/metrics"
+	grep -q '^exchange_process_resident_memory_bytes{tool="ingest"} 1000$' "$TMP/metrics"
+	# One HELP and TYPE per family, even when several tools share a name.
+	[ "$(grep -c '^# TYPE exchange_process_resident_memory_bytes ' "$TMP/metrics")" -eq 1 ]
+	promtool check metrics <"$TMP/metrics"
+	line trade upbit BTC-KRW 1 | feed
+	wait_until 10 bash -c "curl -fs http://127.0.0.1:$PORT/api/status | jq -e '.messages.received == 1' >/dev/null"
+	curl -fs "http://127.0.0.1:$PORT/api/status" | jq -e '.node == "test-node" and .role == "leader" and .mode == "direct" and (.stages | map(.name)) == ["ingest","convert","distribute","serve","elect"] and .exchanges[0].exchange == "binance" and .exchanges[0].frames == 42'
+	curl -fs "http://127.0.0.1:$PORT/" | grep -qi '<html'
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope.html")" = 404 ]
+}
+
+@test "wss:// with a certificate" {
+	make_certs
+	start_serve --tls-cert "$TMP/tls/server.crt" --tls-key "$TMP/tls/server.key"
+	start c1 "$BIN/wsclient" --ca "$TMP/tls/ca.crt" "wss://localhost:$PORT/ws/exchange"
+	wait_until 10 serve_clients_eq 1
+	line trade upbit BTC-KRW 1 | feed
+	wait_until 10 grep -q '"type":"trade"' "$TMP/c1.out"
+	curl -fs --cacert "$TMP/tls/ca.crt" "https://localhost:$PORT/health"
+}
