@@ -66,10 +66,16 @@ $(BIN)/unit-tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libexchange.a
 deps:
 	@scripts/install-deps
 
-test: all
+run: deps all
+	@scripts/run
+
+demo: deps all
+	@scripts/demo
+
+test: deps all
 	@BIN=$(abspath $(BIN)) tests/run
 
-asan:
+asan: deps
 	$(MAKE) SANITIZE=address,undefined all
 	@BIN=$(abspath bin-san) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run

@@ -205,7 +205,7 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			}
 		}
 	}
-	if (reason == LWS_CALLBACK_RAW_CLOSE_FILE && op == &kinds[RAW_INPUT] && S.in_open) {
+	if (reason == LWS_CALLBACK_RAW_CLOSE_FILE && op == &kinds[RAW_INPUT] && S.in_open && !S.done) {
 		/* A pipe whose writer left reports a hang-up, not a read of 0 bytes. */
 		S.in.eof = 1;
 		drain_lines();
