@@ -1,0 +1,123 @@
+#!/usr/bin/env bats
+# The whole pipeline: fake exchange -> ingest -> convert -> distribute -> serve -> client,
+# as plain pipes and under the supervisor (restarts, shutdown).
+
+load helpers
+
+setup() {
+	setup_tmp
+	mkdir -p "$TMP/run"
+	"$ROOT/bench/gen-trades" 2000 >"$TMP/binance.rec"
+}
+teardown() {
+	[ -f "$TMP/run/exchanged.pid" ] && kill -TERM "$(cat "$TMP/run/exchanged.pid")" 2>/dev/null
+	teardown_tmp
+}
+
+# The trade ids the recording holds for SYMBOLS (Binance lower-case stream names), in order.
+recorded_ids() {
+	grep -E "\"stream\":\"($1)@trade\"" "$TMP/binance.rec" | grep -o '"t":[0-9]*' | cut -d: -f2
+}
+
+pid_alive_file() { # the pid in FILE is alive and differs from OLD
+	local p
+	p=$(cat "$1" 2>/dev/null) || return 1
+	[ -n "$p" ] && [ "$p" != "$2" ] && kill -0 "$p" 2>/dev/null
+}
+
+@test "end to end with pipes: every trade of the recording arrives once and in order" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 2000
+	PORT=$(free_port)
+	mkfifo "$TMP/pipe"
+	start serve "$BIN/serve" --port "$PORT" --bind 127.0.0.1 --input "$TMP/pipe"
+	wait_until 10 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
+	start client "$BIN/wsclient" "ws://127.0.0.1:$PORT/ws/exchange?types=trade"
+	wait_until 10 serve_clients_eq 1
+	bash -c "'$BIN/ingest' -x binance:BTC-USDT,ETH-USDT -c trade --url binance=ws://127.0.0.1:$FX_PORT 2>'$TMP/ingest.err' \
+		| '$BIN/convert' 2>'$TMP/convert.err' | '$BIN/distribute' 2>'$TMP/distribute.err' >'$TMP/pipe'" 3>&- &
+	echo "$! pipeline" >>"$PIDS_FILE"
+	recorded_ids 'btcusdt|ethusdt' >"$TMP/want"
+	n=$(wc -l <"$TMP/want")
+	[ "$n" -gt 500 ]
+	wait_until 30 at_least "$n" "$TMP/client.out" '"type":"trade"'
+	sleep 0.3
+	jq -r .id "$TMP/client.out" >"$TMP/got"
+	diff "$TMP/want" "$TMP/got"
+	pkill -TERM -f "$BIN/ingest -x binance:BTC-USDT,ETH-USDT" || true
+}
+
+@test "supervisor: every trade arrives once and in order; the page and status are served" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 500
+	fx fx pause # until the client is connected
+	PORT=$(free_port)
+	ZOOKEEPER_CONNECT= EXCHANGES="binance:BTC-USDT,SOL-USDT" CHANNELS=trade \
+		EXCHANGE_URLS="binance=ws://127.0.0.1:$FX_PORT" RUN_DIR="$TMP/run" PORT=$PORT BIND=127.0.0.1 \
+		start node "$ROOT/scripts/exchanged"
+	wait_until 15 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
+	start client "$BIN/wsclient" "ws://127.0.0.1:$PORT/ws/exchange?types=trade"
+	wait_until 10 serve_clients_eq 1
+	wait_until 10 grep -q '"event":"connect"' "$TMP/fx.events"
+	fx fx play
+	recorded_ids 'btcusdt|solusdt' >"$TMP/want"
+	n=$(wc -l <"$TMP/want")
+	wait_until 30 at_least "$n" "$TMP/client.out" '"type":"trade"'
+	sleep 0.3
+	jq -r .id "$TMP/client.out" | diff "$TMP/want" -
+	curl -fs "http://127.0.0.1:$PORT/api/status" | jq -e '[.stages[] | select(.up) | .name] == ["ingest","convert","distribute","serve"]'
+	curl -fs "http://127.0.0.1:$PORT/metrics" | grep -q '^exchange_ingest_frames_total{exchange="binance"}'
+}
+
+# start_node [VAR=VALUE...]: a supervised node on a free port, fed by the fake exchange "fx".
+start_node() {
+	PORT=$(free_port)
+	env ZOOKEEPER_CONNECT= EXCHANGES="binance:BTC-USDT,ETH-USDT" CHANNELS=trade \
+		EXCHANGE_URLS="binance=ws://127.0.0.1:$FX_PORT" RUN_DIR="$TMP/run" PORT="$PORT" BIND=127.0.0.1 "$@" \
+		"$ROOT/scripts/exchanged" >"$TMP/node.out" 2>"$TMP/node.err" 3>&- &
+	echo "$! node" >>"$PIDS_FILE"
+	wait_until 15 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
+}
+
+@test "supervisor: kill -9 of convert, ingest or distribute; the client stays and data comes back" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
+	start_node
+	start client "$BIN/wsclient" --exit-on-close "ws://127.0.0.1:$PORT/ws/exchange?types=trade"
+	wait_until 10 serve_clients_eq 1
+	wait_until 15 at_least 5 "$TMP/client.out" '"type":"trade"'
+	for stage in convert ingest distribute; do
+		old=$(cat "$TMP/run/$stage.pid")
+		kill -9 "$old"
+		wait_until 15 pid_alive_file "$TMP/run/$stage.pid" "$old"
+		n=$(count "$TMP/client.out" '"type":"trade"')
+		wait_until 15 at_least $((n + 20)) "$TMP/client.out" '"type":"trade"'
+		alive "$(pid_of client)"
+		serve_clients_eq 1
+	done
+	grep -q 'msg="stage exited, restarting" stage=convert status=137' "$TMP/node.err"
+	grep -q 'msg="stage exited, restarting" stage=ingest status=137' "$TMP/node.err"
+	grep -q 'msg="stage exited, restarting" stage=distribute status=137' "$TMP/node.err"
+	! grep -q 'code=' "$TMP/client.err"
+}
+
+@test "supervisor: SIGTERM closes clients with 1001 and stops every stage" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
+	start_node
+	start client "$BIN/wsclient" --exit-on-close "ws://127.0.0.1:$PORT/ws/exchange"
+	wait_until 10 serve_clients_eq 1
+	pids=$(cat "$TMP/run"/{ingest,convert,distribute,serve}.pid)
+	node=$(pid_of node)
+	t0=$SECONDS
+	kill -TERM "$node"
+	wait "$node"
+	[ $((SECONDS - t0)) -lt 12 ]
+	wait_until 5 grep -q 'code=1001' "$TMP/client.err"
+	for p in $pids; do ! kill -0 "$p" 2>/dev/null; done
+	grep -q 'msg="stopped"' "$TMP/node.err"
+}
+
+@test "supervisor: a bad configuration fails fast with status 2" {
+	run env EXCHANGES="nowhere" RUN_DIR="$TMP/run" "$ROOT/scripts/exchanged"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'bad configuration for ingest'* ]]
+	run env PORT=notaport RUN_DIR="$TMP/run" "$ROOT/scripts/exchanged"
+	[ "$status" -eq 2 ]
+}
