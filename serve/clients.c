@@ -467,6 +467,9 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
 			return -1;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		/* A file from the web UI mount went out: keep the connection for the next request. */
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
 		int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_GET_URI);
 		if (n < 0 || strcmp(buf, S.o.path))

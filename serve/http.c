@@ -270,6 +270,14 @@ static void jw_num(struct jw *w, const char *key, double v)
 	jw_raw(w, num, (size_t)n);
 }
 
+static void jw_kint(struct jw *w, const char *key, int64_t v)
+{
+	jw_lit(w, ",\"");
+	jw_raw(w, key, strlen(key));
+	jw_lit(w, "\":");
+	jw_int(w, v);
+}
+
 static void jw_kstr(struct jw *w, const char *key, const char *v)
 {
 	jw_lit(w, ",\"");
@@ -347,10 +355,10 @@ void status_refresh(int64_t now_mono)
 	jw_kstr(&w, "version", SERVE_VERSION);
 	jw_kstr(&w, "role", role);
 	jw_kstr(&w, "mode", sc[2].kafka_mode > 0 ? "kafka" : "direct");
-	jw_num(&w, "epoch", atof(epoch));
+	jw_kint(&w, "epoch", atoll(epoch));
 	jw_kstr(&w, "leader", have_leader ? leader : NULL);
 	jw_num(&w, "uptime_s", (double)(clk_now_us() - S.started_us) / 1e6);
-	jw_num(&w, "now_us", (double)clk_now_us());
+	jw_kint(&w, "now_us", clk_now_us());
 	char reason[64];
 	int ready = serve_ready(reason, sizeof reason);
 	if (ready)
@@ -361,7 +369,7 @@ void status_refresh(int64_t now_mono)
 
 	jw_lit(&w, ",\"clients\":{\"current\":");
 	jw_int(&w, S.nclients);
-	jw_num(&w, "total", S.m_accepted->v);
+	jw_kint(&w, "total", (int64_t)S.m_accepted->v);
 	jw_num(&w, "rejected", S.m_rejected_full->v + S.m_rejected_path->v + S.m_rejected_drain->v);
 	jw_num(&w, "slow_closed", S.m_slow->v);
 	jw_char(&w, '}');
@@ -369,7 +377,7 @@ void status_refresh(int64_t now_mono)
 	jw_lit(&w, ",\"messages\":{\"received\":");
 	jw_int(&w, (int64_t)S.m_lines->v);
 	jw_num(&w, "received_rate", dt > 0 ? (S.m_lines->v - st.prev_lines) / dt : 0);
-	jw_num(&w, "sent", S.m_sent->v);
+	jw_kint(&w, "sent", (int64_t)S.m_sent->v);
 	jw_num(&w, "sent_rate", dt > 0 ? (S.m_sent->v - st.prev_sent) / dt : 0);
 	double dropped = S.m_slow->v;
 	for (int i = 0; i < sc[0].nex; i++)
@@ -397,7 +405,7 @@ void status_refresh(int64_t now_mono)
 			double rate = dt > 0 && st.prev_counter[i] <= sc[i].counter ? (sc[i].counter - st.prev_counter[i]) / dt : 0;
 			if (counters[i] || i == 3)
 				jw_num(&w, "rate", rate);
-			jw_num(&w, "memory_bytes", sc[i].rss);
+			jw_kint(&w, "memory_bytes", (int64_t)sc[i].rss);
 			jw_num(&w, "metrics_age_s", age[i]);
 		}
 		jw_char(&w, '}');
@@ -419,7 +427,7 @@ void status_refresh(int64_t now_mono)
 			jw_lit(&w, ",\"connected\":true");
 		else
 			jw_lit(&w, ",\"connected\":false");
-		jw_num(&w, "frames", sc[0].frames[i]);
+		jw_kint(&w, "frames", (int64_t)sc[0].frames[i]);
 		jw_num(&w, "rate", dt > 0 && prev <= sc[0].frames[i] ? (sc[0].frames[i] - prev) / dt : 0);
 		jw_num(&w, "last_frame_age_s", sc[0].age[i]);
 		jw_num(&w, "reconnects", sc[0].reconnects[i]);

@@ -17,6 +17,7 @@
   const BACKOFF_MIN = 500, BACKOFF_MAX = 10000;
   const PING_EVERY = 15000, DEAD_AFTER = 45000;
   const STATUS_POLL = 1000;
+  const MAX_CLOCK_SKEW = 10 * 60 * 1000;
   const DATA_TYPES = ['trade', 'ticker', 'book'];
 
   const $ = (sel, root = document) => root.querySelector(sel);
@@ -159,6 +160,15 @@
     const exact = f.symbols.every((s) => s.includes('-'));
     return { types: f.types, exchanges: f.exchanges, symbols: exact ? f.symbols : [] };
   }
+  // A query string with the filter's lists replaced, commas kept literal (types=trade,ticker).
+  function withFilter(search, f) {
+    const keep = search.replace(/^\?/, '').split('&')
+      .filter((p) => p && !/^(types|exchanges|symbols)(=|$)/.test(p));
+    for (const k of ['types', 'exchanges', 'symbols']) {
+      if (f[k].length) keep.push(k + '=' + f[k].map(encodeURIComponent).join(','));
+    }
+    return keep.length ? '?' + keep.join('&') : '';
+  }
   function compileFilter(f) {
     const types = f.types.length ? new Set(f.types) : null;
     const exs = f.exchanges.length ? new Set(f.exchanges) : null;
@@ -186,7 +196,7 @@
   const knownSymbols = new Set();
   const stale = new Set();          // off-screen streams with changes not yet shown
   let knownDirty = true;
-  let feedsDirty = false, eventsDirty = false, crossDirty = false, orderDirty = false, clearPending = false;
+  let feedsDirty = false, eventsDirty = false, crossDirty = false, orderDirty = false;
   let sort = { key: null, dir: 1 };
 
   const rate = { buckets: [], cur: new Map(), curTotal: 0, start: now(), total: 0, perEx: new Map() };
@@ -257,8 +267,7 @@
 
   // ------------------------------------------------------------------ messages
 
-  function onLine(text) { const q = performance.now(); onLine2(text); P('msg', q); window.__perf.nmsg = (window.__perf.nmsg||0)+1; }
-  function onLine2(text) {
+  function onLine(text) {
     let m;
     try { m = JSON.parse(text); } catch (e) { return; }
     if (!m || typeof m !== 'object') return;
@@ -371,32 +380,26 @@
     requestAnimationFrame(frame);
   }
   const every = { rows: 100, order: 250, tape: 100, crossShown: 250, crossHidden: 1000, known: 2000 };
-  const last = { rows: 0, order: 0, tape: 0, cross: 0, known: 0 };
-  const due = (k, ms, t) => t - last[k] >= ms;
+  const lastRun = { rows: 0, order: 0, tape: 0, cross: 0, known: 0 };
+  const due = (k, ms, t) => t - lastRun[k] >= ms;
 
   const market = $('#market');
   const marketBody = market.tBodies[0];
   const tape = $('#trades');
 
-  window.__perf = {};
-  const P = (k, t0) => { window.__perf[k] = (window.__perf[k] || 0) + performance.now() - t0; };
   function frame() {
-    const T0 = performance.now();
     frameQueued = false;
     const t = now();
     let again = false;
-    if (clearPending) doClear();
     if (orderDirty) {
       // The first rows of a fresh table go in at once; later arrivals and re-sorts are paced.
-      if (marketBody.childElementCount < 50 || due('order', every.order, t)) { last.order = t; const q = performance.now(); reorderRows(); P('reorder', q); } else again = true;
+      if (marketBody.childElementCount < 50 || due('order', every.order, t)) { lastRun.order = t; reorderRows(); } else again = true;
     }
     if (dirty.size || (rangeDirty && stale.size)) {
       // At most ~10 repaints a second per row: faster than the eye, far cheaper than 60.
       if (due('rows', every.rows, t)) {
-        last.rows = t;
-        let q = performance.now();
+        lastRun.rows = t;
         const [first, lastRow] = visibleRange();
-        P('range', q); q = performance.now(); window.__perf.ndirty = (window.__perf.ndirty||0) + dirty.size;
         for (const s of dirty) {
           if (!s.row || (s.index >= first && s.index <= lastRow)) renderStream(s, true);
           else stale.add(s);
@@ -406,23 +409,21 @@
           for (const s of stale) if (s.index >= first && s.index <= lastRow) { renderStream(s, false); stale.delete(s); }
         }
         rangeDirty = false;
-        P('rows', q);
       } else again = true;
     }
     if (flashing.size) { unflash(t); again = true; }
     if (pendingTrades.length) {
-      if (due('tape', every.tape, t)) { last.tape = t; const q = performance.now(); renderTrades(); P('tape', q); } else again = true;
+      if (due('tape', every.tape, t)) { lastRun.tape = t; renderTrades(); } else again = true;
     }
     if (feedsDirty) renderFeeds();
     if (eventsDirty && eventsOpen()) renderEvents();
     if (knownDirty) {
-      if (due('known', every.known, t)) { last.known = t; renderKnown(); } else again = true;
+      if (due('known', every.known, t)) { lastRun.known = t; renderKnown(); } else again = true;
     }
     if (crossDirty) {
-      if (due('cross', route === 'cross' ? every.crossShown : every.crossHidden, t)) { last.cross = t; const q = performance.now(); renderCross(); P('cross', q); } else again = true;
+      if (due('cross', route === 'cross' ? every.crossShown : every.crossHidden, t)) { lastRun.cross = t; renderCross(); } else again = true;
     }
     if (again) scheduleFrame();
-    P('frame', T0); window.__perf.frames = (window.__perf.frames || 0) + 1;
   }
 
   // Rows on screen, as a range of row positions: rows have one fixed height, so one
@@ -564,8 +565,9 @@
       li.dataset.symbol = m.symbol;
       const t = el('time', null, fmtClock(isNum(m.ts) ? m.ts : m.local_ts));
       if (isNum(m.ts)) t.dateTime = new Date(m.ts / 1000).toISOString();
-      li.append(t, el('span', 'ex', m.exchange), el('span', 'sym', m.symbol),
-        el('span', 'px', fmtNum(m.price)), el('span', 'amt', fmtNum(m.amount)));
+      const mk = el('span', 'mk');
+      mk.append(el('span', 'ex', m.exchange), ' ', el('span', 'sym', m.symbol));
+      li.append(t, mk, el('span', 'px', fmtNum(m.price)), el('span', 'amt', fmtNum(m.amount)));
       li.title = `${side} ${fmtNum(m.amount)} ${m.symbol} @ ${fmtNum(m.price)} on ${m.exchange}` + (m.id ? ` (id ${m.id})` : '');
       frag.appendChild(li);
     }
@@ -797,12 +799,11 @@
     Object.assign(filter, f);
     filterTest = compileFilter(filter);
     // Keep the filter in the page URL so a reload keeps it.
-    const q = new URLSearchParams(location.search);
-    for (const k of ['types', 'exchanges', 'symbols']) { if (filter[k].length) q.set(k, filter[k].join(',')); else q.delete(k); }
-    const qs = q.toString();
-    history.replaceState(null, '', location.pathname + (qs ? '?' + qs : '') + location.hash);
+    const qs = withFilter(location.search, filter);
+    history.replaceState(null, '', location.pathname + qs + location.hash);
     if (same) return;
-    clearPending = true;
+    // Clear now, before the server's snapshot for the new filter can arrive.
+    doClear();
     scheduleFrame();
     if (!sendSubscribe()) notice('filter will apply on reconnect');
   }
@@ -817,7 +818,6 @@
   });
 
   function doClear() {
-    clearPending = false;
     for (const s of streams.values()) dropRow(s);
     streams.clear();
     capped = false;
@@ -860,8 +860,7 @@
     if (u.protocol === 'http:') u.protocol = 'ws:';
     if (u.protocol === 'https:') u.protocol = 'wss:';
     // The current filter travels with the connection, so a reconnect resubscribes.
-    const sf = serverFilter(filter);
-    for (const k of ['types', 'exchanges', 'symbols']) { if (sf[k].length) u.searchParams.set(k, sf[k].join(',')); else u.searchParams.delete(k); }
+    u.search = withFilter(u.search, serverFilter(filter));
     return u.href;
   }
 
@@ -963,7 +962,12 @@
       if (!r.ok) throw new Error('HTTP ' + r.status);
       const st = await r.json();
       const t1 = now();
-      if (isNum(st && st.now_us) && t1 - t0 < 2000) clockOffset = st.now_us / 1000 - (t0 + t1) / 2;
+      // Trust the server's clock only when it is close to ours: a skew of minutes means
+      // a wrong clock or a rounded now_us, and local ages are the better guess then.
+      if (isNum(st && st.now_us) && t1 - t0 < 2000) {
+        const off = st.now_us / 1000 - (t0 + t1) / 2;
+        clockOffset = Math.abs(off) <= MAX_CLOCK_SKEW ? off : 0;
+      }
       statusOk = true;
       renderStatus(st && typeof st === 'object' ? st : {});
     } catch (e) {
@@ -994,6 +998,10 @@
     setText($('#dash-epoch'), isNum(st.epoch) ? String(st.epoch) : '—');
     setText($('#dash-leader'), str(st.leader));
     setText($('#dash-uptime'), fmtDuration(st.uptime_s));
+    const ready = $('#dash-ready');
+    setText(ready, st.ready === true ? 'ready' : st.ready === false ? 'not ready' : '—');
+    ready.title = st.ready_reason == null ? '' : String(st.ready_reason);
+    ready.className = st.ready === true ? 'good' : st.ready === false ? 'bad' : '';
 
     setText($('#dash-clients'), isNum(g(st, 'clients', 'current')) ? String(st.clients.current) : '—');
     setText($('#dash-clients-total'), fmtCount(g(st, 'clients', 'total')));
@@ -1199,8 +1207,7 @@
 
   // ------------------------------------------------------------------ clocks
 
-  function everySecond() { const T1 = performance.now(); everySecond2(); P('second', T1); }
-  function everySecond2() {
+  function everySecond() {
     rollRates();
     renderRates();
     flushStale();

@@ -63,6 +63,7 @@ static struct {
 	int pace_real;
 	double speed;
 	int loop;
+	int retime;
 	long ping_ms, pong_timeout_ms, status_ms, idle_ms;
 } opt = {
 	.port = -1, .rate = 100, .speed = 1.0,
@@ -1025,6 +1026,63 @@ replay_take(struct conn *c)
 	return NULL;
 }
 
+/* --retime: the exchange's own millisecond times in a frame are moved by OFFSET_MS, so a
+ * replayed recording carries current times (the demo's feed latency stays meaningful). */
+static const char *
+retime(const char *s, size_t n, int64_t offset_ms, size_t *outlen)
+{
+	static const char *const keys[] = { "\"E\":", "\"T\":", "\"timestamp\":",
+					    "\"trade_timestamp\":", "\"tms\":", "\"ttms\":" };
+	static char *buf;
+	static size_t cap;
+	size_t o = 0, i = 0;
+
+	if (cap < n + 64) {
+		char *nb = realloc(buf, n + 64);
+		if (!nb) {
+			*outlen = n;
+			return s;
+		}
+		buf = nb;
+		cap = n + 64;
+	}
+	while (i < n) {
+		size_t k, kl = 0;
+		for (k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+			kl = strlen(keys[k]);
+			if (i + kl < n && !memcmp(s + i, keys[k], kl) &&
+			    s[i + kl] >= '0' && s[i + kl] <= '9')
+				break;
+		}
+		if (k == sizeof keys / sizeof keys[0]) {
+			buf[o++] = s[i++];
+			continue;
+		}
+		size_t d = i + kl, e = d;
+		int64_t v = 0;
+		while (e < n && s[e] >= '0' && s[e] <= '9' && e - d < 18)
+			v = v * 10 + (s[e++] - '0');
+		memcpy(buf + o, s + i, kl);
+		o += kl;
+		/* Only epoch milliseconds move; other numbers under these keys stay. */
+		if (e - d == 13)
+			o += (size_t)snprintf(buf + o, cap - o, "%lld", (long long)(v + offset_ms));
+		else {
+			memcpy(buf + o, s + d, e - d);
+			o += e - d;
+		}
+		i = e;
+		if (o + 64 > cap)
+			break;
+	}
+	if (i < n) {
+		*outlen = n;
+		return s;
+	}
+	*outlen = o;
+	return buf;
+}
+
 static void
 queue_line(struct conn *c, const struct rline *l)
 {
@@ -1033,6 +1091,8 @@ queue_line(struct conn *c, const struct rline *l)
 	struct msg *m;
 
 	line_text(c, l, &s, &n);
+	if (opt.retime && l->ts > 0)
+		s = retime(s, n, (wall_us() - l->ts) / 1000, &n);
 	/* A slow client loses lines instead of growing our memory. */
 	if (c->queued + n > QUEUE_CAP) {
 		c->skipped++;
@@ -2887,6 +2947,8 @@ usage(FILE *f)
 "      --pace real            follow the recorded local_ts gaps instead\n"
 "      --speed F              with --pace real: F times faster (default 1)\n"
 "      --loop                 start the recording over at its end\n"
+"      --retime               shift the exchange's epoch-ms times in each frame so\n"
+"                             they read as now (E, T, timestamp, trade_timestamp, tms, ttms)\n"
 "      --ping-interval MS     binance: server ping period (default 20000, 0 off)\n"
 "      --pong-timeout MS      binance: close if a ping is unanswered this long\n"
 "                             (default 60000, 0 off)\n"
@@ -2925,7 +2987,7 @@ parse_args(int argc, char **argv)
 {
 	enum {
 		O_TLS_CERT = 256, O_TLS_KEY, O_RECORDING, O_RATE, O_PACE, O_SPEED,
-		O_LOOP, O_PING, O_PONG, O_STATUS, O_IDLE, O_CONTROL, O_EVENTS
+		O_LOOP, O_RETIME, O_PING, O_PONG, O_STATUS, O_IDLE, O_CONTROL, O_EVENTS
 	};
 	static const struct option lo[] = {
 		{ "control", required_argument, NULL, O_CONTROL },
@@ -2934,6 +2996,7 @@ parse_args(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
 		{ "loop", no_argument, NULL, O_LOOP },
+		{ "retime", no_argument, NULL, O_RETIME },
 		{ "pace", required_argument, NULL, O_PACE },
 		{ "ping-interval", required_argument, NULL, O_PING },
 		{ "pong-timeout", required_argument, NULL, O_PONG },
@@ -2985,6 +3048,7 @@ parse_args(int argc, char **argv)
 		case O_CONTROL: opt.control = optarg; break;
 		case O_EVENTS: opt.events = optarg; break;
 		case O_LOOP: opt.loop = 1; break;
+		case O_RETIME: opt.retime = 1; break;
 		case O_RATE:
 			if (parse_long("rate", optarg, 0, RATE_MAX, &opt.rate))
 				return -1;

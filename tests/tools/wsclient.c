@@ -442,14 +442,15 @@ static struct {
 	long queued, connecting, open, backoff;
 	long connected;		/* open, not counting our own final closes */
 	long connected_ever, connects, failed, rejected, closed;
-	long reconnects, stalled, too_big, reached;
+	long reconnects, stalled, too_big;
+	long reached;		/* clients that got --count messages */
+	long given_up;		/* finished without getting them */
 	uint64_t messages, bytes;
 	uint64_t close_codes[MAX_CODES];
 	int64_t start_mono, start_wall;
 	int64_t first_us, last_us;	/* since start, -1 = none yet */
 	int64_t connect_ms;		/* whole initial set open; -1 = not yet */
 	int stopping, stop_status, done, destroying;
-	int64_t stop_deadline;
 	int stdout_broken;
 } st = { .first_us = -1, .last_us = -1, .connect_ms = -1 };
 
@@ -473,6 +474,7 @@ static unsigned char *send_scratch;	/* LWS_PRE + the longest message */
 static int stats_on;
 
 static void stop(int status, const char *why);
+static void set_done(struct client *c);
 static void pump_soon(void);
 static void check_progress(void);
 static void after_connection(struct client *c);
@@ -702,6 +704,15 @@ reconnect_due(lws_sorted_usec_list_t *sul)
 	pump_soon();
 }
 
+/* A client that will not connect again. */
+static void
+set_done(struct client *c)
+{
+	c->state = CS_DONE;
+	if (!c->reached)
+		st.given_up++;
+}
+
 /* After a failed attempt or a close: retry later or give up. */
 static void
 after_connection(struct client *c)
@@ -724,7 +735,7 @@ after_connection(struct client *c)
 		lws_sul_schedule(context, 0, &c->sul, reconnect_due,
 				 (lws_usec_t)(ms - ms / 8 + jitter) * 1000);
 	} else {
-		c->state = CS_DONE;
+		set_done(c);
 	}
 	pump_soon();
 	check_progress();
@@ -747,13 +758,13 @@ connect_deadline(lws_sorted_usec_list_t *sul)
 		switch (c->state) {
 		case CS_QUEUED:		/* pump() skips it */
 			st.queued--;
-			c->state = CS_DONE;
+			set_done(c);
 			st.failed++;
 			break;
 		case CS_BACKOFF:
 			lws_sul_cancel(&c->sul);
 			st.backoff--;
-			c->state = CS_DONE;
+			set_done(c);
 			st.failed++;
 			break;
 		case CS_CONNECTING:	/* reported by CONNECTION_ERROR */
@@ -857,7 +868,7 @@ check_progress(void)
 		stop(EXIT_OK, "all connections closed");
 		return;
 	}
-	if (opt.count > 0 && st.reached >= opt.clients)
+	if (opt.count > 0 && st.reached && st.reached + st.given_up >= opt.clients)
 		stop(EXIT_OK, "count reached");
 }
 
@@ -931,7 +942,7 @@ on_message(struct client *c, const char *p, size_t len)
 	if (opt.count > 0 && !c->reached && c->msgs >= (uint64_t)opt.count) {
 		c->reached = 1;
 		st.reached++;
-		if (st.reached >= opt.clients)
+		if (st.reached + st.given_up >= opt.clients)
 			check_progress();
 	}
 	if (opt.stall_after > 0 && !c->stalled &&
@@ -1052,13 +1063,12 @@ on_connection_error(struct client *c, struct lws *wsi, const char *err)
 	if (c->timed_out) {
 		/* already logged by connect_deadline() */
 	} else if (status && status != 101) {
+		/* the upgrade was answered with another HTTP status */
 		st.rejected++;
 		logm(LV_WARN, "rejected", "client=%d status=%u", c->idx, status);
 	} else {
 		if (!err)
 			err = "unknown";
-		/* the text lws gives for a refused upgrade when the status
-		 * line could not be kept */
 		logm(LV_WARN, "failed", "client=%d error=%s", c->idx,
 		     lq(ebuf, sizeof(ebuf), err, strlen(err)));
 	}
