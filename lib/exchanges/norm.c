@@ -1,4 +1,5 @@
 #include "norm.h"
+#include "book.h"
 #include "clock.h"
 #include "xch.h"
 
@@ -346,4 +347,21 @@ void norm_flush(struct norm *n, int64_t now, int all)
 		n->npending--;
 		n->lines_book++;
 	}
+}
+
+int norm_book_from(struct norm *n, const struct book *b, const char *sym, int64_t ts)
+{
+	norm_book_begin(n, sym, ts);
+	for (int s = 0; s < 2; s++) {
+		if (s)
+			norm_book_asks(n);
+		for (uint32_t i = 0; i < (uint32_t)n->book_depth; i++) {
+			const struct book_level *l = book_level(b, (enum book_side)s, i);
+			if (!l)
+				break;
+			if (norm_book_level(n, l->px, strlen(l->px), l->qty, strlen(l->qty)))
+				return -1;
+		}
+	}
+	return norm_book_end(n);
 }

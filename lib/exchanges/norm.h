@@ -115,6 +115,10 @@ int norm_book_level(struct norm *n, const char *px, size_t pn, const char *qty, 
 void norm_book_asks(struct norm *n);
 int norm_book_end(struct norm *n);
 
+/* A whole book line from a kept book (lib/book.h): its best book_depth levels per side. */
+struct book;
+int norm_book_from(struct norm *n, const struct book *b, const char *sym, int64_t ts);
+
 /* A book must be rebuilt: writes the resync status line and calls the resync hook. */
 void norm_resync(struct norm *n, const char *sym, const char *why);
 
