@@ -130,14 +130,16 @@ env_line() { # env_line EXCHANGE LOCAL_TS DATA
 }
 
 @test "a slow reader pauses convert instead of losing lines (default)" {
-	for i in $(seq 1 20000); do echo "$(head -1 "$FIXTURES/golden/binance_trade.in")"; done >"$TMP/many"
+	one=$(head -1 "$FIXTURES/golden/binance_trade.in")
+	yes "$one" | head -20000 >"$TMP/many"
 	run bash -c "'$BIN/convert' --buffer 65536 < '$TMP/many' | (sleep 1; wc -l)"
 	[ "$status" -eq 0 ]
 	[ "$output" -eq 20000 ]
 }
 
 @test "--drop: a stalled reader costs counted lines, not a stalled convert" {
-	for i in $(seq 1 20000); do echo "$(head -1 "$FIXTURES/golden/binance_trade.in")"; done >"$TMP/many"
+	one=$(head -1 "$FIXTURES/golden/binance_trade.in")
+	yes "$one" | head -20000 >"$TMP/many"
 	mkdir "$TMP/run"
 	mkfifo "$TMP/fifo"
 	exec 5<>"$TMP/fifo" # a reader that never reads
