@@ -46,7 +46,7 @@ struct convert {
 	struct met_reg *reg;
 	struct met *m_lines, *m_bytes, *m_dropped, *m_errors[NR_COUNT], *m_rss;
 	struct met *m_type[4];
-	struct met *m_resync[16], *m_latency[16];
+	struct met *m_resync[16], *m_checksum[16], *m_latency[16];
 	struct log_limit rl_bad, rl_resync;
 	int64_t last_metrics;
 };
@@ -215,6 +215,8 @@ static void setup_metrics(struct convert *cv)
 		snprintf(lab, sizeof lab, "exchange=\"%s\"", xch_all[i]->name);
 		cv->m_resync[i] = met_add(cv->reg, MET_COUNTER, "exchange_convert_book_resyncs_total",
 					  "Order books dropped and rebuilt (gap, checksum, crossed).", lab);
+		cv->m_checksum[i] = met_add(cv->reg, MET_COUNTER, "exchange_convert_checksum_failures_total",
+					    "Order book checksums that did not match.", lab);
 		cv->m_latency[i] = met_add_hist(cv->reg, "exchange_feed_latency_seconds",
 						"Exchange event time to ingest receive time.", lab,
 						met_latency_bounds, met_latency_nbounds);
@@ -264,6 +266,14 @@ static int known_event(const struct js_doc *d, int t)
 		if (js_streqn(d, t, events[i], strlen(events[i])))
 			return 1;
 	return 0;
+}
+
+static void checksum_failed(void *ctx, const struct xch *x)
+{
+	struct convert *cv = ctx;
+	struct met *m = cv->m_checksum[exchange_index(x)];
+	if (m)
+		m->v++;
 }
 
 static void feed_latency(void *ctx, const struct xch *x, int64_t us)
@@ -368,6 +378,7 @@ int main(int argc, char **argv)
 	cv.norm.book_interval_us = cv.o.book_interval_ms * 1000;
 	cv.norm.resync = request_resync;
 	cv.norm.latency = feed_latency;
+	cv.norm.checksum = checksum_failed;
 	cv.norm.ctx = &cv;
 	setup_metrics(&cv);
 	if (cv.o.run_dir)

@@ -62,7 +62,9 @@ struct conn {
 	int want_keepalive;
 	char resync_q[RESYNC_QUEUE][SYM_MAX];
 	int resync_n;
+	int resync_msg;        /* next message index of the symbol at the queue's head */
 	int64_t last_resync;
+	int64_t next_send;     /* subscribe and resync messages wait until then (pacing) */
 	/* metrics */
 	struct met *m_frames, *m_bytes, *m_connected, *m_reconnects, *m_dropped, *m_age, *m_invalid,
 		*m_oversize, *m_heartbeats;
@@ -279,6 +281,8 @@ static int start_connect(struct conn *c)
 	c->sub_next = 0;
 	c->want_keepalive = 0;
 	c->resync_n = 0;
+	c->resync_msg = 0;
+	c->next_send = 0;
 	c->reconnect_now = 0;
 	c->close_reason[0] = 0;
 	log_info("connecting", " exchange=%s url=%s", c->x->name, c->url);
@@ -392,19 +396,28 @@ static void conn_closed(struct conn *c, const char *why)
 
 /* ---- sending: one lws_write per WRITEABLE callback ---- */
 
+/* Subscribe and resync messages respect the exchange's pace; keep-alives go any time. */
+static int may_send(const struct conn *c, int64_t now)
+{
+	return now >= c->next_send;
+}
+
 static int conn_write(struct conn *c)
 {
 	unsigned char buf[LWS_PRE + MAX_OUT_MSG];
 	char *msg = (char *)buf + LWS_PRE;
-	int n = 0;
+	int n = 0, paced = 0;
 	enum lws_write_protocol kind = LWS_WRITE_TEXT;
+	int64_t now = clk_mono_us();
+	int64_t gap = (int64_t)c->x->proto.sub_gap_ms * 1000;
 
 	if (c->state != CS_OPEN)
 		return 0;
-	if (c->sub_next >= 0) {
+	if (c->sub_next >= 0 && may_send(c, now)) {
 		n = c->x->proto.subscribe(&c->sub, c->sub_next, msg, MAX_OUT_MSG);
 		if (n > 0) {
 			c->sub_next++;
+			paced = 1;
 			log_debug("subscribe", " exchange=%s message=%.*s", c->x->name, n, msg);
 		} else {
 			c->sub_next = -1;
@@ -413,34 +426,55 @@ static int conn_write(struct conn *c)
 			n = 0;
 		}
 	}
-	if (!n && c->resync_n) {
-		n = c->x->proto.resync(&c->sub, c->resync_q[0], msg, MAX_OUT_MSG);
-		log_info("resubscribing", " exchange=%s symbol=%s", c->x->name, c->resync_q[0]);
-		c->last_resync = clk_mono_us();
-		memmove(c->resync_q[0], c->resync_q[1], (size_t)(c->resync_n - 1) * SYM_MAX);
-		c->resync_n--;
-		if (n < 0)
-			n = 0;
+	while (!n && c->sub_next < 0 && c->resync_n && may_send(c, now)) {
+		n = c->x->proto.resync(&c->sub, c->resync_q[0], c->resync_msg, msg, MAX_OUT_MSG);
+		if (n > 0) {
+			if (c->resync_msg == 0)
+				log_info("resubscribing", " exchange=%s symbol=%s", c->x->name, c->resync_q[0]);
+			c->resync_msg++;
+			paced = 1;
+			break;
+		}
+		if (n == 0 && c->resync_msg == 0) {
+			/* This exchange cannot resubscribe one book: a new connection brings them all. */
+			log_info("resync by reconnecting", " exchange=%s symbol=%s", c->x->name, c->resync_q[0]);
+			c->resync_n = 0;
+			c->reconnect_now = 1;
+			kill_wsi(c, "resync");
+			return 0;
+		}
+		/* Done with this symbol (or its message did not fit). */
+		c->resync_msg = 0;
+		c->last_resync = now;
+		c->next_send = now + (gap > 200000 ? gap : 200000);
+		if (c->x->proto.resync_all) {
+			c->resync_n = 0;
+		} else {
+			memmove(c->resync_q[0], c->resync_q[1], (size_t)(c->resync_n - 1) * SYM_MAX);
+			c->resync_n--;
+		}
+		n = 0;
 	}
 	if (!n && c->want_keepalive) {
 		c->want_keepalive = 0;
 		if (c->x->proto.keepalive_text) {
 			n = snprintf(msg, MAX_OUT_MSG, "%s", c->x->proto.keepalive_text);
 		} else {
-			kind = LWS_WRITE_PING;
-			n = 0;
 			if (lws_write(c->wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
 				return -1;
-			c->last_tx = clk_mono_us();
-			return 0;
+			c->last_tx = now;
+			n = 0;
 		}
 	}
-	if (!n)
-		return 0;
-	if (lws_write(c->wsi, buf + LWS_PRE, (size_t)n, kind) < n)
-		return -1;
-	c->last_tx = clk_mono_us();
-	if (c->sub_next >= 0 || c->resync_n || c->want_keepalive)
+	if (n) {
+		if (lws_write(c->wsi, buf + LWS_PRE, (size_t)n, kind) < n)
+			return -1;
+		c->last_tx = now;
+		if (paced)
+			c->next_send = now + gap;
+	}
+	/* More to send now: ask again; paced messages wait for the tick. */
+	if (c->want_keepalive || ((c->sub_next >= 0 || c->resync_n) && may_send(c, now)))
 		lws_callback_on_writable(c->wsi);
 	return 0;
 }
@@ -802,7 +836,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 					c->want_keepalive = 1;
 					lws_callback_on_writable(c->wsi);
 				}
-				if (c->resync_n && now - c->last_resync >= 1000000)
+				if ((c->sub_next >= 0 || c->resync_n) && now >= c->next_send)
 					lws_callback_on_writable(c->wsi);
 			}
 		}

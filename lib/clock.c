@@ -103,3 +103,41 @@ int clk_parse_rfc3339(const char *s, size_t len, int64_t *out)
 	*out = t * 1000000 + frac;
 	return 0;
 }
+
+int clk_parse_epoch(const char *s, size_t len, int64_t *out)
+{
+	size_t i = 0;
+	int64_t ip = 0;
+	int nd = 0;
+	while (i < len && s[i] >= '0' && s[i] <= '9') {
+		if (++nd > 19)
+			return -1;
+		ip = ip * 10 + (s[i++] - '0');
+	}
+	if (!nd)
+		return -1;
+	int64_t us = clk_epoch_to_us(ip);
+	if (us < 0)
+		return -1;
+	/* The unit is whatever turned the integer part into µs: 10^6, 10^3, 1 or 10^-3. */
+	int64_t unit = ip ? us / ip : 0;
+	if (i < len && s[i] == '.') {
+		int64_t frac = 0, scale = 1;
+		i++;
+		if (i >= len)
+			return -1;
+		while (i < len && s[i] >= '0' && s[i] <= '9') {
+			if (scale < 1000000000) {
+				frac = frac * 10 + (s[i] - '0');
+				scale *= 10;
+			}
+			i++;
+		}
+		if (unit > 0)
+			us += frac * unit / scale;
+	}
+	if (i != len)
+		return -1;
+	*out = us;
+	return 0;
+}

@@ -15,6 +15,11 @@ int64_t clk_mono_us(void);
  * that fit no unit (negative, or too small to be a date in seconds). */
 int64_t clk_epoch_to_us(int64_t v);
 
+/* Parses an epoch time written as digits with an optional fraction ("1606292218213.4578"
+ * ms, "1700000000.5" s), telling the unit by the integer part's magnitude as
+ * clk_epoch_to_us does. Returns 0 and sets *out (µs), or -1. */
+int clk_parse_epoch(const char *s, size_t len, int64_t *out);
+
 /* Parses an RFC 3339 / ISO 8601 UTC time ("2024-05-01T12:00:00.123456789Z", offsets
  * allowed) into µs since the epoch; fractional digits past µs are truncated.
  * Returns 0 and sets *out, or -1 when S is not such a time. */

@@ -72,10 +72,12 @@ static int binance_subscribe(const struct xch_sub *sub, int i, char *out, size_t
 
 /* Partial depth is a snapshot stream, so re-subscribing it is enough: the next message
  * (within 100 ms) replaces the book. */
-static int binance_resync(const struct xch_sub *sub, const char *symbol, char *out, size_t n)
+static int binance_resync(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n)
 {
 	char name[SYM_MAX + 32];
 	static unsigned id = 1000;
+	if (i > 0)
+		return 0;
 	if (stream_name(symbol, "@depth20@100ms", name, sizeof name) < 0)
 		return -1;
 	int k = snprintf(out, n, "{\"method\":\"SUBSCRIBE\",\"params\":[\"%s\"],\"id\":%u}", name, id++);

@@ -5,10 +5,24 @@
 
 extern const struct xch xch_binance;
 extern const struct xch xch_upbit;
+extern const struct xch xch_bithumb;
+extern const struct xch xch_coinbase;
+extern const struct xch xch_bybit;
+extern const struct xch xch_okx;
+extern const struct xch xch_kraken;
+extern const struct xch xch_bitget;
+extern const struct xch xch_gateio;
 
 const struct xch *const xch_all[] = {
 	&xch_binance,
 	&xch_upbit,
+	&xch_bithumb,
+	&xch_coinbase,
+	&xch_bybit,
+	&xch_okx,
+	&xch_kraken,
+	&xch_bitget,
+	&xch_gateio,
 	NULL,
 };
 

@@ -214,15 +214,20 @@ void norm_status_error(struct norm *n, const struct js_doc *d, int code, int msg
 
 int norm_ts(struct norm *n, const struct js_doc *d, int t, int64_t *us)
 {
-	int64_t v;
-	if (t < 0 || js_type(d, t) == JS_NULL) {
+	int ty = js_type(d, t);
+	if (t < 0 || ty == JS_NULL) {
 		*us = -1;
 		return 0;
 	}
-	if (js_int64(d, t, &v) || (v = clk_epoch_to_us(v)) < 0)
-		return norm_fail(n, NR_FIELD, "timestamp is not an epoch time");
-	*us = v;
-	return 0;
+	if (ty == JS_NUMBER || ty == JS_STRING) {
+		const char *s = js_ptr(d, t);
+		size_t len = js_len(d, t);
+		if (!clk_parse_epoch(s, len, us))
+			return 0;
+		if (ty == JS_STRING && len > 10 && s[4] == '-' && !clk_parse_rfc3339(s, len, us))
+			return 0;
+	}
+	return norm_fail(n, NR_FIELD, "timestamp is not an epoch or RFC 3339 time");
 }
 
 void norm_book_begin(struct norm *n, const char *sym, int64_t ts)
@@ -284,6 +289,13 @@ int norm_book_level(struct norm *n, const char *px, size_t pn, const char *qty, 
 	jw_raw(n->w, q, (size_t)ql);
 	jw_char(n->w, ']');
 	return 0;
+}
+
+void norm_checksum_failed(struct norm *n, const char *sym, const char *why)
+{
+	if (n->checksum)
+		n->checksum(n->ctx, n->x);
+	norm_resync(n, sym, why);
 }
 
 void norm_resync(struct norm *n, const char *sym, const char *why)

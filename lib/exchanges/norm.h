@@ -38,6 +38,7 @@ struct norm_sym {
 	size_t pending_len;
 	void *book;             /* exchange book state, owned by the exchange's reader */
 	void (*book_free)(void *book);
+	int64_t aux[4];         /* small exchange-specific state (e.g. Kraken's precisions) */
 };
 
 struct norm {
@@ -48,6 +49,8 @@ struct norm {
 	int64_t book_interval_us;    /* conflation interval; 0: every book */
 	/* Called when a book must be rebuilt from scratch (gap, bad checksum, crossed). */
 	void (*resync)(void *ctx, const struct xch *x, const char *symbol, const char *why);
+	/* Called when a book's checksum did not match (before the resync). */
+	void (*checksum)(void *ctx, const struct xch *x);
 	/* Called for every line with an exchange time: local_ts - ts in µs. */
 	void (*latency)(void *ctx, const struct xch *x, int64_t us);
 	void *ctx;
@@ -103,7 +106,9 @@ void norm_status_tok(struct norm *n, const char *event, const char *sym, const s
  * (either may be missing). */
 void norm_status_error(struct norm *n, const struct js_doc *d, int code, int msg);
 
-/* Timestamp token T (an integer in s/ms/µs/ns, or a string of one) in µs; -1 when absent. */
+/* Timestamp token T in µs (*us = -1 when T is missing or null): an epoch number in s, ms,
+ * µs or ns (told by magnitude, a fraction allowed), the same as a string, or an RFC 3339
+ * string ("2023-02-09T20:32:50.714964855Z"). Fails with NR_FIELD otherwise. */
 int norm_ts(struct norm *n, const struct js_doc *d, int t, int64_t *us);
 
 /* Book lines. Levels are given best first; prices and amounts are decimal text. Levels with
@@ -119,8 +124,11 @@ int norm_book_end(struct norm *n);
 struct book;
 int norm_book_from(struct norm *n, const struct book *b, const char *sym, int64_t ts);
 
-/* A book must be rebuilt: writes the resync status line and calls the resync hook. */
+/* A book must be rebuilt: writes the resync status line and calls the resync hook. The
+ * caller drops its book first, so clients never see one built across a gap. */
 void norm_resync(struct norm *n, const char *sym, const char *why);
+/* Same, for a checksum mismatch: also counted as such. */
+void norm_checksum_failed(struct norm *n, const char *sym, const char *why);
 
 /* Appends conflated book lines whose interval has passed by NOW (a local_ts), or all of
  * them when ALL is set (end of input). */

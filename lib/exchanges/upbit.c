@@ -1,5 +1,7 @@
-/* Upbit (Korea): quotation WebSocket API (see shared/exchanges/upbit.md). */
+/* Upbit (Korea): quotation WebSocket API (see shared/exchanges/upbit.md). Bithumb speaks the
+ * same protocol and uses these functions too. */
 #include "norm.h"
+#include "upbit.h"
 #include "xch.h"
 
 #include <stdio.h>
@@ -16,7 +18,7 @@ static int market_code(const char *sym, char *out, size_t n)
 	return k < 0 || (size_t)k >= n ? -1 : k;
 }
 
-static int upbit_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
+int upbit_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
 		     size_t errlen)
 {
 	int k = snprintf(out, n, "%s", base);
@@ -76,19 +78,19 @@ static int request(const struct xch_sub *sub, const char *only, char *out, size_
 	return (int)(o + (size_t)k);
 }
 
-static int upbit_subscribe(const struct xch_sub *sub, int i, char *out, size_t n)
+int upbit_subscribe(const struct xch_sub *sub, int i, char *out, size_t n)
 {
 	return i == 0 ? request(sub, NULL, out, n) : 0;
 }
 
 /* Every orderbook message is a full snapshot; sending the request again brings a fresh
  * SNAPSHOT of every subscribed market at once. */
-static int upbit_resync(const struct xch_sub *sub, const char *symbol, char *out, size_t n)
+int upbit_resync(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n)
 {
-	return request(sub, symbol, out, n);
+	return i == 0 ? request(sub, symbol, out, n) : 0;
 }
 
-static enum xch_frame upbit_classify(const char *f, size_t n)
+enum xch_frame upbit_classify(const char *f, size_t n)
 {
 	if (n < 40 && memmem(f, n, "\"status\"", 8) && memmem(f, n, "\"UP\"", 4))
 		return XCH_HEARTBEAT;
@@ -232,7 +234,7 @@ static int read_one(struct norm *n, const struct js_doc *d, int o)
 }
 
 /* JSON_LIST and SIMPLE_LIST formats send arrays of messages. */
-static int upbit_normalize(struct norm *n, const struct js_doc *d, int data)
+int upbit_normalize(struct norm *n, const struct js_doc *d, int data)
 {
 	if (js_type(d, data) != JS_ARRAY)
 		return read_one(n, d, data);
@@ -258,6 +260,7 @@ const struct xch xch_upbit = {
 		.idle_timeout_ms = 45000,
 		.max_age_ms = 0,
 		.binary_is_text = 1,
+		.resync_all = 1,
 	},
 	.normalize = upbit_normalize,
 };

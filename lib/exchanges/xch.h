@@ -37,8 +37,12 @@ struct xch_proto {
 	/* Message I (0, 1, ...) to send once connected. Returns its length, 0 when there are no
 	 * more, -1 when it does not fit. */
 	int (*subscribe)(const struct xch_sub *sub, int i, char *out, size_t n);
-	/* Message that resubscribes SYMBOL after a book gap; 0 means "reconnect instead". */
-	int (*resync)(const struct xch_sub *sub, const char *symbol, char *out, size_t n);
+	/* Message I (0, 1, ...) that resubscribes SYMBOL's book after a gap (unsubscribe, then
+	 * subscribe, say). Returns its length, 0 when there are no more (0 for I = 0 means
+	 * "reconnect instead"), -1 when it does not fit. */
+	int (*resync)(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n);
+	int resync_all;             /* one resync request refreshes every symbol (Upbit) */
+	int sub_gap_ms;             /* pause between subscribe messages (rate limits) */
 	enum xch_frame (*classify)(const char *frame, size_t n);
 	int keepalive_ms;           /* the client sends a keep-alive this often (0: never) */
 	const char *keepalive_text; /* as a text frame; NULL: as a WebSocket ping frame */

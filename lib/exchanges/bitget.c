@@ -1,0 +1,52 @@
+/* Bitget v2 spot (see shared/exchanges/bitget.md). Not implemented yet: every frame is skipped. */
+#include "norm.h"
+#include "xch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int bitget_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
+		       size_t errlen)
+{
+	int k = snprintf(out, n, "%s", base);
+	if (k < 0 || (size_t)k >= n) {
+		snprintf(err, errlen, "URL too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int bitget_subscribe(const struct xch_sub *sub, int i, char *out, size_t n)
+{
+	return 0;
+}
+
+static int bitget_resync(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n)
+{
+	return 0;
+}
+
+static enum xch_frame bitget_classify(const char *f, size_t n)
+{
+	return XCH_FORWARD;
+}
+
+static int bitget_normalize(struct norm *n, const struct js_doc *d, int data)
+{
+	return norm_fail(n, NR_SHAPE, "not implemented");
+}
+
+const struct xch xch_bitget = {
+	.name = "bitget",
+	.default_url = "wss://ws.bitget.com/v2/ws/public",
+	.default_symbols = "BTC-USDT,ETH-USDT",
+	.proto = {
+		.url = bitget_url,
+		.subscribe = bitget_subscribe,
+		.resync = bitget_resync,
+		.classify = bitget_classify,
+		.keepalive_ms = 20000,
+		.idle_timeout_ms = 60000,
+	},
+	.normalize = bitget_normalize,
+};
