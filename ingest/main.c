@@ -581,7 +581,7 @@ static void begin_stop(void)
 	if (g.stopping)
 		return;
 	g.stopping = 1;
-	g.stop_deadline = clk_mono_us() + 3000000;
+	g.stop_deadline = clk_mono_us() + 2000000;
 	for (int i = 0; i < g.nconns; i++)
 		conn_event(&g.conns[i], EV_STOP);
 }
@@ -1188,7 +1188,7 @@ int main(int argc, char **argv)
 			break;
 
 	/* Give the reader what is still queued, briefly: shutdown must not hang on it. */
-	oq_drain(&g.out, 2000);
+	oq_drain(&g.out, 500); /* the loop already waited for the reader */
 	write_metrics();
 	for (int i = 0; i < g.nconns; i++)
 		lws_sul_cancel(&g.conns[i].sul_retry);
