@@ -427,9 +427,16 @@ int main(int argc, char **argv)
 		if (done) {
 			/* End of input: what was converted reaches the reader, unless --drop says a
 			 * stalled reader must not hold us (then two seconds at most). */
-			if (cv.w.len && oq_push(&cv.out, cv.w.buf, cv.w.len))
-				log_warn("output lost at exit", NULL);
-			if (oq_drain(&cv.out, cv.o.drop ? 2000 : -1) < 0 && errno != EPIPE)
+			int wait = cv.o.drop ? 2000 : -1;
+			if (cv.w.len && oq_push(&cv.out, cv.w.buf, cv.w.len)) {
+				/* The queue is full: let the reader take it, then queue the rest. */
+				if (oq_drain(&cv.out, wait) == 0 && cv.w.len <= cv.out.cap) {
+					cv.out.dropped--; /* the refusal above was only a wait */
+					oq_push(&cv.out, cv.w.buf, cv.w.len);
+				} else
+					log_warn("output lost at exit", " bytes=%zu", cv.w.len);
+			}
+			if (oq_drain(&cv.out, wait) < 0 && errno != EPIPE)
 				rc = EXIT_RUNTIME;
 			break;
 		}

@@ -132,7 +132,7 @@ int norm_dec(struct norm *n, const char *key, const struct js_doc *d, int t)
 	jw_key(n->w, key);
 	if (jw_dec(n->w, s, len)) {
 		n->w->len = mark;
-		return norm_fail(n, NR_NUMBER, "%s: not a decimal: %.40s", key, s);
+		return norm_fail(n, NR_NUMBER, "%s: not a decimal: %.*s", key, (int)(len > 40 ? 40 : len), s);
 	}
 	return 0;
 }
@@ -363,16 +363,32 @@ void norm_flush(struct norm *n, int64_t now, int all)
 
 int norm_book_from(struct norm *n, const struct book *b, const char *sym, int64_t ts)
 {
+	/* A kept book holds canonical, ordered, non-zero levels: they are copied as they are. */
+	if (book_crossed(b)) {
+		norm_resync(n, sym, "crossed book");
+		return 0;
+	}
 	norm_book_begin(n, sym, ts);
 	for (int s = 0; s < 2; s++) {
 		if (s)
 			norm_book_asks(n);
 		for (uint32_t i = 0; i < (uint32_t)n->book_depth; i++) {
 			const struct book_level *l = book_level(b, (enum book_side)s, i);
+			char buf[2 * BOOK_TEXT + 4];
 			if (!l)
 				break;
-			if (norm_book_level(n, l->px, strlen(l->px), l->qty, strlen(l->qty)))
-				return -1;
+			size_t pl = strlen(l->px), ql = strlen(l->qty), k = 0;
+			if (i)
+				buf[k++] = ',';
+			buf[k++] = '[';
+			memcpy(buf + k, l->px, pl);
+			k += pl;
+			buf[k++] = ',';
+			memcpy(buf + k, l->qty, ql);
+			k += ql;
+			buf[k++] = ']';
+			jw_raw(n->w, buf, k);
+			n->w->first = 0;
 		}
 	}
 	return norm_book_end(n);
