@@ -52,6 +52,7 @@ struct conn {
 	lws_sorted_usec_list_t sul_retry;
 	uint16_t retries;
 	int64_t state_since, last_rx, last_tx;
+	int64_t last_keepalive; /* some exchanges want their keep-alive itself, whatever else is sent */
 	char close_reason[128];
 	/* receive: one message reassembled from fragments */
 	char *rx;
@@ -337,7 +338,7 @@ static void conn_event(struct conn *c, enum cevent ev)
 	case CS_OPEN:
 		if (ev == EV_CONNECTED && c->state == CS_CONNECTING) {
 			set_state(c, CS_OPEN);
-			c->last_rx = c->last_tx = clk_mono_us();
+			c->last_rx = c->last_tx = c->last_keepalive = clk_mono_us();
 			log_info("connected", " exchange=%s", c->x->name);
 			emit_event(c, "connected", c->url);
 			lws_callback_on_writable(c->wsi);
@@ -457,6 +458,7 @@ static int conn_write(struct conn *c)
 	}
 	if (!n && c->want_keepalive) {
 		c->want_keepalive = 0;
+		c->last_keepalive = now;
 		if (c->x->proto.keepalive_text) {
 			n = snprintf(msg, MAX_OUT_MSG, "%s", c->x->proto.keepalive_text);
 		} else {
@@ -832,7 +834,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 				c->reconnect_now = 1;
 				kill_wsi(c, "connection age limit");
 			} else {
-				if (ka_ms && now - c->last_tx >= (int64_t)ka_ms * 1000 && !c->want_keepalive) {
+				if (ka_ms && now - c->last_keepalive >= (int64_t)ka_ms * 1000 && !c->want_keepalive) {
 					c->want_keepalive = 1;
 					lws_callback_on_writable(c->wsi);
 				}

@@ -110,7 +110,7 @@ int clk_parse_epoch(const char *s, size_t len, int64_t *out)
 	int64_t ip = 0;
 	int nd = 0;
 	while (i < len && s[i] >= '0' && s[i] <= '9') {
-		if (++nd > 19)
+		if (++nd > 19 || ip > (INT64_MAX - (s[i] - '0')) / 10)
 			return -1;
 		ip = ip * 10 + (s[i++] - '0');
 	}
