@@ -28,7 +28,8 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 
 TOOL_BINS := $(foreach t,$(TOOLS),$(if $(wildcard $(t)/main.c),$(BIN)/$(t)))
-TEST_BINS := $(TEST_TOOLS:%=$(BIN)/%) $(if $(UNIT_SRC),$(BIN)/unit-tests)
+FUZZ_HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+TEST_BINS := $(TEST_TOOLS:%=$(BIN)/%) $(if $(UNIT_SRC),$(BIN)/unit-tests) $(FUZZ_HARNESSES:%=$(BIN)/fuzz-%)
 
 .PHONY: all deps run demo test asan bench fuzz clean
 .SECONDARY:
@@ -63,6 +64,25 @@ $(BIN)/unit-tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libexchange.a
 	@echo "  LD   $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
+# Fuzz harnesses, as replay programs for the test suite (the kept corpus and crashers)...
+$(BIN)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_main.o $(BUILD)/libexchange.a
+	@mkdir -p $(BIN)
+	@echo "  LD   $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+# ...and under libFuzzer: `make fuzz` runs each for FUZZ_SECONDS, keeping what it finds.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined
+fuzz: deps
+	@mkdir -p build-fuzz tests/fuzz/crashers
+	@for h in $(FUZZ_HARNESSES); do \
+		echo "  FUZZ $$h ($(FUZZ_SECONDS) s)"; \
+		clang $(FUZZ_CFLAGS) -o build-fuzz/fuzz-$$h tests/fuzz/fuzz_$$h.c $(LIB_SRC) $(PKG_LIBS) -lpthread -lm || exit 1; \
+		mkdir -p build-fuzz/corpus-$$h; cp -n tests/fuzz/corpus/$$h/* build-fuzz/corpus-$$h/ 2>/dev/null; \
+		build-fuzz/fuzz-$$h -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+			-artifact_prefix=tests/fuzz/crashers/$$h- build-fuzz/corpus-$$h || exit 1; \
+	done
+
 deps:
 	@scripts/install-deps
 
@@ -84,6 +104,6 @@ bench: all
 	@scripts/bench
 
 clean:
-	rm -rf build build-san bin bin-san
+	rm -rf build build-san build-fuzz bin bin-san
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
