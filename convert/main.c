@@ -62,7 +62,7 @@ static void usage(FILE *f)
 		"  -i, --book-interval MS   at most one book line per symbol per MS (default 0: all)\n"
 		"  -r, --run-dir DIR        write DIR/convert.prom and send resyncs to DIR/ingest.sock\n"
 		"                           (default: $RUN_DIR; none when unset)\n"
-		"  -l, --max-line BYTES     longest input line accepted (default 4194304)\n"
+		"  -l, --max-line BYTES     longest input line accepted (default 41943040)\n"
 		"  -b, --buffer BYTES       output buffer (default 4194304)\n"
 		"      --drop               when the reader is slow, drop output lines (counted)\n"
 		"                           instead of pausing input (the default)\n"
@@ -101,7 +101,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 	o->book_depth = 20;
 	o->run_dir = getenv("RUN_DIR");
-	o->max_line = 4 << 20;
+	o->max_line = 40 << 20; /* Coinbase's full-book snapshots run to tens of MB */
 	o->out_buffer = 4 << 20;
 	while ((c = getopt_long(argc, argv, "b:d:hi:l:nr:V", longopts, NULL)) != -1) {
 		switch (c) {

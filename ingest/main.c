@@ -481,6 +481,12 @@ static int conn_write(struct conn *c)
 	return 0;
 }
 
+/* The larger of --max-frame and what the exchange is known to send. */
+static size_t frame_limit(const struct conn *c)
+{
+	return c->x->proto.max_frame > g.o.max_frame ? c->x->proto.max_frame : g.o.max_frame;
+}
+
 static int cb_exchange(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		       size_t len)
 {
@@ -519,7 +525,7 @@ static int cb_exchange(struct lws *wsi, enum lws_callback_reasons reason, void *
 			c->rx_oversize = 0;
 		}
 		if (!c->rx_oversize) {
-			if (c->rx_len + len > g.o.max_frame) {
+			if (c->rx_len + len > frame_limit(c)) {
 				c->rx_oversize = 1;
 			} else {
 				if (c->rx_len + len > c->rx_cap) {
@@ -540,7 +546,7 @@ static int cb_exchange(struct lws *wsi, enum lws_callback_reasons reason, void *
 			if (c->rx_oversize) {
 				c->m_oversize->v++;
 				log_warn("frame larger than --max-frame, skipped", " exchange=%s limit=%zu",
-					 c->x->name, g.o.max_frame);
+					 c->x->name, frame_limit(c));
 				emit_event(c, "error", "frame larger than the limit skipped");
 			} else {
 				on_message(c);
@@ -1140,7 +1146,19 @@ int main(int argc, char **argv)
 	}
 	fd_nonblock(STDOUT_FILENO);
 	fd_grow_pipe(STDOUT_FILENO);
-	jw_init(&g.env, g.o.max_frame + 4096);
+	size_t biggest = g.o.max_frame;
+	for (int i = 0; i < g.nconns; i++)
+		if (frame_limit(&g.conns[i]) > biggest)
+			biggest = frame_limit(&g.conns[i]);
+	jw_init(&g.env, biggest + 4096);
+	/* The queue must hold the biggest line at least twice, or such a line could never pass. */
+	if (g.out.cap < 2 * (biggest + 4096)) {
+		oq_free(&g.out);
+		if (oq_init(&g.out, STDOUT_FILENO, 2 * (biggest + 4096))) {
+			log_error("out of memory", NULL);
+			return EXIT_RUNTIME;
+		}
+	}
 	js_init(&g.doc, 0);
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);

@@ -49,6 +49,8 @@ struct xch_proto {
 	int idle_timeout_ms;        /* nothing received for this long: the connection is dead */
 	int64_t max_age_ms;         /* reconnect before the exchange's connection limit (0: none) */
 	int binary_is_text;         /* binary frames carry JSON text (Upbit) */
+	size_t max_frame;           /* largest frame the exchange sends, when above ingest's
+	                             * default (Coinbase's full-depth book snapshots) */
 };
 
 struct xch {
