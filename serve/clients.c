@@ -478,15 +478,29 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			return reject(wsi, 503, S.m_rejected_drain, "shutting down");
 		if (S.o.max_clients && S.nclients >= S.o.max_clients)
 			return reject(wsi, 503, S.m_rejected_full, "too many clients");
+		int status = access_upgrade(wsi, buf, sizeof buf);
+		if (status)
+			return reject(wsi, status, NULL, buf);
 		memset(c, 0, sizeof *c);
-		if (query_filter(wsi, &c->f, buf, sizeof buf))
+		lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+		if (per_ip_add(c->peer)) {
+			S.m_rejected_ip->v++;
+			return reject(wsi, 429, NULL, "too many connections from this address");
+		}
+		c->counted = 1;
+		if (query_filter(wsi, &c->f, buf, sizeof buf)) {
+			per_ip_remove(c->peer);
+			c->counted = 0;
 			return reject(wsi, 400, S.m_client_errors, buf);
+		}
 		return 0;
 	}
 	case LWS_CALLBACK_ESTABLISHED: {
 		struct filter f = c->f;
+		int counted = c->counted;
 		memset(c, 0, sizeof *c);
 		c->f = f;
+		c->counted = counted;
 		c->wsi = wsi;
 		c->tail = S.ring.head;
 		c->cache_todo = 1;
@@ -539,6 +553,10 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		break;
 	}
 	case LWS_CALLBACK_CLOSED:
+		if (c->counted) {
+			per_ip_remove(c->peer);
+			c->counted = 0;
+		}
 		if (!c->wsi)
 			break;
 		idle_remove(c);

@@ -370,7 +370,8 @@ void status_refresh(int64_t now_mono)
 	jw_lit(&w, ",\"clients\":{\"current\":");
 	jw_int(&w, S.nclients);
 	jw_kint(&w, "total", (int64_t)S.m_accepted->v);
-	jw_num(&w, "rejected", S.m_rejected_full->v + S.m_rejected_path->v + S.m_rejected_drain->v);
+	jw_num(&w, "rejected", S.m_rejected_full->v + S.m_rejected_path->v + S.m_rejected_drain->v +
+				       S.m_rejected_auth->v + S.m_rejected_origin->v + S.m_rejected_ip->v);
 	jw_num(&w, "slow_closed", S.m_slow->v);
 	jw_char(&w, '}');
 
@@ -512,6 +513,10 @@ int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 			strcat(why, "\n");
 			char *body = dup_text(why, &blen);
 			return respond(wsi, r, ok ? 200 : 503, "text/plain", body, blen);
+		}
+		if ((!strcmp(uri, "/metrics") || !strcmp(uri, "/api/status")) && !access_admin(wsi)) {
+			char *body = dup_text("forbidden\n", &blen);
+			return respond(wsi, r, 403, "text/plain", body, blen);
 		}
 		if (!strcmp(uri, "/metrics")) {
 			char *body = render_metrics(&blen);

@@ -280,6 +280,12 @@ static void usage(FILE *f)
 		"      --max-backlog N        a client further behind is closed with 1013 (default 16384)\n"
 		"      --max-backlog-bytes B  same, in bytes (default 8388608)\n"
 		"      --ready-timeout MS     /ready fails after MS without input (default 10000)\n"
+		"      --auth-secret FILE     clients need a token signed with this secret (HS256 JWT\n"
+		"                             with exp; ?token= or Authorization: Bearer), else 401\n"
+		"      --allow-origin ORIGIN  browsers from other origins get 403 (repeatable)\n"
+		"      --max-per-ip N         connections per client address, beyond that 429\n"
+		"      --admin-allow CIDR     /metrics and /api/status only from these networks, or\n"
+		"                             with an admin token (\"scope\":\"admin\"); else 403\n"
 		"      --tls-cert FILE        serve wss:// and https:// with this certificate\n"
 		"      --tls-key FILE         and this key\n"
 		"      --exit-on-eof          stop at the end of the input instead of waiting\n"
@@ -307,6 +313,9 @@ static char www_default[PATH_MAX + 32];
 static int parse_opts(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "admin-allow", required_argument, NULL, 'A' },
+		{ "allow-origin", required_argument, NULL, 'O' },
+		{ "auth-secret", required_argument, NULL, 'S' },
 		{ "bind", required_argument, NULL, 'a' },
 		{ "check", no_argument, NULL, 'n' },
 		{ "exit-on-eof", no_argument, NULL, 'E' },
@@ -315,6 +324,7 @@ static int parse_opts(int argc, char **argv)
 		{ "max-backlog", required_argument, NULL, 'B' },
 		{ "max-backlog-bytes", required_argument, NULL, 'Y' },
 		{ "max-clients", required_argument, NULL, 'm' },
+		{ "max-per-ip", required_argument, NULL, 'I' },
 		{ "node-id", required_argument, NULL, 'N' },
 		{ "path", required_argument, NULL, 'P' },
 		{ "port", required_argument, NULL, 'p' },
@@ -344,6 +354,26 @@ static int parse_opts(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "a:hi:m:np:r:Vw:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a': o->bind = optarg; break;
+		case 'A':
+			if (o->nadmin_nets == 16 || cidr_parse(optarg, &o->admin_nets[o->nadmin_nets])) {
+				fprintf(stderr, "serve: --admin-allow takes a network such as 10.0.0.0/8 (16 at most)\n");
+				return -1;
+			}
+			o->nadmin_nets++;
+			break;
+		case 'I':
+			if (parse_num(optarg, 0, 1000000, &v))
+				goto bad;
+			o->max_per_ip = (int)v;
+			break;
+		case 'O':
+			if (o->norigins == 16) {
+				fprintf(stderr, "serve: at most 16 --allow-origin\n");
+				return -1;
+			}
+			o->origins[o->norigins++] = optarg;
+			break;
+		case 'S': o->auth_secret = optarg; break;
 		case 'B':
 			if (parse_num(optarg, 16, 1 << 24, &v))
 				goto bad;
@@ -458,6 +488,14 @@ static int setup_metrics(void)
 				    "WebSocket upgrades refused, by reason.", "reason=\"path\"");
 	S.m_rejected_drain = met_add(r, MET_COUNTER, "exchange_serve_rejected_total",
 				     "WebSocket upgrades refused, by reason.", "reason=\"draining\"");
+	S.m_rejected_auth = met_add(r, MET_COUNTER, "exchange_serve_rejected_total",
+				    "WebSocket upgrades refused, by reason.", "reason=\"auth\"");
+	S.m_rejected_origin = met_add(r, MET_COUNTER, "exchange_serve_rejected_total",
+				      "WebSocket upgrades refused, by reason.", "reason=\"origin\"");
+	S.m_rejected_ip = met_add(r, MET_COUNTER, "exchange_serve_rejected_total",
+				  "WebSocket upgrades refused, by reason.", "reason=\"per_ip\"");
+	S.m_rejected_admin = met_add(r, MET_COUNTER, "exchange_serve_admin_rejected_total",
+				     "Requests for /metrics or /api/status refused.", NULL);
 	S.m_slow = met_add(r, MET_COUNTER, "exchange_serve_slow_clients_closed_total",
 			   "Clients closed with 1013 because they fell too far behind.", NULL);
 	S.m_lines = met_add(r, MET_COUNTER, "exchange_serve_lines_total", "Normalized lines received.", NULL);
@@ -483,7 +521,8 @@ static int setup_metrics(void)
 	return S.m_clients && S.m_accepted && S.m_rejected_full && S.m_rejected_path && S.m_rejected_drain &&
 			       S.m_slow && S.m_lines && S.m_bad_lines && S.m_sent && S.m_bytes_sent &&
 			       S.m_client_errors && S.m_client_msgs && S.m_evicted && S.m_streams && S.m_ready &&
-			       S.m_latency && S.m_rss
+			       S.m_latency && S.m_rss && S.m_rejected_auth && S.m_rejected_origin &&
+			       S.m_rejected_ip && S.m_rejected_admin
 		       ? 0
 		       : -1;
 }
@@ -505,6 +544,10 @@ int main(int argc, char **argv)
 	if (parse_opts(argc, argv))
 		return EXIT_USAGE;
 	log_init("serve");
+	if (S.o.auth_secret && auth_load_secret(S.o.auth_secret, err, sizeof err)) {
+		log_error("cannot load the token secret", " error=\"%s\"", err);
+		return EXIT_USAGE;
+	}
 	if (S.o.check)
 		return EXIT_OK;
 	S.started_us = clk_now_us();

@@ -2,6 +2,7 @@
 #ifndef SERVE_H
 #define SERVE_H
 
+#include "auth.h"
 #include "json.h"
 #include "log.h"
 #include "met.h"
@@ -34,6 +35,13 @@ struct opts {
 	int ready_timeout_ms;
 	int exit_on_eof;
 	int check;
+	/* access control */
+	const char *auth_secret;
+	const char *origins[16];
+	int norigins;
+	struct cidr admin_nets[16];
+	int nadmin_nets;
+	int max_per_ip;
 };
 
 /* What a client wants: type bits, exchange bits (bit = interned id), and symbols. */
@@ -64,6 +72,7 @@ struct client {
 	struct client *next, *prev; /* every client */
 	uint64_t sent;
 	char peer[64];
+	int counted;           /* holds a slot in the per-IP count */
 };
 
 struct serve {
@@ -92,7 +101,8 @@ struct serve {
 	struct met_reg *reg;
 	struct met *m_clients, *m_accepted, *m_rejected_full, *m_rejected_path, *m_rejected_drain,
 		*m_slow, *m_lines, *m_bad_lines, *m_sent, *m_bytes_sent, *m_latency, *m_rss,
-		*m_client_errors, *m_evicted, *m_streams, *m_ready, *m_client_msgs;
+		*m_client_errors, *m_evicted, *m_streams, *m_ready, *m_client_msgs, *m_rejected_auth,
+		*m_rejected_origin, *m_rejected_ip, *m_rejected_admin;
 };
 
 #define SCRATCH (64 * 1024)
@@ -104,6 +114,12 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 void clients_wake(void);
 void clients_check(int64_t now);
 void clients_close_all(uint16_t code);
+
+/* access.c: the checks made before a WebSocket upgrade or an admin endpoint */
+int access_upgrade(struct lws *wsi, char *why, size_t whylen); /* 0 ok, else an HTTP status */
+int access_admin(struct lws *wsi);                             /* 1 allowed */
+int per_ip_add(const char *ip);                                /* 0 ok, -1 over the limit */
+void per_ip_remove(const char *ip);
 
 /* http.c */
 int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);

@@ -133,7 +133,7 @@ start_fakex() {
 fx() {
 	local name=$1
 	shift
-	printf '%s\n' "$*" | nc -U -q 1 "$TMP/$name.sock"
+	printf '%s\n' "$*" | timeout 5 nc -U -q 1 "$TMP/$name.sock"
 }
 
 # A process is alive and not a zombie.
@@ -157,7 +157,7 @@ fx_stat_eq() {
 # test writes to with `feed`. Sets $PORT and $WS (the WebSocket URL).
 start_serve() {
 	PORT=$(free_port)
-	mkfifo "$TMP/serve.in"
+	[ -p "$TMP/serve.in" ] || mkfifo "$TMP/serve.in"
 	exec 8<>"$TMP/serve.in"
 	start serve "$BIN/serve" --port "$PORT" --bind 127.0.0.1 --input "$TMP/serve.in" "$@"
 	WS="ws://127.0.0.1:$PORT/ws/exchange"
@@ -181,3 +181,38 @@ serve_metric() {
 }
 
 serve_clients_eq() { [ "$(serve_metric exchange_serve_clients)" = "$1" ]; }
+
+# start_zk: a real ZooKeeper (Debian's) on a free loopback port with a 200 ms tick, so
+# session timeouts down to 400 ms are allowed. Sets $ZK (host:port).
+start_zk() {
+	local port
+	port=$(free_port)
+	mkdir -p "$TMP/zk/data"
+	cat >"$TMP/zk/zoo.cfg" <<-CFG
+		tickTime=200
+		dataDir=$TMP/zk/data
+		clientPort=$port
+		clientPortAddress=127.0.0.1
+		admin.enableServer=false
+		4lw.commands.whitelist=srvr,ruok
+		minSessionTimeout=400
+		maxSessionTimeout=20000
+	CFG
+	[ -f /usr/share/java/zookeeper.jar ] || { echo "ZooKeeper is not installed (make deps)"; return 1; }
+	start zk java -Dzookeeper.log.dir="$TMP/zk" -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
+		org.apache.zookeeper.server.ZooKeeperServerMain "$TMP/zk/zoo.cfg"
+	ZK=127.0.0.1:$port
+	wait_until 30 zk_up
+}
+
+zk_up() { echo srvr | timeout 3 nc -w 2 -q 1 "${ZK%:*}" "${ZK#*:}" 2>/dev/null | grep -q "Mode: standalone"; }
+
+# start_kafka [BROKERS]: librdkafka's mock cluster. Sets $KAFKA (bootstrap list); control
+# socket $TMP/kafka.sock takes "down" and "up".
+start_kafka() {
+	start kafka "$BIN/kafka-mock" --brokers "${1:-3}" --topic exchange.normalized --control "$TMP/kafka.sock"
+	wait_until 10 grep -q '^bootstrap' "$TMP/kafka.out"
+	KAFKA=$(awk '/^bootstrap/ { print $2 }' "$TMP/kafka.out")
+}
+
+kafka_cmd() { printf '%s\n' "$1" | timeout 5 nc -U -q 1 "$TMP/kafka.sock"; }
