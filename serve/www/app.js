@@ -958,7 +958,9 @@
     const to = ctl ? setTimeout(() => ctl.abort(), 3000) : 0;
     const t0 = now();
     try {
-      const r = await fetch('api/status', { cache: 'no-store', signal: ctl ? ctl.signal : undefined });
+      // A ?token= in the page's address also opens /api/status where serve restricts it.
+      const headers = params.get('token') ? { Authorization: 'Bearer ' + params.get('token') } : {};
+      const r = await fetch('api/status', { cache: 'no-store', headers, signal: ctl ? ctl.signal : undefined });
       if (!r.ok) throw new Error('HTTP ' + r.status);
       const st = await r.json();
       const t1 = now();
