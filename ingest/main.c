@@ -45,6 +45,7 @@ struct conn {
 	const struct xch *x;
 	struct xch_sub sub;
 	char url[16384];
+	char base[1024];       /* the endpoint the URL was built on (REST snapshots derive from it) */
 	enum cstate state;
 	int want;              /* should be connected (we are leader and not stopping) */
 	int reconnect_now;     /* after the coming close, skip the back-off delay */
@@ -68,7 +69,7 @@ struct conn {
 	int64_t next_send;     /* subscribe and resync messages wait until then (pacing) */
 	/* metrics */
 	struct met *m_frames, *m_bytes, *m_connected, *m_reconnects, *m_dropped, *m_age, *m_invalid,
-		*m_oversize, *m_heartbeats;
+		*m_oversize, *m_heartbeats, *m_rest_ok, *m_rest_failed;
 };
 
 struct ctl_client {
@@ -672,6 +673,161 @@ static void ctl_status(struct ctl_client *cl)
 	jw_free(&w);
 }
 
+/* ---- REST snapshots (books built from deltas and a snapshot, e.g. Binance book:full) ---- */
+
+#define MAX_REST 8
+#define MAX_REST_BODY (32u << 20)
+
+struct rest_req {
+	struct conn *c;
+	char sym[SYM_MAX];
+	char tag[128];
+	char url[1024];
+	struct lws *wsi;
+	char *body;
+	size_t len;
+	int status, in_use, oversize;
+};
+static struct rest_req rest_reqs[MAX_REST];
+
+static void rest_done(struct rest_req *r, const char *err)
+{
+	if (err) {
+		char detail[256];
+		r->c->m_rest_failed->v++;
+		log_warn("snapshot request failed", " exchange=%s symbol=%s url=%s error=\"%s\"", r->c->x->name, r->sym,
+			 r->url, err);
+		snprintf(detail, sizeof detail, "snapshot for %s failed: %s", r->sym, err);
+		emit_event(r->c, "error", detail);
+	}
+	free(r->body);
+	memset(r, 0, sizeof *r);
+}
+
+/* The body becomes an envelope line like a frame: {"stream":TAG,"data":BODY}. */
+static void rest_deliver(struct rest_req *r)
+{
+	if (r->status != 200) {
+		char why[64];
+		snprintf(why, sizeof why, "HTTP %d", r->status);
+		rest_done(r, why);
+		return;
+	}
+	if (r->len + strlen(r->tag) + 4096 > g.env.max)
+		r->oversize = 1;
+	if (r->oversize || js_parse(&g.doc, r->body, r->len) != JS_OK) {
+		rest_done(r, r->oversize ? "body too large" : "body is not JSON");
+		return;
+	}
+	size_t tl = strlen(r->tag);
+	char *frame = malloc(r->len + tl + 32);
+	if (!frame) {
+		rest_done(r, "out of memory");
+		return;
+	}
+	int k = snprintf(frame, r->len + tl + 32, "{\"stream\":\"%s\",\"data\":", r->tag);
+	memcpy(frame + k, r->body, r->len);
+	frame[(size_t)k + r->len] = '}';
+	r->c->m_rest_ok->v++;
+	log_info("snapshot received", " exchange=%s symbol=%s bytes=%zu", r->c->x->name, r->sym, r->len);
+	emit_frame(r->c, frame, (size_t)k + r->len + 1, clk_now_us());
+	free(frame);
+	rest_done(r, NULL);
+}
+
+static int cb_rest(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct rest_req *r = user;
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+		r->status = (int)lws_http_client_http_response(wsi);
+		break;
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
+		char buf[LWS_PRE + 16384], *p = buf + LWS_PRE;
+		int n = (int)sizeof buf - LWS_PRE;
+		if (lws_http_client_read(wsi, &p, &n) < 0)
+			return -1;
+		break;
+	}
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+		if (r->len + len > MAX_REST_BODY) {
+			r->oversize = 1;
+			break;
+		}
+		if (!r->oversize) {
+			char *nb = realloc(r->body, r->len + len + 1);
+			if (!nb)
+				return -1;
+			r->body = nb;
+			memcpy(r->body + r->len, in, len);
+			r->len += len;
+		}
+		break;
+	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
+		if (r && r->in_use)
+			rest_deliver(r);
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (r && r->in_use)
+			rest_done(r, in && len ? (const char *)in : "connection error");
+		break;
+	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+		if (r && r->in_use)
+			rest_done(r, "closed before the body ended");
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* Fetches SYM's snapshot unless one is on its way. Returns 0, or -1 when it cannot start. */
+static int rest_fetch(struct conn *c, const char *sym)
+{
+	struct rest_req *r = NULL;
+	for (int i = 0; i < MAX_REST; i++) {
+		if (rest_reqs[i].in_use && rest_reqs[i].c == c && !strcmp(rest_reqs[i].sym, sym))
+			return 0;
+		if (!rest_reqs[i].in_use && !r)
+			r = &rest_reqs[i];
+	}
+	if (!r)
+		return -1;
+	memset(r, 0, sizeof *r);
+	r->c = c;
+	snprintf(r->sym, sizeof r->sym, "%s", sym);
+	if (c->x->proto.rest(&c->sub, c->base, sym, r->url, sizeof r->url, r->tag, sizeof r->tag))
+		return -1;
+	char buf[sizeof r->url], path[sizeof r->url + 1];
+	const char *prot, *addr, *p;
+	int port;
+	snprintf(buf, sizeof buf, "%s", r->url);
+	if (lws_parse_uri(buf, &prot, &addr, &port, &p))
+		return -1;
+	snprintf(path, sizeof path, "/%s", p);
+	struct lws_client_connect_info i;
+	memset(&i, 0, sizeof i);
+	i.context = g.ctx;
+	i.vhost = g.vh;
+	i.address = addr;
+	i.port = port;
+	i.path = path;
+	i.host = addr;
+	i.method = "GET";
+	i.local_protocol_name = "rest";
+	i.userdata = r;
+	i.pwsi = &r->wsi;
+	if (!strcmp(prot, "https"))
+		i.ssl_connection = LCCSCF_USE_SSL;
+	r->in_use = 1;
+	log_info("fetching a snapshot", " exchange=%s symbol=%s url=%s", c->x->name, sym, r->url);
+	if (!lws_client_connect_via_info(&i)) {
+		memset(r, 0, sizeof *r);
+		return -1;
+	}
+	return 0;
+}
+
 static void ctl_command(struct ctl_client *cl, char *line)
 {
 	char *argv[4] = { 0 };
@@ -688,6 +844,9 @@ static void ctl_command(struct ctl_client *cl, char *line)
 			ctl_reply(cl, "error unknown exchange\n");
 		} else if (c->state != CS_OPEN) {
 			ctl_reply(cl, "error not connected\n");
+		} else if (c->x->proto.rest && (c->sub.channels & XCH_BOOK_FULL)) {
+			ctl_reply(cl, rest_fetch(c, argv[2]) ? "error cannot fetch a snapshot now\n"
+							      : "ok snapshot requested\n");
 		} else {
 			int dup = 0;
 			for (int i = 0; i < c->resync_n; i++)
@@ -870,7 +1029,8 @@ static void usage(FILE *f)
 		"Connects to exchanges' public WebSocket feeds and writes one envelope line per frame.\n\n"
 		"  -x, --exchange EX[:SYMS]  an exchange and its BASE-QUOTE symbols (default symbols\n"
 		"                            when none are given); repeat for more exchanges\n"
-		"  -c, --channels LIST       trade,ticker,book (default all three)\n"
+		"  -c, --channels LIST       trade,ticker,book (default all three); book:full keeps the\n"
+		"                            whole book from deltas and a REST snapshot (Binance)\n"
 		"  -u, --url EX=URL          connect EX to URL instead of its public endpoint\n"
 		"      --ca FILE             trust the CA certificates in FILE for wss://\n"
 		"  -r, --run-dir DIR         role, pid, metrics and ingest.sock live in DIR\n"
@@ -1043,6 +1203,7 @@ static int parse_opts(int argc, char **argv)
 			    !strncmp(urls[u][0], cn->x->name, strlen(cn->x->name)))
 				base = urls[u][1];
 		cn->sub.channels = o->channels;
+		snprintf(cn->base, sizeof cn->base, "%s", base);
 		if (cn->x->proto.url(&cn->sub, base, cn->url, sizeof cn->url, err, sizeof err)) {
 			fprintf(stderr, "ingest: %s: %s\n", cn->x->name, err);
 			return -1;
@@ -1098,7 +1259,11 @@ static int setup_metrics(void)
 					"Frames skipped because they exceeded --max-frame.", lab);
 		c->m_heartbeats = met_add(g.reg, MET_COUNTER, "exchange_ingest_heartbeats_total",
 					  "Keep-alive answers received (not forwarded).", lab);
-		if (!c->m_frames || !c->m_bytes || !c->m_connected || !c->m_reconnects || !c->m_dropped ||
+		c->m_rest_ok = met_add(g.reg, MET_COUNTER, "exchange_ingest_snapshots_total",
+				       "REST order book snapshots fetched.", lab);
+		c->m_rest_failed = met_add(g.reg, MET_COUNTER, "exchange_ingest_snapshot_failures_total",
+					   "REST order book snapshots that failed.", lab);
+		if (!c->m_rest_ok || !c->m_rest_failed || !c->m_frames || !c->m_bytes || !c->m_connected || !c->m_reconnects || !c->m_dropped ||
 		    !c->m_age || !c->m_invalid || !c->m_oversize || !c->m_heartbeats)
 			return -1;
 	}
@@ -1120,6 +1285,7 @@ int main(int argc, char **argv)
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, 0 };
 	static const struct lws_protocols protocols[] = {
 		{ "exchange", cb_exchange, 0, 65536, 0, NULL, 0 },
+		{ "rest", cb_rest, 0, 16384, 0, NULL, 0 },
 		{ "raw", cb_raw, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};

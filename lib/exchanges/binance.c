@@ -1,9 +1,17 @@
-/* Binance spot: combined-stream WebSocket API (see shared/exchanges/binance.md). */
+/* Binance spot: combined-stream WebSocket API (see shared/exchanges/binance.md).
+ * Books come from the partial-depth stream (a top-20 snapshot every 100 ms) by default, or
+ * with "book:full" from the diff stream bridged to a REST snapshot, as Binance documents. */
+#include "book.h"
 #include "norm.h"
 #include "xch.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define FULL_SUFFIX "@depth@100ms"
+#define SNAPSHOT_SUFFIX "@depthSnapshot"
+#define REST_DEFAULT "https://api.binance.com"
 
 /* The streams one symbol needs for the chosen channels. Partial depth (top 20, 100 ms) is
  * a full snapshot each time, so a book never depends on earlier messages. */
@@ -44,7 +52,10 @@ static int binance_url(const struct xch_sub *sub, const char *base, char *out, s
 				continue;
 			if (count && o + 1 < n)
 				out[o++] = '/';
-			int w = stream_name(sub->sym[i], streams[s].suffix, out + o, n - o);
+			const char *suffix = streams[s].suffix;
+			if (streams[s].channel == XCH_BOOK && (sub->channels & XCH_BOOK_FULL))
+				suffix = FULL_SUFFIX;
+			int w = stream_name(sub->sym[i], suffix, out + o, n - o);
 			if (w < 0) {
 				if (o + SYM_MAX + 20 < n) {
 					snprintf(err, errlen, "bad symbol %s", sub->sym[i]);
@@ -82,6 +93,28 @@ static int binance_resync(const struct xch_sub *sub, const char *symbol, int i, 
 		return -1;
 	int k = snprintf(out, n, "{\"method\":\"SUBSCRIBE\",\"params\":[\"%s\"],\"id\":%u}", name, id++);
 	return k < 0 || (size_t)k >= n ? -1 : k;
+}
+
+/* The REST snapshot lives on api.binance.com for the public endpoint; for any other
+ * endpoint (a test's fake exchange) on the same host and port, over http(s) to match. */
+static int binance_rest(const struct xch_sub *sub, const char *ws_base, const char *symbol, char *url,
+			size_t urln, char *tag, size_t tagn)
+{
+	char base[SYM_MAX], quote[SYM_MAX], host[512];
+	if (sym_parse(symbol, base, quote) || stream_name(symbol, SNAPSHOT_SUFFIX, tag, tagn) < 0)
+		return -1;
+	if (!strncmp(ws_base, "wss://stream.binance.com", 24)) {
+		snprintf(host, sizeof host, "%s", REST_DEFAULT);
+	} else {
+		const char *p = strstr(ws_base, "://");
+		if (!p)
+			return -1;
+		p += 3;
+		size_t hl = strcspn(p, "/?");
+		snprintf(host, sizeof host, "%s://%.*s", !strncmp(ws_base, "wss", 3) ? "https" : "http", (int)hl, p);
+	}
+	int k = snprintf(url, urln, "%s/api/v3/depth?symbol=%s%s&limit=1000", host, base, quote);
+	return k < 0 || (size_t)k >= urln ? -1 : 0;
 }
 
 static enum xch_frame binance_classify(const char *f, size_t n)
@@ -185,6 +218,218 @@ static int read_depth(struct norm *n, const struct js_doc *d, int o, int stream)
 	return norm_book_end(n);
 }
 
+/* ---- full depth: the diff stream bridged to a REST snapshot ---- */
+
+/* Diff events wait here while the snapshot is on its way (kept in book->pending). */
+struct pending_ev {
+	char *text;
+	size_t len;
+	int64_t first, last; /* U and u */
+};
+struct pending {
+	struct pending_ev *ev;
+	int n, cap;
+	size_t bytes;
+};
+#define PENDING_MAX_EVENTS 20000
+#define PENDING_MAX_BYTES (64u << 20)
+#define SNAPSHOT_RETRY_US (10 * 1000000)
+
+static void pending_clear(struct book *b)
+{
+	struct pending *p = b->pending;
+	if (!p)
+		return;
+	for (int i = 0; i < p->n; i++)
+		free(p->ev[i].text);
+	free(p->ev);
+	free(p);
+	b->pending = NULL;
+}
+
+static void full_book_free(void *book)
+{
+	struct book *b = book;
+	if (b)
+		pending_clear(b);
+	book_free(b);
+}
+
+static int pending_add(struct book *b, const char *text, size_t len, int64_t first, int64_t last)
+{
+	struct pending *p = b->pending;
+	if (!p && !(p = b->pending = calloc(1, sizeof *p)))
+		return -1;
+	if (p->n == PENDING_MAX_EVENTS || p->bytes + len > PENDING_MAX_BYTES)
+		return -1;
+	if (p->n == p->cap) {
+		int cap = p->cap ? p->cap * 2 : 64;
+		struct pending_ev *ne = realloc(p->ev, (size_t)cap * sizeof *ne);
+		if (!ne)
+			return -1;
+		p->ev = ne;
+		p->cap = cap;
+	}
+	char *t = malloc(len);
+	if (!t)
+		return -1;
+	memcpy(t, text, len);
+	p->ev[p->n++] = (struct pending_ev){ t, len, first, last };
+	p->bytes += len;
+	return 0;
+}
+
+/* Sets every level of a side array of [price, amount] pairs. */
+static int set_side(struct norm *n, struct book *b, enum book_side side, const struct js_doc *d, int arr)
+{
+	if (js_type(d, arr) != JS_ARRAY)
+		return norm_fail(n, NR_FIELD, "book side is not an array");
+	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
+		const char *p, *q;
+		size_t pn, qn;
+		if (d->tok[k].type != JS_ARRAY || d->tok[k].size < 2 || js_numtext(d, (int)k + 1, &p, &pn) ||
+		    js_numtext(d, (int)d->tok[k + 1].next, &q, &qn))
+			return norm_fail(n, NR_FIELD, "book level is not [price, amount]");
+		if (book_set(b, side, p, pn, q, qn))
+			return norm_fail(n, NR_NUMBER, "book level rejected");
+	}
+	return 0;
+}
+
+static struct book *full_book(struct norm *n, const char *sym, struct norm_sym **stp)
+{
+	struct norm_sym *st = norm_sym(n, sym);
+	if (!st)
+		return NULL;
+	if (!st->book) {
+		st->book = book_new(20000);
+		st->book_free = full_book_free;
+	}
+	*stp = st;
+	return st->book;
+}
+
+/* Asks for a (new) snapshot, at most every SNAPSHOT_RETRY_US per symbol. */
+static void want_snapshot(struct norm *n, struct norm_sym *st, const char *why)
+{
+	if (st->aux[0] && n->local_ts - st->aux[0] < SNAPSHOT_RETRY_US)
+		return;
+	st->aux[0] = n->local_ts;
+	norm_resync(n, st->sym, why);
+}
+
+static void drop_book(struct book *b)
+{
+	book_clear(b);
+	b->synced = 0;
+	pending_clear(b);
+}
+
+/* depthUpdate: applied when it continues the book (U == last u + 1), buffered while no
+ * snapshot is in place; a gap drops the book and asks for a new snapshot. */
+static int read_diff(struct norm *n, const struct js_doc *d, int o)
+{
+	char sym[SYM_MAX], why[96];
+	int64_t first, last, ts;
+	struct norm_sym *st;
+	if (symbol_of(n, d, js_get(d, o, "s"), sym) || norm_ts(n, d, js_get(d, o, "E"), &ts))
+		return -1;
+	if (js_int64(d, js_get(d, o, "U"), &first) || js_int64(d, js_get(d, o, "u"), &last) || first > last)
+		return norm_fail(n, NR_FIELD, "U/u: missing or out of order");
+	struct book *b = full_book(n, sym, &st);
+	if (!b)
+		return norm_fail(n, NR_BOOK, "out of memory");
+	if (b->synced) {
+		if (last <= b->seq)
+			return 0; /* older than the book: already in it */
+		if (first > b->seq + 1) {
+			snprintf(why, sizeof why, "sequence gap %lld -> %lld", (long long)b->seq, (long long)first);
+			drop_book(b);
+			st->aux[0] = 0;
+			want_snapshot(n, st, why);
+			pending_add(b, js_ptr(d, o), js_len(d, o), first, last);
+			return 0;
+		}
+		if (set_side(n, b, BOOK_BID, d, js_get(d, o, "b")) || set_side(n, b, BOOK_ASK, d, js_get(d, o, "a"))) {
+			/* A half-applied event leaves the book unknown: rebuild it. */
+			drop_book(b);
+			st->aux[0] = 0;
+			want_snapshot(n, st, "unreadable diff event");
+			return -1;
+		}
+		b->seq = last;
+		return norm_book_from(n, b, sym, ts);
+	}
+	if (pending_add(b, js_ptr(d, o), js_len(d, o), first, last)) {
+		/* No snapshot for too long: start over. */
+		pending_clear(b);
+		st->aux[0] = 0;
+		pending_add(b, js_ptr(d, o), js_len(d, o), first, last);
+	}
+	want_snapshot(n, st, "waiting for the order book snapshot");
+	return 0;
+}
+
+/* The REST snapshot (ingest wraps it as {"stream":"<sym>@depthSnapshot","data":...}),
+ * bridged to the buffered diffs exactly as Binance documents: drop events with
+ * u <= lastUpdateId, the first kept one must have U <= lastUpdateId + 1 <= u. */
+static int read_snapshot(struct norm *n, const struct js_doc *d, int o, int stream)
+{
+	static struct js_doc pd;
+	static int pd_ready;
+	char sym[SYM_MAX], why[96];
+	struct norm_sym *st;
+	int64_t id;
+	const char *s = js_ptr(d, stream);
+	const char *at = memchr(s, '@', js_len(d, stream));
+	if (!at || sym_split_concat(s, (size_t)(at - s), sym) < 0)
+		return norm_fail(n, NR_SYMBOL, "cannot read the symbol of a snapshot");
+	if (js_int64(d, js_get(d, o, "lastUpdateId"), &id))
+		return norm_fail(n, NR_FIELD, "lastUpdateId: missing");
+	struct book *b = full_book(n, sym, &st);
+	if (!b)
+		return norm_fail(n, NR_BOOK, "out of memory");
+	struct pending *p = b->pending;
+	if (p && p->n && id < p->ev[0].first - 1) {
+		/* Older than everything buffered: it cannot be bridged. */
+		st->aux[0] = 0;
+		want_snapshot(n, st, "snapshot older than the buffered events");
+		return 0;
+	}
+	book_clear(b);
+	if (set_side(n, b, BOOK_BID, d, js_get(d, o, "bids")) || set_side(n, b, BOOK_ASK, d, js_get(d, o, "asks"))) {
+		drop_book(b);
+		return -1;
+	}
+	b->seq = id;
+	if (!pd_ready) {
+		js_init(&pd, 0);
+		pd_ready = 1;
+	}
+	for (int i = 0; p && i < p->n; i++) {
+		struct pending_ev *e = &p->ev[i];
+		if (e->last <= b->seq)
+			continue;
+		if (e->first > b->seq + 1) {
+			snprintf(why, sizeof why, "sequence gap %lld -> %lld", (long long)b->seq, (long long)e->first);
+			drop_book(b);
+			st->aux[0] = 0;
+			want_snapshot(n, st, why);
+			return 0;
+		}
+		if (js_parse(&pd, e->text, e->len) != JS_OK ||
+		    set_side(n, b, BOOK_BID, &pd, js_get(&pd, 0, "b")) || set_side(n, b, BOOK_ASK, &pd, js_get(&pd, 0, "a"))) {
+			drop_book(b);
+			return norm_fail(n, NR_BOOK, "buffered diff event unreadable");
+		}
+		b->seq = e->last;
+	}
+	pending_clear(b);
+	b->synced = 1;
+	st->aux[0] = 0;
+	return norm_book_from(n, b, sym, -1);
+}
+
 static int binance_normalize(struct norm *n, const struct js_doc *d, int data)
 {
 	int stream = -1, o = data;
@@ -206,14 +451,20 @@ static int binance_normalize(struct norm *n, const struct js_doc *d, int data)
 			return read_trade(n, d, o, 1);
 		if (js_streq(d, e, "24hrTicker") || js_streq(d, e, "24hrMiniTicker"))
 			return read_ticker(n, d, o);
+		if (js_streq(d, e, "depthUpdate"))
+			return read_diff(n, d, o);
 		if (js_streq(d, e, "serverShutdown")) {
 			norm_status(n, "disconnected", NULL, "server shutdown announced");
 			return 0;
 		}
 		return norm_fail(n, NR_SHAPE, "unknown event type");
 	}
-	if (js_get(d, o, "lastUpdateId") >= 0 && js_get(d, o, "bids") >= 0)
+	if (js_get(d, o, "lastUpdateId") >= 0 && js_get(d, o, "bids") >= 0) {
+		size_t sl = stream >= 0 ? js_len(d, stream) : 0, tl = sizeof SNAPSHOT_SUFFIX - 1;
+		if (sl > tl && !memcmp(js_ptr(d, stream) + sl - tl, SNAPSHOT_SUFFIX, tl))
+			return read_snapshot(n, d, o, stream);
 		return read_depth(n, d, o, stream);
+	}
 	if (js_get(d, o, "u") >= 0 && js_get(d, o, "b") >= 0 && js_get(d, o, "a") >= 0)
 		return read_ticker(n, d, o); /* bookTicker */
 	int err = js_get(d, o, "error");
@@ -240,6 +491,7 @@ const struct xch xch_binance = {
 		.url = binance_url,
 		.subscribe = binance_subscribe,
 		.resync = binance_resync,
+		.rest = binance_rest,
 		.classify = binance_classify,
 		/* The server pings every 20 s and lws answers; our own ping every 30 s makes a
 		 * quiet but alive connection produce a pong we can see. */

@@ -46,6 +46,8 @@ int xch_parse_channels(const char *list)
 			bits |= XCH_TICKER;
 		else if (n == 4 && !memcmp(p, "book", 4))
 			bits |= XCH_BOOK;
+		else if (n == 9 && !memcmp(p, "book:full", 9))
+			bits |= XCH_BOOK | XCH_BOOK_FULL;
 		else if (n)
 			return -1;
 		p += n;

@@ -10,7 +10,13 @@
 
 struct norm;
 
-enum xch_channel { XCH_TRADE = 1, XCH_TICKER = 2, XCH_BOOK = 4 };
+enum xch_channel {
+	XCH_TRADE = 1,
+	XCH_TICKER = 2,
+	XCH_BOOK = 4,
+	XCH_BOOK_FULL = 8, /* with XCH_BOOK ("book:full"): the whole book from deltas and a REST
+	                    * snapshot, where the exchange offers both (Binance) */
+};
 #define XCH_ALL_CHANNELS (XCH_TRADE | XCH_TICKER | XCH_BOOK)
 #define XCH_MAX_SYMBOLS 256
 
@@ -42,6 +48,12 @@ struct xch_proto {
 	 * "reconnect instead"), -1 when it does not fit. */
 	int (*resync)(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n);
 	int resync_all;             /* one resync request refreshes every symbol (Upbit) */
+	/* Where books come from a REST snapshot (XCH_BOOK_FULL): the snapshot's URL for SYMBOL,
+	 * derived from the WebSocket base WS_BASE, and the stream name its envelope line carries
+	 * (the body is wrapped as {"stream":TAG,"data":BODY}). A resync then fetches it instead
+	 * of sending messages. Returns 0, or -1 when it does not fit. NULL: no REST snapshots. */
+	int (*rest)(const struct xch_sub *sub, const char *ws_base, const char *symbol, char *url,
+		    size_t urln, char *tag, size_t tagn);
 	int sub_gap_ms;             /* pause between subscribe messages (rate limits) */
 	enum xch_frame (*classify)(const char *frame, size_t n);
 	int keepalive_ms;           /* the client sends a keep-alive this often (0: never) */
