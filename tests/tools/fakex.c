@@ -1,14 +1,18 @@
 /*
  * fakex: a fake crypto exchange for tests.
  *
- * A WebSocket server that speaks the public market-data dialect of Binance or
- * Upbit closely enough that a real client (ingest) cannot tell it from the
- * exchange: the same URLs, subscribe requests and answers, keep-alives and
- * frame types.  Each connection replays a recording (envelope lines, see
- * design.md) filtered by what it subscribed to.  A unix control socket lets a
- * test break things the way real exchanges do (drops, close frames, half-open
- * stalls, garbage, huge frames, refused upgrades), and an events file records
- * what clients did, one JSON line per event, so tests can grep it.
+ * A WebSocket server that speaks the public market-data dialect of one
+ * exchange (Binance, Upbit, Bithumb, Coinbase Advanced Trade, Bybit v5, OKX
+ * v5, Kraken v2, Bitget v2 or Gate v4) closely enough that a real client
+ * (ingest) cannot tell it from the exchange: the same URL path, subscribe
+ * requests, acks and errors, keep-alives and frame types.  Each connection
+ * replays a recording (envelope lines, see design.md) filtered by what it
+ * subscribed to, and a new subscription to a book stream first gets the
+ * stream's latest recorded snapshot and what followed it, as the exchanges
+ * send a fresh snapshot.  A unix control socket lets a test break things the
+ * way real exchanges do (drops, close frames, half-open stalls, garbage, huge
+ * frames, refused upgrades, lost frames, bad checksums), and an events file
+ * records what clients did, one JSON line per event, so tests can grep it.
  *
  * One lws event loop, no threads; every delay is an lws_sul timer.
  * Usage and formats: tests/tools/fakex.md, or `fakex --help`.
@@ -49,9 +53,33 @@ enum { FX_EXIT_OK = 0, FX_EXIT_RUNTIME = 1, FX_EXIT_USAGE = 2 };
 #define PING_RING	16
 #define TICK_BUDGET	10000			/* lines looked at per replay tick */
 #define RATE_MAX	1000000L
-#define BINANCE_MSG_LIMIT 10			/* per second; Binance says 5 */
+#define MAX_SKIP	1000000000L
 
-enum exch { EX_BINANCE, EX_UPBIT };
+enum exch {
+	EX_BINANCE, EX_UPBIT, EX_BITHUMB, EX_COINBASE, EX_BYBIT, EX_OKX,
+	EX_KRAKEN, EX_BITGET, EX_GATEIO, EX_COUNT
+};
+
+/* What differs between exchanges beyond their requests and frames. */
+static const struct xinfo {
+	const char *name;
+	const char *path;	/* the WebSocket path (Binance: its own rules) */
+	int binary;		/* data frames are binary (Upbit, Bithumb) */
+	long idle_ms;		/* default --idle-timeout; 0: the doc gives no such rule */
+	long ping_ms;		/* default --ping-interval: server WS pings; 0: none */
+	int msg_limit;		/* client messages per second before we close; 0: none */
+} xinfo[EX_COUNT] = {
+	/* Binance says 5 messages a second, Bitget 10: we allow twice that. */
+	[EX_BINANCE]  = { "binance", NULL, 0, 0, 20000, 10 },
+	[EX_UPBIT]    = { "upbit", "/websocket/v1", 1, 120000, 0, 0 },
+	[EX_BITHUMB]  = { "bithumb", "/websocket/v1", 1, 120000, 0, 0 },
+	[EX_COINBASE] = { "coinbase", "/", 0, 90000, 0, 0 },
+	[EX_BYBIT]    = { "bybit", "/v5/public/spot", 0, 600000, 0, 0 },
+	[EX_OKX]      = { "okx", "/ws/v5/public", 0, 30000, 0, 0 },
+	[EX_KRAKEN]   = { "kraken", "/v2", 0, 0, 0, 0 },
+	[EX_BITGET]   = { "bitget", "/v2/ws/public", 0, 120000, 0, 20 },
+	[EX_GATEIO]   = { "gateio", "/ws/v4/", 0, 0, 20000, 0 },
+};
 
 static struct {
 	enum exch exchange;
@@ -64,12 +92,17 @@ static struct {
 	double speed;
 	int loop;
 	int retime;
-	long ping_ms, pong_timeout_ms, status_ms, idle_ms;
+	long ping_ms, pong_timeout_ms, status_ms, idle_ms, heartbeat_ms;
 } opt = {
 	.port = -1, .rate = 100, .speed = 1.0,
-	.ping_ms = 20000, .pong_timeout_ms = 60000,
-	.status_ms = 10000, .idle_ms = 120000,
+	.ping_ms = -1, .pong_timeout_ms = 60000,
+	.status_ms = 10000, .idle_ms = -1, .heartbeat_ms = 1000,
 };
+
+#define UPBIT_LIKE (opt.exchange == EX_UPBIT || opt.exchange == EX_BITHUMB)
+/* Exchanges whose subscriptions are a set of stream keys built from
+ * channel and symbol (everything but Binance's streams and Upbit's types). */
+#define KEYED (opt.exchange >= EX_COINBASE)
 
 /* ------------------------------------------------------------------ */
 /* small utilities: time, growable strings, logging                    */
@@ -475,7 +508,9 @@ struct rline {
 	size_t inner_len;
 	int64_t ts;		/* local_ts, µs */
 	int key;		/* interned routing key, -1 if none */
-	signed char snapshot;	/* Upbit stream_type: 1 SNAPSHOT, 0 REALTIME, -1 */
+	signed char snapshot;	/* Upbit stream_type, Kraken type: 1 SNAPSHOT, 0 REALTIME, -1 */
+	unsigned char book;	/* a frame of an order book stream */
+	unsigned char book_snap; /* ... that holds the whole book (a snapshot) */
 };
 
 static struct {
@@ -596,6 +631,185 @@ upbit_frame_key(const char *fs, const char *fe, signed char *snapshot)
 	return key_intern(key, tn + 1 + cn);
 }
 
+/* The first element of the array value [vs, ve), if any. */
+static int
+js_arr_first(const char *vs, const char *ve, const char **es, const char **ee)
+{
+	const char *p = js_ws(vs, ve), *e;
+
+	if (p >= ve || *p != '[')
+		return 0;
+	p = js_ws(p + 1, ve);
+	if (p >= ve || *p == ']' || !(e = js_value_end(p, ve, 1)))
+		return 0;
+	*es = p;
+	*ee = e;
+	return 1;
+}
+
+/* The plain string member KEY of the object [fs, fe). */
+static int
+js_get_str(const char *fs, const char *fe, const char *key, const char **s,
+	   size_t *n)
+{
+	const char *vs, *ve;
+
+	return js_obj_get(fs, fe, key, &vs, &ve) == 1 && js_plain_str(vs, ve, s, n);
+}
+
+static int
+js_get_is(const char *fs, const char *fe, const char *key, const char *lit)
+{
+	const char *s;
+	size_t n;
+
+	return js_get_str(fs, fe, key, &s, &n) && n == strlen(lit) &&
+	       !memcmp(s, lit, n);
+}
+
+static int
+span_is(const char *s, size_t n, const char *lit)
+{
+	return n == strlen(lit) && !memcmp(s, lit, n);
+}
+
+static int
+span_starts(const char *s, size_t n, const char *lit)
+{
+	return n >= strlen(lit) && !memcmp(s, lit, strlen(lit));
+}
+
+/* Interns "A|B" (or "A|B|C" when c is given). */
+static int
+key_join(const char *a, size_t an, const char *b, size_t bn, const char *c,
+	 size_t cn)
+{
+	char key[256];
+	int n;
+
+	if (c)
+		n = snprintf(key, sizeof(key), "%.*s|%.*s|%.*s", (int)an, a,
+			     (int)bn, b, (int)cn, c);
+	else
+		n = snprintf(key, sizeof(key), "%.*s|%.*s", (int)an, a, (int)bn, b);
+	if (n < 0 || (size_t)n >= sizeof(key))
+		return -1;
+	return key_intern(key, (size_t)n);
+}
+
+/* Routing keys of the keyed exchanges, the same strings their subscribe
+ * requests are turned into (see fakex.md).  Acks, errors, pongs and
+ * heartbeats in a recording get no key: they are never replayed. */
+static int
+keyed_frame_key(const char *fs, const char *fe, struct rline *l)
+{
+	const char *vs, *ve, *as, *ae, *es, *ee, *ch, *sy, *it;
+	size_t chn, syn, itn;
+
+	fs = js_ws(fs, fe);
+	switch (opt.exchange) {
+	case EX_OKX:	/* {"arg":{"channel","instId"},["action",]"data":[...]} */
+	case EX_BITGET:	/* {"action","arg":{"instType","channel","instId"},"data":[...]} */
+		if (js_obj_get(fs, fe, "data", &vs, &ve) != 1 ||
+		    js_obj_get(fs, fe, "event", &vs, &ve) == 1 ||
+		    js_obj_get(fs, fe, "arg", &as, &ae) != 1 ||
+		    !js_get_str(as, ae, "channel", &ch, &chn) ||
+		    !js_get_str(as, ae, "instId", &sy, &syn))
+			return -1;
+		if (opt.exchange == EX_OKX) {
+			l->book = span_starts(ch, chn, "books") || span_is(ch, chn, "bbo-tbt");
+			l->book_snap = l->book && (js_obj_get(fs, fe, "action", &vs, &ve) != 1 ||
+						   js_get_is(fs, fe, "action", "snapshot"));
+			return key_join(ch, chn, sy, syn, NULL, 0);
+		}
+		if (!js_get_str(as, ae, "instType", &it, &itn))
+			return -1;
+		l->book = span_starts(ch, chn, "books");
+		l->book_snap = l->book && (!span_is(ch, chn, "books") ||
+					   js_get_is(fs, fe, "action", "snapshot"));
+		return key_join(it, itn, ch, chn, sy, syn);
+	case EX_BYBIT:	/* {"topic","type","data"} */
+		if (js_obj_get(fs, fe, "data", &vs, &ve) != 1 ||
+		    !js_get_str(fs, fe, "topic", &ch, &chn))
+			return -1;
+		l->book = span_starts(ch, chn, "orderbook.");
+		l->book_snap = l->book && js_get_is(fs, fe, "type", "snapshot");
+		return key_intern(ch, chn);
+	case EX_KRAKEN:	/* {"channel","type","data":[{"symbol",...}]} */
+		if (js_get_is(fs, fe, "channel", "instrument")) {
+			/* {"channel":"instrument","type","data":{"assets","pairs"}} */
+			l->book = 1;
+			l->book_snap = js_get_is(fs, fe, "type", "snapshot");
+			l->snapshot = (signed char)l->book_snap;
+			return key_intern("instrument", 10);
+		}
+		if (!js_get_str(fs, fe, "channel", &ch, &chn) ||
+		    js_obj_get(fs, fe, "data", &vs, &ve) != 1 ||
+		    !js_arr_first(vs, ve, &es, &ee) ||
+		    !js_get_str(es, ee, "symbol", &sy, &syn))
+			return -1;
+		if (js_get_is(fs, fe, "type", "snapshot"))
+			l->snapshot = 1;
+		else if (js_get_is(fs, fe, "type", "update"))
+			l->snapshot = 0;
+		l->book = span_is(ch, chn, "book");
+		l->book_snap = l->book && l->snapshot == 1;
+		return key_join(ch, chn, sy, syn, NULL, 0);
+	case EX_GATEIO:	/* {"channel","event":"update","result":{...}}; spot.obu has no event */
+		if (!js_get_str(fs, fe, "channel", &ch, &chn) ||
+		    js_obj_get(fs, fe, "result", &as, &ae) != 1 ||
+		    (js_obj_get(fs, fe, "event", &vs, &ve) == 1 &&
+		     !js_get_is(fs, fe, "event", "update")))
+			return -1;
+		if (!js_get_str(as, ae, "currency_pair", &sy, &syn) &&
+		    !js_get_str(as, ae, "s", &sy, &syn))
+			return -1;
+		l->book = span_is(ch, chn, "spot.obu") ||
+			  span_is(ch, chn, "spot.order_book_update") ||
+			  span_is(ch, chn, "spot.order_book");
+		if (l->book) {
+			l->book_snap = span_is(ch, chn, "spot.order_book") ||
+				       (js_obj_get(as, ae, "full", &vs, &ve) == 1 &&
+					ve - vs == 4 && !memcmp(vs, "true", 4));
+		}
+		return key_join(ch, chn, sy, syn, NULL, 0);
+	case EX_COINBASE: {	/* {"channel","sequence_num","events":[{...}]} */
+		static const struct { const char *frame, *sub, *list; } map[] = {
+			{ "l2_data", "level2", NULL },
+			{ "market_trades", "market_trades", "trades" },
+			{ "ticker", "ticker", "tickers" },
+			{ "ticker_batch", "ticker_batch", "tickers" },
+			{ "candles", "candles", "candles" },
+		};
+		size_t i;
+
+		if (!js_get_str(fs, fe, "channel", &ch, &chn) ||
+		    js_obj_get(fs, fe, "events", &vs, &ve) != 1 ||
+		    !js_arr_first(vs, ve, &es, &ee))
+			return -1;
+		for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+			if (span_is(ch, chn, map[i].frame))
+				break;
+		if (i == sizeof(map) / sizeof(map[0]))
+			return -1;
+		if (map[i].list) {	/* the first item's product */
+			if (js_obj_get(es, ee, map[i].list, &vs, &ve) != 1 ||
+			    !js_arr_first(vs, ve, &es, &ee))
+				return -1;
+		}
+		if (!js_get_str(es, ee, "product_id", &sy, &syn))
+			return -1;
+		if (!map[i].list) {
+			l->book = 1;
+			l->book_snap = js_get_is(es, ee, "type", "snapshot");
+		}
+		return key_join(map[i].sub, strlen(map[i].sub), sy, syn, NULL, 0);
+	}
+	default:
+		return -1;
+	}
+}
+
 enum { RL_OK, RL_EMPTY, RL_OTHER, RL_EVENT, RL_BAD, RL_OOM };
 
 static int
@@ -639,8 +853,10 @@ rec_parse_line(const char *s, const char *e)
 			l.inner = vs;
 			l.inner_len = (size_t)(ve - vs);
 		}
-	} else {
+	} else if (UPBIT_LIKE) {
 		l.key = upbit_frame_key(fs, fe, &l.snapshot);
+	} else {
+		l.key = keyed_frame_key(fs, fe, &l);
 	}
 	if (rec.n == rec.cap) {
 		size_t nc = rec.cap ? rec.cap * 2 : 1024;
@@ -744,7 +960,7 @@ rec_free(void)
 /* ------------------------------------------------------------------ */
 /* Connections, outgoing messages and global state */
 
-enum mkind { MK_DATA, MK_STATUS, MK_OTHER };
+enum mkind { MK_DATA, MK_STATUS, MK_PONG, MK_HEARTBEAT, MK_OTHER };
 
 /* One outgoing frame, shared by reference when broadcast (huge frames
  * would otherwise be copied per client).  lws_write() needs LWS_PRE bytes
@@ -801,18 +1017,34 @@ struct conn {
 	/* replay */
 	unsigned char *want;	/* per routing key: WANT_* bits */
 	int has_sub;
+	int ever_sub;		/* has_sub was true once */
 	int starved;		/* a whole pass matched nothing: wait for a change */
 	int done;		/* end of recording reached (no --loop) */
 	int running;		/* replay timer is scheduled */
 	size_t cursor;
 	int64_t base_us, due_us;
 	uint64_t paced, sent, skipped;
-	lws_sorted_usec_list_t sul_replay, sul_ping, sul_pong, sul_status, sul_idle;
+	lws_sorted_usec_list_t sul_replay, sul_ping, sul_pong, sul_status, sul_idle,
+			       sul_hb;
+	int64_t last_tx_us;	/* a frame was written */
+	int64_t last_ping_us;	/* Bitget: the client's last text ping */
 
-	/* Binance */
+	/* faults on command */
+	long skip_left;		/* recorded frames still to drop (skip N) */
+	int corrupt_pending;	/* the next "checksum":N sent gets another N */
+
+	/* Binance stream names, or the keyed exchanges' subscription keys */
 	char **streams;
+	unsigned char *sbits;	/* keyed: WANT_* bits per key */
 	int nstreams;
 	int combined;
+
+	/* keyed exchanges */
+	char conn_id[40];
+	uint64_t seqnum;	/* Coinbase: sequence_num of the next message */
+	uint64_t hb_count;	/* Coinbase: heartbeat_counter */
+	int hb_sub;		/* Coinbase: subscribed to heartbeats */
+	int hb_on;		/* heartbeat timer running */
 	struct {
 		uint64_t payload;
 		int64_t sent_us;
@@ -836,10 +1068,13 @@ static struct {
 	FILE *events;
 	int ctl_fd;
 	int ctl_created;
+	int64_t start_us;
 	struct {
 		uint64_t connections, accepted, messages_sent, frames_sent;
 		uint64_t pings_sent, pongs_received, status_sent;
 		uint64_t subscriptions, skipped, rejected;
+		uint64_t pongs_sent, heartbeats_sent, errors_sent;
+		uint64_t fault_skipped, corrupted, snapshots_sent;
 	} st;
 } g = { .ctl_fd = -1 };
 
@@ -993,8 +1228,6 @@ replay_advance(struct conn *c)
 	if (c->cursor >= rec.n) {
 		if (!opt.loop) {
 			c->done = 1;
-			logm(LV_INFO, "replay reached the end of the recording",
-			     "conn=%u", c->id);
 			return;
 		}
 		c->cursor = 0;
@@ -1012,31 +1245,60 @@ replay_advance(struct conn *c)
 static const struct rline *
 replay_take(struct conn *c)
 {
-	size_t looked;
+	size_t looked, from = c->cursor;
 
 	for (looked = 0; looked < rec.n && !c->done; looked++) {
 		const struct rline *l = &rec.lines[c->cursor];
 
 		replay_advance(c);
-		if (line_wanted(c, l))
+		if (line_wanted(c, l)) {
+			if (c->done)
+				logm(LV_INFO, "replay reached the end of the recording",
+				     "conn=%u", c->id);
 			return l;
+		}
 	}
-	if (!c->done)
-		c->starved = 1;
+	/* Nothing this connection wants lies ahead: it keeps its place, so a
+	 * subscription made later (one request per channel, say) starts here,
+	 * not past the end. */
+	if (c->done && from < rec.n)
+		c->done = 0;
+	c->cursor = from;
+	c->starved = 1;
 	return NULL;
 }
 
 /* --retime: the exchange's own millisecond times in a frame are moved by OFFSET_MS, so a
- * replayed recording carries current times (the demo's feed latency stays meaningful). */
+ * replayed recording carries current times (the demo's feed latency stays meaningful).
+ * The keys are the exchange's epoch-ms fields, numbers or strings of 13 digits (a
+ * fraction after them, as Gate's create_time_ms has, stays). RFC 3339 times (Kraken,
+ * Coinbase) are left as recorded. */
 static const char *
 retime(const char *s, size_t n, int64_t offset_ms, size_t *outlen)
 {
-	static const char *const keys[] = { "\"E\":", "\"T\":", "\"timestamp\":",
-					    "\"trade_timestamp\":", "\"tms\":", "\"ttms\":" };
+	static const char *const k_binance[] = { "\"E\":", "\"T\":", "\"timestamp\":",
+		"\"trade_timestamp\":", "\"tms\":", "\"ttms\":", NULL };
+	static const char *const k_bybit[] = { "\"ts\":", "\"T\":", "\"cts\":", NULL };
+	static const char *const k_ts[] = { "\"ts\":", NULL };
+	static const char *const k_gate[] = { "\"time_ms\":", "\"t\":", "\"create_time_ms\":",
+		NULL };
+	static const char *const k_none[] = { NULL };
+	const char *const *keys;
 	static char *buf;
 	static size_t cap;
 	size_t o = 0, i = 0;
 
+	switch (opt.exchange) {
+	case EX_BYBIT: keys = k_bybit; break;
+	case EX_OKX: case EX_BITGET: keys = k_ts; break;
+	case EX_GATEIO: keys = k_gate; break;
+	case EX_KRAKEN: case EX_COINBASE: keys = k_none; break;
+	default: keys = k_binance; break;
+	}
+	if (!keys[0]) {
+		*outlen = n;
+		return s;
+	}
 	if (cap < n + 64) {
 		char *nb = realloc(buf, n + 64);
 		if (!nb) {
@@ -1047,17 +1309,20 @@ retime(const char *s, size_t n, int64_t offset_ms, size_t *outlen)
 		cap = n + 64;
 	}
 	while (i < n) {
-		size_t k, kl = 0;
-		for (k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+		size_t k, kl = 0, q;
+		for (k = 0; keys[k]; k++) {
 			kl = strlen(keys[k]);
-			if (i + kl < n && !memcmp(s + i, keys[k], kl) &&
-			    s[i + kl] >= '0' && s[i + kl] <= '9')
+			q = i + kl < n && s[i + kl] == '"';
+			if (i + kl + q < n && !memcmp(s + i, keys[k], kl) &&
+			    s[i + kl + q] >= '0' && s[i + kl + q] <= '9')
 				break;
 		}
-		if (k == sizeof keys / sizeof keys[0]) {
+		if (!keys[k]) {
 			buf[o++] = s[i++];
 			continue;
 		}
+		q = s[i + kl] == '"';
+		kl += q;	/* the opening quote of a string value is copied with the key */
 		size_t d = i + kl, e = d;
 		int64_t v = 0;
 		while (e < n && s[e] >= '0' && s[e] <= '9' && e - d < 18)
@@ -1083,24 +1348,124 @@ retime(const char *s, size_t n, int64_t offset_ms, size_t *outlen)
 	return buf;
 }
 
+static enum lws_write_protocol
+data_wp(void)
+{
+	return xinfo[opt.exchange].binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
+}
+
+/* The integer after the first "checksum": in [s, s+n): its last digit. */
+static char *
+find_checksum(char *s, size_t n)
+{
+	char *p = s, *e = s + n, *d;
+
+	while (p < e && (p = memmem(p, (size_t)(e - p), "\"checksum\":", 11))) {
+		p += 11;
+		while (p < e && *p == ' ')
+			p++;
+		if (p < e && *p == '-')
+			p++;
+		for (d = p; d < e && *d >= '0' && *d <= '9'; d++)
+			;
+		if (d > p)
+			return d - 1;
+	}
+	return NULL;
+}
+
+/* The frame sent for line L: the recorded text, moved in time (--retime),
+ * carrying this connection's sequence_num (Coinbase numbers every message of
+ * a connection) and a pending `corrupt` fault.  Valid until the next call. */
+static const char *
+line_render(struct conn *c, const struct rline *l, size_t *n)
+{
+	static struct sbuf out;
+	const char *s, *vs, *ve;
+	char *d;
+	size_t len;
+
+	line_text(c, l, &s, &len);
+	if (opt.retime && l->ts > 0)
+		s = retime(s, len, (wall_us() - l->ts) / 1000, &len);
+	if (opt.exchange == EX_COINBASE &&
+	    js_obj_get(s, s + len, "sequence_num", &vs, &ve) == 1) {
+		out.len = 0;
+		out.oom = 0;
+		sb_add(&out, s, (size_t)(vs - s));
+		sb_addf(&out, "%" PRIu64, c->seqnum++);
+		sb_add(&out, ve, (size_t)(s + len - ve));
+		if (!out.oom) {
+			s = out.p;
+			len = out.len;
+		}
+	}
+	if (c->corrupt_pending && memmem(s, len, "\"checksum\":", 11)) {
+		if (s != out.p) {
+			out.len = 0;
+			out.oom = 0;
+			sb_add(&out, s, len);
+		}
+		if (!out.oom && (d = find_checksum(out.p, out.len))) {
+			/* another integer of the same width and sign, in range */
+			*d = *d == '0' ? '1' : (char)(*d - 1);
+			c->corrupt_pending = 0;
+			g.st.corrupted++;
+			event_simple("corrupt");
+			logm(LV_INFO, "checksum corrupted", "conn=%u", c->id);
+			s = out.p;
+			len = out.len;
+		}
+	}
+	*n = len;
+	return s;
+}
+
+/* A `skip` fault eats this line.  Returns 1 when it did. */
+static int
+fault_skip(struct conn *c, const struct rline *l)
+{
+	struct sbuf b = { 0 };
+
+	if (c->skip_left <= 0)
+		return 0;
+	c->skip_left--;
+	g.st.fault_skipped++;
+	if (opt.exchange == EX_COINBASE)
+		c->seqnum++;	/* a lost message leaves a hole in the numbers */
+	sb_adds(&b, "{\"event\":\"skip\",\"key\":");
+	if (l->key >= 0)
+		sb_json_str(&b, rec.keys[l->key], strlen(rec.keys[l->key]));
+	else
+		sb_adds(&b, "null");
+	sb_addc(&b, '}');
+	event_emit(&b);
+	sb_free(&b);
+	return 1;
+}
+
+/* Queues line L for C.  Past QUEUE_CAP a line is dropped (a slow client)
+ * unless FORCE: catch-up frames after a subscription must all go out. */
 static void
-queue_line(struct conn *c, const struct rline *l)
+queue_line(struct conn *c, const struct rline *l, int force)
 {
 	const char *s;
 	size_t n;
 	struct msg *m;
 
+	if (fault_skip(c, l))
+		return;
 	line_text(c, l, &s, &n);
-	if (opt.retime && l->ts > 0)
-		s = retime(s, n, (wall_us() - l->ts) / 1000, &n);
 	/* A slow client loses lines instead of growing our memory. */
-	if (c->queued + n > QUEUE_CAP) {
+	if (!force && c->queued + n > QUEUE_CAP) {
 		c->skipped++;
 		g.st.skipped++;
+		if (opt.exchange == EX_COINBASE)
+			c->seqnum++;
 		return;
 	}
-	m = msg_new(s, n, opt.exchange == EX_BINANCE ? LWS_WRITE_TEXT :
-		    LWS_WRITE_BINARY, MK_DATA);
+	s = line_render(c, l, &n);
+	m = msg_new(s, n, data_wp(), MK_DATA);
 	if (!m || conn_push(c, m)) {
 		free(m);
 		c->skipped++;
@@ -1136,9 +1501,12 @@ replay_tick(lws_sorted_usec_list_t *sul)
 
 			replay_advance(c);
 			if (line_wanted(c, l))
-				queue_line(c, l);
-			if (c->done)
+				queue_line(c, l, 0);
+			if (c->done) {
+				logm(LV_INFO, "replay reached the end of the recording",
+				     "conn=%u", c->id);
 				return;
+			}
 		}
 		replay_schedule(c, budget == TICK_BUDGET ? 1000 : c->due_us - now);
 		return;
@@ -1155,7 +1523,7 @@ replay_tick(lws_sorted_usec_list_t *sul)
 
 			if (!l)
 				return;
-			queue_line(c, l);
+			queue_line(c, l, 0);
 			c->paced++;
 		}
 		if (c->done)
@@ -1207,6 +1575,11 @@ want_recompute(struct conn *c)
 		c->has_sub = c->nstreams > 0;
 		if (c->has_sub && rec.shutdown_key >= 0)
 			c->want[rec.shutdown_key] = WANT_ALL;
+	} else if (KEYED) {
+		for (i = 0; i < c->nstreams; i++)
+			if ((id = key_lookup(c->streams[i], strlen(c->streams[i]))) >= 0)
+				c->want[id] |= c->sbits[i];
+		c->has_sub = c->nstreams > 0;
 	} else {
 		for (i = 0; i < c->ntypes; i++) {
 			const struct utype *t = &c->types[i];
@@ -1228,6 +1601,7 @@ want_recompute(struct conn *c)
 		}
 		c->has_sub = c->ntypes > 0;
 	}
+	c->ever_sub |= c->has_sub;
 }
 
 static void
@@ -1236,6 +1610,90 @@ streams_free(char **s, int n)
 	while (n-- > 0)
 		free(s[n]);
 	free(s);
+}
+
+/* Keyed exchanges: the connection's subscriptions are a list of keys. */
+static int
+sub_find(const struct conn *c, const char *key)
+{
+	int i;
+
+	for (i = 0; i < c->nstreams; i++)
+		if (!strcmp(c->streams[i], key))
+			return i;
+	return -1;
+}
+
+/* Adds KEY (or updates its bits).  Returns 1 if added, 0 if it was there,
+ * -1 when out of memory. */
+static int
+sub_add(struct conn *c, const char *key, unsigned bits)
+{
+	int k = sub_find(c, key);
+	char **ns;
+	unsigned char *nb;
+
+	if (k >= 0) {
+		c->sbits[k] = (unsigned char)bits;
+		return 0;
+	}
+	if (!(ns = realloc(c->streams, (size_t)(c->nstreams + 1) * sizeof(*ns))))
+		return -1;
+	c->streams = ns;
+	if (!(nb = realloc(c->sbits, (size_t)(c->nstreams + 1))))
+		return -1;
+	c->sbits = nb;
+	if (!(ns[c->nstreams] = strdup(key)))
+		return -1;
+	nb[c->nstreams] = (unsigned char)bits;
+	c->nstreams++;
+	return 1;
+}
+
+/* Returns 1 if KEY was subscribed. */
+static int
+sub_del(struct conn *c, const char *key)
+{
+	int k = sub_find(c, key);
+
+	if (k < 0)
+		return 0;
+	free(c->streams[k]);
+	memmove(&c->streams[k], &c->streams[k + 1],
+		(size_t)(c->nstreams - k - 1) * sizeof(*c->streams));
+	memmove(&c->sbits[k], &c->sbits[k + 1], (size_t)(c->nstreams - k - 1));
+	c->nstreams--;
+	return 1;
+}
+
+/* A new subscription to a book stream starts with a whole book, as on the
+ * exchanges: the stream's latest snapshot before the connection's replay
+ * position, then every frame of the stream recorded after it, so the book
+ * the client builds is the current one and the frames that follow chain on
+ * (sequence numbers, checksums).  Nothing when the stream has no snapshot
+ * yet: the replay will come to it. */
+static void
+book_catch_up(struct conn *c, const char *key)
+{
+	int id = key_lookup(key, strlen(key));
+	size_t j, m, n = 0;
+
+	if (id < 0 || !(c->want[id] & WANT_SNAP))
+		return;
+	for (j = c->cursor; j-- > 0;)
+		if (rec.lines[j].key == id && rec.lines[j].book_snap)
+			break;
+	if (j == (size_t)-1)
+		return;
+	for (m = j; m < c->cursor && m < rec.n; m++) {
+		if (rec.lines[m].key != id)
+			continue;
+		queue_line(c, &rec.lines[m], 1);
+		n++;
+	}
+	g.st.snapshots_sent++;
+	logm(LV_INFO, "book snapshot sent", "conn=%u key=%s line=%zu frames=%zu",
+	     c->id, key, j, n);
 }
 
 static void
@@ -1368,8 +1826,8 @@ target_parse(const char *full, struct target *t, char *why, size_t wl)
 	size_t pn = q ? (size_t)(q - full) : strlen(full);
 
 	memset(t, 0, sizeof(*t));
-	if (opt.exchange == EX_UPBIT) {
-		if (pn == 13 && !memcmp(full, "/websocket/v1", 13))
+	if (opt.exchange != EX_BINANCE) {
+		if (span_is(full, pn, xinfo[opt.exchange].path))
 			return 0;
 		snprintf(why, wl, "unknown path");
 		return 404;
@@ -2024,7 +2482,1183 @@ upbit_request(struct conn *c, const char *text, size_t len)
 }
 
 /* ------------------------------------------------------------------ */
-/* Keep-alives: Binance server pings and pong deadline, Upbit idle */
+/* The keyed exchanges: Coinbase, Bybit, OKX, Kraken, Bitget, Gate.  Each
+ * request is validated whole and either rejected with the exchange's error
+ * frame (nothing changes) or applied; subscriptions become keys (fakex.md). */
+
+static uint64_t rng_state = 88172645463325252ull;
+
+static uint64_t
+rng_next(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static void
+hex_id(char *out, size_t digits)
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < digits; i++)
+		out[i] = hx[rng_next() >> 60];
+	out[digits] = '\0';
+}
+
+/* The exchange's name for a connection: Bybit a UUID, OKX 8 hex digits,
+ * Gate 16. */
+static void
+conn_id_new(struct conn *c)
+{
+	if (opt.exchange == EX_BYBIT) {
+		hex_id(c->conn_id, 36);
+		c->conn_id[8] = c->conn_id[13] = c->conn_id[18] = c->conn_id[23] = '-';
+	} else {
+		hex_id(c->conn_id, opt.exchange == EX_GATEIO ? 16 : 8);
+	}
+}
+
+/* RFC 3339 UTC with DIGITS fraction digits (6 or 9) from µs. */
+static void
+fmt_rfc3339(char *buf, size_t n, int64_t us, int digits)
+{
+	time_t secs = (time_t)(us / 1000000);
+	struct tm tm;
+	char d[32];
+
+	gmtime_r(&secs, &tm);
+	strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (digits == 9)
+		snprintf(buf, n, "%s.%06d%03dZ", d, (int)(us % 1000000),
+			 (int)(rng_next() % 1000));
+	else
+		snprintf(buf, n, "%s.%06dZ", d, (int)(us % 1000000));
+}
+
+static void
+conn_sb(struct conn *c, struct sbuf *b, enum mkind kind)
+{
+	if (!b->oom)
+		conn_send(c, b->p, b->len, LWS_WRITE_TEXT, kind);
+	sb_free(b);
+}
+
+static void
+conn_text(struct conn *c, const char *s, enum mkind kind)
+{
+	conn_send(c, s, strlen(s), LWS_WRITE_TEXT, kind);
+}
+
+/* A rejected request: counted, logged, written to the events file. */
+static void
+request_rejected(struct conn *c, const char *why)
+{
+	struct sbuf b = { 0 };
+	char q[256];
+
+	g.st.errors_sent++;
+	sb_adds(&b, "{\"event\":\"request_rejected\",\"reason\":");
+	sb_json_str(&b, why, strlen(why));
+	sb_addc(&b, '}');
+	event_emit(&b);
+	sb_free(&b);
+	logm(LV_WARN, "rejected request", "conn=%u reason=%s", c->id,
+	     lq(q, sizeof(q), why, strlen(why)));
+}
+
+static void
+pong_sent_event(struct conn *c)
+{
+	event_simple("pong_sent");
+	logm(LV_DEBUG, "keep-alive answered", "conn=%u", c->id);
+}
+
+/* A request's keys before they are applied. */
+struct keylist {
+	char **k;
+	unsigned char *bits;
+	int n;
+};
+
+static int
+kl_push(struct keylist *kl, const char *key, unsigned bits)
+{
+	char **nk;
+	unsigned char *nb;
+
+	if (!(nk = realloc(kl->k, (size_t)(kl->n + 1) * sizeof(*nk))))
+		return -1;
+	kl->k = nk;
+	if (!(nb = realloc(kl->bits, (size_t)(kl->n + 1))))
+		return -1;
+	kl->bits = nb;
+	if (!(nk[kl->n] = strdup(key)))
+		return -1;
+	nb[kl->n++] = (unsigned char)bits;
+	return 0;
+}
+
+static int
+kl_pushf(struct keylist *kl, unsigned bits, const char *a, const char *b,
+	 const char *c)
+{
+	char key[256];
+	int n = c ? snprintf(key, sizeof(key), "%s|%s|%s", a, b, c) :
+		    snprintf(key, sizeof(key), "%s|%s", a, b);
+
+	if (n < 0 || (size_t)n >= sizeof(key))
+		return -1;
+	return kl_push(kl, key, bits);
+}
+
+static void
+kl_free(struct keylist *kl)
+{
+	streams_free(kl->k, kl->n);
+	free(kl->bits);
+	memset(kl, 0, sizeof(*kl));
+}
+
+static void hb_start(struct conn *c);
+
+/* Applies a validated request's keys, writes the event line.  The caller
+ * sends the acks, then calls keys_done(). */
+static void
+keys_apply(struct conn *c, const struct keylist *kl, int sub)
+{
+	struct sbuf b = { 0 };
+	int i;
+
+	for (i = 0; i < kl->n; i++) {
+		if (sub)
+			sub_add(c, kl->k[i], kl->bits[i]);
+		else
+			sub_del(c, kl->k[i]);
+	}
+	want_recompute(c);
+	if (sub)
+		g.st.subscriptions++;
+	sb_addf(&b, "{\"event\":\"%s\",\"streams\":[", sub ? "subscribe" : "unsubscribe");
+	for (i = 0; i < kl->n; i++) {
+		if (i)
+			sb_addc(&b, ',');
+		sb_json_str(&b, kl->k[i], strlen(kl->k[i]));
+	}
+	sb_adds(&b, "]}");
+	event_emit(&b);
+	sb_free(&b);
+	logm(LV_INFO, sub ? "subscribe" : "unsubscribe", "conn=%u count=%d streams=%d",
+	     c->id, kl->n, c->nstreams);
+	if (sub && opt.exchange == EX_KRAKEN)
+		hb_start(c);
+}
+
+/* After the acks: fresh books for the new book subscriptions, then replay. */
+static void
+keys_done(struct conn *c, const struct keylist *kl, int sub)
+{
+	int i;
+
+	for (i = 0; sub && i < kl->n; i++)
+		book_catch_up(c, kl->k[i]);
+	replay_kick(c);
+}
+
+static int
+in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return 1;
+	return 0;
+}
+
+/* Upper-case letters and digits, 1..40 of them. */
+static int
+alnum_up(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n || n > 40)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+/* BASE<sep>QUOTE, both alnum_up (more parts with MAXPARTS > 2: OKX's
+ * BTC-USD-SWAP). */
+static int
+pair_ok(const char *s, char sep, int maxparts)
+{
+	int parts = 0;
+	const char *p = s, *q;
+
+	for (;;) {
+		q = strchr(p, sep);
+		if (!alnum_up(p, q ? (size_t)(q - p) : strlen(p)))
+			return 0;
+		parts++;
+		if (!q)
+			break;
+		p = q + 1;
+	}
+	return parts >= 2 && parts <= maxparts;
+}
+
+/* Letters and digits, 1..MAX of them. */
+static int
+alnum_id(const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9')))
+			return 0;
+	return i > 0 && i <= max;
+}
+
+static const cJSON *
+obj_str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v : NULL;
+}
+
+/* ---- OKX ---- */
+
+static void
+okx_error(struct conn *c, const char *id, const char *code, const char *msg)
+{
+	struct sbuf b = { 0 };
+
+	sb_addc(&b, '{');
+	if (id) {
+		sb_adds(&b, "\"id\":");
+		sb_json_str(&b, id, strlen(id));
+		sb_addc(&b, ',');
+	}
+	sb_addf(&b, "\"event\":\"error\",\"code\":\"%s\",\"msg\":", code);
+	sb_json_str(&b, msg, strlen(msg));
+	sb_adds(&b, ",\"connId\":");
+	sb_json_str(&b, c->conn_id, strlen(c->conn_id));
+	sb_addc(&b, '}');
+	conn_sb(c, &b, MK_OTHER);
+	request_rejected(c, msg);
+}
+
+static void
+okx_request(struct conn *c, const char *text, size_t len)
+{
+	static const char *const channels[] = {
+		"tickers", "trades", "books", "books5", "bbo-tbt", "books-l2-tbt",
+		"books50-l2-tbt", "index-tickers", "mark-price", "open-interest",
+		"funding-rate", "price-limit", "estimated-price", "opt-summary", NULL
+	};
+	cJSON *root, *it;
+	const cJSON *id, *op, *args;
+	const char *ids = NULL;
+	struct keylist kl = { 0 };
+	struct sbuf b = { 0 }, inv = { 0 };
+	char msg[512];
+	int sub;
+
+	if (span_is(text, len, "ping")) {
+		conn_text(c, "pong", MK_PONG);
+		pong_sent_event(c);
+		return;
+	}
+	sb_adds(&inv, "Invalid request: ");
+	sb_add(&inv, text, len > 400 ? 400 : len);
+	root = cJSON_ParseWithLength(text, len);
+	if (!cJSON_IsObject(root)) {
+		okx_error(c, NULL, "60012", inv.oom ? "Invalid request" : inv.p);
+		goto out;
+	}
+	id = cJSON_GetObjectItemCaseSensitive(root, "id");
+	if (id) {
+		if (!cJSON_IsString(id) || !alnum_id(id->valuestring, 32)) {
+			okx_error(c, NULL, "60012", inv.oom ? "Invalid request" : inv.p);
+			goto out;
+		}
+		ids = id->valuestring;
+	}
+	op = obj_str(root, "op");
+	args = cJSON_GetObjectItemCaseSensitive(root, "args");
+	if (!op || (strcmp(op->valuestring, "subscribe") &&
+		    strcmp(op->valuestring, "unsubscribe")) ||
+	    !cJSON_IsArray(args) || !cJSON_GetArraySize(args)) {
+		okx_error(c, ids, "60012", inv.oom ? "Invalid request" : inv.p);
+		goto out;
+	}
+	sub = op->valuestring[0] == 's';
+	cJSON_ArrayForEach(it, args) {
+		const cJSON *ch = obj_str(it, "channel"), *inst = obj_str(it, "instId");
+
+		if (!cJSON_IsObject(it) || !ch || !inst) {
+			okx_error(c, ids, "60012", inv.oom ? "Invalid request" : inv.p);
+			goto out;
+		}
+		if (!strcmp(ch->valuestring, "books-l2-tbt") ||
+		    !strcmp(ch->valuestring, "books50-l2-tbt")) {
+			okx_error(c, ids, "60011", "Please log in");
+			goto out;
+		}
+		if (!in_list(ch->valuestring, channels) ||
+		    !pair_ok(inst->valuestring, '-', 4)) {
+			snprintf(msg, sizeof(msg), "Wrong URL or channel:%.60s,instId:%.60s "
+				 "doesn't exist. Please use the correct URL, channel and "
+				 "parameters referring to API document.", ch->valuestring,
+				 inst->valuestring);
+			okx_error(c, ids, "60018", msg);
+			goto out;
+		}
+		if (kl_pushf(&kl, WANT_ALL, ch->valuestring, inst->valuestring, NULL))
+			goto out;
+	}
+	keys_apply(c, &kl, sub);
+	cJSON_ArrayForEach(it, args) {
+		const cJSON *ch = obj_str(it, "channel"), *inst = obj_str(it, "instId");
+
+		sb_addc(&b, '{');
+		if (ids) {
+			sb_adds(&b, "\"id\":");
+			sb_json_str(&b, ids, strlen(ids));
+			sb_addc(&b, ',');
+		}
+		sb_addf(&b, "\"event\":\"%s\",\"arg\":{\"channel\":", op->valuestring);
+		sb_json_str(&b, ch->valuestring, strlen(ch->valuestring));
+		sb_adds(&b, ",\"instId\":");
+		sb_json_str(&b, inst->valuestring, strlen(inst->valuestring));
+		sb_adds(&b, "},\"connId\":");
+		sb_json_str(&b, c->conn_id, strlen(c->conn_id));
+		sb_addc(&b, '}');
+		conn_sb(c, &b, MK_OTHER);
+	}
+	keys_done(c, &kl, sub);
+out:
+	sb_free(&inv);
+	kl_free(&kl);
+	cJSON_Delete(root);
+}
+
+/* ---- Bitget ---- */
+
+static void
+bitget_error(struct conn *c, const char *code, const char *msg)
+{
+	struct sbuf b = { 0 };
+
+	sb_addf(&b, "{\"event\":\"error\",\"code\":\"%s\",\"msg\":", code);
+	sb_json_str(&b, msg, strlen(msg));
+	sb_addc(&b, '}');
+	conn_sb(c, &b, MK_OTHER);
+	request_rejected(c, msg);
+}
+
+static int
+bitget_channel_ok(const char *ch)
+{
+	static const char *const channels[] = {
+		"ticker", "trade", "books", "books1", "books5", "books15", "auction",
+		"candle1m", "candle5m", "candle15m", "candle30m", "candle1H",
+		"candle4H", "candle6H", "candle12H", "candle1D", "candle3D",
+		"candle1W", "candle1M", NULL
+	};
+
+	return in_list(ch, channels);
+}
+
+static void
+bitget_request(struct conn *c, const char *text, size_t len)
+{
+	cJSON *root = NULL, *it;
+	const cJSON *op, *args;
+	struct keylist kl = { 0 };
+	struct sbuf b = { 0 };
+	char msg[256];
+	int sub;
+
+	if (span_is(text, len, "ping")) {
+		c->last_ping_us = mono_us();
+		conn_text(c, "pong", MK_PONG);
+		pong_sent_event(c);
+		return;
+	}
+	if (len > 4096) {
+		bitget_error(c, "30002", "request too large (max 4096 bytes)");
+		return;
+	}
+	root = cJSON_ParseWithLength(text, len);
+	if (!cJSON_IsObject(root)) {
+		bitget_error(c, "30002", "illegal request");
+		goto out;
+	}
+	op = obj_str(root, "op");
+	args = cJSON_GetObjectItemCaseSensitive(root, "args");
+	if (!op || (strcmp(op->valuestring, "subscribe") &&
+		    strcmp(op->valuestring, "unsubscribe"))) {
+		bitget_error(c, "30003", "invalid op");
+		goto out;
+	}
+	if (!cJSON_IsArray(args) || !cJSON_GetArraySize(args)) {
+		bitget_error(c, "30002", "illegal request");
+		goto out;
+	}
+	sub = op->valuestring[0] == 's';
+	cJSON_ArrayForEach(it, args) {
+		const cJSON *ty = obj_str(it, "instType"), *ch = obj_str(it, "channel"),
+			    *inst = obj_str(it, "instId");
+
+		if (!cJSON_IsObject(it) || !ty || !ch || !inst) {
+			bitget_error(c, "30002", "illegal request");
+			goto out;
+		}
+		if (strcmp(ty->valuestring, "SPOT") || !bitget_channel_ok(ch->valuestring) ||
+		    !alnum_up(inst->valuestring, strlen(inst->valuestring))) {
+			snprintf(msg, sizeof(msg), "instType:%.40s,channel:%.40s,instId:%.40s "
+				 "doesn't exist", ty->valuestring, ch->valuestring,
+				 inst->valuestring);
+			bitget_error(c, "30001", msg);
+			goto out;
+		}
+		if (kl_pushf(&kl, WANT_ALL, ty->valuestring, ch->valuestring,
+			     inst->valuestring))
+			goto out;
+	}
+	keys_apply(c, &kl, sub);
+	cJSON_ArrayForEach(it, args) {
+		sb_addf(&b, "{\"event\":\"%s\",\"arg\":{\"instType\":", op->valuestring);
+		sb_json_str(&b, obj_str(it, "instType")->valuestring,
+			    strlen(obj_str(it, "instType")->valuestring));
+		sb_adds(&b, ",\"channel\":");
+		sb_json_str(&b, obj_str(it, "channel")->valuestring,
+			    strlen(obj_str(it, "channel")->valuestring));
+		sb_adds(&b, ",\"instId\":");
+		sb_json_str(&b, obj_str(it, "instId")->valuestring,
+			    strlen(obj_str(it, "instId")->valuestring));
+		sb_adds(&b, "}}");
+		conn_sb(c, &b, MK_OTHER);
+	}
+	keys_done(c, &kl, sub);
+out:
+	kl_free(&kl);
+	cJSON_Delete(root);
+}
+
+/* ---- Bybit ---- */
+
+/* {"success":..,"ret_msg":..,"conn_id":..,["req_id":..,]"op":..} */
+static void
+bybit_reply(struct conn *c, int ok, const char *ret_msg, const char *req_id,
+	    const char *op, enum mkind kind)
+{
+	struct sbuf b = { 0 };
+
+	sb_addf(&b, "{\"success\":%s,\"ret_msg\":", ok ? "true" : "false");
+	sb_json_str(&b, ret_msg, strlen(ret_msg));
+	sb_adds(&b, ",\"conn_id\":");
+	sb_json_str(&b, c->conn_id, strlen(c->conn_id));
+	if (req_id) {
+		sb_adds(&b, ",\"req_id\":");
+		sb_json_str(&b, req_id, strlen(req_id));
+	}
+	sb_adds(&b, ",\"op\":");
+	sb_json_str(&b, op, strlen(op));
+	sb_addc(&b, '}');
+	conn_sb(c, &b, kind);
+	if (!ok)
+		request_rejected(c, ret_msg);
+}
+
+/* publicTrade.S, tickers.S, orderbook.{1,50,200,1000}.S, orderbook.full.S,
+ * kline.I.S */
+static int
+bybit_topic_ok(const char *t)
+{
+	static const char *const depths[] = { "1", "50", "200", "1000", "full", NULL };
+	static const char *const kl[] = {
+		"1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D",
+		"W", "M", NULL
+	};
+	const char *dot = strchr(t, '.'), *dot2;
+	char mid[16];
+
+	if (!dot)
+		return 0;
+	if ((size_t)(dot - t) == 11 && !memcmp(t, "publicTrade", 11))
+		return alnum_up(dot + 1, strlen(dot + 1));
+	if ((size_t)(dot - t) == 7 && !memcmp(t, "tickers", 7))
+		return alnum_up(dot + 1, strlen(dot + 1));
+	if (!(dot2 = strchr(dot + 1, '.')) || (size_t)(dot2 - dot - 1) >= sizeof(mid))
+		return 0;
+	memcpy(mid, dot + 1, (size_t)(dot2 - dot - 1));
+	mid[dot2 - dot - 1] = '\0';
+	if (!alnum_up(dot2 + 1, strlen(dot2 + 1)))
+		return 0;
+	if ((size_t)(dot - t) == 9 && !memcmp(t, "orderbook", 9))
+		return in_list(mid, depths);
+	if ((size_t)(dot - t) == 5 && !memcmp(t, "kline", 5))
+		return in_list(mid, kl);
+	return 0;
+}
+
+static void
+bybit_request(struct conn *c, const char *text, size_t len)
+{
+	cJSON *root = cJSON_ParseWithLength(text, len), *it;
+	const cJSON *op, *args, *rid;
+	const char *req_id = NULL;
+	struct keylist kl = { 0 };
+	char msg[256];
+	int sub;
+
+	if (!cJSON_IsObject(root)) {
+		bybit_reply(c, 0, "error:request must be a JSON object", NULL, "", MK_OTHER);
+		goto out;
+	}
+	if ((rid = obj_str(root, "req_id")))
+		req_id = rid->valuestring;
+	op = obj_str(root, "op");
+	if (op && !strcmp(op->valuestring, "ping")) {
+		/* the spot pong: "op" stays "ping", no req_id */
+		bybit_reply(c, 1, "pong", NULL, "ping", MK_PONG);
+		pong_sent_event(c);
+		goto out;
+	}
+	if (!op || (strcmp(op->valuestring, "subscribe") &&
+		    strcmp(op->valuestring, "unsubscribe"))) {
+		snprintf(msg, sizeof(msg), "error:unsupported op:%.40s",
+			 op ? op->valuestring : "");
+		bybit_reply(c, 0, msg, req_id, op ? op->valuestring : "", MK_OTHER);
+		goto out;
+	}
+	sub = op->valuestring[0] == 's';
+	args = cJSON_GetObjectItemCaseSensitive(root, "args");
+	if (!cJSON_IsArray(args) || !cJSON_GetArraySize(args)) {
+		bybit_reply(c, 0, "error:args is empty", req_id, op->valuestring, MK_OTHER);
+		goto out;
+	}
+	if (cJSON_GetArraySize(args) > 10) {
+		bybit_reply(c, 0, "error:args size exceeds the limit of 10", req_id,
+			    op->valuestring, MK_OTHER);
+		goto out;
+	}
+	cJSON_ArrayForEach(it, args) {
+		if (!cJSON_IsString(it) || !bybit_topic_ok(it->valuestring)) {
+			snprintf(msg, sizeof(msg), "error:handler not found,topic:%.100s",
+				 cJSON_IsString(it) ? it->valuestring : "");
+			bybit_reply(c, 0, msg, req_id, op->valuestring, MK_OTHER);
+			goto out;
+		}
+		if (sub && sub_find(c, it->valuestring) >= 0) {
+			snprintf(msg, sizeof(msg), "error:already subscribed,topic:%.100s",
+				 it->valuestring);
+			bybit_reply(c, 0, msg, req_id, op->valuestring, MK_OTHER);
+			goto out;
+		}
+		if (kl_push(&kl, it->valuestring, WANT_ALL))
+			goto out;
+	}
+	keys_apply(c, &kl, sub);
+	bybit_reply(c, 1, op->valuestring, req_id, op->valuestring, MK_OTHER);
+	keys_done(c, &kl, sub);
+out:
+	kl_free(&kl);
+	cJSON_Delete(root);
+}
+
+/* ---- Kraken ---- */
+
+/* {"error":..,"method":..,[req_id,][symbol,]"success":false,"time_in","time_out"} */
+static void
+kraken_error(struct conn *c, const char *err, const char *method,
+	     const char *req_id, size_t req_len, const char *symbol, int64_t t_in)
+{
+	struct sbuf b = { 0 };
+	char ti[64], to[64];
+
+	fmt_rfc3339(ti, sizeof(ti), t_in, 6);
+	fmt_rfc3339(to, sizeof(to), wall_us(), 6);
+	sb_adds(&b, "{\"error\":");
+	sb_json_str(&b, err, strlen(err));
+	sb_adds(&b, ",\"method\":");
+	sb_json_str(&b, method, strlen(method));
+	if (req_id) {
+		sb_adds(&b, ",\"req_id\":");
+		sb_add(&b, req_id, req_len);
+	}
+	if (symbol) {
+		sb_adds(&b, ",\"symbol\":");
+		sb_json_str(&b, symbol, strlen(symbol));
+	}
+	sb_addf(&b, ",\"success\":false,\"time_in\":\"%s\",\"time_out\":\"%s\"}", ti, to);
+	conn_sb(c, &b, MK_OTHER);
+	request_rejected(c, err);
+}
+
+static void
+kraken_request(struct conn *c, const char *text, size_t len)
+{
+	static const char *const channels[] = { "book", "trade", "ticker", "ohlc",
+						"instrument", NULL };
+	static const long depths[] = { 10, 25, 100, 500, 1000 };
+	int64_t t_in = wall_us();
+	cJSON *root = cJSON_ParseWithLength(text, len), *it;
+	const cJSON *method, *params, *ch, *syms, *depth, *snap, *rid;
+	const char *req_id = NULL, *ve, *m;
+	size_t req_len = 0;
+	struct keylist kl = { 0 };
+	struct sbuf b = { 0 };
+	char ti[64], to[64];
+	long d = 10;
+	int sub, snapshot, i, ok;
+
+	if (!cJSON_IsObject(root)) {
+		kraken_error(c, "Malformed request", "", NULL, 0, NULL, t_in);
+		goto out;
+	}
+	method = obj_str(root, "method");
+	m = method ? method->valuestring : "";
+	rid = cJSON_GetObjectItemCaseSensitive(root, "req_id");
+	if (rid) {
+		if (!cJSON_IsNumber(rid) ||
+		    js_obj_get(text, text + len, "req_id", &req_id, &ve) != 1) {
+			kraken_error(c, "req_id must be an integer", m, NULL, 0, NULL, t_in);
+			goto out;
+		}
+		req_len = (size_t)(ve - req_id);
+	}
+	if (!strcmp(m, "ping")) {
+		fmt_rfc3339(ti, sizeof(ti), t_in, 6);
+		fmt_rfc3339(to, sizeof(to), wall_us(), 6);
+		sb_adds(&b, "{\"method\":\"pong\"");
+		if (req_id) {
+			sb_adds(&b, ",\"req_id\":");
+			sb_add(&b, req_id, req_len);
+		}
+		sb_addf(&b, ",\"time_in\":\"%s\",\"time_out\":\"%s\"}", ti, to);
+		conn_sb(c, &b, MK_PONG);
+		pong_sent_event(c);
+		goto out;
+	}
+	if (strcmp(m, "subscribe") && strcmp(m, "unsubscribe")) {
+		kraken_error(c, "Method not found", m, req_id, req_len, NULL, t_in);
+		goto out;
+	}
+	sub = m[0] == 's';
+	params = cJSON_GetObjectItemCaseSensitive(root, "params");
+	ch = obj_str(params, "channel");
+	if (!cJSON_IsObject(params) || !ch) {
+		kraken_error(c, "Missing field: params.channel", m, req_id, req_len, NULL, t_in);
+		goto out;
+	}
+	if (!in_list(ch->valuestring, channels)) {
+		kraken_error(c, "Channel not found", m, req_id, req_len, NULL, t_in);
+		goto out;
+	}
+	syms = cJSON_GetObjectItemCaseSensitive(params, "symbol");
+	if (!strcmp(ch->valuestring, "instrument")) {
+		syms = NULL;	/* every pair, no symbols */
+	} else if (!cJSON_IsArray(syms) || !cJSON_GetArraySize(syms)) {
+		kraken_error(c, "Missing field: params.symbol", m, req_id, req_len, NULL, t_in);
+		goto out;
+	}
+	depth = cJSON_GetObjectItemCaseSensitive(params, "depth");
+	if (depth && !strcmp(ch->valuestring, "book")) {
+		ok = 0;
+		for (i = 0; i < 5; i++)
+			ok |= cJSON_IsNumber(depth) && depth->valuedouble == (double)depths[i];
+		if (!ok) {
+			kraken_error(c, "Invalid depth: must be one of 10, 25, 100, 500, 1000",
+				     m, req_id, req_len, NULL, t_in);
+			goto out;
+		}
+		d = (long)depth->valuedouble;
+	}
+	snap = cJSON_GetObjectItemCaseSensitive(params, "snapshot");
+	if (snap && !cJSON_IsBool(snap)) {
+		kraken_error(c, "snapshot must be a boolean", m, req_id, req_len, NULL, t_in);
+		goto out;
+	}
+	snapshot = snap ? cJSON_IsTrue(snap) : strcmp(ch->valuestring, "trade") != 0;
+	/* One answer per symbol, each accepted or refused on its own (the
+	 * instrument channel: one answer). */
+	for (it = syms ? syms->child : NULL, i = 0; syms ? it != NULL : i < 1;
+	     it = it ? it->next : NULL, i++) {
+		char key[128];
+		const char *sy = it && cJSON_IsString(it) ? it->valuestring : "";
+
+		if (syms)
+			snprintf(key, sizeof(key), "%s|%.100s", ch->valuestring, sy);
+		else
+			snprintf(key, sizeof(key), "instrument");
+		if (syms && !pair_ok(sy, '/', 2)) {
+			char err[160];
+
+			snprintf(err, sizeof(err), "Currency pair not supported %.100s", sy);
+			kraken_error(c, err, m, req_id, req_len, sy, t_in);
+			continue;
+		}
+		if (sub && sub_find(c, key) >= 0) {
+			kraken_error(c, "Already subscribed", m, req_id, req_len,
+				     syms ? sy : NULL, t_in);
+			continue;
+		}
+		if (!sub && sub_find(c, key) < 0) {
+			kraken_error(c, "Subscription Not Found", m, req_id, req_len,
+				     syms ? sy : NULL, t_in);
+			continue;
+		}
+		if (kl_push(&kl, key, snapshot ? WANT_ALL : WANT_RT))
+			goto out;
+		fmt_rfc3339(ti, sizeof(ti), t_in, 6);
+		fmt_rfc3339(to, sizeof(to), wall_us(), 6);
+		sb_addf(&b, "{\"method\":\"%s\"", m);
+		if (req_id) {
+			sb_adds(&b, ",\"req_id\":");
+			sb_add(&b, req_id, req_len);
+		}
+		sb_adds(&b, ",\"result\":{\"channel\":");
+		sb_json_str(&b, ch->valuestring, strlen(ch->valuestring));
+		if (!strcmp(ch->valuestring, "book"))
+			sb_addf(&b, ",\"depth\":%ld", d);
+		if (sub)
+			sb_addf(&b, ",\"snapshot\":%s", snapshot ? "true" : "false");
+		if (syms) {
+			sb_adds(&b, ",\"symbol\":");
+			sb_json_str(&b, sy, strlen(sy));
+		}
+		sb_addf(&b, "},\"success\":true,\"time_in\":\"%s\",\"time_out\":\"%s\"}", ti, to);
+		/* queued after keys_apply() below, so acks precede data */
+		if (b.oom)
+			goto out;
+		if (kl_push(&kl, b.p, 0))
+			goto out;
+		b.len = 0;
+	}
+	if (kl.n) {
+		struct keylist keys = { 0 };
+
+		/* kl alternates key, ack */
+		for (i = 0; i < kl.n; i += 2)
+			if (kl_push(&keys, kl.k[i], kl.bits[i])) {
+				kl_free(&keys);
+				goto out;
+			}
+		keys_apply(c, &keys, sub);
+		for (i = 1; i < kl.n; i += 2)
+			conn_text(c, kl.k[i], MK_OTHER);
+		keys_done(c, &keys, sub);
+		kl_free(&keys);
+	}
+out:
+	sb_free(&b);
+	kl_free(&kl);
+	cJSON_Delete(root);
+}
+
+/* ---- Gate ---- */
+
+/* The answer to a request: {"time","time_ms",["id",]"conn_id","trace_id",
+ * "channel","event",["payload",]["error",]"result"}. */
+static void
+gate_reply(struct conn *c, const char *id, size_t idlen, const char *channel,
+	   const char *event, const cJSON *payload, int code, const char *msg)
+{
+	struct sbuf b = { 0 };
+	int64_t now = wall_us();
+	char trace[40];
+	char *pl = payload ? cJSON_PrintUnformatted(payload) : NULL;
+
+	hex_id(trace, 32);
+	sb_addf(&b, "{\"time\":%" PRId64 ",\"time_ms\":%" PRId64, now / 1000000, now / 1000);
+	if (id) {
+		sb_adds(&b, ",\"id\":");
+		sb_add(&b, id, idlen);
+	}
+	sb_adds(&b, ",\"conn_id\":");
+	sb_json_str(&b, c->conn_id, strlen(c->conn_id));
+	sb_addf(&b, ",\"trace_id\":\"%s\",\"channel\":", trace);
+	sb_json_str(&b, channel, strlen(channel));
+	sb_adds(&b, ",\"event\":");
+	sb_json_str(&b, event, strlen(event));
+	if (pl) {
+		sb_adds(&b, ",\"payload\":");
+		sb_adds(&b, pl);
+	}
+	if (code) {
+		sb_addf(&b, ",\"error\":{\"code\":%d,\"message\":", code);
+		sb_json_str(&b, msg, strlen(msg));
+		sb_adds(&b, "},\"result\":{\"status\":\"fail\"}}");
+	} else {
+		sb_adds(&b, ",\"result\":{\"status\":\"success\"}}");
+	}
+	free(pl);
+	conn_sb(c, &b, MK_OTHER);
+	if (code)
+		request_rejected(c, msg);
+}
+
+static int
+gate_pair_ok(const cJSON *v)
+{
+	return cJSON_IsString(v) && pair_ok(v->valuestring, '_', 2);
+}
+
+static void
+gate_request(struct conn *c, const char *text, size_t len)
+{
+	static const char *const lists[] = { "spot.tickers", "spot.trades",
+					     "spot.book_ticker", NULL };
+	static const char *const levels[] = { "5", "10", "20", "50", "100", NULL };
+	cJSON *root = cJSON_ParseWithLength(text, len), *it;
+	const cJSON *ch, *ev, *payload, *tm, *id, *p0, *p1, *p2;
+	const char *idraw = NULL, *ve, *chs;
+	size_t idlen = 0;
+	struct keylist kl = { 0 };
+	char msg[256];
+	int sub, n;
+
+	if (!cJSON_IsObject(root)) {
+		gate_reply(c, NULL, 0, "", "", NULL, 1, "invalid request body");
+		goto out;
+	}
+	id = cJSON_GetObjectItemCaseSensitive(root, "id");
+	if (id && cJSON_IsNumber(id) &&
+	    js_obj_get(text, text + len, "id", &idraw, &ve) == 1)
+		idlen = (size_t)(ve - idraw);
+	else
+		idraw = NULL;
+	ch = obj_str(root, "channel");
+	chs = ch ? ch->valuestring : "";
+	if (!strcmp(chs, "spot.ping")) {
+		struct sbuf b = { 0 };
+
+		sb_addf(&b, "{\"time\":%" PRId64 ",\"channel\":\"spot.pong\",\"event\":\"\","
+			"\"error\":null,\"result\":null}", wall_us() / 1000000);
+		conn_sb(c, &b, MK_PONG);
+		pong_sent_event(c);
+		goto out;
+	}
+	ev = obj_str(root, "event");
+	payload = cJSON_GetObjectItemCaseSensitive(root, "payload");
+	tm = cJSON_GetObjectItemCaseSensitive(root, "time");
+	if (!ch || !ev || (strcmp(ev->valuestring, "subscribe") &&
+			   strcmp(ev->valuestring, "unsubscribe"))) {
+		gate_reply(c, idraw, idlen, chs, ev ? ev->valuestring : "", NULL, 1,
+			   "invalid request body");
+		goto out;
+	}
+	sub = ev->valuestring[0] == 's';
+	if (!cJSON_IsNumber(tm)) {
+		gate_reply(c, idraw, idlen, chs, ev->valuestring, payload, 2,
+			   "invalid argument: time is required");
+		goto out;
+	}
+	n = cJSON_GetArraySize(payload);
+	if (!cJSON_IsArray(payload) || !n) {
+		gate_reply(c, idraw, idlen, chs, ev->valuestring, payload, 2,
+			   "invalid argument: payload is required");
+		goto out;
+	}
+	p0 = cJSON_GetArrayItem(payload, 0);
+	p1 = cJSON_GetArrayItem(payload, 1);
+	p2 = cJSON_GetArrayItem(payload, 2);
+	if (in_list(chs, lists)) {
+		cJSON_ArrayForEach(it, payload) {
+			if (!gate_pair_ok(it)) {
+				snprintf(msg, sizeof(msg), "invalid argument: unknown currency pair %.60s",
+					 cJSON_IsString(it) ? it->valuestring : "");
+				gate_reply(c, idraw, idlen, chs, ev->valuestring, payload, 2, msg);
+				goto out;
+			}
+			if (kl_pushf(&kl, WANT_ALL, chs, it->valuestring, NULL))
+				goto out;
+		}
+	} else if (!strcmp(chs, "spot.order_book_update")) {
+		if (n != 2 || !gate_pair_ok(p0) || !cJSON_IsString(p1) ||
+		    (strcmp(p1->valuestring, "20ms") && strcmp(p1->valuestring, "100ms"))) {
+			gate_reply(c, idraw, idlen, chs, ev->valuestring, payload, 2,
+				   "invalid argument: payload must be [currency_pair, \"20ms\"|\"100ms\"]");
+			goto out;
+		}
+		if (kl_pushf(&kl, WANT_ALL, chs, p0->valuestring, NULL))
+			goto out;
+	} else if (!strcmp(chs, "spot.order_book")) {
+		if (n != 3 || !gate_pair_ok(p0) || !cJSON_IsString(p1) ||
+		    !in_list(p1->valuestring, levels) || !cJSON_IsString(p2) ||
+		    (strcmp(p2->valuestring, "100ms") && strcmp(p2->valuestring, "1000ms"))) {
+			gate_reply(c, idraw, idlen, chs, ev->valuestring, payload, 2,
+				   "invalid argument: payload must be [currency_pair, level, interval]");
+			goto out;
+		}
+		if (kl_pushf(&kl, WANT_ALL, chs, p0->valuestring, NULL))
+			goto out;
+	} else if (!strcmp(chs, "spot.obu")) {
+		cJSON_ArrayForEach(it, payload) {
+			const char *s = cJSON_IsString(it) ? it->valuestring : "", *dot;
+			char pair[64];
+			char key[128];
+
+			dot = strrchr(s, '.');
+			if (strncmp(s, "ob.", 3) || !dot || dot < s + 3 ||
+			    (size_t)(dot - s - 3) >= sizeof(pair) ||
+			    (strcmp(dot, ".50") && strcmp(dot, ".400"))) {
+				snprintf(msg, sizeof(msg), "invalid argument: %.60s", s);
+				gate_reply(c, idraw, idlen, chs, ev->valuestring, payload, 2, msg);
+				goto out;
+			}
+			memcpy(pair, s + 3, (size_t)(dot - s - 3));
+			pair[dot - s - 3] = '\0';
+			if (!pair_ok(pair, '_', 2)) {
+				snprintf(msg, sizeof(msg), "invalid argument: %.60s", s);
+				gate_reply(c, idraw, idlen, chs, ev->valuestring, payload, 2, msg);
+				goto out;
+			}
+			snprintf(key, sizeof(key), "spot.obu|%s", s);
+			if (sub && sub_find(c, key) >= 0) {
+				snprintf(msg, sizeof(msg), "Alert sub %.60s", s);
+				gate_reply(c, idraw, idlen, chs, ev->valuestring, payload, 2, msg);
+				goto out;
+			}
+			if (kl_push(&kl, key, WANT_ALL))
+				goto out;
+		}
+	} else {
+		snprintf(msg, sizeof(msg), "unknown channel %.60s", chs);
+		gate_reply(c, idraw, idlen, chs, ev->valuestring, payload, 2, msg);
+		goto out;
+	}
+	keys_apply(c, &kl, sub);
+	gate_reply(c, idraw, idlen, chs, ev->valuestring, payload, 0, NULL);
+	keys_done(c, &kl, sub);
+out:
+	kl_free(&kl);
+	cJSON_Delete(root);
+}
+
+/* ---- Coinbase Advanced Trade ---- */
+
+/* Every message of a connection carries the next sequence_num. */
+static void
+coinbase_begin(struct conn *c, struct sbuf *b, const char *channel)
+{
+	char ts[64];
+
+	fmt_rfc3339(ts, sizeof(ts), wall_us(), 9);
+	sb_addf(b, "{\"channel\":\"%s\",\"client_id\":\"\",\"timestamp\":\"%s\","
+		"\"sequence_num\":%" PRIu64 ",\"events\":", channel, ts, c->seqnum++);
+}
+
+static void
+coinbase_error(struct conn *c, const char *msg)
+{
+	struct sbuf b = { 0 };
+
+	sb_adds(&b, "{\"type\":\"error\",\"message\":");
+	sb_json_str(&b, msg, strlen(msg));
+	sb_addc(&b, '}');
+	conn_sb(c, &b, MK_OTHER);
+	request_rejected(c, msg);
+}
+
+/* The ack lists every subscription of the connection, by channel. */
+static void
+coinbase_subscriptions(struct conn *c)
+{
+	struct sbuf b = { 0 };
+	int i, j, first = 1;
+
+	coinbase_begin(c, &b, "subscriptions");
+	sb_adds(&b, "[{\"subscriptions\":{");
+	for (i = 0; i < c->nstreams; i++) {
+		const char *bar = strchr(c->streams[i], '|');
+		size_t cn = (size_t)(bar - c->streams[i]);
+
+		for (j = 0; j < i; j++)
+			if (!strncmp(c->streams[j], c->streams[i], cn + 1))
+				break;
+		if (j < i)
+			continue;	/* channel already listed */
+		if (!first)
+			sb_addc(&b, ',');
+		first = 0;
+		sb_json_str(&b, c->streams[i], cn);
+		sb_adds(&b, ":[");
+		for (j = i; j < c->nstreams; j++) {
+			if (strncmp(c->streams[j], c->streams[i], cn + 1))
+				continue;
+			if (j > i)
+				sb_addc(&b, ',');
+			sb_json_str(&b, c->streams[j] + cn + 1, strlen(c->streams[j] + cn + 1));
+		}
+		sb_addc(&b, ']');
+	}
+	if (c->hb_sub)
+		sb_addf(&b, "%s\"heartbeats\":[\"heartbeats\"]", first ? "" : ",");
+	sb_adds(&b, "}}]}");
+	conn_sb(c, &b, MK_OTHER);
+}
+
+static void
+coinbase_request(struct conn *c, const char *text, size_t len)
+{
+	static const char *const channels[] = {
+		"heartbeats", "candles", "status", "ticker", "ticker_batch", "level2",
+		"market_trades", NULL
+	};
+	cJSON *root = cJSON_ParseWithLength(text, len), *it;
+	const cJSON *type, *ch, *pids, *jwt;
+	struct keylist kl = { 0 };
+	char msg[256];
+	int sub;
+
+	if (!cJSON_IsObject(root)) {
+		coinbase_error(c, "failure to parse the message");
+		goto out;
+	}
+	type = obj_str(root, "type");
+	if (!type || (strcmp(type->valuestring, "subscribe") &&
+		      strcmp(type->valuestring, "unsubscribe"))) {
+		coinbase_error(c, "type must be subscribe or unsubscribe");
+		goto out;
+	}
+	sub = type->valuestring[0] == 's';
+	ch = obj_str(root, "channel");
+	if (!ch) {
+		coinbase_error(c, "channel is required");
+		goto out;
+	}
+	if (!strcmp(ch->valuestring, "user") ||
+	    !strcmp(ch->valuestring, "futures_balance_summary")) {
+		coinbase_error(c, "authentication failure");
+		goto out;
+	}
+	if (!in_list(ch->valuestring, channels)) {
+		snprintf(msg, sizeof(msg), "Failed to subscribe: unknown channel %.60s",
+			 ch->valuestring);
+		coinbase_error(c, msg);
+		goto out;
+	}
+	jwt = cJSON_GetObjectItemCaseSensitive(root, "jwt");
+	if (jwt && !cJSON_IsString(jwt)) {
+		coinbase_error(c, "jwt must be a string");
+		goto out;
+	}
+	if (!strcmp(ch->valuestring, "heartbeats")) {
+		c->hb_sub = sub;
+		event_simple(sub ? "subscribe_heartbeats" : "unsubscribe_heartbeats");
+		if (sub) {
+			g.st.subscriptions++;
+			hb_start(c);
+		}
+		coinbase_subscriptions(c);
+		goto out;
+	}
+	pids = cJSON_GetObjectItemCaseSensitive(root, "product_ids");
+	if (!cJSON_IsArray(pids) || !cJSON_GetArraySize(pids)) {
+		coinbase_error(c, "Failed to subscribe: product_ids is required");
+		goto out;
+	}
+	cJSON_ArrayForEach(it, pids) {
+		if (!cJSON_IsString(it) || !pair_ok(it->valuestring, '-', 2)) {
+			snprintf(msg, sizeof(msg), "Failed to subscribe: unknown product id %.60s",
+				 cJSON_IsString(it) ? it->valuestring : "");
+			coinbase_error(c, msg);
+			goto out;
+		}
+		if (kl_pushf(&kl, WANT_ALL, ch->valuestring, it->valuestring, NULL))
+			goto out;
+	}
+	keys_apply(c, &kl, sub);
+	coinbase_subscriptions(c);
+	keys_done(c, &kl, sub);
+out:
+	kl_free(&kl);
+	cJSON_Delete(root);
+}
+
+/* ---- server heartbeats: Kraken when nothing else flows, Coinbase's
+ * heartbeats channel ---- */
+
+static void
+hb_tick(lws_sorted_usec_list_t *sul)
+{
+	struct conn *c = lws_container_of(sul, struct conn, sul_hb);
+	int64_t now = mono_us();
+	struct sbuf b = { 0 };
+	char ct[128], ts[64];
+
+	if (g.stalled || c->closing) {
+		/* nothing */
+	} else if (opt.exchange == EX_KRAKEN) {
+		if (now - c->last_tx_us >= opt.heartbeat_ms * 1000 - 50000 && !c->qhead)
+			conn_text(c, "{\"channel\":\"heartbeat\"}", MK_HEARTBEAT);
+	} else if (c->hb_sub) {
+		int64_t w = wall_us();
+		time_t secs = (time_t)(w / 1000000);
+		struct tm tm;
+
+		gmtime_r(&secs, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+		snprintf(ct, sizeof(ct), "%s.%06d%03d +0000 UTC m=+%.9f", ts,
+			 (int)(w % 1000000), (int)(rng_next() % 1000),
+			 (double)(now - g.start_us) / 1e6);
+		coinbase_begin(c, &b, "heartbeats");
+		sb_adds(&b, "[{\"current_time\":");
+		sb_json_str(&b, ct, strlen(ct));
+		sb_addf(&b, ",\"heartbeat_counter\":\"%" PRIu64 "\"}]}", ++c->hb_count);
+		conn_sb(c, &b, MK_HEARTBEAT);
+	}
+	lws_sul_schedule(g.ctx, 0, &c->sul_hb, hb_tick,
+			 (lws_usec_t)opt.heartbeat_ms * 1000);
+}
+
+static void
+hb_start(struct conn *c)
+{
+	if (c->hb_on || opt.heartbeat_ms <= 0)
+		return;
+	c->hb_on = 1;
+	lws_sul_schedule(g.ctx, 0, &c->sul_hb, hb_tick,
+			 (lws_usec_t)opt.heartbeat_ms * 1000);
+}
+
+/* Kraken greets every connection with the system status. */
+static void
+kraken_status(struct conn *c)
+{
+	struct sbuf b = { 0 };
+
+	sb_addf(&b, "{\"channel\":\"status\",\"data\":[{\"api_version\":\"v2\","
+		"\"connection_id\":%" PRIu64 ",\"system\":\"online\",\"version\":\"2.0.10\"}],"
+		"\"type\":\"update\"}", rng_next() >> 1);
+	conn_sb(c, &b, MK_OTHER);
+}
+
+static void
+keyed_request(struct conn *c, const char *text, size_t len)
+{
+	switch (opt.exchange) {
+	case EX_OKX: okx_request(c, text, len); break;
+	case EX_BITGET: bitget_request(c, text, len); break;
+	case EX_BYBIT: bybit_request(c, text, len); break;
+	case EX_KRAKEN: kraken_request(c, text, len); break;
+	case EX_GATEIO: gate_request(c, text, len); break;
+	case EX_COINBASE: coinbase_request(c, text, len); break;
+	default: break;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Keep-alives: server WS pings and pong deadline (Binance, Gate), idle cuts */
 
 static void ping_tick(lws_sorted_usec_list_t *sul);
 static void pong_check(lws_sorted_usec_list_t *sul);
@@ -2139,23 +3773,48 @@ tcp_last_rx_us(struct lws *wsi, int64_t now)
 	return now - (int64_t)ti.tcpi_last_data_recv * 1000;
 }
 
-/* Upbit drops a connection after a while without client traffic.  WS
- * pings from the client count too, but lws answers those without telling
- * us, so the kernel's "last data received" fills that gap. */
+/* The exchanges that cut a connection after a while, each by its own rule
+ * (the doc's, see fakex.md): Upbit, Bithumb and Bybit without client
+ * traffic (WS pings included: lws answers those without telling us, so the
+ * kernel's "last data received" fills that gap); Bitget without a text
+ * ping; OKX when nothing went either way, or no subscription came; Coinbase
+ * when nothing was sent (its heartbeats channel keeps a connection alive). */
 static void
 idle_check(lws_sorted_usec_list_t *sul)
 {
 	struct conn *c = lws_container_of(sul, struct conn, sul_idle);
-	int64_t now = mono_us(), last = c->last_rx_us, wall = wall_us();
-	int64_t tcp = tcp_last_rx_us(c->wsi, wall), idle_us = opt.idle_ms * 1000;
+	int64_t now = mono_us(), last, wall = wall_us(), tcp;
+	int64_t idle_us = opt.idle_ms * 1000;
+	const char *why = "idle timeout";
 
 	if (c->closing)
 		return;
-	if (tcp && now - (wall - tcp) > last)
-		last = now - (wall - tcp);
 	if (g.stalled) {
 		lws_sul_schedule(g.ctx, 0, &c->sul_idle, idle_check, (lws_usec_t)idle_us);
 		return;
+	}
+	switch (opt.exchange) {
+	case EX_BITGET:
+		last = c->last_ping_us;
+		why = "no ping";
+		break;
+	case EX_COINBASE:
+		last = c->last_tx_us;
+		why = "no updates";
+		break;
+	case EX_OKX:
+		last = c->last_rx_us > c->last_tx_us ? c->last_rx_us : c->last_tx_us;
+		if (!c->ever_sub) {
+			last = c->since_us;
+			why = "no subscription";
+		}
+		break;
+	default:
+		last = c->last_rx_us;
+		tcp = tcp_last_rx_us(c->wsi, wall);
+		if (tcp && now - (wall - tcp) > last)
+			last = now - (wall - tcp);
+		break;
 	}
 	if (now - last < idle_us) {
 		lws_sul_schedule(g.ctx, 0, &c->sul_idle, idle_check,
@@ -2163,9 +3822,9 @@ idle_check(lws_sorted_usec_list_t *sul)
 		return;
 	}
 	event_simple("idle_timeout");
-	logm(LV_WARN, "idle timeout", "conn=%u idle_ms=%" PRId64, c->id,
-	     (now - last) / 1000);
-	conn_close(c, LWS_CLOSE_STATUS_NORMAL, "idle timeout");
+	logm(LV_WARN, "idle timeout", "conn=%u idle_ms=%" PRId64 " rule=\"%s\"", c->id,
+	     (now - last) / 1000, why);
+	conn_close(c, LWS_CLOSE_STATUS_NORMAL, why);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2221,7 +3880,8 @@ conn_open(struct conn *c, struct lws *wsi)
 	c->wsi = wsi;
 	c->id = ++g.next_id;
 	c->tls = lws_is_ssl(wsi);
-	c->since_us = c->last_rx_us = mono_us();
+	c->since_us = c->last_rx_us = c->last_tx_us = c->last_ping_us = mono_us();
+	conn_id_new(c);
 	c->path = request_path(wsi);
 	if (!c->path)
 		return -1;
@@ -2259,12 +3919,14 @@ conn_open(struct conn *c, struct lws *wsi)
 	logm(LV_INFO, "connected", "conn=%u tls=%d path=%s streams=%d", c->id,
 	     c->tls, lq(q, sizeof(q), c->path, strlen(c->path)), c->nstreams);
 
-	if (opt.exchange == EX_BINANCE && opt.ping_ms > 0)
+	if (opt.ping_ms > 0)
 		lws_sul_schedule(g.ctx, 0, &c->sul_ping, ping_tick,
 				 (lws_usec_t)opt.ping_ms * 1000);
-	if (opt.exchange == EX_UPBIT && opt.idle_ms > 0)
+	if (opt.idle_ms > 0)
 		lws_sul_schedule(g.ctx, 0, &c->sul_idle, idle_check,
 				 (lws_usec_t)opt.idle_ms * 1000);
+	if (opt.exchange == EX_KRAKEN)
+		kraken_status(c);
 	if (g.stalled)
 		lws_rx_flow_control(wsi, 0);
 	replay_kick(c);
@@ -2283,6 +3945,7 @@ conn_closed(struct conn *c)
 	lws_sul_cancel(&c->sul_pong);
 	lws_sul_cancel(&c->sul_status);
 	lws_sul_cancel(&c->sul_idle);
+	lws_sul_cancel(&c->sul_hb);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -2306,6 +3969,7 @@ conn_closed(struct conn *c)
 	free(c->path);
 	free(c->ticket);
 	streams_free(c->streams, c->nstreams);
+	free(c->sbits);
 	utypes_free(c->types, c->ntypes);
 	c->established = 0;
 }
@@ -2324,33 +3988,35 @@ conn_message(struct conn *c, const char *text, size_t len)
 	event_emit(&b);
 	sb_free(&b);
 
-	if (opt.exchange == EX_UPBIT) {
+	if (UPBIT_LIKE)
 		upbit_request(c, text, len);
-		return 0;
-	}
-	binance_request(c, text, len);
+	else if (opt.exchange == EX_BINANCE)
+		binance_request(c, text, len);
+	else
+		keyed_request(c, text, len);
 	return 0;
 }
 
-/* Binance disconnects clients that send too much; we allow twice its
- * documented 5 messages per second (requests and unsolicited pongs) before
+/* Binance and Bitget disconnect clients that send too much; we allow twice
+ * their documented rates (Binance: requests and unsolicited pongs) before
  * doing the same. */
 static int
-binance_rate_exceeded(struct conn *c)
+rate_exceeded(struct conn *c)
 {
 	int64_t now = mono_us();
+	int limit = xinfo[opt.exchange].msg_limit;
 
-	if (opt.exchange != EX_BINANCE)
+	if (!limit)
 		return 0;
 	if (now - c->rl_start_us >= 1000000) {
 		c->rl_start_us = now;
 		c->rl_count = 0;
 	}
-	if (++c->rl_count <= BINANCE_MSG_LIMIT)
+	if (++c->rl_count <= limit)
 		return 0;
 	event_simple("rate_limited");
 	logm(LV_WARN, "too many messages, closing", "conn=%u limit_per_s=%d",
-	     c->id, BINANCE_MSG_LIMIT);
+	     c->id, limit);
 	lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 			 (unsigned char *)"too many requests", 17);
 	return 1;
@@ -2392,7 +4058,7 @@ conn_receive(struct conn *c, const char *in, size_t len)
 		return 0;
 	}
 	c->rx_in_msg = 0;
-	if (binance_rate_exceeded(c))
+	if (rate_exceeded(c))
 		return -1;
 	r = conn_message(c, c->rx, c->rx_len);
 	/* Do not keep a 64 KiB buffer around for one big message. */
@@ -2429,6 +4095,7 @@ conn_writeable(struct conn *c)
 		c->ping_pending = 0;
 		if (lws_write(wsi, buf + LWS_PRE, (size_t)plen, LWS_WRITE_PING) < plen)
 			return -1;
+		c->last_tx_us = mono_us();
 		ping_sent(c, payload);
 	} else if (c->qhead) {
 		struct qnode *q = c->qhead;
@@ -2445,11 +4112,16 @@ conn_writeable(struct conn *c)
 			return -1;
 		}
 		g.st.frames_sent++;
+		c->last_tx_us = mono_us();
 		if (m->kind == MK_DATA) {
 			g.st.messages_sent++;
 			c->sent++;
 		} else if (m->kind == MK_STATUS) {
 			g.st.status_sent++;
+		} else if (m->kind == MK_PONG) {
+			g.st.pongs_sent++;
+		} else if (m->kind == MK_HEARTBEAT) {
+			g.st.heartbeats_sent++;
 		}
 		msg_unref(m);
 	} else if (opt.rate == 0 && !opt.pace_real && replay_can_run(c)) {
@@ -2457,8 +4129,8 @@ conn_writeable(struct conn *c)
 		const char *s;
 		size_t len;
 
-		if (l) {
-			line_text(c, l, &s, &len);
+		if (l && !fault_skip(c, l)) {
+			s = line_render(c, l, &len);
 			if (LWS_PRE + len > c->scratch_cap) {
 				unsigned char *nb = realloc(c->scratch, LWS_PRE + len);
 
@@ -2468,11 +4140,10 @@ conn_writeable(struct conn *c)
 				c->scratch_cap = LWS_PRE + len;
 			}
 			memcpy(c->scratch + LWS_PRE, s, len);
-			n = lws_write(wsi, c->scratch + LWS_PRE, len,
-				      opt.exchange == EX_BINANCE ? LWS_WRITE_TEXT :
-				      LWS_WRITE_BINARY);
+			n = lws_write(wsi, c->scratch + LWS_PRE, len, data_wp());
 			if (n < 0 || (size_t)n < len)
 				return -1;
+			c->last_tx_us = mono_us();
 			g.st.frames_sent++;
 			g.st.messages_sent++;
 			c->sent++;
@@ -2515,9 +4186,9 @@ cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		c->last_rx_us = mono_us();
 		/* Answers to our own pings never count against the limit,
 		 * so a short --ping-interval cannot get a client cut off. */
-		if (pong_received(c, in, len))
+		if (pong_received(c, in, len) || opt.exchange != EX_BINANCE)
 			return 0;
-		return binance_rate_exceeded(c) ? -1 : 0;
+		return rate_exceeded(c) ? -1 : 0;
 
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		if (!c->established)
@@ -2580,10 +4251,15 @@ ctl_stats(struct sbuf *o)
 		",\"messages_sent\":%" PRIu64 ",\"pings_sent\":%" PRIu64
 		",\"pongs_received\":%" PRIu64 ",\"status_sent\":%" PRIu64
 		",\"subscriptions\":%" PRIu64 ",\"skipped\":%" PRIu64
-		",\"rejected\":%" PRIu64 ",\"frames_sent\":%" PRIu64 "}\n",
+		",\"rejected\":%" PRIu64 ",\"frames_sent\":%" PRIu64
+		",\"pongs_sent\":%" PRIu64 ",\"heartbeats_sent\":%" PRIu64
+		",\"errors_sent\":%" PRIu64 ",\"snapshots_sent\":%" PRIu64
+		",\"fault_skipped\":%" PRIu64 ",\"corrupted\":%" PRIu64 "}\n",
 		g.st.connections, g.st.accepted, g.st.messages_sent,
 		g.st.pings_sent, g.st.pongs_received, g.st.status_sent,
-		g.st.subscriptions, g.st.skipped, g.st.rejected, g.st.frames_sent);
+		g.st.subscriptions, g.st.skipped, g.st.rejected, g.st.frames_sent,
+		g.st.pongs_sent, g.st.heartbeats_sent, g.st.errors_sent,
+		g.st.snapshots_sent, g.st.fault_skipped, g.st.corrupted);
 }
 
 static int
@@ -2693,8 +4369,7 @@ ctl_command(char *line, size_t len, struct sbuf *o)
 			sb_addf(o, "error usage: huge N (1..%ld)\n", MAX_HUGE);
 			return;
 		}
-		m = msg_new(NULL, (size_t)v, opt.exchange == EX_BINANCE ?
-			    LWS_WRITE_TEXT : LWS_WRITE_BINARY, MK_OTHER);
+		m = msg_new(NULL, (size_t)v, data_wp(), MK_OTHER);
 		if (!m) {
 			sb_adds(o, "error out of memory\n");
 			return;
@@ -2711,13 +4386,33 @@ ctl_command(char *line, size_t len, struct sbuf *o)
 			sb_adds(o, "error usage: send TEXT\n");
 			return;
 		}
-		m = msg_new(arg, strlen(arg), opt.exchange == EX_BINANCE ?
-			    LWS_WRITE_TEXT : LWS_WRITE_BINARY, MK_OTHER);
+		m = msg_new(arg, strlen(arg), data_wp(), MK_OTHER);
 		if (!m) {
 			sb_adds(o, "error out of memory\n");
 			return;
 		}
 		sb_addf(o, "ok sent %d\n", broadcast(m));
+	} else if (!strcmp(cmd, "skip")) {
+		v = strtol(arg, &end, 10);
+		if (!*arg || *end || v < 1 || v > MAX_SKIP) {
+			sb_addf(o, "error usage: skip N (1..%ld)\n", MAX_SKIP);
+			return;
+		}
+		for (c = g.conns; c; c = c->next) {
+			if (c->closing)
+				continue;
+			c->skip_left = v;
+			n++;
+		}
+		sb_addf(o, "ok skip %ld on %d\n", v, n);
+	} else if (!strcmp(cmd, "corrupt")) {
+		for (c = g.conns; c; c = c->next) {
+			if (c->closing)
+				continue;
+			c->corrupt_pending = 1;
+			n++;
+		}
+		sb_addf(o, "ok corrupt on %d\n", n);
 	} else if (!strcmp(cmd, "refuse")) {
 		if (!strcmp(arg, "on") || !strcmp(arg, "off")) {
 			g.refusing = arg[1] == 'n';
@@ -2729,7 +4424,7 @@ ctl_command(char *line, size_t len, struct sbuf *o)
 		ctl_stats(o);
 	} else if (!strcmp(cmd, "help")) {
 		sb_adds(o, "ok commands: drop, close [CODE], stall, resume, pause, play, "
-			"garbage, huge N, send TEXT, refuse on|off, stats\n");
+			"garbage, huge N, send TEXT, skip N, corrupt, refuse on|off, stats\n");
 	} else {
 		sb_adds(o, "error unknown command: ");
 		sb_add(o, cmd, strlen(cmd) > 64 ? 64 : strlen(cmd));
@@ -2933,11 +4628,12 @@ static void
 usage(FILE *f)
 {
 	fputs(
-"Usage: fakex --exchange binance|upbit --port N [options]\n"
-"A fake Binance or Upbit WebSocket server on 127.0.0.1 for tests.\n"
+"Usage: fakex --exchange NAME --port N [options]\n"
+"A fake exchange WebSocket server on 127.0.0.1 for tests.\n"
 "Prints \"listening PORT\" on stdout once ready; logs go to stderr.\n"
 "\n"
-"  -x, --exchange NAME        binance or upbit (required)\n"
+"  -x, --exchange NAME        binance, upbit, bithumb, coinbase, bybit, okx,\n"
+"                             kraken, bitget or gateio (required)\n"
 "  -p, --port N               TCP port, 0 picks a free one (required)\n"
 "      --tls-cert FILE        serve wss:// with this PEM certificate ...\n"
 "      --tls-key FILE         ... and this PEM private key\n"
@@ -2949,13 +4645,16 @@ usage(FILE *f)
 "      --loop                 start the recording over at its end\n"
 "      --retime               shift the exchange's epoch-ms times in each frame so\n"
 "                             they read as now (E, T, timestamp, trade_timestamp, tms, ttms)\n"
-"      --ping-interval MS     binance: server ping period (default 20000, 0 off)\n"
-"      --pong-timeout MS      binance: close if a ping is unanswered this long\n"
-"                             (default 60000, 0 off)\n"
-"      --status-interval MS   upbit: {\"status\":\"UP\"} period after PING\n"
-"                             (default 10000)\n"
-"      --idle-timeout MS      upbit: close after this long without client\n"
-"                             traffic (default 120000, 0 off)\n"
+"      --ping-interval MS     binance, gateio: server WS ping period\n"
+"                             (default 20000, 0 off)\n"
+"      --pong-timeout MS      binance, gateio: close if a ping is unanswered\n"
+"                             this long (default 60000, 0 off)\n"
+"      --status-interval MS   upbit, bithumb: {\"status\":\"UP\"} period after\n"
+"                             PING (default 10000)\n"
+"      --heartbeat-interval MS  kraken, coinbase: heartbeat period (default 1000)\n"
+"      --idle-timeout MS      close by the exchange's idle rule after MS (0 off;\n"
+"                             defaults: upbit, bithumb 120000, bitget 120000,\n"
+"                             okx 30000, coinbase 90000, bybit 600000)\n"
 "      --control PATH         unix socket taking line commands (see fakex.md)\n"
 "      --events FILE          append one JSON line per client event\n"
 "  -h, --help                 this text\n"
@@ -2987,12 +4686,14 @@ parse_args(int argc, char **argv)
 {
 	enum {
 		O_TLS_CERT = 256, O_TLS_KEY, O_RECORDING, O_RATE, O_PACE, O_SPEED,
-		O_LOOP, O_RETIME, O_PING, O_PONG, O_STATUS, O_IDLE, O_CONTROL, O_EVENTS
+		O_LOOP, O_RETIME, O_PING, O_PONG, O_STATUS, O_IDLE, O_CONTROL, O_EVENTS,
+		O_HEARTBEAT
 	};
 	static const struct option lo[] = {
 		{ "control", required_argument, NULL, O_CONTROL },
 		{ "events", required_argument, NULL, O_EVENTS },
 		{ "exchange", required_argument, NULL, 'x' },
+		{ "heartbeat-interval", required_argument, NULL, O_HEARTBEAT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
 		{ "loop", no_argument, NULL, O_LOOP },
@@ -3028,15 +4729,15 @@ parse_args(int argc, char **argv)
 			printf("fakex %s\n", FAKEX_VERSION);
 			exit(FX_EXIT_OK);
 		case 'x':
-			if (!strcmp(optarg, "binance"))
-				opt.exchange = EX_BINANCE;
-			else if (!strcmp(optarg, "upbit"))
-				opt.exchange = EX_UPBIT;
-			else {
-				fprintf(stderr, "fakex: --exchange must be binance or upbit\n");
+			for (ch = 0; ch < EX_COUNT && strcmp(optarg, xinfo[ch].name); ch++)
+				;
+			if (ch == EX_COUNT) {
+				fprintf(stderr, "fakex: --exchange must be one of binance, upbit, "
+					"bithumb, coinbase, bybit, okx, kraken, bitget, gateio\n");
 				return -1;
 			}
-			opt.exchange_name = optarg;
+			opt.exchange = (enum exch)ch;
+			opt.exchange_name = xinfo[ch].name;
 			break;
 		case 'p':
 			if (parse_long("port", optarg, 0, 65535, &opt.port))
@@ -3088,6 +4789,10 @@ parse_args(int argc, char **argv)
 			if (parse_long("idle-timeout", optarg, 0, 86400000, &opt.idle_ms))
 				return -1;
 			break;
+		case O_HEARTBEAT:
+			if (parse_long("heartbeat-interval", optarg, 0, 86400000, &opt.heartbeat_ms))
+				return -1;
+			break;
 		default:
 			return -1;
 		}
@@ -3104,6 +4809,11 @@ parse_args(int argc, char **argv)
 		fprintf(stderr, "fakex: --tls-cert and --tls-key go together\n");
 		return -1;
 	}
+	/* What this exchange does unless told otherwise. */
+	if (opt.ping_ms < 0)
+		opt.ping_ms = xinfo[opt.exchange].ping_ms;
+	if (opt.idle_ms < 0)
+		opt.idle_ms = xinfo[opt.exchange].idle_ms;
 	return 0;
 }
 
@@ -3120,6 +4830,10 @@ main(int argc, char **argv)
 		return FX_EXIT_USAGE;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	g.start_us = mono_us();
+	rng_state ^= (uint64_t)wall_us() * 2654435761u ^ (uint64_t)getpid() << 32;
+	if (!rng_state)
+		rng_state = 1;
 
 	if (opt.recording && rec_load(opt.recording))
 		goto out;
