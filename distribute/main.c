@@ -328,6 +328,9 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	if (now - D.last_epoch_read >= 1000000) {
 		D.last_epoch_read = now;
 		read_epoch(); /* fencing uses the newest epoch this node knows of */
+		/* A role signal lost in a restart heals here within a second. */
+		if (D.o.run_dir && rundir_role(D.o.run_dir) != D.role)
+			set_role(rundir_role(D.o.run_dir));
 	}
 	if (now - D.last_metrics >= 1000000) {
 		D.last_metrics = now;
@@ -488,6 +491,8 @@ static int setup_metrics(void)
 	D.m_kafka_up = met_add(r, MET_GAUGE, "exchange_kafka_up", "1 while Kafka is usable.", NULL);
 	D.m_assigned = met_add(r, MET_GAUGE, "exchange_distribute_partitions_assigned",
 			       "Topic partitions assigned to this node's consumer.", NULL);
+	D.m_ready = met_add(r, MET_GAUGE, "exchange_distribute_consumer_ready",
+			    "1 once the consumer fetches the topic (records produced from then on arrive).", NULL);
 	D.m_relay_connected = met_add(r, MET_GAUGE, "exchange_distribute_relay_connected",
 				      "1 while a follower relays the leader's serve (direct mode).", NULL);
 	D.m_relayed = met_add(r, MET_COUNTER, "exchange_distribute_relayed_total", "Messages relayed from the leader.", NULL);
@@ -500,7 +505,7 @@ static int setup_metrics(void)
 	return D.m_in && D.m_out && D.m_dropped && D.m_too_long && D.m_kafka_mode && D.m_mode_switches &&
 			       D.m_leader && D.m_produced && D.m_delivery_failed && D.m_consumed && D.m_fenced &&
 			       D.m_lag && D.m_kafka_up && D.m_assigned && D.m_relay_connected && D.m_relayed &&
-			       D.m_duplicates && D.m_discarded && D.m_rss
+			       D.m_duplicates && D.m_discarded && D.m_ready && D.m_rss
 		       ? 0
 		       : -1;
 }
@@ -534,6 +539,9 @@ int main(int argc, char **argv)
 	fd_nonblock(STDIN_FILENO);
 	fd_nonblock(STDOUT_FILENO);
 	fd_grow_pipe(STDOUT_FILENO);
+	/* The pid file first, then the role: elect either signals us or wrote the role already. */
+	if (D.o.run_dir)
+		rundir_write_pid(D.o.run_dir, "distribute", err, sizeof err);
 	D.role = D.o.run_dir ? rundir_role(D.o.run_dir) : ROLE_LEADER;
 	D.m_leader->v = D.role == ROLE_LEADER;
 	read_epoch();
@@ -562,8 +570,6 @@ int main(int argc, char **argv)
 		lws_context_destroy(D.ctx);
 		return EXIT_RUNTIME;
 	}
-	if (D.o.run_dir)
-		rundir_write_pid(D.o.run_dir, "distribute", err, sizeof err);
 	log_info("started", " mode=%s role=%s epoch=%lld", D.mode == MODE_KAFKA ? "kafka" : "direct",
 		 role_name(D.role), (long long)D.epoch);
 	D.unhealthy_since = clk_mono_us();

@@ -56,7 +56,12 @@ teardown_tmp() {
 			tail -n 30 "$f"
 		done
 	fi
-	[ -d "${TMP:-}" ] && rm -rf "$TMP"
+	# KEEP_TMP=1 keeps the directory of a failed test for a closer look.
+	if [ -n "${KEEP_TMP:-}" ] && [ -z "${BATS_TEST_COMPLETED:-}" ]; then
+		echo "kept $TMP"
+	elif [ -d "${TMP:-}" ]; then
+		rm -rf "$TMP"
+	fi
 	return 0
 }
 

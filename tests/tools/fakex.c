@@ -92,6 +92,7 @@ static struct {
 	double speed;
 	int loop;
 	int retime;
+	int live;
 	long ping_ms, pong_timeout_ms, status_ms, idle_ms, heartbeat_ms;
 } opt = {
 	.port = -1, .rate = 100, .speed = 1.0,
@@ -1022,6 +1023,8 @@ struct conn {
 	int done;		/* end of recording reached (no --loop) */
 	int running;		/* replay timer is scheduled */
 	size_t cursor;
+	uint64_t live_at;	/* --live: absolute line count reached */
+	int live_joined;
 	int64_t base_us, due_us;
 	uint64_t paced, sent, skipped;
 	lws_sorted_usec_list_t sul_replay, sul_ping, sul_pong, sul_status, sul_idle,
@@ -1483,6 +1486,48 @@ replay_schedule(struct conn *c, int64_t delay_us)
 			 (lws_usec_t)delay_us);
 }
 
+/* --live: one clock for every connection, like a real exchange's feed. The recording moves
+ * on at --rate lines a second whoever listens; a connection that subscribes joins where it
+ * is now (a reconnecting client misses what passed meanwhile and never gets it twice).
+ * pause freezes this clock. */
+static struct {
+	int64_t t0, paused_at, paused_total;
+} live;
+
+static uint64_t
+live_pos(int64_t now)
+{
+	int64_t at = live.paused_at ? live.paused_at : now;
+	int64_t el = at - live.t0 - live.paused_total;
+	return el > 0 ? (uint64_t)el * (uint64_t)opt.rate / 1000000u : 0;
+}
+
+static void
+live_tick(struct conn *c, int64_t now)
+{
+	uint64_t target = live_pos(now);
+	int budget;
+
+	for (budget = 0; budget < TICK_BUDGET && c->live_at < target; budget++) {
+		if (!opt.loop && c->live_at >= rec.n) {
+			c->done = 1;
+			return;
+		}
+		const struct rline *l = &rec.lines[c->live_at % rec.n];
+
+		c->live_at++;
+		if (line_wanted(c, l))
+			queue_line(c, l, 0);
+	}
+	if (budget == TICK_BUDGET) {
+		replay_schedule(c, 1000);
+		return;
+	}
+	/* Next line is due when the clock reaches it. */
+	int64_t due = live.t0 + live.paused_total + (int64_t)((c->live_at + 1) * 1000000u / (uint64_t)opt.rate);
+	replay_schedule(c, due - now);
+}
+
 static void
 replay_tick(lws_sorted_usec_list_t *sul)
 {
@@ -1494,6 +1539,10 @@ replay_tick(lws_sorted_usec_list_t *sul)
 	if (!replay_can_run(c))
 		return;
 
+	if (opt.live) {
+		live_tick(c, now);
+		return;
+	}
 	if (opt.pace_real) {
 		/* Every line, wanted or not, takes its recorded time. */
 		for (budget = 0; budget < TICK_BUDGET && c->due_us <= now; budget++) {
@@ -1552,6 +1601,10 @@ replay_kick(struct conn *c)
 	}
 	if (c->running)
 		return;
+	if (opt.live && !c->live_joined) {
+		c->live_joined = 1;
+		c->live_at = live_pos(mono_us());
+	}
 	c->base_us = c->due_us = mono_us();
 	c->paced = 0;
 	replay_schedule(c, 0);
@@ -4348,9 +4401,15 @@ ctl_command(char *line, size_t len, struct sbuf *o)
 		}
 		sb_adds(o, "ok resumed\n");
 	} else if (!strcmp(cmd, "pause")) {
+		if (!g.paused)
+			live.paused_at = mono_us();
 		g.paused = 1;
 		sb_adds(o, "ok paused\n");
 	} else if (!strcmp(cmd, "play")) {
+		if (g.paused && live.paused_at) {
+			live.paused_total += mono_us() - live.paused_at;
+			live.paused_at = 0;
+		}
 		g.paused = 0;
 		for (c = g.conns; c; c = c->next)
 			replay_kick(c);
@@ -4643,6 +4702,8 @@ usage(FILE *f)
 "      --pace real            follow the recorded local_ts gaps instead\n"
 "      --speed F              with --pace real: F times faster (default 1)\n"
 "      --loop                 start the recording over at its end\n"
+"      --live                 one clock for all connections: the recording moves on at\n"
+"                             --rate lines/s (all lines); a new subscriber joins where it is\n"
 "      --retime               shift the exchange's epoch-ms times in each frame so\n"
 "                             they read as now (E, T, timestamp, trade_timestamp, tms, ttms)\n"
 "      --ping-interval MS     binance, gateio: server WS ping period\n"
@@ -4686,7 +4747,7 @@ parse_args(int argc, char **argv)
 {
 	enum {
 		O_TLS_CERT = 256, O_TLS_KEY, O_RECORDING, O_RATE, O_PACE, O_SPEED,
-		O_LOOP, O_RETIME, O_PING, O_PONG, O_STATUS, O_IDLE, O_CONTROL, O_EVENTS,
+		O_LOOP, O_RETIME, O_LIVE, O_PING, O_PONG, O_STATUS, O_IDLE, O_CONTROL, O_EVENTS,
 		O_HEARTBEAT
 	};
 	static const struct option lo[] = {
@@ -4698,6 +4759,7 @@ parse_args(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
 		{ "loop", no_argument, NULL, O_LOOP },
 		{ "retime", no_argument, NULL, O_RETIME },
+		{ "live", no_argument, NULL, O_LIVE },
 		{ "pace", required_argument, NULL, O_PACE },
 		{ "ping-interval", required_argument, NULL, O_PING },
 		{ "pong-timeout", required_argument, NULL, O_PONG },
@@ -4750,6 +4812,7 @@ parse_args(int argc, char **argv)
 		case O_EVENTS: opt.events = optarg; break;
 		case O_LOOP: opt.loop = 1; break;
 		case O_RETIME: opt.retime = 1; break;
+		case O_LIVE: opt.live = 1; break;
 		case O_RATE:
 			if (parse_long("rate", optarg, 0, RATE_MAX, &opt.rate))
 				return -1;
@@ -4799,6 +4862,10 @@ parse_args(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "fakex: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (opt.live && (opt.pace_real || opt.rate <= 0)) {
+		fprintf(stderr, "fakex: --live runs on --rate N (N > 0), not --pace real\n");
 		return -1;
 	}
 	if (!opt.exchange_name || opt.port < 0) {
@@ -4886,6 +4953,7 @@ main(int argc, char **argv)
 
 	logm(LV_INFO, "listening", "exchange=%s port=%d tls=%d recording_lines=%zu",
 	     opt.exchange_name, port, opt.tls_cert != NULL, rec.n);
+	live.t0 = mono_us();
 	printf("listening %d\n", port);
 	fflush(stdout);
 
