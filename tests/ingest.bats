@@ -212,3 +212,31 @@ data_lines() { grep -c '"data":' "$1" 2>/dev/null || true; }
 	run "$BIN/ingest" -x binance -x upbit --check
 	[ "$status" -eq 0 ]
 }
+
+@test "binance book:full: diffs are buffered, ingest fetches the REST snapshot, convert bridges them" {
+	# A recording with the REST snapshot (as ingest records one) and the diff stream after it.
+	awk 'BEGIN {
+		t = 1732222222000; lt = 1732222222000000
+		printf "{\"exchange\":\"binance\",\"local_ts\":%.0f,\"data\":{\"stream\":\"btcusdt@depthSnapshot\",\"data\":{\"lastUpdateId\":107,\"bids\":[[\"100.00\",\"1.5\"],[\"99.00\",\"4.0\"]],\"asks\":[[\"101.00\",\"0.5\"],[\"102.00\",\"7.0\"]]}}}\n", lt
+		u = 99
+		for (i = 0; i < 60; i++) {
+			U = u + 1; u = U + 2; t += 100; lt += 100000
+			printf "{\"exchange\":\"binance\",\"local_ts\":%.0f,\"data\":{\"stream\":\"btcusdt@depth@100ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":%.0f,\"s\":\"BTCUSDT\",\"U\":%d,\"u\":%d,\"b\":[[\"%.2f\",\"%d\"]],\"a\":[[\"%.2f\",\"%d\"]]}}}\n", lt, t, U, u, 95 + (i % 5), i % 3, 101 + (i % 4), (i + 1) % 4
+		}
+	}' >"$TMP/full.rec"
+	start_fakex fx binance --recording "$TMP/full.rec" --rate 20
+	start pipeline bash -c "'$BIN/ingest' -x binance:BTC-USDT -c book:full --run-dir '$TMP/run' \
+		--url binance=ws://127.0.0.1:$FX_PORT 2>'$TMP/ingest.err' | '$BIN/convert' --run-dir '$TMP/run' >'$TMP/convert.out'"
+	grep -qF '"path":"/stream?streams=btcusdt@depth@100ms"' "$TMP/fx.events" || wait_until 10 grep -qF 'btcusdt@depth@100ms"' "$TMP/fx.events"
+	wait_until 20 grep -q '"event":"rest"' "$TMP/fx.events"
+	wait_until 20 grep -q 'msg="snapshot received" exchange=binance symbol=BTC-USDT' "$TMP/ingest.err"
+	wait_until 30 at_least 40 "$TMP/convert.out" '"type":"book"'
+	[ "$(count "$TMP/convert.out" '"event":"resync"')" -eq 1 ]
+	grep -q '"detail":"waiting for the order book snapshot"' "$TMP/convert.out"
+	grep -q '^exchange_ingest_snapshots_total{exchange="binance"} 1' "$TMP/run/ingest.prom"
+	# Once the stream is through, the live book equals the recording's book converted offline.
+	wait_until 20 bash -c "[ \$(grep -c '\"type\":\"book\"' '$TMP/convert.out') -ge $("$BIN/convert" <"$TMP/full.rec" | grep -c '"type":"book"') ]"
+	want=$("$BIN/convert" <"$TMP/full.rec" | grep '"type":"book"' | tail -1 | jq -c '{bids, asks}')
+	got=$(grep '"type":"book"' "$TMP/convert.out" | tail -1 | jq -c '{bids, asks}')
+	[ "$want" = "$got" ]
+}

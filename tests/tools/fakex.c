@@ -4208,6 +4208,68 @@ conn_writeable(struct conn *c)
 	return 0;
 }
 
+/* GET /api/v3/depth?symbol=BTCUSDT (Binance): the recording's latest "<sym>@depthSnapshot"
+ * frame (what the relay's ingest records for a REST snapshot) not after the replay's
+ * furthest position, or its first one; 400 for a symbol the recording has none of. */
+static int
+rest_depth(struct lws *wsi)
+{
+	char sym[64] = "", want[96];
+	char arg[128];
+	const struct rline *best = NULL, *first = NULL;
+	size_t reach = 0;
+	struct conn *c;
+
+	for (int i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++)
+		if (!strncmp(arg, "symbol=", 7))
+			snprintf(sym, sizeof sym, "%.60s", arg + 7);
+	for (char *p = sym; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	snprintf(want, sizeof want, "%s@depthSnapshot", sym);
+	for (c = g.conns; c; c = c->next) {
+		size_t at = opt.live ? (size_t)(c->live_at % (rec.n ? rec.n : 1)) : c->cursor;
+		if (at > reach)
+			reach = at;
+	}
+	for (size_t i = 0; sym[0] && i < rec.n; i++) {
+		const struct rline *l = &rec.lines[i];
+		if (l->key < 0 || strcmp(rec.keys[l->key], want) || !l->inner)
+			continue;
+		if (!first)
+			first = l;
+		if (i <= reach)
+			best = l;
+	}
+	if (!best)
+		best = first;
+	if (!best) {
+		logm(LV_INFO, "REST depth: no snapshot", "symbol=%s", sym);
+		if (lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, NULL))
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	{
+		struct sbuf b = { 0 };
+		sb_addf(&b, "{\"event\":\"rest\",\"path\":\"/api/v3/depth\",\"symbol\":\"%s\"}", sym);
+		event_emit(&b);
+		sb_free(&b);
+	}
+	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr;
+	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json", best->inner_len, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	unsigned char *body = malloc(LWS_PRE + best->inner_len);
+	if (!body)
+		return -1;
+	memcpy(body + LWS_PRE, best->inner, best->inner_len);
+	int w = lws_write(wsi, body + LWS_PRE, best->inner_len, LWS_WRITE_HTTP_FINAL);
+	free(body);
+	if (w < (int)best->inner_len)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int
 cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
       void *in, size_t len)
@@ -4217,7 +4279,9 @@ cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
-		/* Plain HTTP requests: these servers only speak WebSocket. */
+		/* Plain HTTP: only Binance's REST order book snapshot; the rest is WebSocket. */
+		if (opt.exchange == EX_BINANCE && in && !strcmp((const char *)in, "/api/v3/depth"))
+			return rest_depth(wsi);
 		if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
 			return -1;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
