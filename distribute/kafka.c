@@ -86,13 +86,18 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 		int t = js_getn(d, topics, D.o.topic, strlen(D.o.topic));
 		int parts = js_get(d, t, "partitions");
 		int64_t lag = 0, l;
+		int active = 0;
 		if (js_type(d, parts) == JS_OBJECT) {
 			uint32_t end = d->tok[parts].next;
-			for (uint32_t k = (uint32_t)parts + 1; k < end; k = d->tok[k + 1].next)
-				if (!js_int64(d, js_get(d, (int)k + 1, "consumer_lag"), &l) && l > 0)
+			for (uint32_t k = (uint32_t)parts + 1; k < end; k = d->tok[k + 1].next) {
+				int p = (int)k + 1;
+				if (!js_int64(d, js_get(d, p, "consumer_lag"), &l) && l > 0)
 					lag += l;
+				active |= js_streq(d, js_get(d, p, "fetch_state"), "active");
+			}
 		}
 		D.m_lag->v = (double)lag;
+		D.m_ready->v = active;
 	}
 	if (up)
 		K.all_down = 0;
