@@ -29,6 +29,7 @@
 
 struct opts {
 	const char *zk, *path, *node_id, *url, *run_dir;
+	const char *auth; /* "digest:user:password": authenticate, and create znodes creator-only */
 	int session_ms;
 	int check;
 };
@@ -139,6 +140,13 @@ static int by_seq(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* With --auth the election's znodes belong to the authenticated identity (digest): other
+ * clients cannot delete or write them. Without it they are open, as ZooKeeper's default. */
+static struct ACL_vector *acl(void)
+{
+	return E.o.auth ? &ZOO_CREATOR_ALL_ACL : &ZOO_OPEN_ACL_UNSAFE;
+}
+
 /* Creates the election path's parents (persistent) if missing. */
 static int ensure_path(void)
 {
@@ -148,7 +156,7 @@ static int ensure_path(void)
 		if (*s == '/' || !*s) {
 			char c = *s;
 			*s = 0;
-			int rc = zoo_create(E.zh, p, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+			int rc = zoo_create(E.zh, p, NULL, -1, acl(), 0, NULL, 0);
 			if (rc != ZOK && rc != ZNODEEXISTS) {
 				log_warn("cannot create the election path", " path=%s error=\"%s\"", p, zerror(rc));
 				return -1;
@@ -168,7 +176,7 @@ static int enroll(void)
 		return -1;
 	snprintf(prefix, sizeof prefix, "%s/n_", E.o.path);
 	snprintf(data, sizeof data, "%s %s", E.o.node_id, E.o.url);
-	int rc = zoo_create(E.zh, prefix, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL,
+	int rc = zoo_create(E.zh, prefix, data, (int)strlen(data), acl(), ZOO_EPHEMERAL_SEQUENTIAL,
 			    E.node, sizeof E.node);
 	if (rc != ZOK) {
 		log_warn("cannot join the election", " error=\"%s\"", zerror(rc));
@@ -257,8 +265,16 @@ static void new_session(void)
 		zookeeper_close(E.zh);
 	E.node[0] = 0;
 	E.zh = zookeeper_init(E.o.zk, watcher, E.o.session_ms, NULL, NULL, 0);
-	if (!E.zh)
+	if (!E.zh) {
 		log_error("cannot start a ZooKeeper session", " zk=%s error=\"%s\"", E.o.zk, strerror(errno));
+	} else if (E.o.auth) {
+		const char *colon = strchr(E.o.auth, ':');
+		char scheme[32];
+		snprintf(scheme, sizeof scheme, "%.*s", (int)(colon - E.o.auth), E.o.auth);
+		int rc = zoo_add_auth(E.zh, scheme, colon + 1, (int)strlen(colon + 1), NULL, NULL);
+		if (rc != ZOK)
+			log_error("ZooKeeper authentication could not be sent", " error=\"%s\"", zerror(rc));
+	}
 	E.st = ES_DISCONNECTED;
 	E.lost_since = clk_mono_us();
 }
@@ -353,6 +369,8 @@ static void usage(FILE *f)
 		"  -u, --url URL               this node's client URL (default $ADVERTISED_URL)\n"
 		"  -s, --session-timeout MS    ZooKeeper session timeout (default 6000)\n"
 		"  -r, --run-dir DIR           run directory (default $RUN_DIR)\n"
+		"  -a, --auth SCHEME:CRED      authenticate (e.g. digest:user:password; default $ZK_AUTH)\n"
+		"                              and create the election's znodes for that identity only\n"
 		"  -n, --check                 validate the options and exit\n"
 		"  -h, --help                  this text\n"
 		"  -V, --version               the version\n\n"
@@ -363,6 +381,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "auth", required_argument, NULL, 'a' },
 		{ "check", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "node-id", required_argument, NULL, 'i' },
@@ -382,8 +401,10 @@ static int parse_opts(int argc, char **argv)
 	o->url = getenv("ADVERTISED_URL");
 	o->run_dir = getenv("RUN_DIR");
 	o->session_ms = 6000;
-	while ((c = getopt_long(argc, argv, "hi:np:r:s:u:Vz:", longopts, NULL)) != -1) {
+	o->auth = getenv("ZK_AUTH");
+	while ((c = getopt_long(argc, argv, "a:hi:np:r:s:u:Vz:", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'a': o->auth = optarg; break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		case 'i': o->node_id = optarg; break;
 		case 'n': o->check = 1; break;
@@ -413,6 +434,12 @@ static int parse_opts(int argc, char **argv)
 	}
 	if (o->run_dir && !*o->run_dir)
 		o->run_dir = NULL;
+	if (o->auth && !*o->auth)
+		o->auth = NULL;
+	if (o->auth && (!strchr(o->auth, ':') || strchr(o->auth, ':') - o->auth >= 32)) {
+		fprintf(stderr, "elect: --auth takes SCHEME:CREDENTIALS, e.g. digest:relay:secret\n");
+		return -1;
+	}
 	return 0;
 }
 
