@@ -92,6 +92,14 @@ dup_count() { trade_ids "$1" | sort | uniq -d | wc -l; }
 		trade_ids "$node" | diff "$TMP/want" -
 		[ "$(prom "$node" exchange_distribute_kafka_mode distribute)" = 1 ]
 	done
+	# With Kafka and ZooKeeper every tool's metrics are there, valid for Prometheus.
+	p="PORT_$leader"
+	curl -fs "http://127.0.0.1:${!p}/metrics" >"$TMP/metrics"
+	for m in exchange_elect_leader exchange_elect_epoch exchange_zookeeper_connected exchange_kafka_up \
+		exchange_distribute_consumer_lag exchange_distribute_produced_total exchange_distribute_consumed_total; do
+		grep -q "^$m " "$TMP/metrics" || { echo "missing $m"; return 1; }
+	done
+	promtool check metrics <"$TMP/metrics"
 	wait_until 5 bash -c "[ \"\$(awk '\$1 == \"exchange_distribute_produced_total\" { print \$2 }' '$TMP/$leader/distribute.prom')\" -ge $n ]"
 }
 

@@ -64,7 +64,15 @@ pid_alive_file() { # the pid in FILE is alive and differs from OLD
 	sleep 0.3
 	jq -r .id "$TMP/client.out" | diff "$TMP/want" -
 	curl -fs "http://127.0.0.1:$PORT/api/status" | jq -e '[.stages[] | select(.up) | .name] == ["ingest","convert","distribute","serve"]'
-	curl -fs "http://127.0.0.1:$PORT/metrics" | grep -q '^exchange_ingest_frames_total{exchange="binance"}'
+	curl -fs "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
+	grep -q '^exchange_ingest_frames_total{exchange="binance"}' "$TMP/metrics"
+	# Every stage's metrics, one family each, valid for Prometheus.
+	for tool in ingest convert distribute serve; do
+		grep -q "^exchange_process_resident_memory_bytes{tool=\"$tool\"}" "$TMP/metrics"
+	done
+	grep -q '^exchange_feed_latency_seconds_bucket' "$TMP/metrics"
+	grep -q '^exchange_pipeline_latency_seconds_bucket' "$TMP/metrics"
+	promtool check metrics <"$TMP/metrics"
 }
 
 # start_node [VAR=VALUE...]: a supervised node on a free port, fed by the fake exchange "fx".
