@@ -36,7 +36,7 @@ const char *js_strerror(enum js_err e)
 	return "unknown";
 }
 
-static int new_tok(struct parser *p, int type, uint32_t *idx)
+static inline int new_tok(struct parser *p, int type, uint32_t *idx)
 {
 	struct js_doc *d = p->d;
 	if (d->max_tokens && d->n >= d->max_tokens)
@@ -60,7 +60,7 @@ static int new_tok(struct parser *p, int type, uint32_t *idx)
 	return JS_OK;
 }
 
-static void skip_ws(struct parser *p)
+static inline void skip_ws(struct parser *p)
 {
 	while (p->i < p->len) {
 		unsigned char c = p->s[p->i];
@@ -125,6 +125,20 @@ int js_utf8_valid(const char *s, size_t len)
 	return 1;
 }
 
+/* Bytes a string may hold as they are: printable ASCII other than '"' and '\\'. */
+static const unsigned char plain_byte[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+	R16(0), R16(0),
+	/* 0x20..0x2f: '"' (0x22) is not plain */
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	R16(1), R16(1),
+	/* 0x50..0x5f: '\\' (0x5c) is not plain */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+	R16(1), R16(1),
+	R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0),
+#undef R16
+};
+
 static int parse_string(struct parser *p)
 {
 	uint32_t idx;
@@ -137,7 +151,7 @@ static int parse_string(struct parser *p)
 	uint8_t flags = 0;
 	for (;;) {
 		/* Plain printable ASCII is the common case: skip it quickly. */
-		while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+		while (i < len && plain_byte[s[i]])
 			i++;
 		if (i >= len)
 			return JS_ESYNTAX;
