@@ -445,6 +445,9 @@ static int conn_write(struct conn *c)
 			kill_wsi(c, "resync");
 			return 0;
 		}
+		if (n < 0)
+			log_warn("resync message could not be built", " exchange=%s symbol=%s", c->x->name,
+				 c->resync_q[0]);
 		/* Done with this symbol (or its message did not fit). */
 		c->resync_msg = 0;
 		c->last_resync = now;
@@ -851,9 +854,15 @@ static void ctl_command(struct ctl_client *cl, char *line)
 			int dup = 0;
 			for (int i = 0; i < c->resync_n; i++)
 				dup |= !strcmp(c->resync_q[i], argv[2]);
-			if (!dup && c->resync_n < RESYNC_QUEUE && strlen(argv[2]) < SYM_MAX)
+			if (dup) {
+				ctl_reply(cl, "ok resync queued\n");
+			} else if (c->resync_n == RESYNC_QUEUE || strlen(argv[2]) >= SYM_MAX) {
+				log_warn("resync request refused: queue full", " exchange=%s symbol=%s", c->x->name, argv[2]);
+				ctl_reply(cl, "error resync queue full\n");
+			} else {
 				strcpy(c->resync_q[c->resync_n++], argv[2]);
-			ctl_reply(cl, "ok resync queued\n");
+				ctl_reply(cl, "ok resync queued\n");
+			}
 		}
 	} else if (!strcmp(argv[0], "reconnect") && argc == 2) {
 		struct conn *c = find_conn(argv[1]);
