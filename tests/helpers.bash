@@ -90,11 +90,12 @@ at_least() { # at_least N FILE PATTERN
 	[ "$(count "$2" "$3")" -ge "$1" ]
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on now.
+# A TCP port on 127.0.0.1 that nothing listens on now, below the kernel's range for
+# outgoing connections (32768 and up), so no client socket can be holding it.
 free_port() {
 	local port
 	for _ in $(seq 1 100); do
-		port=$((20000 + RANDOM % 40000))
+		port=$((10000 + RANDOM % 22000))
 		if ! (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return 0
