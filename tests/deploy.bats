@@ -382,7 +382,7 @@ start_full_node() {
 	ZOOKEEPER_CONNECT=$ZK ZK_SESSION_TIMEOUT_MS=2000 ZK_ELECTION_PATH=/deploy-test KAFKA_BOOTSTRAP_SERVERS=$KAFKA \
 		EXCHANGES="binance:BTC-USDT,ETH-USDT" CHANNELS=trade EXCHANGE_URLS="binance=ws://127.0.0.1:$FX_PORT" \
 		NODE_ID=n1 RUN_DIR="$TMP/run" PORT=$PORT BIND=127.0.0.1 ADVERTISED_URL="ws://127.0.0.1:$PORT/ws/exchange" \
-		start node setsid "$ROOT/scripts/exchanged"
+		start node "$ROOT/scripts/exchanged"
 	wait_until 20 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
 	# Leader, Kafka up, its consumer reading the topic, and lines reaching serve.
 	wait_until 30 node_serving

@@ -13,11 +13,12 @@ setup_tmp() {
 }
 
 # Starts NAME in the background: stdout to $TMP/NAME.out, stderr to $TMP/NAME.err.
-# The pid is recorded for teardown and left in $LAST_PID.
+# The pid is recorded for teardown and left in $LAST_PID. Each runs in its own process
+# group, so teardown also ends whatever it started (a pipeline's stages, a node's tools).
 start() {
 	local name=$1
 	shift
-	"$@" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
+	setsid "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
 	LAST_PID=$!
 	echo "$LAST_PID $name" >>"$PIDS_FILE"
 }
@@ -26,7 +27,7 @@ start() {
 start_in() {
 	local name=$1 input=$2
 	shift 2
-	"$@" <"$input" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
+	setsid "$@" <"$input" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
 	LAST_PID=$!
 	echo "$LAST_PID $name" >>"$PIDS_FILE"
 }
@@ -40,12 +41,15 @@ teardown_tmp() {
 	local pid name
 	if [ -f "${PIDS_FILE:-/nonexistent}" ]; then
 		while read -r pid name; do
+			kill -CONT -- "-$pid" 2>/dev/null
 			kill -CONT "$pid" 2>/dev/null
 			kill "$pid" 2>/dev/null
 		done <"$PIDS_FILE"
-		local deadline=$((SECONDS + 5))
+		# serve may take up to 10 s to close its clients and go.
+		local deadline=$((SECONDS + 12))
 		while read -r pid name; do
 			while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+			kill -9 -- "-$pid" 2>/dev/null
 			kill -9 "$pid" 2>/dev/null
 		done <"$PIDS_FILE"
 	fi

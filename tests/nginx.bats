@@ -57,7 +57,7 @@ start_node() {
 	mkdir -p "$TMP/$1"
 	ZOOKEEPER_CONNECT= KAFKA_BOOTSTRAP_SERVERS= EXCHANGES="binance:BTC-USDT,ETH-USDT" CHANNELS=trade \
 		EXCHANGE_URLS="binance=ws://127.0.0.1:$FX_PORT" NODE_ID="$1" RUN_DIR="$TMP/$1" PORT="$port" BIND=127.0.0.1 \
-		start "node-$1" setsid "$ROOT/scripts/exchanged"
+		start "node-$1" "$ROOT/scripts/exchanged"
 	eval "PORT_$1=$port"
 }
 
