@@ -9,6 +9,7 @@
 #include "met.h"
 #include "ndj.h"
 #include "oq.h"
+#include "opt.h"
 #include "rundir.h"
 #include "sig.h"
 
@@ -72,17 +73,6 @@ static void usage(FILE *f)
 		"Lines that cannot be converted are skipped, counted by reason and logged.\n" EXITCODE_HELP);
 }
 
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
@@ -97,7 +87,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	long v;
+	long long v;
 	int c;
 	o->book_depth = 20;
 	o->run_dir = getenv("RUN_DIR");
@@ -106,12 +96,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "b:d:hi:l:nr:V", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			if (parse_long(optarg, 65536, 1L << 30, &v))
+			if (opt_long(optarg, 65536, 1L << 30, &v))
 				goto bad;
 			o->out_buffer = (size_t)v;
 			break;
 		case 'd':
-			if (parse_long(optarg, 1, 1000, &v))
+			if (opt_long(optarg, 1, 1000, &v))
 				goto bad;
 			o->book_depth = (int)v;
 			break;
@@ -122,12 +112,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			exit(EXIT_OK);
 		case 'i':
-			if (parse_long(optarg, 0, 3600000, &v))
+			if (opt_long(optarg, 0, 3600000, &v))
 				goto bad;
 			o->book_interval_ms = v;
 			break;
 		case 'l':
-			if (parse_long(optarg, 1024, 1L << 30, &v))
+			if (opt_long(optarg, 1024, 1L << 30, &v))
 				goto bad;
 			o->max_line = (size_t)v;
 			break;

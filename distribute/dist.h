@@ -73,7 +73,6 @@ extern struct dist D;
 /* main.c */
 void emit_line(const char *line, size_t len, int check_boundary);
 int64_t line_local_ts(const char *line, size_t len);
-struct lws *dist_adopt(int fd, void *opaque);
 
 /* kafka.c: everything librdkafka; its threads only write to a pipe the loop watches. */
 int kafka_start(char *err, size_t errlen);

@@ -7,6 +7,8 @@
 #include "clock.h"
 #include "dist.h"
 #include "exitcode.h"
+#include "loop.h"
+#include "opt.h"
 #include "sig.h"
 
 #include <errno.h>
@@ -300,18 +302,6 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	return 0;
 }
 
-struct lws *dist_adopt(int fd, void *opaque)
-{
-	lws_adopt_desc_t ad;
-	memset(&ad, 0, sizeof ad);
-	ad.vh = D.vh;
-	ad.type = LWS_ADOPT_RAW_FILE_DESC;
-	ad.fd.filefd = fd;
-	ad.vh_prot_name = "raw";
-	ad.opaque = opaque;
-	return lws_adopt_descriptor_vhost_via_info(&ad);
-}
-
 static void write_metrics(void)
 {
 	char err[256];
@@ -368,17 +358,6 @@ static void usage(FILE *f)
 		EXITCODE_HELP);
 }
 
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int parse_opts(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -396,7 +375,7 @@ static int parse_opts(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static char host[256];
-	long v;
+	long long v;
 	int c;
 	struct opts *o = &D.o;
 	o->run_dir = getenv("RUN_DIR");
@@ -409,12 +388,12 @@ static int parse_opts(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "b:f:g:hi:k:l:nr:t:VX:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			if (parse_long(optarg, 65536, 1L << 30, &v))
+			if (opt_long(optarg, 65536, 1L << 30, &v))
 				goto bad;
 			o->out_buffer = (size_t)v;
 			break;
 		case 'f':
-			if (parse_long(optarg, 1, 3600, &v))
+			if (opt_long(optarg, 1, 3600, &v))
 				goto bad;
 			o->fallback_after_s = (int)v;
 			break;
@@ -423,7 +402,7 @@ static int parse_opts(int argc, char **argv)
 		case 'i': o->node_id = optarg; break;
 		case 'k': o->brokers = optarg; break;
 		case 'l':
-			if (parse_long(optarg, 1024, 1L << 30, &v))
+			if (opt_long(optarg, 1024, 1L << 30, &v))
 				goto bad;
 			o->max_line = (size_t)v;
 			break;
@@ -563,9 +542,9 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	D.vh = lws_get_vhost_by_name(D.ctx, "default");
-	D.out_wsi = dist_adopt(STDOUT_FILENO, &kinds[RAW_OUT]);
-	if (!D.vh || !D.out_wsi || !dist_adopt(D.sigfd, &kinds[RAW_SIGNALS]) ||
-	    !dist_adopt(STDIN_FILENO, &kinds[RAW_IN]) || (D.o.brokers && !dist_adopt(kafka_fd(), &kinds[RAW_KAFKA]))) {
+	D.out_wsi = loop_adopt(D.vh, STDOUT_FILENO, "raw", &kinds[RAW_OUT]);
+	if (!D.vh || !D.out_wsi || !loop_adopt(D.vh, D.sigfd, "raw", &kinds[RAW_SIGNALS]) ||
+	    !loop_adopt(D.vh, STDIN_FILENO, "raw", &kinds[RAW_IN]) || (D.o.brokers && !loop_adopt(D.vh, kafka_fd(), "raw", &kinds[RAW_KAFKA]))) {
 		log_error("cannot watch stdin, stdout, Kafka and signals", NULL);
 		lws_context_destroy(D.ctx);
 		return EXIT_RUNTIME;

@@ -7,6 +7,8 @@
 #include "log.h"
 #include "met.h"
 #include "oq.h"
+#include "opt.h"
+#include "loop.h"
 #include "rundir.h"
 #include "sig.h"
 
@@ -881,18 +883,6 @@ static void ctl_command(struct ctl_client *cl, char *line)
 enum raw_kind { RAW_STDOUT = 1, RAW_SIGNALS, RAW_CTL_LISTEN, RAW_CTL_CLIENT };
 static int kinds[5] = { 0, RAW_STDOUT, RAW_SIGNALS, RAW_CTL_LISTEN, RAW_CTL_CLIENT };
 
-static struct lws *adopt(int fd, void *opaque)
-{
-	lws_adopt_desc_t ad;
-	memset(&ad, 0, sizeof ad);
-	ad.vh = g.vh;
-	ad.type = LWS_ADOPT_RAW_FILE_DESC;
-	ad.fd.filefd = fd;
-	ad.vh_prot_name = "raw";
-	ad.opaque = opaque;
-	return lws_adopt_descriptor_vhost_via_info(&ad);
-}
-
 static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	void *op = lws_get_opaque_user_data(wsi);
@@ -916,7 +906,7 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 					break;
 				}
 				cl->fd = fd;
-				if (!adopt(fd, cl)) {
+				if (!loop_adopt(g.vh, fd, "raw", cl)) {
 					free(cl);
 				}
 			}
@@ -1062,17 +1052,6 @@ static void usage(FILE *f)
 		   EXITCODE_HELP);
 }
 
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int add_symbols(struct conn *c, const char *list)
 {
 	char buf[8192];
@@ -1110,7 +1089,7 @@ static int parse_opts(int argc, char **argv)
 	};
 	const char *urls[MAX_EXCHANGES][2];
 	int nurls = 0, c;
-	long v;
+	long long v;
 	struct opts *o = &g.o;
 	o->run_dir = getenv("RUN_DIR");
 	o->channels = XCH_ALL_CHANNELS;
@@ -1122,7 +1101,7 @@ static int parse_opts(int argc, char **argv)
 			o->ca = optarg;
 			break;
 		case 'b':
-			if (parse_long(optarg, 65536, 1L << 30, &v))
+			if (opt_long(optarg, 65536, 1L << 30, &v))
 				goto bad;
 			o->out_buffer = (size_t)v;
 			break;
@@ -1136,17 +1115,17 @@ static int parse_opts(int argc, char **argv)
 			usage(stdout);
 			exit(EXIT_OK);
 		case 'I':
-			if (parse_long(optarg, 100, 3600000, &v))
+			if (opt_long(optarg, 100, 3600000, &v))
 				goto bad;
 			o->idle_timeout_ms = (int)v;
 			break;
 		case 'K':
-			if (parse_long(optarg, 100, 3600000, &v))
+			if (opt_long(optarg, 100, 3600000, &v))
 				goto bad;
 			o->keepalive_ms = (int)v;
 			break;
 		case 'M':
-			if (parse_long(optarg, 1024, 64L << 20, &v))
+			if (opt_long(optarg, 1024, 64L << 20, &v))
 				goto bad;
 			o->max_frame = (size_t)v;
 			break;
@@ -1354,8 +1333,8 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	g.vh = lws_get_vhost_by_name(g.ctx, "default");
-	g.out_wsi = adopt(STDOUT_FILENO, &kinds[RAW_STDOUT]);
-	if (!g.vh || !g.out_wsi || !adopt(g.sigfd, &kinds[RAW_SIGNALS])) {
+	g.out_wsi = loop_adopt(g.vh, STDOUT_FILENO, "raw", &kinds[RAW_STDOUT]);
+	if (!g.vh || !g.out_wsi || !loop_adopt(g.vh, g.sigfd, "raw", &kinds[RAW_SIGNALS])) {
 		log_error("cannot watch stdout and signals", NULL);
 		lws_context_destroy(g.ctx);
 		return EXIT_RUNTIME;
@@ -1365,7 +1344,7 @@ int main(int argc, char **argv)
 		char path[4096];
 		if (rundir_path(g.o.run_dir, "ingest.sock", path, sizeof path) ||
 		    (g.ctlfd = rundir_listen_unix(path, err, sizeof err)) < 0 ||
-		    !adopt(g.ctlfd, &kinds[RAW_CTL_LISTEN])) {
+		    !loop_adopt(g.vh, g.ctlfd, "raw", &kinds[RAW_CTL_LISTEN])) {
 			log_error("cannot open the control socket", " error=\"%s\"", err);
 			lws_context_destroy(g.ctx);
 			return EXIT_RUNTIME;

@@ -2,6 +2,8 @@
  * readiness, metrics and status on the same port. */
 #include "clock.h"
 #include "exitcode.h"
+#include "loop.h"
+#include "opt.h"
 #include "rundir.h"
 #include "serve.h"
 #include "sig.h"
@@ -222,18 +224,6 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	return 0;
 }
 
-static struct lws *adopt(int fd, void *opaque)
-{
-	lws_adopt_desc_t ad;
-	memset(&ad, 0, sizeof ad);
-	ad.vh = S.vh;
-	ad.type = LWS_ADOPT_RAW_FILE_DESC;
-	ad.fd.filefd = fd;
-	ad.vh_prot_name = "raw";
-	ad.opaque = opaque;
-	return lws_adopt_descriptor_vhost_via_info(&ad);
-}
-
 /* ---- the tick: slow clients, status, metrics, shutdown ---- */
 
 static void tick_cb(lws_sorted_usec_list_t *sul)
@@ -297,17 +287,6 @@ static void usage(FILE *f)
 		EXITCODE_HELP);
 }
 
-static int parse_num(const char *s, long long min, long long max, long long *out)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static char www_default[PATH_MAX + 32];
 
 static int parse_opts(int argc, char **argv)
@@ -362,7 +341,7 @@ static int parse_opts(int argc, char **argv)
 			o->nadmin_nets++;
 			break;
 		case 'I':
-			if (parse_num(optarg, 0, 1000000, &v))
+			if (opt_long(optarg, 0, 1000000, &v))
 				goto bad;
 			o->max_per_ip = (int)v;
 			break;
@@ -375,14 +354,14 @@ static int parse_opts(int argc, char **argv)
 			break;
 		case 'S': o->auth_secret = optarg; break;
 		case 'B':
-			if (parse_num(optarg, 16, 1 << 24, &v))
+			if (opt_long(optarg, 16, 1 << 24, &v))
 				goto bad;
 			o->max_backlog = (uint32_t)v;
 			break;
 		case 'C': o->tls_cert = optarg; break;
 		case 'E': o->exit_on_eof = 1; break;
 		case 'G':
-			if (parse_num(optarg, 1 << 16, 1LL << 34, &v))
+			if (opt_long(optarg, 1 << 16, 1LL << 34, &v))
 				goto bad;
 			o->ring_bytes = (uint64_t)v;
 			break;
@@ -390,14 +369,14 @@ static int parse_opts(int argc, char **argv)
 		case 'i': o->input = optarg; break;
 		case 'K': o->tls_key = optarg; break;
 		case 'm':
-			if (parse_num(optarg, 0, 1000000, &v))
+			if (opt_long(optarg, 0, 1000000, &v))
 				goto bad;
 			o->max_clients = (int)v;
 			break;
 		case 'n': o->check = 1; break;
 		case 'N': o->node_id = optarg; break;
 		case 'p':
-			if (parse_num(optarg, 0, 65535, &v))
+			if (opt_long(optarg, 0, 65535, &v))
 				goto bad;
 			o->port = (int)v;
 			break;
@@ -410,19 +389,19 @@ static int parse_opts(int argc, char **argv)
 			break;
 		case 'r': o->run_dir = optarg; break;
 		case 'R':
-			if (parse_num(optarg, 64, 1 << 24, &v))
+			if (opt_long(optarg, 64, 1 << 24, &v))
 				goto bad;
 			o->ring = (uint32_t)v;
 			break;
 		case 'T':
-			if (parse_num(optarg, 100, 86400000, &v))
+			if (opt_long(optarg, 100, 86400000, &v))
 				goto bad;
 			o->ready_timeout_ms = (int)v;
 			break;
 		case 'V': printf("serve %s\n", SERVE_VERSION); exit(EXIT_OK);
 		case 'w': o->www = optarg; break;
 		case 'Y':
-			if (parse_num(optarg, 4096, 1LL << 34, &v))
+			if (opt_long(optarg, 4096, 1LL << 34, &v))
 				goto bad;
 			o->max_backlog_bytes = (uint64_t)v;
 			break;
@@ -628,8 +607,9 @@ int main(int argc, char **argv)
 		lws_context_destroy(S.ctx);
 		return EXIT_RUNTIME;
 	}
-	if (!S.vh || !adopt(S.sigfd, &kinds[RAW_SIGNALS]) || !adopt(infd, &kinds[RAW_INPUT]) ||
-	    !(listen_wsi = adopt(listen_fd, &kinds[RAW_LISTEN]))) {
+	if (!S.vh || !loop_adopt(S.vh, S.sigfd, "raw", &kinds[RAW_SIGNALS]) ||
+	    !loop_adopt(S.vh, infd, "raw", &kinds[RAW_INPUT]) ||
+	    !(listen_wsi = loop_adopt(S.vh, listen_fd, "raw", &kinds[RAW_LISTEN]))) {
 		log_error("cannot watch the input and signals", NULL);
 		lws_context_destroy(S.ctx);
 		return EXIT_RUNTIME;
