@@ -318,9 +318,6 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	if (now - D.last_epoch_read >= 1000000) {
 		D.last_epoch_read = now;
 		read_epoch(); /* fencing uses the newest epoch this node knows of */
-		/* A role signal lost in a restart heals here within a second. */
-		if (D.o.run_dir && rundir_role(D.o.run_dir) != D.role)
-			set_role(rundir_role(D.o.run_dir));
 	}
 	if (now - D.last_metrics >= 1000000) {
 		D.last_metrics = now;

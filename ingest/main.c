@@ -1010,9 +1010,6 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	if (now - g.last_metrics >= 1000000) {
 		g.last_metrics = now;
 		write_metrics();
-		/* A role signal lost in a restart heals here within a second. */
-		if (g.o.run_dir && !g.stopping && rundir_role(g.o.run_dir) != g.role)
-			set_role(rundir_role(g.o.run_dir));
 	}
 	if (g.stopping && ((!active && !g.out.len) || now > g.stop_deadline)) {
 		lws_cancel_service(g.ctx);
