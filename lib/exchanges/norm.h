@@ -120,7 +120,9 @@ int norm_book_level(struct norm *n, const char *px, size_t pn, const char *qty, 
 void norm_book_asks(struct norm *n);
 int norm_book_end(struct norm *n);
 
-/* A whole book line from a kept book (lib/book.h): its best book_depth levels per side. */
+/* A whole book line from a kept book (lib/book.h): its best book_depth levels per side,
+ * copied as they are (a kept book's levels are canonical, ordered and non-zero). A crossed
+ * book writes a resync status line and calls the resync hook instead, and returns 0. */
 struct book;
 int norm_book_from(struct norm *n, const struct book *b, const char *sym, int64_t ts);
 
