@@ -19,7 +19,9 @@ endif
 BUILD   ?= build
 BIN     ?= bin
 ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE -DTHREADED -Ilib $(PKG_CFLAGS) $(WARN) $(OPT) -MMD -MP $(CFLAGS)
-ALL_LDFLAGS = $(LDSAN) $(LDFLAGS)
+# --as-needed always: the sanitizer driver drops Debian's default, and the tools should
+# record the same libraries in both builds.
+ALL_LDFLAGS = -Wl,--as-needed $(LDSAN) $(LDFLAGS)
 
 LIB_SRC   := $(wildcard lib/*.c lib/exchanges/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
