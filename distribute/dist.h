@@ -65,7 +65,7 @@ struct dist {
 	struct met_reg *reg;
 	struct met *m_in, *m_out, *m_dropped, *m_too_long, *m_kafka_mode, *m_leader, *m_rss, *m_produced,
 		*m_delivery_failed, *m_consumed, *m_fenced, *m_lag, *m_kafka_up, *m_relay_connected,
-		*m_relayed, *m_duplicates, *m_discarded, *m_assigned, *m_mode_switches, *m_ready;
+		*m_relayed, *m_relay_stale, *m_duplicates, *m_discarded, *m_assigned, *m_mode_switches, *m_ready;
 };
 
 extern struct dist D;

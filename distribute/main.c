@@ -472,6 +472,8 @@ static int setup_metrics(void)
 	D.m_relay_connected = met_add(r, MET_GAUGE, "exchange_distribute_relay_connected",
 				      "1 while a follower relays the leader's serve (direct mode).", NULL);
 	D.m_relayed = met_add(r, MET_COUNTER, "exchange_distribute_relayed_total", "Messages relayed from the leader.", NULL);
+	D.m_relay_stale = met_add(r, MET_COUNTER, "exchange_distribute_relay_stale_total",
+				  "Relay connections closed because this node led, or the leader changed, before they opened or spoke.", NULL);
 	D.m_duplicates = met_add(r, MET_COUNTER, "exchange_distribute_duplicates_dropped_total",
 				 "Lines not newer than a mode switch, dropped so no client gets one twice.", NULL);
 	D.m_discarded = met_add(r, MET_COUNTER, "exchange_distribute_discarded_total",
@@ -480,7 +482,7 @@ static int setup_metrics(void)
 			  "Resident memory of each tool's process.", "tool=\"distribute\"");
 	return D.m_in && D.m_out && D.m_dropped && D.m_too_long && D.m_kafka_mode && D.m_mode_switches &&
 			       D.m_leader && D.m_produced && D.m_delivery_failed && D.m_consumed && D.m_fenced &&
-			       D.m_lag && D.m_kafka_up && D.m_assigned && D.m_relay_connected && D.m_relayed &&
+			       D.m_lag && D.m_kafka_up && D.m_assigned && D.m_relay_connected && D.m_relayed && D.m_relay_stale &&
 			       D.m_duplicates && D.m_discarded && D.m_ready && D.m_rss
 		       ? 0
 		       : -1;

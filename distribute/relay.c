@@ -17,7 +17,8 @@ static const lws_retry_bo_t retry = {
 	.jitter_percent = 20,
 };
 
-/* The leader's client URL from RUN_DIR/leader ("NODE_ID URL"); "" when unknown. */
+/* The leader's client URL from RUN_DIR/leader ("NODE_ID URL"); "" when unknown, and "" when
+ * the leader is this node: relaying our own serve would feed every line back in forever. */
 static void read_leader_url(char *out, size_t n)
 {
 	char buf[1200];
@@ -25,8 +26,23 @@ static void read_leader_url(char *out, size_t n)
 	if (!D.o.run_dir || rundir_read(D.o.run_dir, "leader", buf, sizeof buf) <= 0)
 		return;
 	const char *sp = strchr(buf, ' ');
-	if (sp)
-		snprintf(out, n, "%s", sp + 1);
+	if (!sp)
+		return;
+	if (D.o.node_id && (size_t)(sp - buf) == strlen(D.o.node_id) && !memcmp(buf, D.o.node_id, (size_t)(sp - buf)))
+		return;
+	snprintf(out, n, "%s", sp + 1);
+}
+
+/* Relaying is right only for a follower that still wants it, from the leader named now. A
+ * connection begun under another role or leader can complete after the change (a pending
+ * kill does not stop a handshake in flight), so each stage checks again. */
+static int relay_current(void)
+{
+	char url[1024];
+	if (D.role != ROLE_FOLLOWER || !D.relay_want)
+		return 0;
+	read_leader_url(url, sizeof url);
+	return url[0] && !strcmp(url, D.relay_url);
 }
 
 static void connect_now(void);
@@ -111,11 +127,21 @@ int cb_relay(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 {
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		if (!relay_current()) {
+			D.m_relay_stale->v++;
+			log_info("relay no longer wanted; closing it", " url=%s role=%s", D.relay_url, role_name(D.role));
+			return -1;
+		}
 		D.relay_retries = 0;
 		D.m_relay_connected->v = 1;
 		log_info("relay connected", " url=%s", D.relay_url);
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (D.role != ROLE_FOLLOWER || !D.relay_want) {
+			/* Became the leader: nothing more from this connection reaches stdout. */
+			D.m_relay_stale->v++;
+			return -1;
+		}
 		if (lws_is_first_fragment(wsi))
 			D.relay_len = 0;
 		if (D.relay_len + len <= RELAY_MAX_MSG) {

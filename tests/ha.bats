@@ -103,6 +103,81 @@ dup_count() { trade_ids "$1" | sort | uniq -d | wc -l; }
 	wait_until 5 bash -c "[ \"\$(awk '\$1 == \"exchange_distribute_produced_total\" { print \$2 }' '$TMP/$leader/distribute.prom')\" -ge $n ]"
 }
 
+@test "HA: direct mode (no Kafka): followers relay the leader; every client gets every trade once, in order" {
+	start_zk
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 600 --live
+	fx fx pause
+	start_nodes
+	leader=$(leader_node)
+	for n in $NODES; do
+		[ "$n" = "$leader" ] && continue
+		wait_until 10 bash -c "[ \"\$(awk '\$1 == \"exchange_distribute_relay_connected\" { print \$2 }' '$TMP/$n/distribute.prom')\" = 1 ]"
+	done
+	# A client on every node (the leader's serve also counts the followers' relays).
+	for n in $NODES; do
+		p="PORT_$n"
+		c=$(PORT=${!p} serve_metric exchange_serve_clients)
+		start "client-$n" "$BIN/wsclient" --reconnect "ws://127.0.0.1:${!p}/ws/exchange?types=trade"
+		PORT=${!p} wait_until 10 serve_clients_eq $((c + 1))
+	done
+	fx fx play
+	wait_until 10 at_least 1 "$TMP/client-$leader.out" '"type":"trade"'
+	first=$(trade_ids "$leader" | head -1)
+	grep -E '"stream":"(btcusdt|ethusdt)@trade"' "$TMP/binance.rec" | grep -o '"t":[0-9]*' | cut -d: -f2 |
+		sed -n "/^$first\$/,\$p" >"$TMP/want"
+	n=$(wc -l <"$TMP/want")
+	[ "$n" -gt 1000 ]
+	for node in $NODES; do
+		wait_until 40 at_least "$n" "$TMP/client-$node.out" '"type":"trade"'
+	done
+	sleep 1
+	for node in $NODES; do
+		trade_ids "$node" | diff "$TMP/want" -
+	done
+	# The leader relays nothing: it feeds its serve from its own pipeline only.
+	[ "$(prom "$leader" exchange_distribute_relayed_total distribute)" = 0 ]
+	[ "$(prom "$leader" exchange_distribute_relay_connected distribute)" = 0 ]
+}
+
+# distribute alone, as a follower, relaying a serve that the test feeds.
+relay_metric() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/d/distribute.prom" 2>/dev/null; }
+relay_metric_eq() { [ "$(relay_metric "$1")" = "$2" ]; }
+
+@test "distribute: a follower never relays its own node, and stops relaying the moment it leads" {
+	start_serve
+	mkdir -p "$TMP/d"
+	echo follower >"$TMP/d/role"
+	echo 0 >"$TMP/d/epoch"
+	# RUN_DIR/leader names this node (a leader file left from when it led): nothing to relay.
+	echo "me $WS" >"$TMP/d/leader"
+	mkfifo "$TMP/d.in"
+	exec 7<>"$TMP/d.in"
+	start_in dist "$TMP/d.in" "$BIN/distribute" --run-dir "$TMP/d" --node-id me
+	wait_until 10 relay_metric_eq exchange_distribute_relay_connected 0
+	sleep 1.5
+	serve_clients_eq 0
+	relay_metric_eq exchange_distribute_relayed_total 0
+	# Another leader: SIGUSR2 (follow), and its lines come through.
+	echo "other $WS" >"$TMP/d/leader"
+	kill -USR2 "$(pid_of dist)"
+	wait_until 10 relay_metric_eq exchange_distribute_relay_connected 1
+	wait_until 10 serve_clients_eq 1
+	for i in 1 2 3; do line trade binance BTC-USDT "r$i"; done | feed
+	wait_until 10 at_least 3 "$TMP/dist.out" '"type":"trade"'
+	# This node leads: the relay closes and nothing it would carry reaches stdout.
+	echo leader >"$TMP/d/role"
+	echo "me ws://127.0.0.1:1/ws/exchange" >"$TMP/d/leader"
+	kill -USR1 "$(pid_of dist)"
+	wait_until 10 relay_metric_eq exchange_distribute_relay_connected 0
+	wait_until 10 serve_clients_eq 0
+	for i in 4 5 6; do line trade binance BTC-USDT "r$i"; done | feed
+	echo '{"type":"trade","exchange":"binance","symbol":"BTC-USDT","ts":1,"local_ts":1,"id":"own","price":1,"amount":1,"side":"buy"}' >&7
+	wait_until 10 at_least 1 "$TMP/dist.out" '"id":"own"'
+	sleep 0.5
+	[ "$(count "$TMP/dist.out" '"type":"trade"')" = 4 ]
+	! grep -q '"id":"r4"' "$TMP/dist.out"
+}
+
 @test "HA: SIGTERM hands over fast, kill -9 within the session timeout; clients stay connected" {
 	start_zk
 	start_kafka
