@@ -36,6 +36,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -1022,13 +1023,13 @@ struct conn {
 	int starved;		/* a whole pass matched nothing: wait for a change */
 	int done;		/* end of recording reached (no --loop) */
 	int running;		/* replay timer is scheduled */
+	int64_t replay_at;	/* when it runs (mono_us) */
 	size_t cursor;
 	uint64_t live_at;	/* --live: absolute line count reached */
 	int live_joined;
 	int64_t base_us, due_us;
 	uint64_t paced, sent, skipped;
-	lws_sorted_usec_list_t sul_replay, sul_ping, sul_pong, sul_status, sul_idle,
-			       sul_hb;
+	lws_sorted_usec_list_t sul_ping, sul_pong, sul_status, sul_idle, sul_hb;
 	int64_t last_tx_us;	/* a frame was written */
 	int64_t last_ping_us;	/* Bitget: the client's last text ping */
 
@@ -1071,6 +1072,8 @@ static struct {
 	FILE *events;
 	int ctl_fd;
 	int ctl_created;
+	int replay_fd;		/* timerfd: the earliest connection's next line */
+	int64_t replay_armed;	/* when it fires (mono_us), 0 when disarmed */
 	int64_t start_us;
 	struct {
 		uint64_t connections, accepted, messages_sent, frames_sent;
@@ -1079,7 +1082,7 @@ static struct {
 		uint64_t pongs_sent, heartbeats_sent, errors_sent;
 		uint64_t fault_skipped, corrupted, snapshots_sent;
 	} st;
-} g = { .ctl_fd = -1 };
+} g = { .ctl_fd = -1, .replay_fd = -1 };
 
 static volatile sig_atomic_t got_signal;
 
@@ -1177,8 +1180,6 @@ conn_close(struct conn *c, int code, const char *reason)
 
 /* ------------------------------------------------------------------ */
 /* Replay */
-
-static void replay_tick(lws_sorted_usec_list_t *sul);
 
 static int
 replay_can_run(const struct conn *c)
@@ -1476,14 +1477,32 @@ queue_line(struct conn *c, const struct rline *l, int force)
 	}
 }
 
+/* Replay runs on a timerfd rather than libwebsockets' timers: those wait in whole
+ * milliseconds, rounded down, so each wait ends in up to a millisecond of zero-timeout
+ * polls, and at a line every millisecond the server would spin. */
+static void
+replay_arm(int64_t at)
+{
+	struct itimerspec it;
+
+	memset(&it, 0, sizeof(it));
+	if (at > 0) {
+		it.it_value.tv_sec = at / 1000000;
+		it.it_value.tv_nsec = (long)(at % 1000000) * 1000;
+	}
+	if (g.replay_fd >= 0 && !timerfd_settime(g.replay_fd, TFD_TIMER_ABSTIME, &it, NULL))
+		g.replay_armed = at;
+}
+
 static void
 replay_schedule(struct conn *c, int64_t delay_us)
 {
 	if (delay_us < 0)
 		delay_us = 0;
 	c->running = 1;
-	lws_sul_schedule(g.ctx, 0, &c->sul_replay, replay_tick,
-			 (lws_usec_t)delay_us);
+	c->replay_at = mono_us() + delay_us;
+	if (!g.replay_armed || c->replay_at < g.replay_armed)
+		replay_arm(c->replay_at);
 }
 
 /* --live: one clock for every connection, like a real exchange's feed. The recording moves
@@ -1529,9 +1548,8 @@ live_tick(struct conn *c, int64_t now)
 }
 
 static void
-replay_tick(lws_sorted_usec_list_t *sul)
+replay_run(struct conn *c)
 {
-	struct conn *c = lws_container_of(sul, struct conn, sul_replay);
 	int64_t now = mono_us();
 	int budget;
 
@@ -1584,6 +1602,31 @@ replay_tick(lws_sorted_usec_list_t *sul)
 		replay_schedule(c, c->base_us + (int64_t)(c->paced * 1000000u /
 				(uint64_t)opt.rate) - now);
 	}
+}
+
+/* The replay timer fired: run every connection that is due, then arm it for the next. */
+static void
+replays_due(void)
+{
+	uint64_t expirations;
+	struct conn *c, *next;
+	int64_t now = mono_us(), first = 0;
+
+	while (read(g.replay_fd, &expirations, sizeof(expirations)) > 0)
+		;
+	g.replay_armed = 0;
+	for (c = g.conns; c; c = next) {
+		next = c->next;
+		if (c->running && c->replay_at <= now) {
+			c->running = 0;
+			replay_run(c);
+		}
+	}
+	for (c = g.conns; c; c = c->next)
+		if (c->running && (!first || c->replay_at < first))
+			first = c->replay_at;
+	if (first != g.replay_armed)
+		replay_arm(first);
 }
 
 /* (Re)starts replay after anything that may have stopped it: first
@@ -3993,7 +4036,7 @@ conn_closed(struct conn *c)
 
 	if (!c->established)
 		return;
-	lws_sul_cancel(&c->sul_replay);
+	c->running = 0;
 	lws_sul_cancel(&c->sul_ping);
 	lws_sul_cancel(&c->sul_pong);
 	lws_sul_cancel(&c->sul_status);
@@ -4337,6 +4380,7 @@ cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 struct ctl {
 	int listener;
+	int timer;		/* the replay timerfd, not a control connection */
 	char *in;
 	size_t in_len, in_cap;
 	int discarding;		/* inside an over-long line: skip to '\n' */
@@ -4663,6 +4707,10 @@ cb_ctl(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_RAW_RX_FILE:
 		if (!x)
 			return -1;
+		if (x->timer) {
+			replays_due();
+			return 0;
+		}
 		if (x->listener) {
 			ctl_accept();
 			return 0;
@@ -4727,6 +4775,28 @@ ctl_listen(const char *path)
 		return -1;
 	}
 	((struct ctl *)lws_wsi_user(w))->listener = 1;
+	return 0;
+}
+
+static int
+replay_timer_start(void)
+{
+	lws_sock_file_fd_type u;
+	struct lws *w;
+
+	g.replay_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (g.replay_fd < 0) {
+		logm(LV_ERROR, "cannot create the replay timer", NULL);
+		return -1;
+	}
+	u.filefd = g.replay_fd;
+	w = lws_adopt_descriptor_vhost(g.vh, LWS_ADOPT_RAW_FILE_DESC, u,
+				       "fakex-control", NULL);
+	if (!w || !lws_wsi_user(w)) {
+		logm(LV_ERROR, "cannot watch the replay timer", NULL);
+		return -1;
+	}
+	((struct ctl *)lws_wsi_user(w))->timer = 1;
 	return 0;
 }
 
@@ -5007,6 +5077,8 @@ main(int argc, char **argv)
 	}
 	port = lws_get_vhost_listen_port(g.vh);
 	if (opt.control && ctl_listen(opt.control))
+		goto out;
+	if (replay_timer_start())
 		goto out;
 
 	memset(&sa, 0, sizeof(sa));
