@@ -137,6 +137,24 @@ static void drain_lines(void)
 	}
 }
 
+/* Writes what is queued now, rather than one loop turn later from the writeable callback:
+ * each turn can be a scheduler wait on a busy machine. What does not fit waits for it. */
+void out_flush_now(void)
+{
+	if (!D.out.len || !D.out_wsi)
+		return;
+	int r = oq_flush(&D.out);
+	if (r < 0) {
+		log_info("reader closed the output", " error=\"%s\"", strerror(errno));
+		D.exit_code = errno == EPIPE ? EXIT_OK : EXIT_RUNTIME;
+		D.out.len = 0;
+		D.stopping = 1;
+	} else if (r > 0 && !D.out_waiting) {
+		D.out_waiting = 1;
+		lws_callback_on_writable(D.out_wsi);
+	}
+}
+
 static void read_input(void)
 {
 	long r = ndj_fill(&D.in);
@@ -145,6 +163,7 @@ static void read_input(void)
 		D.in.eof = 1;
 	}
 	drain_lines();
+	out_flush_now();
 	if (D.in.eof) {
 		log_info("end of input", NULL);
 		D.stopping = 1;
@@ -273,16 +292,7 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
 		if (op == &kinds[RAW_OUT]) {
 			D.out_waiting = 0;
-			int r = oq_flush(&D.out);
-			if (r < 0) {
-				log_info("reader closed the output", " error=\"%s\"", strerror(errno));
-				D.exit_code = errno == EPIPE ? EXIT_OK : EXIT_RUNTIME;
-				D.out.len = 0;
-				D.stopping = 1;
-			} else if (r > 0) {
-				D.out_waiting = 1;
-				lws_callback_on_writable(wsi);
-			}
+			out_flush_now();
 		}
 		break;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
