@@ -551,7 +551,7 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	D.vh = lws_get_vhost_by_name(D.ctx, "default");
-	D.out_wsi = loop_adopt(D.vh, STDOUT_FILENO, "raw", &kinds[RAW_OUT]);
+	D.out_wsi = loop_adopt_output(D.vh, STDOUT_FILENO, "raw", &kinds[RAW_OUT]);
 	if (!D.vh || !D.out_wsi || !loop_adopt(D.vh, D.sigfd, "raw", &kinds[RAW_SIGNALS]) ||
 	    !loop_adopt(D.vh, STDIN_FILENO, "raw", &kinds[RAW_IN]) || (D.o.brokers && !loop_adopt(D.vh, kafka_fd(), "raw", &kinds[RAW_KAFKA]))) {
 		log_error("cannot watch stdin, stdout, Kafka and signals", NULL);

@@ -13,3 +13,11 @@ struct lws *loop_adopt(struct lws_vhost *vh, int fd, const char *protocol, void 
 	ad.opaque = opaque;
 	return lws_adopt_descriptor_vhost_via_info(&ad);
 }
+
+struct lws *loop_adopt_output(struct lws_vhost *vh, int fd, const char *protocol, void *opaque)
+{
+	struct lws *wsi = loop_adopt(vh, fd, protocol, opaque);
+	if (wsi)
+		lws_rx_flow_control(wsi, 0);
+	return wsi;
+}

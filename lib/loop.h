@@ -8,4 +8,11 @@
  * OPAQUE is what lws_get_opaque_user_data() gives back in its callbacks. NULL on failure. */
 struct lws *loop_adopt(struct lws_vhost *vh, int fd, const char *protocol, void *opaque);
 
+/* The same for a descriptor only written to: the loop never waits for it to be readable.
+ * (An output that is a FIFO opened read-write, as the supervisor gives its stages, reads
+ * as readable while its own unread output sits in it: watching for that would wake the loop
+ * on every pass until the reader took it.) Writable callbacks come as asked; a reader that
+ * went away still reports its hang-up. */
+struct lws *loop_adopt_output(struct lws_vhost *vh, int fd, const char *protocol, void *opaque);
+
 #endif

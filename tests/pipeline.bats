@@ -106,6 +106,33 @@ start_node() {
 	! grep -q 'code=' "$TMP/client.err"
 }
 
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+@test "supervisor: a stage whose reader stops waits for it instead of spinning on its output" {
+	# The supervisor gives each stage a FIFO opened read-write as its output; while the reader
+	# does not take what was written, that descriptor reads as readable. A loop that watched
+	# it would spin at full CPU, stealing the core the other stages need.
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
+	start_node
+	start client "$BIN/wsclient" "ws://127.0.0.1:$PORT/ws/exchange?types=trade"
+	wait_until 10 serve_clients_eq 1
+	wait_until 15 at_least 5 "$TMP/client.out" '"type":"trade"'
+	ingest=$(cat "$TMP/run/ingest.pid") convert=$(cat "$TMP/run/convert.pid")
+	distribute=$(cat "$TMP/run/distribute.pid") serve=$(cat "$TMP/run/serve.pid")
+	kill -STOP "$convert" "$serve"
+	sleep 1 # output now waits unread in both FIFOs
+	i0=$(cpu_ticks "$ingest") d0=$(cpu_ticks "$distribute")
+	sleep 3
+	i1=$(cpu_ticks "$ingest") d1=$(cpu_ticks "$distribute")
+	kill -CONT "$convert" "$serve"
+	hz=$(getconf CLK_TCK)
+	echo "CPU over 3 s: ingest $((i1 - i0)) ticks, distribute $((d1 - d0)) ticks (HZ $hz)"
+	[ $((i1 - i0)) -lt $((hz * 3 / 5)) ] # under 20% of a core
+	[ $((d1 - d0)) -lt $((hz * 3 / 5)) ]
+	n=$(count "$TMP/client.out" '"type":"trade"')
+	wait_until 15 at_least $((n + 20)) "$TMP/client.out" '"type":"trade"'
+}
+
 @test "supervisor: SIGTERM closes clients with 1001 and stops every stage" {
 	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
 	start_node
