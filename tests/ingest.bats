@@ -28,6 +28,22 @@ data_lines() { grep -c '"data":' "$1" 2>/dev/null || true; }
 	grep '"data":' "$TMP/ingest.out" | head -1 | grep -q '^{"exchange":"binance","local_ts":[0-9]\{16\},"data":{"stream":'
 }
 
+@test "fakex --retime: the exchange's own times move to now by one offset, the rest is unchanged" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 0 --retime
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --url "binance=ws://127.0.0.1:$FX_PORT"
+	grep '"stream":"btcusdt@trade"' "$TMP/binance.rec" | jq -c .data.data >"$TMP/want"
+	n=$(wc -l <"$TMP/want")
+	wait_until 10 bash -c "[ \$(grep -c '\"data\":' '$TMP/ingest.out') -ge $n ]"
+	grep '"data":' "$TMP/ingest.out" | jq -c .data.data >"$TMP/got"
+	now=$(date +%s%3N)
+	# The recording is from the past; its frames arrive carrying times of now (each line moved
+	# by its own local_ts to the moment it is sent, so E may lead now by the recorded gap).
+	jq -e --argjson now "$now" '.E < $now - 86400000' <(head -1 "$TMP/want")
+	jq -e --argjson now "$now" '.E > $now - 60000 and .E < $now + 1000 and .T > $now - 60000' "$TMP/got" >/dev/null
+	# One offset for the whole frame (T - E kept), and nothing but E and T touched.
+	diff <(jq -c '[.T - .E, del(.E, .T)]' "$TMP/want") <(jq -c '[.T - .E, del(.E, .T)]' "$TMP/got")
+}
+
 @test "upbit: one request with ticket, types and QUOTE-BASE codes; binary frames become lines" {
 	start_fakex fx upbit --recording "$TMP/upbit.rec" --rate 0
 	start ingest "$BIN/ingest" -x upbit:BTC-KRW,USDT-KRW -c trade,book --url "upbit=ws://127.0.0.1:$FX_PORT/websocket/v1"

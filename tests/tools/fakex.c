@@ -1314,6 +1314,10 @@ retime(const char *s, size_t n, int64_t offset_ms, size_t *outlen)
 	}
 	while (i < n) {
 		size_t k, kl = 0, q;
+		if (s[i] != '"') {	/* every key starts with its quote */
+			buf[o++] = s[i++];
+			continue;
+		}
 		for (k = 0; keys[k]; k++) {
 			kl = strlen(keys[k]);
 			q = i + kl < n && s[i + kl] == '"';
