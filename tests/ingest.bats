@@ -39,7 +39,7 @@ data_lines() { grep -c '"data":' "$1" 2>/dev/null || true; }
 	# The recording is from the past; its frames arrive carrying times of now (each line moved
 	# by its own local_ts to the moment it is sent, so E may lead now by the recorded gap).
 	jq -e --argjson now "$now" '.E < $now - 86400000' <(head -1 "$TMP/want")
-	jq -e --argjson now "$now" '.E > $now - 60000 and .E < $now + 1000 and .T > $now - 60000' "$TMP/got" >/dev/null
+	jq -s -e --argjson now "$now" 'all(.[]; .E > $now - 60000 and .E < $now + 1000 and .T > $now - 60000)' "$TMP/got"
 	# One offset for the whole frame (T - E kept), and nothing but E and T touched.
 	diff <(jq -c '[.T - .E, del(.E, .T)]' "$TMP/want") <(jq -c '[.T - .E, del(.E, .T)]' "$TMP/got")
 }
