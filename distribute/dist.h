@@ -72,7 +72,6 @@ extern struct dist D;
 
 /* main.c */
 void emit_line(const char *line, size_t len, int check_boundary);
-void out_flush_now(void);
 int64_t line_local_ts(const char *line, size_t len);
 
 /* kafka.c: everything librdkafka; its threads only write to a pipe the loop watches. */

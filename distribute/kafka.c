@@ -291,7 +291,6 @@ void kafka_service(void)
 			log_warn("Kafka consumer error", " error=\"%s\"", rd_kafka_message_errstr(m));
 		rd_kafka_message_destroy(m);
 	}
-	out_flush_now();
 }
 
 int kafka_produce(const char *line, size_t len)

@@ -138,8 +138,10 @@ static void drain_lines(void)
 }
 
 /* Writes what is queued now, rather than one loop turn later from the writeable callback:
- * each turn can be a scheduler wait on a busy machine. What does not fit waits for it. */
-void out_flush_now(void)
+ * each turn can be a scheduler wait on a busy machine. Called when lws_service returns, so
+ * whatever one turn brought (input, records, relayed frames) goes out in one write. What
+ * does not fit waits for the writeable callback. */
+static void out_flush_now(void)
 {
 	if (!D.out.len || !D.out_wsi)
 		return;
@@ -163,7 +165,6 @@ static void read_input(void)
 		D.in.eof = 1;
 	}
 	drain_lines();
-	out_flush_now();
 	if (D.in.eof) {
 		log_info("end of input", NULL);
 		D.stopping = 1;
@@ -565,9 +566,11 @@ int main(int argc, char **argv)
 		relay_start();
 	lws_sul_schedule(D.ctx, 0, &D.sul_tick, tick_cb, TICK_US);
 
-	while (D.stopping < 2)
+	while (D.stopping < 2) {
 		if (lws_service(D.ctx, 0) < 0)
 			break;
+		out_flush_now();
+	}
 
 	if (D.o.brokers)
 		kafka_stop();

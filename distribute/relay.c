@@ -157,7 +157,6 @@ int cb_relay(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 			if (D.relay_len <= RELAY_MAX_MSG)
 				emit_line(D.relay_rx, D.relay_len, 1);
 			D.relay_len = 0;
-			out_flush_now();
 		}
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
