@@ -44,6 +44,19 @@ data_lines() { grep -c '"data":' "$1" 2>/dev/null || true; }
 	diff <(jq -c '[.T - .E, del(.E, .T)]' "$TMP/want") <(jq -c '[.T - .E, del(.E, .T)]' "$TMP/got")
 }
 
+@test "fakex --tick-us: what falls due goes out in bursts, one frame per line" {
+	"$ROOT/bench/gen-trades" 5000 >"$TMP/many.rec"
+	start_fakex fx binance --recording "$TMP/many.rec" --rate 1000 --live --loop --tick-us 100000
+	start ingest "$BIN/ingest" -x binance:BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT,BNB-BTC -c trade --url "binance=ws://127.0.0.1:$FX_PORT"
+	wait_until 10 bash -c "[ \$(grep -c '\"data\":' '$TMP/ingest.out') -ge 600 ]"
+	# Gaps between arrivals: within a burst well under a millisecond, between bursts near
+	# the 100 ms tick; at 1000 lines/s without a tick they would all be about 1 ms.
+	grep '"data":' "$TMP/ingest.out" | jq -s '[.[].local_ts] | [range(1; length) as $i | .[$i] - .[$i - 1]]' >"$TMP/gaps"
+	jq -e '([.[] | select(. < 500)] | length) >= 0.9 * length' "$TMP/gaps"
+	jq -e '[.[] | select(. > 50000)] | length >= 4' "$TMP/gaps"
+	jq -e '[.[] | select(. >= 2000 and . <= 50000)] | length <= 2' "$TMP/gaps"
+}
+
 @test "upbit: one request with ticket, types and QUOTE-BASE codes; binary frames become lines" {
 	start_fakex fx upbit --recording "$TMP/upbit.rec" --rate 0
 	start ingest "$BIN/ingest" -x upbit:BTC-KRW,USDT-KRW -c trade,book --url "upbit=ws://127.0.0.1:$FX_PORT/websocket/v1"

@@ -133,6 +133,31 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 	wait_until 15 at_least $((n + 20)) "$TMP/client.out" '"type":"trade"'
 }
 
+holds_qos() { ls -l "/proc/$1/fd" 2>/dev/null | grep -q ' -> /dev/cpu_dma_latency$'; }
+
+@test "supervisor: CPU_DMA_LATENCY_US is held while the node runs, by the supervisor alone" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
+	start_node CPU_DMA_LATENCY_US=0
+	wait_until 10 test -s "$TMP/run/exchanged.pid"
+	sup=$(cat "$TMP/run/exchanged.pid")
+	if [ -w /dev/cpu_dma_latency ]; then
+		holds_qos "$sup"
+		grep -q 'msg="holding a CPU wake-up latency request" cpu_dma_latency_us=0' "$TMP/node.err"
+	else
+		# Without the device (or the right to it) the node runs all the same, and says so.
+		grep -q 'msg="cannot hold a CPU wake-up latency request, going on without"' "$TMP/node.err"
+	fi
+	for stage in ingest convert distribute serve; do
+		wait_until 10 test -s "$TMP/run/$stage.pid"
+		! holds_qos "$(cat "$TMP/run/$stage.pid")"
+	done
+	kill -TERM "$sup"
+	wait_until 15 bash -c "! kill -0 $sup 2>/dev/null"
+	run env CPU_DMA_LATENCY_US=fast RUN_DIR="$TMP/run2" "$ROOT/scripts/exchanged"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'CPU_DMA_LATENCY_US must be a number of microseconds'* ]]
+}
+
 @test "supervisor: SIGTERM closes clients with 1001 and stops every stage" {
 	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
 	start_node

@@ -94,6 +94,7 @@ static struct {
 	int loop;
 	int retime;
 	int live;
+	long tick_us;
 	long ping_ms, pong_timeout_ms, status_ms, idle_ms, heartbeat_ms;
 } opt = {
 	.port = -1, .rate = 100, .speed = 1.0,
@@ -1503,6 +1504,10 @@ replay_schedule(struct conn *c, int64_t delay_us)
 {
 	if (delay_us < 0)
 		delay_us = 0;
+	/* --tick-us: a wait is never shorter than a tick; what falls due meanwhile goes out
+	 * together, one frame per line, as bursts of trades do on a busy exchange. */
+	if (delay_us > 0 && delay_us < opt.tick_us)
+		delay_us = opt.tick_us;
 	c->running = 1;
 	c->replay_at = mono_us() + delay_us;
 	if (!g.replay_armed || c->replay_at < g.replay_armed)
@@ -4842,6 +4847,8 @@ usage(FILE *f)
 "      --loop                 start the recording over at its end\n"
 "      --live                 one clock for all connections: the recording moves on at\n"
 "                             --rate lines/s (all lines); a new subscriber joins where it is\n"
+"      --tick-us N            send what fell due at most every N us, in bursts\n"
+"                             (default 0: each line at its own time)\n"
 "      --retime               shift the exchange's epoch-ms times in each frame so\n"
 "                             they read as now (E, T, timestamp, trade_timestamp, tms, ttms)\n"
 "      --ping-interval MS     binance, gateio: server WS ping period\n"
@@ -4885,7 +4892,7 @@ parse_args(int argc, char **argv)
 {
 	enum {
 		O_TLS_CERT = 256, O_TLS_KEY, O_RECORDING, O_RATE, O_PACE, O_SPEED,
-		O_LOOP, O_RETIME, O_LIVE, O_PING, O_PONG, O_STATUS, O_IDLE, O_CONTROL, O_EVENTS,
+		O_LOOP, O_RETIME, O_LIVE, O_TICK, O_PING, O_PONG, O_STATUS, O_IDLE, O_CONTROL, O_EVENTS,
 		O_HEARTBEAT
 	};
 	static const struct option lo[] = {
@@ -4897,6 +4904,7 @@ parse_args(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
 		{ "loop", no_argument, NULL, O_LOOP },
 		{ "retime", no_argument, NULL, O_RETIME },
+		{ "tick-us", required_argument, NULL, O_TICK },
 		{ "live", no_argument, NULL, O_LIVE },
 		{ "pace", required_argument, NULL, O_PACE },
 		{ "ping-interval", required_argument, NULL, O_PING },
@@ -4950,6 +4958,10 @@ parse_args(int argc, char **argv)
 		case O_EVENTS: opt.events = optarg; break;
 		case O_LOOP: opt.loop = 1; break;
 		case O_RETIME: opt.retime = 1; break;
+		case O_TICK:
+			if (parse_long("tick-us", optarg, 0, 1000000, &opt.tick_us))
+				return -1;
+			break;
 		case O_LIVE: opt.live = 1; break;
 		case O_RATE:
 			if (parse_long("rate", optarg, 0, RATE_MAX, &opt.rate))
