@@ -163,6 +163,7 @@ holds_qos() { ls -l "/proc/$1/fd" 2>/dev/null | grep -q ' -> /dev/cpu_dma_latenc
 	start_node
 	start client "$BIN/wsclient" --exit-on-close "ws://127.0.0.1:$PORT/ws/exchange"
 	wait_until 10 serve_clients_eq 1
+	for stage in ingest convert distribute serve; do wait_until 10 test -s "$TMP/run/$stage.pid"; done
 	pids=$(cat "$TMP/run"/{ingest,convert,distribute,serve}.pid)
 	node=$(pid_of node)
 	t0=$SECONDS
