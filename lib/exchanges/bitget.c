@@ -239,14 +239,8 @@ static int read_trade(struct norm *n, const struct js_doc *d, int o, const char 
 			*max_id = id;
 	}
 	const char *s;
-	if (js_streq(d, side, "buy"))
-		s = "buy";
-	else if (js_streq(d, side, "sell"))
-		s = "sell";
-	else if (side < 0 || js_type(d, side) == JS_NULL)
-		s = "unknown";
-	else
-		return norm_fail(n, NR_FIELD, "side: neither buy nor sell");
+	if (norm_side(n, d, side, "side", "buy", "sell", &s))
+		return -1;
 	norm_head(n, "trade", sym, ts);
 	if (norm_id(n, "id", d, tid) || norm_dec(n, "price", d, js_get(d, o, "price")) ||
 	    norm_dec(n, "amount", d, js_get(d, o, "size")))

@@ -205,14 +205,8 @@ static int read_trades(struct norm *n, const struct js_doc *d, int data)
 			return -1;
 		int side = js_get(d, o, "S");
 		const char *sd;
-		if (js_streq(d, side, "Buy"))
-			sd = "buy";
-		else if (js_streq(d, side, "Sell"))
-			sd = "sell";
-		else if (side < 0 || js_type(d, side) == JS_NULL)
-			sd = "unknown";
-		else
-			return norm_fail(n, NR_FIELD, "S: neither Buy nor Sell");
+		if (norm_side(n, d, side, "S", "Buy", "Sell", &sd))
+			return -1;
 		norm_head(n, "trade", sym, ts);
 		if (norm_id(n, "id", d, js_get(d, o, "i")) || norm_dec(n, "price", d, js_get(d, o, "p")) ||
 		    norm_dec(n, "amount", d, js_get(d, o, "v")))

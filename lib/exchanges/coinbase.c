@@ -172,16 +172,12 @@ static int get2(const struct js_doc *d, int o, const char *a, const char *b)
 /* The side Coinbase reports is the maker's: the taker took the other one. */
 static int taker_side(struct norm *n, const struct js_doc *d, int t, const char **side)
 {
-	if (js_streq(d, t, "BUY"))
-		*side = "sell";
-	else if (js_streq(d, t, "SELL"))
-		*side = "buy";
-	else if (t < 0 || js_type(d, t) == JS_NULL || js_streq(d, t, "") ||
-		 js_streq(d, t, "UNKNOWN_ORDER_SIDE"))
+	if (js_streq(d, t, "") || js_streq(d, t, "UNKNOWN_ORDER_SIDE")) {
 		*side = "unknown";
-	else
-		return norm_fail(n, NR_FIELD, "side: neither BUY nor SELL");
-	return 0;
+		return 0;
+	}
+	/* a maker's SELL is a taker's buy */
+	return norm_side(n, d, t, "side", "SELL", "BUY", side);
 }
 
 /* A snapshot of recent trades starts every subscription; after a reconnect it repeats

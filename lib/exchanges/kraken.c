@@ -313,14 +313,8 @@ static int read_trades(struct norm *n, const struct js_doc *d, int data, int sna
 		if (st && !snapshot)
 			st->last_seq = id;
 		const char *taker;
-		if (js_streq(d, side, "buy"))
-			taker = "buy";
-		else if (js_streq(d, side, "sell"))
-			taker = "sell";
-		else if (side < 0 || js_type(d, side) == JS_NULL)
-			taker = "unknown";
-		else
-			return norm_fail(n, NR_FIELD, "side: neither buy nor sell");
+		if (norm_side(n, d, side, "side", "buy", "sell", &taker))
+			return -1;
 		norm_head(n, "trade", sym, ts);
 		if (norm_id(n, "id", d, tid) || norm_dec(n, "price", d, js_get(d, o, "price")) ||
 		    norm_dec(n, "amount", d, js_get(d, o, "qty")))

@@ -165,6 +165,20 @@ int norm_id(struct norm *n, const char *key, const struct js_doc *d, int t)
 	return 0;
 }
 
+int norm_side(struct norm *n, const struct js_doc *d, int t, const char *field, const char *buy,
+	      const char *sell, const char **side)
+{
+	if (js_streqn(d, t, buy, strlen(buy)))
+		*side = "buy";
+	else if (js_streqn(d, t, sell, strlen(sell)))
+		*side = "sell";
+	else if (t < 0 || js_type(d, t) == JS_NULL)
+		*side = "unknown";
+	else
+		return norm_fail(n, NR_FIELD, "%s: neither %s nor %s", field, buy, sell);
+	return 0;
+}
+
 void norm_status(struct norm *n, const char *event, const char *sym, const char *detail)
 {
 	norm_head(n, "status", sym, -1);

@@ -95,6 +95,11 @@ int norm_dec_opt(struct norm *n, const char *key, const struct js_doc *d, int t)
 int norm_str(struct norm *n, const char *key, const struct js_doc *d, int t);
 /* "id":"<T as text>" for a number or string token. */
 int norm_id(struct norm *n, const char *key, const struct js_doc *d, int t);
+/* The taker side from token T of field FIELD: the word BUY gives "buy", SELL gives "sell",
+ * a missing or null T "unknown"; anything else fails (NR_FIELD). Words an exchange uses for
+ * an unknown side, or a maker's side, are the caller's to map first. */
+int norm_side(struct norm *n, const struct js_doc *d, int t, const char *field, const char *buy,
+	      const char *sell, const char **side);
 
 /* A whole status line. DETAIL is plain text (escaped here); it may be NULL. */
 void norm_status(struct norm *n, const char *event, const char *sym, const char *detail);

@@ -169,15 +169,9 @@ static int read_trades(struct norm *n, const struct js_doc *d, int arg, int data
 		if (symbol_of2(n, d, (int)o, arg, sym) || norm_ts(n, d, js_get(d, (int)o, "ts"), &ts))
 			return -1;
 		int sd = js_get(d, (int)o, "side");
-		const char *side;
-		if (js_streq(d, sd, "buy"))
-			side = "buy";
-		else if (js_streq(d, sd, "sell"))
-			side = "sell";
-		else if (sd < 0 || js_type(d, sd) == JS_NULL || js_streq(d, sd, ""))
-			side = "unknown";
-		else
-			return norm_fail(n, NR_FIELD, "side: neither buy nor sell");
+		const char *side = "unknown"; /* OKX may send "" */
+		if (!js_streq(d, sd, "") && norm_side(n, d, sd, "side", "buy", "sell", &side))
+			return -1;
 		norm_head(n, "trade", sym, ts);
 		if (norm_id(n, "id", d, js_get(d, (int)o, "tradeId")) ||
 		    norm_dec(n, "price", d, js_get(d, (int)o, "px")) ||

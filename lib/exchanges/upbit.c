@@ -139,14 +139,8 @@ static int read_trade(struct norm *n, const struct js_doc *d, int o)
 	if (st && seq > st->last_seq)
 		st->last_seq = seq;
 	const char *side;
-	if (js_streq(d, ab, "BID"))
-		side = "buy";
-	else if (js_streq(d, ab, "ASK"))
-		side = "sell";
-	else if (ab < 0 || js_type(d, ab) == JS_NULL)
-		side = "unknown";
-	else
-		return norm_fail(n, NR_FIELD, "ask_bid: neither ASK nor BID");
+	if (norm_side(n, d, ab, "ask_bid", "BID", "ASK", &side))
+		return -1;
 	norm_head(n, "trade", sym, ts);
 	if (norm_id(n, "id", d, sid) || norm_dec(n, "price", d, get2(d, o, "trade_price", "tp")) ||
 	    norm_dec(n, "amount", d, get2(d, o, "trade_volume", "tv")))
