@@ -56,7 +56,9 @@ $(BIN)/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(BUILD)/libexcha
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
-$(BIN)/%: $(BUILD)/tests/tools/%.o $(BUILD)/libexchange.a
+# Each test tool is one file in tests/tools/ plus what they share in tests/tools/common/.
+TOOL_COMMON := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/tools/common/*.c))
+$(BIN)/%: $(BUILD)/tests/tools/%.o $(TOOL_COMMON) $(BUILD)/libexchange.a
 	@mkdir -p $(BIN)
 	@echo "  LD   $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm

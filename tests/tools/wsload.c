@@ -13,6 +13,7 @@
  */
 
 #include "clock.h"
+#include "common/tool.h"
 #include "exitcode.h"
 #include "opt.h"
 #include "sig.h"
@@ -88,178 +89,8 @@ static struct {
 	socklen_t addrlen;
 } target;
 
-/* ------------------------------------------------------------------ */
-/* logging                                                             */
-
-enum { LV_DEBUG, LV_INFO, LV_WARN, LV_ERROR };
-static const char *const lv_names[] = { "debug", "info", "warn", "error" };
-static int log_level = LV_INFO;
-
-/* A msg that is one plain word is written unquoted, as wsclient does, so
- * tests grep the same `closed client=3 code=1001` in both tools' logs. */
-static int
-plain_word(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (*s <= ' ' || *s == '"' || *s == '=' || *s == '\\' ||
-		    *s == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* One logfmt line on stderr: ts, level, tool, msg, then the caller's
- * key=value pairs (kvfmt may be NULL); values with spaces are quoted by the
- * caller with lq(). */
-__attribute__((format(printf, 3, 4)))
-static void
-logm(int lv, const char *msg, const char *kvfmt, ...)
-{
-	char line[2048], tbuf[40];
-	size_t o;
-	int64_t now;
-	time_t secs;
-	struct tm tm;
-	va_list ap;
-	int n;
-
-	if (lv < log_level)
-		return;
-	now = clk_now_us();
-	secs = (time_t)(now / 1000000);
-	gmtime_r(&secs, &tm);
-	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line, sizeof(line), "ts=%s.%03dZ level=%s tool=wsload msg=",
-		     tbuf, (int)(now / 1000 % 1000), lv_names[lv]);
-	o = (size_t)n;
-	if (plain_word(msg)) {
-		n = snprintf(line + o, sizeof(line) - o, "%s", msg);
-		o += (size_t)n < sizeof(line) - o ? (size_t)n : sizeof(line) - o - 1;
-	} else {
-		line[o++] = '"';
-		for (; *msg && o + 8 < sizeof(line); msg++) {
-			if (*msg == '"' || *msg == '\\')
-				line[o++] = '\\';
-			line[o++] = (*msg == '\n' || *msg == '\r') ? ' ' : *msg;
-		}
-		line[o++] = '"';
-	}
-	if (kvfmt && *kvfmt && o + 2 < sizeof(line)) {
-		line[o++] = ' ';
-		va_start(ap, kvfmt);
-		n = vsnprintf(line + o, sizeof(line) - o - 1, kvfmt, ap);
-		va_end(ap);
-		if (n > 0)
-			o += (size_t)n < sizeof(line) - o - 1 ? (size_t)n :
-				sizeof(line) - o - 2;
-	}
-	line[o++] = '\n';
-	fwrite(line, 1, o, stderr);
-}
-
-/* Quotes s (n bytes) as a logfmt value into buf, truncated to fit. */
-static const char *
-lq(char *buf, size_t size, const char *s, size_t n)
-{
-	size_t o = 0, i;
-
-	buf[o++] = '"';
-	for (i = 0; i < n && o + 4 < size; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch == '"' || ch == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f) {
-			buf[o++] = ' ';
-		} else {
-			buf[o++] = (char)ch;
-		}
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
-
-/* ------------------------------------------------------------------ */
-/* latency histogram (the same buckets as wsclient's)                  */
-
-/*
- * Log-linear buckets: values below 128 us are exact; above, each power of
- * two is split in 64 buckets (relative error < 1.6%).  Values are clamped at
- * 2^27 us (~134 s).  Percentiles are the upper bound of their bucket, the
- * maximum is exact.
- */
-#define H_SUB_BITS	6
-#define H_SUB		(1 << H_SUB_BITS)		/* 64 */
-#define H_CLAMP		((1LL << 27) - 1)
-#define H_BUCKETS	(H_SUB * (27 - H_SUB_BITS) + 2 * H_SUB)
-
-static struct {
-	uint64_t b[H_BUCKETS];
-	uint64_t count;
-	int64_t max;
-} hist;
-
-static inline unsigned
-h_index(int64_t v)
-{
-	unsigned msb, shift;
-
-	if (v < 2 * H_SUB)
-		return (unsigned)v;
-	msb = 63u - (unsigned)__builtin_clzll((unsigned long long)v);
-	shift = msb - H_SUB_BITS;
-	return H_SUB * shift + (unsigned)(v >> shift);
-}
-
-/* The highest value that falls into bucket i. */
-static int64_t
-h_upper(unsigned i)
-{
-	unsigned shift;
-
-	if (i < 2 * H_SUB)
-		return i;
-	shift = i / H_SUB - 1;
-	return ((int64_t)(i - H_SUB * shift) << shift) + ((1LL << shift) - 1);
-}
-
-static inline void
-h_add(int64_t v)
-{
-	if (v < 0)
-		v = 0;
-	if (v > hist.max)
-		hist.max = v;
-	if (v > H_CLAMP)
-		v = H_CLAMP;
-	hist.b[h_index(v)]++;
-	hist.count++;
-}
-
-static int64_t
-h_pct(double p)
-{
-	uint64_t rank, seen = 0;
-	unsigned i;
-	int64_t v;
-
-	if (!hist.count)
-		return 0;
-	rank = (uint64_t)(p * (double)hist.count + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	for (i = 0; i < H_BUCKETS; i++) {
-		seen += hist.b[i];
-		if (seen >= rank) {
-			v = h_upper(i);
-			return v > hist.max ? hist.max : v;
-		}
-	}
-	return hist.max;
-}
+/* Logging (logm, lq) and the latency histogram (h_add, h_pct), the same as
+ * wsclient's: tests/tools/common/tool.c. */
 
 /* ------------------------------------------------------------------ */
 /* state                                                               */
@@ -1635,19 +1466,6 @@ raise_fd_limit(void)
 }
 
 static void
-log_level_from_env(void)
-{
-	const char *s = getenv("LOG_LEVEL");
-	int i;
-
-	if (!s)
-		return;
-	for (i = 0; i <= LV_ERROR; i++)
-		if (!strcasecmp(s, lv_names[i]))
-			log_level = i;
-}
-
-static void
 seed(void)
 {
 	if (getrandom(&prng_state, sizeof(prng_state), 0) !=
@@ -1691,7 +1509,7 @@ main(int argc, char **argv)
 	rc = parse_args(argc, argv);
 	if (rc >= 0)
 		return rc;
-	log_level_from_env();
+	tool_log_init("wsload");
 	raise_fd_limit();
 	seed();
 
