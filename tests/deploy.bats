@@ -33,22 +33,6 @@ need() {
 	return 1
 }
 
-# A free loopback port below the kernel's ephemeral range: no outgoing connection can take
-# it between this check and the server's bind (free_port draws from the whole range).
-listen_port() {
-	local low port
-	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) || low=32768
-	[ "${low:-0}" -gt 12000 ] || { free_port; return; }
-	for _ in $(seq 1 100); do
-		port=$((10000 + RANDOM % (low - 10000)))
-		if ! (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return 0
-		fi
-	done
-	return 1
-}
-
 # to_json FILE: the YAML FILE (every document) as a JSON array in $TMP/<name>.json.
 to_json() {
 	need yq yq || return 1
@@ -269,7 +253,7 @@ runtime_stage() { dockerfile | awk '/^FROM / { s = "" } { s = s $0 "\n" } END { 
 	need nginx nginx
 	need openssl openssl
 	make_certs
-	NGX_PORT=$(listen_port) NGX_TLS_PORT=$(listen_port) B1_PORT=$(listen_port) B2_PORT=$(listen_port)
+	NGX_PORT=$(free_port) NGX_TLS_PORT=$(free_port) B1_PORT=$(free_port) B2_PORT=$(free_port)
 	user=()
 	[ "$(id -u)" = 0 ] && user=(-g "user root;")
 	for conf in nginx.conf nginx-tls.conf; do
@@ -377,7 +361,7 @@ start_full_node() {
 	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
 	start_zk
 	start_kafka 1
-	PORT=$(listen_port)
+	PORT=$(free_port)
 	mkdir -p "$TMP/run"
 	ZOOKEEPER_CONNECT=$ZK ZK_SESSION_TIMEOUT_MS=2000 ZK_ELECTION_PATH=/deploy-test KAFKA_BOOTSTRAP_SERVERS=$KAFKA \
 		EXCHANGES="binance:BTC-USDT,ETH-USDT" CHANNELS=trade EXCHANGE_URLS="binance=ws://127.0.0.1:$FX_PORT" \
@@ -424,7 +408,7 @@ rules_ok() {
 @test "prometheus: deploy/prometheus.yml scrapes a node, loads the alerts, and every dashboard query evaluates" {
 	need prometheus prometheus
 	start_full_node
-	PROM_PORT=$(listen_port)
+	PROM_PORT=$(free_port)
 	mkdir -p "$TMP/prom"
 	# The compose file's config with this node as the only backend, scraped every second.
 	yq -y --arg t "127.0.0.1:$PORT" --arg rules "$ROOT/deploy/alerts.yml" '

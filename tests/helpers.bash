@@ -95,11 +95,14 @@ at_least() { # at_least N FILE PATTERN
 }
 
 # A TCP port on 127.0.0.1 that nothing listens on now, below the kernel's range for
-# outgoing connections (32768 and up), so no client socket can be holding it.
+# outgoing connections (ip_local_port_range, 32768 and up by default), so no client socket
+# can take it between this check and the server's bind.
 free_port() {
-	local port
+	local low port
+	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) || low=32768
+	[ "${low:-0}" -gt 12000 ] || low=32000
 	for _ in $(seq 1 100); do
-		port=$((10000 + RANDOM % 22000))
+		port=$((10000 + RANDOM % (low - 10000)))
 		if ! (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return 0

@@ -32,28 +32,12 @@ teardown() {
 
 NGINX=$(PATH=$PATH:/usr/sbin:/sbin command -v nginx || true)
 
-# A free loopback port below the kernel's ephemeral range: no outgoing connection can take
-# it between this check and the server's bind (free_port draws from the whole range).
-listen_port() {
-	local low port
-	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) || low=32768
-	[ "${low:-0}" -gt 12000 ] || { free_port; return; }
-	for _ in $(seq 1 100); do
-		port=$((10000 + RANDOM % (low - 10000)))
-		if ! (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return 0
-		fi
-	done
-	return 1
-}
-
 # start_node NAME [PORT]: a standalone node fed by the fake exchange "fx"; its port in
 # $PORT_NAME. The node leads its own process group (setsid execs, so the recorded pid is
 # exchanged's), which teardown sweeps.
 start_node() {
 	local port=${2:-}
-	[ -n "$port" ] || port=$(listen_port)
+	[ -n "$port" ] || port=$(free_port)
 	mkdir -p "$TMP/$1"
 	ZOOKEEPER_CONNECT= KAFKA_BOOTSTRAP_SERVERS= EXCHANGES="binance:BTC-USDT,ETH-USDT" CHANNELS=trade \
 		EXCHANGE_URLS="binance=ws://127.0.0.1:$FX_PORT" NODE_ID="$1" RUN_DIR="$TMP/$1" PORT="$port" BIND=127.0.0.1 \
@@ -84,8 +68,8 @@ start_nodes() {
 start_nginx() {
 	[ -n "$NGINX" ] || { echo "nginx is not installed (make deps)"; return 1; }
 	local conf=$1 d=$TMP/nginx
-	NGX_PORT=$(listen_port)
-	NGX_TLS_PORT=$(listen_port)
+	NGX_PORT=$(free_port)
+	NGX_TLS_PORT=$(free_port)
 	mkdir -p "$d/cache"
 	sed -e "s#backend1:8080#127.0.0.1:$PORT_a#" -e "s#backend2:8080#127.0.0.1:$PORT_b#" \
 		-e "s#listen 80;#listen 127.0.0.1:$NGX_PORT;#" -e "s#listen 443 ssl;#listen 127.0.0.1:$NGX_TLS_PORT ssl;#" \
@@ -122,7 +106,7 @@ answered_by() { [ "$(curl -fs "http://127.0.0.1:$NGX_PORT/api/status" | jq -r .n
 @test "nginx: least_conn sends new clients to the node with fewer; health, page and data go through" {
 	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
 	# Only node a at first: nginx finds backend2 refusing and uses a for everything.
-	PORT_b=$(listen_port)
+	PORT_b=$(free_port)
 	start_node a
 	wait_until 20 node_up a
 	start_nginx nginx.conf
