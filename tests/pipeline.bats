@@ -143,6 +143,8 @@ holds_qos() { ls -l "/proc/$1/fd" 2>/dev/null | grep -q ' -> /dev/cpu_dma_latenc
 	if [ -w /dev/cpu_dma_latency ]; then
 		holds_qos "$sup"
 		grep -q 'msg="holding a CPU wake-up latency request" cpu_dma_latency_us=0' "$TMP/node.err"
+		# The kernel's effective target (the lowest request held) is now 0 us.
+		[ "$(od -An -td4 /dev/cpu_dma_latency | tr -d ' ')" = 0 ]
 	else
 		# Without the device (or the right to it) the node runs all the same, and says so.
 		grep -q 'msg="cannot hold a CPU wake-up latency request, going on without"' "$TMP/node.err"
