@@ -544,8 +544,8 @@ int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 		if (!r->body)
 			break;
 		size_t chunk = r->len - r->off;
-		if (chunk > 32768)
-			chunk = 32768;
+		if (chunk > HTTP_CHUNK)
+			chunk = HTTP_CHUNK;
 		unsigned char *buf = malloc(LWS_PRE + chunk);
 		if (!buf)
 			return -1;

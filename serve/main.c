@@ -509,9 +509,12 @@ static int setup_metrics(void)
 int main(int argc, char **argv)
 {
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, 0 };
+	/* The last field is the most one send() may carry. Left at 0, libwebsockets caps it at
+	 * the receive buffer (4 KiB) and sends the rest of a write a loop turn later, so a
+	 * client catching up would get 4 KiB per turn. */
 	static const struct lws_protocols protocols[] = {
-		{ "exchange", cb_client, sizeof(struct client), 4096, 0, NULL, 0 },
-		{ "http-api", cb_http, 64, 0, 0, NULL, 0 },
+		{ "exchange", cb_client, sizeof(struct client), 4096, 0, NULL, SCRATCH },
+		{ "http-api", cb_http, 64, 0, 0, NULL, HTTP_CHUNK },
 		{ "raw", cb_raw, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};

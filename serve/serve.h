@@ -105,7 +105,10 @@ struct serve {
 		*m_rejected_origin, *m_rejected_ip, *m_rejected_admin;
 };
 
+/* Most bytes one client gets in one send(): a batch of pre-framed messages. */
 #define SCRATCH (64 * 1024)
+/* Most bytes of an HTTP response body written at once. */
+#define HTTP_CHUNK (32 * 1024)
 
 extern struct serve S;
 

@@ -107,6 +107,30 @@ many_trades() {
 	[ "$(serve_metric exchange_serve_messages_sent_total)" -eq 500000 ]
 }
 
+# data_segs_out of serve's side of the one established WebSocket connection
+server_data_segs() {
+	ss -tinH state established "( sport = :$PORT )" | grep -o 'data_segs_out:[0-9]*' | cut -d: -f2
+}
+
+@test "a batch of lines bigger than 4 KiB leaves in one send, not in 4 KiB pieces" {
+	# libwebsockets caps one send() at the protocol's rx buffer (4 KiB here) unless told
+	# otherwise, and sends the rest a loop turn later: a client catching up took one loop
+	# turn per 4 KiB. On loopback one send() is one segment, which ss counts.
+	start_serve
+	start c "$BIN/wsclient" "$WS?types=trade"
+	wait_until 10 serve_clients_eq 1
+	local before after
+	before=$(server_data_segs)
+	[ -n "$before" ]
+	many_trades 100 binance BTC-USDT >"$TMP/lines"
+	[ "$(stat -c %s "$TMP/lines")" -gt 9000 ]
+	feed "$TMP/lines"
+	wait_until 10 at_least 100 "$TMP/c.out" '"type":"trade"'
+	after=$(server_data_segs)
+	echo "data segments for $(stat -c %s "$TMP/lines") bytes: $((after - before))" >&3
+	[ $((after - before)) -ge 1 ] && [ $((after - before)) -le 2 ]
+}
+
 @test "a client that stops reading is closed (1013); the others keep up" {
 	start_serve --max-backlog 2000 --max-backlog-bytes 1000000
 	start slow "$BIN/wsclient" --no-read "$WS"
