@@ -4812,8 +4812,10 @@ replay_timer_start(void)
 /* ------------------------------------------------------------------ */
 /* main */
 
+/* tx_packet_size (last): left at 0, libwebsockets would send a frame in pieces of
+ * its 4 KiB service buffer, one loop turn apart. */
 static const struct lws_protocols protocols[] = {
-	{ "fakex", cb_ws, sizeof(struct conn), 0, 0, NULL, 0 },
+	{ "fakex", cb_ws, sizeof(struct conn), 0, 0, NULL, 65536 },
 	{ "fakex-control", cb_ctl, sizeof(struct ctl), 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
