@@ -5,9 +5,13 @@
 #include "serve.h"
 #include "sym.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static const char *const type_names[MT_COUNT] = { "trade", "ticker", "book", "status", "other" };
 
@@ -258,7 +262,7 @@ static void idle_remove(struct client *c)
 
 static void idle_add(struct client *c)
 {
-	if (c->idle)
+	if (c->idle || c->peer_closing)
 		return;
 	c->idle = 1;
 	c->idle_prev = NULL;
@@ -266,21 +270,6 @@ static void idle_add(struct client *c)
 	if (S.idle)
 		S.idle->idle_prev = c;
 	S.idle = c;
-}
-
-/* New messages arrived: every client that was caught up gets a writable callback. Busy
- * clients ask for their own after each write, so they need nothing here. */
-void clients_wake(void)
-{
-	struct client *c = S.idle;
-	S.idle = NULL;
-	while (c) {
-		struct client *next = c->idle_next;
-		c->idle = 0;
-		c->idle_next = c->idle_prev = NULL;
-		lws_callback_on_writable(c->wsi);
-		c = next;
-	}
 }
 
 static void start_close(struct client *c, uint16_t code)
@@ -337,12 +326,50 @@ static int grow_scratch(size_t need)
 	return 0;
 }
 
+/* What one thread sent: added to the metrics by the loop's thread. */
+struct tally {
+	uint64_t msgs;
+	double bytes;
+	struct met *lat; /* the latency histogram itself, or a thread's own copy */
+};
+
+/* Appends to OUT (CAP bytes) the ring messages from the client's position on that its
+ * filter takes, looking at 8192 at most. Returns the bytes written; *NEED is the length of
+ * a message that did not fit an empty OUT (the caller needs a bigger one), else 0. */
+static size_t fill_ring(struct client *c, unsigned char *out, size_t cap, struct tally *t,
+			size_t *need)
+{
+	int64_t now = clk_now_us();
+	size_t n = 0;
+	int scanned = 0;
+	*need = 0;
+	while (c->tail < S.ring.head) {
+		struct msg *m = ring_get(&S.ring, c->tail);
+		if (match(&c->f, m)) {
+			if (n + m->len > cap) {
+				if (!n)
+					*need = m->len;
+				break;
+			}
+			memcpy(out + n, m->data, m->len);
+			n += m->len;
+			c->sent++;
+			t->msgs++;
+			if (m->local_ts > 0)
+				met_observe(t->lat, (double)(now - m->local_ts) / 1e6);
+		}
+		c->tail++;
+		if (++scanned == 8192)
+			break;
+	}
+	return n;
+}
+
 static int client_write(struct client *c)
 {
 	unsigned char *out = S.scratch + LWS_PRE;
 	size_t n = 0;
 	int more = 0;
-	int64_t now = 0;
 
 	if (c->closing) {
 		const char *r = c->close_code == LWS_CLOSE_STATUS_GOINGAWAY ? "going away"
@@ -385,35 +412,23 @@ static int client_write(struct client *c)
 		c->cache_pos++;
 	}
 	/* Then the ring from the client's position, skipping what its filter excludes. */
-	int scanned = 0;
 	if (!more && !c->cache_todo) {
 		if (c->tail < S.ring.oldest) {
 			start_close(c, CLOSE_TRY_AGAIN_LATER);
 			S.m_slow->v++;
 			return 0;
 		}
-		now = clk_now_us();
-		while (c->tail < S.ring.head) {
-			struct msg *m = ring_get(&S.ring, c->tail);
-			if (match(&c->f, m)) {
-				if (n + m->len > SCRATCH) {
-					if (n)
-						break;
-					if (grow_scratch(m->len))
-						return -1;
-					out = S.scratch + LWS_PRE;
-				}
-				memcpy(out + n, m->data, m->len);
-				n += m->len;
-				c->sent++;
-				S.m_sent->v++;
-				if (m->local_ts > 0)
-					met_observe(S.m_latency, (double)(now - m->local_ts) / 1e6);
-			}
-			c->tail++;
-			if (++scanned == 8192)
-				break;
+		struct tally t = { 0, 0, S.m_latency };
+		size_t need;
+		n += fill_ring(c, out + n, SCRATCH - n, &t, &need);
+		if (need && !n) {
+			/* one message bigger than the buffer: grow it for this one */
+			if (grow_scratch(need))
+				return -1;
+			out = S.scratch + LWS_PRE;
+			n = fill_ring(c, out, need, &t, &need);
 		}
+		S.m_sent->v += (double)t.msgs;
 		more = c->tail < S.ring.head;
 	} else {
 		more = 1;
@@ -428,6 +443,271 @@ static int client_write(struct client *c)
 	else
 		idle_add(c);
 	return 0;
+}
+
+/* ---- fan-out: caught-up clients written to as soon as lines arrive ----
+ *
+ * Most of a busy server's time goes into send(), one per client per batch of lines. When
+ * lines arrive, the clients that were caught up are written to at once, from the loop's
+ * thread and from the send threads together: each takes the next client from a shared
+ * counter until none is left, so a send thread that is not running costs nothing and the
+ * loop's thread does the rest itself. A round ends before the loop goes on, so the ring,
+ * the cache and the clients do not change under the threads, and a client is written by
+ * one thread at a time. Only what is simple stays on this path: plain TCP, nothing
+ * queued in libwebsockets, no replies or cache replay pending. Everything else, and a
+ * batch the kernel takes only part of, goes through the writable callback as before. */
+
+/* How a client's round ended: caught up; more to send; the kernel took part of the batch
+ * (the rest is in pend); a message too big for the fast path; lines that could not be
+ * kept (out of memory), so the client is dropped rather than left with a gap. */
+enum { R_DONE, R_MORE, R_PARTIAL, R_SLOW, R_LOST };
+
+struct job {
+	struct client *c;
+	int fd;
+	int res;
+};
+
+struct sender {
+	pthread_t th;
+	unsigned char *buf; /* SCRATCH */
+	struct met lat;     /* latency observations of this thread's round */
+	struct tally t;
+};
+
+static struct {
+	int nthreads;
+	struct sender *snd; /* nthreads + 1: the last one is the loop thread's */
+	pthread_mutex_t mu;
+	pthread_cond_t go, finished;
+	uint64_t round; /* under mu */
+	int stop;       /* under mu */
+	struct job *job;
+	int njob, jobcap;
+	/* round (16 bits) | job count (24) | next job (24): a thread claims a job with one
+	 * compare-and-swap, and a stale round never matches */
+	_Atomic uint64_t next;
+	_Atomic int left; /* jobs not finished */
+} F = { .mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
+	.finished = PTHREAD_COND_INITIALIZER };
+
+#define ROUNDS_BITS 16
+#define JOB_BITS 24
+#define JOB_MASK ((1u << JOB_BITS) - 1)
+/* Fewer clients than this are written by the loop's thread alone: waking another thread
+ * costs more than it saves. */
+#define PARALLEL_MIN 16
+
+static int send_batch(struct job *j, struct sender *s)
+{
+	struct client *c = j->c;
+	size_t need;
+	size_t n = fill_ring(c, s->buf, SCRATCH, &s->t, &need);
+	if (!n)
+		return need ? R_SLOW : R_DONE;
+	ssize_t k;
+	do
+		k = send(j->fd, s->buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (k < 0 && errno == EINTR);
+	s->t.bytes += (double)n;
+	if (k == (ssize_t)n)
+		return c->tail < S.ring.head ? R_MORE : R_DONE;
+	/* The socket is full (EAGAIN), or the connection failed, which libwebsockets finds out
+	 * when it writes the rest. */
+	if (k < 0)
+		k = 0;
+	c->pend = malloc(LWS_PRE + n - (size_t)k);
+	if (!c->pend)
+		return R_LOST;
+	memcpy(c->pend + LWS_PRE, s->buf + k, n - (size_t)k);
+	c->pend_len = n - (size_t)k;
+	return R_PARTIAL;
+}
+
+static void work(uint64_t round, struct sender *s)
+{
+	for (;;) {
+		uint64_t v = atomic_load_explicit(&F.next, memory_order_acquire);
+		uint64_t i = v & JOB_MASK, n = (v >> JOB_BITS) & JOB_MASK;
+		if ((v >> (2 * JOB_BITS)) != (round & ((1u << ROUNDS_BITS) - 1)) || i >= n)
+			return;
+		if (!atomic_compare_exchange_weak_explicit(&F.next, &v, v + 1, memory_order_acq_rel,
+							   memory_order_acquire))
+			continue;
+		F.job[i].res = send_batch(&F.job[i], s);
+		if (atomic_fetch_sub_explicit(&F.left, 1, memory_order_acq_rel) == 1) {
+			pthread_mutex_lock(&F.mu);
+			pthread_cond_signal(&F.finished);
+			pthread_mutex_unlock(&F.mu);
+		}
+	}
+}
+
+static void *sender_main(void *arg)
+{
+	struct sender *s = arg;
+	uint64_t seen = 0;
+	pthread_mutex_lock(&F.mu);
+	for (;;) {
+		while (!F.stop && F.round == seen)
+			pthread_cond_wait(&F.go, &F.mu);
+		if (F.stop)
+			break;
+		seen = F.round;
+		pthread_mutex_unlock(&F.mu);
+		work(seen, s);
+		pthread_mutex_lock(&F.mu);
+	}
+	pthread_mutex_unlock(&F.mu);
+	return NULL;
+}
+
+static int sender_init(struct sender *s)
+{
+	memset(s, 0, sizeof *s);
+	s->buf = malloc(SCRATCH);
+	s->lat.bounds = S.m_latency->bounds;
+	s->lat.nbounds = S.m_latency->nbounds;
+	s->t.lat = &s->lat;
+	return s->buf ? 0 : -1;
+}
+
+int fanout_start(int threads)
+{
+	F.snd = calloc((size_t)threads + 1, sizeof *F.snd);
+	if (!F.snd)
+		return -1;
+	for (int i = 0; i <= threads; i++)
+		if (sender_init(&F.snd[i]))
+			return -1;
+	for (int i = 0; i < threads; i++) {
+		int e = pthread_create(&F.snd[i].th, NULL, sender_main, &F.snd[i]);
+		if (e) {
+			errno = e;
+			return -1;
+		}
+		F.nthreads++;
+	}
+	return 0;
+}
+
+void fanout_stop(void)
+{
+	pthread_mutex_lock(&F.mu);
+	F.stop = 1;
+	pthread_cond_broadcast(&F.go);
+	pthread_mutex_unlock(&F.mu);
+	for (int i = 0; i < F.nthreads; i++)
+		pthread_join(F.snd[i].th, NULL);
+	if (F.snd)
+		for (int i = 0; i <= F.nthreads; i++)
+			free(F.snd[i].buf);
+	free(F.snd);
+	free(F.job);
+	F.nthreads = 0;
+	F.snd = NULL;
+	F.job = NULL;
+	F.njob = F.jobcap = 0;
+}
+
+/* One round over the jobs built by clients_wake. */
+static void run_round(void)
+{
+	int helpers = F.njob >= PARALLEL_MIN ? F.nthreads : 0;
+	uint64_t round;
+	pthread_mutex_lock(&F.mu);
+	round = ++F.round;
+	atomic_store_explicit(&F.left, F.njob, memory_order_relaxed);
+	atomic_store_explicit(&F.next,
+			      ((round & ((1u << ROUNDS_BITS) - 1)) << (2 * JOB_BITS)) |
+				      ((uint64_t)F.njob << JOB_BITS),
+			      memory_order_release);
+	if (helpers)
+		pthread_cond_broadcast(&F.go);
+	pthread_mutex_unlock(&F.mu);
+	work(round, &F.snd[F.nthreads]);
+	/* At most one job per send thread is still being written: wait for it. */
+	if (atomic_load_explicit(&F.left, memory_order_acquire)) {
+		pthread_mutex_lock(&F.mu);
+		while (atomic_load_explicit(&F.left, memory_order_acquire))
+			pthread_cond_wait(&F.finished, &F.mu);
+		pthread_mutex_unlock(&F.mu);
+	}
+	for (int i = 0; i <= F.nthreads; i++) {
+		struct sender *s = &F.snd[i];
+		S.m_sent->v += (double)s->t.msgs;
+		S.m_bytes_sent->v += s->t.bytes;
+		for (int b = 0; b <= s->lat.nbounds; b++)
+			S.m_latency->buckets[b] += s->lat.buckets[b];
+		S.m_latency->count += s->lat.count;
+		S.m_latency->sum += s->lat.sum;
+		memset(s->lat.buckets, 0, sizeof s->lat.buckets);
+		s->lat.count = 0;
+		s->lat.sum = 0;
+		s->t.msgs = 0;
+		s->t.bytes = 0;
+	}
+}
+
+static int fast_path_ok(struct client *c)
+{
+	return !c->closing && !c->peer_closing && !c->nreplies && !c->cache_todo && !c->pend &&
+	       c->tail >= S.ring.oldest && !lws_is_ssl(c->wsi) && !lws_partial_buffered(c->wsi);
+}
+
+/* New messages arrived: every client that was caught up is written to now (or, when it
+ * cannot take the fast path, gets a writable callback). Busy clients ask for their own
+ * callback after each write, so they need nothing here. */
+void clients_wake(void)
+{
+	struct client *c = S.idle;
+	S.idle = NULL;
+	F.njob = 0;
+	while (c) {
+		struct client *next = c->idle_next;
+		c->idle = 0;
+		c->idle_next = c->idle_prev = NULL;
+		if (F.snd && fast_path_ok(c) && F.njob < (int)JOB_MASK) {
+			if (F.njob == F.jobcap) {
+				int cap = F.jobcap ? 2 * F.jobcap : 256;
+				struct job *j = realloc(F.job, (size_t)cap * sizeof *j);
+				if (!j) {
+					lws_callback_on_writable(c->wsi);
+					c = next;
+					continue;
+				}
+				F.job = j;
+				F.jobcap = cap;
+			}
+			F.job[F.njob++] = (struct job){ c, lws_get_socket_fd(c->wsi), R_SLOW };
+		} else {
+			lws_callback_on_writable(c->wsi);
+		}
+		c = next;
+	}
+	if (!F.njob)
+		return;
+	run_round();
+	for (int i = 0; i < F.njob; i++) {
+		struct job *j = &F.job[i];
+		c = j->c;
+		if (j->res == R_PARTIAL) {
+			/* libwebsockets sends the rest (or keeps it until the socket drains) before
+			 * anything else it writes to this client */
+			if (lws_write(c->wsi, c->pend + LWS_PRE, c->pend_len, LWS_WRITE_RAW) < (int)c->pend_len)
+				lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			free(c->pend);
+			c->pend = NULL;
+			c->pend_len = 0;
+		}
+		if (j->res == R_LOST)
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		else if (j->res == R_DONE)
+			idle_add(c);
+		else
+			lws_callback_on_writable(c->wsi);
+	}
+	F.njob = 0;
 }
 
 /* ---- the protocol callback ---- */
@@ -518,6 +798,13 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	}
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return client_write(c);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* libwebsockets answers the close frame; no line may follow its answer */
+		if (c) {
+			c->peer_closing = 1;
+			idle_remove(c);
+		}
+		break;
 	case LWS_CALLBACK_RECEIVE: {
 		int first = lws_is_first_fragment(wsi), last = lws_is_final_fragment(wsi) &&
 								    !lws_remaining_packet_payload(wsi);

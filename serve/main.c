@@ -270,6 +270,8 @@ static void usage(FILE *f)
 		"      --max-backlog N        a client further behind is closed with 1013 (default 16384)\n"
 		"      --max-backlog-bytes B  same, in bytes (default 8388608)\n"
 		"      --ready-timeout MS     /ready fails after MS without input (default 10000)\n"
+		"      --send-threads N       threads beside the event loop's that write lines to\n"
+		"                             clients (default: one per other CPU, at most 3)\n"
 		"      --auth-secret FILE     clients need a token signed with this secret (HS256 JWT\n"
 		"                             with exp; ?token= or Authorization: Bearer), else 401\n"
 		"      --allow-origin ORIGIN  browsers from other origins get 403 (repeatable)\n"
@@ -311,6 +313,7 @@ static int parse_opts(int argc, char **argv)
 		{ "ring", required_argument, NULL, 'R' },
 		{ "ring-bytes", required_argument, NULL, 'G' },
 		{ "run-dir", required_argument, NULL, 'r' },
+		{ "send-threads", required_argument, NULL, 'H' },
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "version", no_argument, NULL, 'V' },
@@ -330,6 +333,8 @@ static int parse_opts(int argc, char **argv)
 	o->max_backlog = 16384;
 	o->max_backlog_bytes = 8 << 20;
 	o->ready_timeout_ms = 10000;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	o->send_threads = cpus > 4 ? 3 : cpus > 1 ? (int)cpus - 1 : 0;
 	while ((c = getopt_long(argc, argv, "a:hi:m:np:r:Vw:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a': o->bind = optarg; break;
@@ -366,6 +371,11 @@ static int parse_opts(int argc, char **argv)
 			o->ring_bytes = (uint64_t)v;
 			break;
 		case 'h': usage(stdout); exit(EXIT_OK);
+		case 'H':
+			if (opt_long(optarg, 0, MAX_SEND_THREADS, &v))
+				goto bad;
+			o->send_threads = (int)v;
+			break;
 		case 'i': o->input = optarg; break;
 		case 'K': o->tls_key = optarg; break;
 		case 'm':
@@ -622,12 +632,18 @@ int main(int argc, char **argv)
 	log_info("listening", " port=%d path=%s www=%s tls=%s", S.o.port, S.o.path, S.o.www,
 		 S.o.tls_cert ? "yes" : "no");
 	lws_sul_schedule(S.ctx, 0, &S.sul_tick, tick_cb, TICK_US);
+	if (fanout_start(S.o.send_threads)) {
+		log_error("cannot start the send threads", " error=\"%s\"", strerror(errno));
+		lws_context_destroy(S.ctx);
+		return EXIT_RUNTIME;
+	}
 
 	while (!S.done)
 		if (lws_service(S.ctx, 0) < 0)
 			break;
 
 	log_info("stopped", " clients_left=%d", S.nclients);
+	fanout_stop();
 	lws_sul_cancel(&S.sul_tick);
 	lws_context_destroy(S.ctx);
 	if (S.o.run_dir)

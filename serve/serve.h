@@ -33,6 +33,7 @@ struct opts {
 	uint32_t max_backlog;
 	uint64_t max_backlog_bytes;
 	int ready_timeout_ms;
+	int send_threads;      /* threads beside the loop's that write to clients */
 	int exit_on_eof;
 	int check;
 	/* access control */
@@ -68,6 +69,9 @@ struct client {
 	uint16_t close_code;
 	int64_t closing_since;
 	int idle;              /* caught up and waiting for data: on the idle list */
+	int peer_closing;      /* the client sent a close frame: nothing more goes to it */
+	unsigned char *pend;   /* LWS_PRE + pend_len: a batch the kernel took only part of */
+	size_t pend_len;
 	struct client *idle_next, *idle_prev;
 	struct client *next, *prev; /* every client */
 	uint64_t sent;
@@ -107,6 +111,7 @@ struct serve {
 
 /* Most bytes one client gets in one send(): a batch of pre-framed messages. */
 #define SCRATCH (64 * 1024)
+#define MAX_SEND_THREADS 16
 /* Most bytes of an HTTP response body written at once. */
 #define HTTP_CHUNK (32 * 1024)
 
@@ -115,6 +120,8 @@ extern struct serve S;
 /* clients.c */
 int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 void clients_wake(void);
+int fanout_start(int threads); /* 0, or -1 when a thread cannot start */
+void fanout_stop(void);
 void clients_check(int64_t now);
 void clients_close_all(uint16_t code);
 

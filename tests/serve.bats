@@ -107,6 +107,39 @@ many_trades() {
 	[ "$(serve_metric exchange_serve_messages_sent_total)" -eq 500000 ]
 }
 
+# fanout_check THREADS: 200 counting clients and one printing client get 3000 lines, sent
+# in 30 bursts so that many rounds of writes happen, with --send-threads THREADS.
+fanout_check() {
+	start_serve --send-threads "$1"
+	start load "$BIN/wsclient" -q -n 200 --count 3000 --stats "$TMP/stats.json" "$WS?types=trade"
+	local load=$LAST_PID
+	start one "$BIN/wsclient" "$WS?types=trade"
+	wait_until 60 serve_clients_eq 201
+	many_trades 3000 binance BTC-USDT >"$TMP/lines"
+	for k in $(seq 0 29); do
+		sed -n "$((k * 100 + 1)),$((k * 100 + 100))p" "$TMP/lines" | feed
+		sleep 0.01
+	done
+	wait "$load"
+	jq -e '.per_client_min == 3000 and .per_client_max == 3000 and .failed == 0' "$TMP/stats.json"
+	wait_until 10 at_least 3000 "$TMP/one.out" '"type":"trade"'
+	# once each, in order
+	jq -r .id "$TMP/one.out" | awk '$1 != NR { exit 1 } END { exit NR != 3000 }'
+	# the threads' counts reach the metrics: 201 clients x 3000 lines, each with a latency
+	[ "$(serve_metric exchange_serve_messages_sent_total)" -eq 603000 ]
+	[ "$(serve_metric exchange_pipeline_latency_seconds_count)" -eq 603000 ]
+}
+
+@test "fan-out from the event loop's thread alone (--send-threads 0): every line once, in order, counted" {
+	fanout_check 0
+}
+
+@test "fan-out with three send threads: every line once, in order, counted" {
+	fanout_check 3
+	run "$BIN/serve" --send-threads 17 --check
+	[ "$status" -eq 2 ]
+}
+
 # data_segs_out of serve's side of the one established WebSocket connection
 server_data_segs() {
 	ss -tinH state established "( sport = :$PORT )" | grep -o 'data_segs_out:[0-9]*' | cut -d: -f2
