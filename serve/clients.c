@@ -485,7 +485,8 @@ static struct {
 	struct job *job;
 	int njob, jobcap;
 	/* round (16 bits) | job count (24) | next job (24): a thread claims a job with one
-	 * compare-and-swap, and a stale round never matches */
+	 * compare-and-swap, which fails for a thread still on an earlier round (unless 65536
+	 * rounds passed between its load and its swap) */
 	_Atomic uint64_t next;
 	_Atomic int left; /* jobs not finished */
 } F = { .mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
