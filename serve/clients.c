@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "jw.h"
 #include "serve.h"
+#include "sig.h"
 #include "sym.h"
 
 #include <errno.h>
@@ -548,6 +549,7 @@ static void *sender_main(void *arg)
 {
 	struct sender *s = arg;
 	uint64_t seen = 0;
+	sig_block_all(); /* signals are the event loop's business */
 	pthread_mutex_lock(&F.mu);
 	for (;;) {
 		while (!F.stop && F.round == seen)
