@@ -33,7 +33,7 @@ TOOL_BINS := $(foreach t,$(TOOLS),$(if $(wildcard $(t)/main.c),$(BIN)/$(t)))
 FUZZ_HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 TEST_BINS := $(TEST_TOOLS:%=$(BIN)/%) $(if $(UNIT_SRC),$(BIN)/unit-tests) $(FUZZ_HARNESSES:%=$(BIN)/fuzz-%)
 
-.PHONY: all deps run demo test asan bench fuzz clean
+.PHONY: all deps run demo test asan tsan bench fuzz clean
 .SECONDARY:
 all: $(TOOL_BINS) $(TEST_BINS)
 
@@ -104,10 +104,17 @@ asan: deps
 	@BIN=$(abspath bin-san) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run
 
+# serve's send threads under ThreadSanitizer (the other tools' threads are librdkafka's
+# and libzookeeper_mt's, which are not instrumented here)
+tsan: deps
+	$(MAKE) SANITIZE=thread BUILD=build-tsan BIN=bin-tsan all
+	@BIN=$(abspath bin-tsan) TSAN_OPTIONS=halt_on_error=1:abort_on_error=1 \
+	  TESTS=tests/serve.bats tests/run
+
 bench: all
 	@scripts/bench
 
 clean:
-	rm -rf build build-san build-fuzz bin bin-san
+	rm -rf build build-san build-tsan build-fuzz bin bin-san bin-tsan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -177,7 +177,10 @@ start_serve() {
 	wait_until 10 bash -c "curl -fsk 'http://127.0.0.1:$PORT/health' -o /dev/null || curl -fsk 'https://127.0.0.1:$PORT/health' -o /dev/null"
 }
 
-feed() { cat "$@" >&8; }
+# A serve that died leaves nobody reading the FIFO: fail instead of blocking the suite.
+feed() {
+	timeout 20 cat "$@" >&8 || { echo "feed: serve did not take its input within 20 s" >&2; return 1; }
+}
 
 # A normalized line: line TYPE EXCHANGE SYMBOL N
 line() {
