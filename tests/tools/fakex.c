@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/tool.h"
+
 #define FAKEX_VERSION "1.0"
 
 enum { FX_EXIT_OK = 0, FX_EXIT_RUNTIME = 1, FX_EXIT_USAGE = 2 };
@@ -278,16 +280,16 @@ sb_json_str(struct sbuf *b, const char *s, size_t n)
 	sb_addc(b, '"');
 }
 
-enum { LV_DEBUG, LV_INFO, LV_WARN, LV_ERROR };
 static const char *const lv_names[] = { "debug", "info", "warn", "error" };
 static int log_level = LV_INFO;
 
 /* One logfmt line on stderr: ts, level, tool, msg, then the caller's
  * key=value pairs (kvfmt may be NULL).  Values with spaces must be quoted
- * by the caller with lq(). */
+ * by the caller with lq() (common/tool.h).  fakex keeps its own writer: its
+ * msg is always quoted, which the tests that read its log rely on. */
 __attribute__((format(printf, 3, 4)))
 static void
-logm(int lv, const char *msg, const char *kvfmt, ...)
+fxlog(int lv, const char *msg, const char *kvfmt, ...)
 {
 	struct sbuf b = { 0 };
 	char tbuf[40];
@@ -329,30 +331,6 @@ logm(int lv, const char *msg, const char *kvfmt, ...)
 	sb_free(&b);
 }
 
-/* Quotes s for a logfmt value into buf (truncated to fit). */
-static const char *
-lq(char *buf, size_t size, const char *s, size_t n)
-{
-	size_t o = 0, i;
-
-	buf[o++] = '"';
-	for (i = 0; i < n && o + 4 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			buf[o++] = ' ';
-		} else {
-			buf[o++] = (char)c;
-		}
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
-
 /* lws's own warnings and errors, in our log format. */
 static void
 lws_log_emit(int level, const char *line)
@@ -367,7 +345,7 @@ lws_log_emit(int level, const char *line)
 	memcpy(msg, "lws: ", 5);
 	memcpy(msg + 5, line, n);
 	msg[5 + n] = '\0';
-	logm(level & LLL_ERR ? LV_ERROR : LV_WARN, msg, NULL);
+	fxlog(level & LLL_ERR ? LV_ERROR : LV_WARN, msg, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -884,7 +862,7 @@ rec_load(const char *path)
 	if (!f) {
 		const char *why = strerror(errno);
 
-		logm(LV_ERROR, "cannot open recording", "path=%s error=%s",
+		fxlog(LV_ERROR, "cannot open recording", "path=%s error=%s",
 		     lq(q, sizeof(q), path, strlen(path)),
 		     lq(qe, sizeof(qe), why, strlen(why)));
 		return -1;
@@ -897,7 +875,7 @@ rec_load(const char *path)
 			cap = cap ? cap * 2 : 1 << 20;
 			if (!(nb = realloc(rec.buf, cap))) {
 				fclose(f);
-				logm(LV_ERROR, "out of memory reading recording", NULL);
+				fxlog(LV_ERROR, "out of memory reading recording", NULL);
 				return -1;
 			}
 			rec.buf = nb;
@@ -909,7 +887,7 @@ rec_load(const char *path)
 	}
 	if (ferror(f)) {
 		fclose(f);
-		logm(LV_ERROR, "cannot read recording", "path=%s",
+		fxlog(LV_ERROR, "cannot read recording", "path=%s",
 		     lq(q, sizeof(q), path, strlen(path)));
 		return -1;
 	}
@@ -925,7 +903,7 @@ rec_load(const char *path)
 			nl = e;
 		r = rec_parse_line(p, nl);
 		if (r == RL_OOM) {
-			logm(LV_ERROR, "out of memory indexing recording", NULL);
+			fxlog(LV_ERROR, "out of memory indexing recording", NULL);
 			return -1;
 		}
 		counts[r]++;
@@ -937,12 +915,12 @@ rec_load(const char *path)
 			      (int64_t)(rec.n - 1);
 	if (rec.avg_gap < 1000)
 		rec.avg_gap = 1000;
-	logm(LV_INFO, "recording loaded",
+	fxlog(LV_INFO, "recording loaded",
 	     "path=%s lines=%zu keys=%zu other_exchange=%zu events=%zu bad=%zu unroutable=%zu",
 	     lq(q, sizeof(q), path, strlen(path)), rec.n, rec.nkeys,
 	     counts[RL_OTHER], counts[RL_EVENT], counts[RL_BAD], unroutable);
 	if (counts[RL_BAD])
-		logm(LV_WARN, "recording has lines that are not envelopes",
+		fxlog(LV_WARN, "recording has lines that are not envelopes",
 		     "count=%zu", counts[RL_BAD]);
 	return 0;
 }
@@ -1160,7 +1138,7 @@ conn_send(struct conn *c, const char *text, size_t len,
 	struct msg *m = msg_new(text, len, wp, kind);
 
 	if (!m || conn_push(c, m))
-		logm(LV_ERROR, "out of memory queueing a frame", "conn=%u", c->id);
+		fxlog(LV_ERROR, "out of memory queueing a frame", "conn=%u", c->id);
 	if (m && !m->refs)
 		free(m);
 }
@@ -1258,7 +1236,7 @@ replay_take(struct conn *c)
 		replay_advance(c);
 		if (line_wanted(c, l)) {
 			if (c->done)
-				logm(LV_INFO, "replay reached the end of the recording",
+				fxlog(LV_INFO, "replay reached the end of the recording",
 				     "conn=%u", c->id);
 			return l;
 		}
@@ -1421,7 +1399,7 @@ line_render(struct conn *c, const struct rline *l, size_t *n)
 			c->corrupt_pending = 0;
 			g.st.corrupted++;
 			event_simple("corrupt");
-			logm(LV_INFO, "checksum corrupted", "conn=%u", c->id);
+			fxlog(LV_INFO, "checksum corrupted", "conn=%u", c->id);
 			s = out.p;
 			len = out.len;
 		}
@@ -1579,7 +1557,7 @@ replay_run(struct conn *c)
 			if (line_wanted(c, l))
 				queue_line(c, l, 0);
 			if (c->done) {
-				logm(LV_INFO, "replay reached the end of the recording",
+				fxlog(LV_INFO, "replay reached the end of the recording",
 				     "conn=%u", c->id);
 				return;
 			}
@@ -1797,7 +1775,7 @@ book_catch_up(struct conn *c, const char *key)
 		n++;
 	}
 	g.st.snapshots_sent++;
-	logm(LV_INFO, "book snapshot sent", "conn=%u key=%s line=%zu frames=%zu",
+	fxlog(LV_INFO, "book snapshot sent", "conn=%u key=%s line=%zu frames=%zu",
 	     c->id, key, j, n);
 }
 
@@ -2156,7 +2134,7 @@ binance_request(struct conn *c, const char *text, size_t len)
 				goto out;
 			}
 			if (!binance_stream_ok(it->valuestring, strlen(it->valuestring))) {
-				logm(LV_WARN, "invalid stream in request", "conn=%u stream=%s",
+				fxlog(LV_WARN, "invalid stream in request", "conn=%u stream=%s",
 				     c->id, lq(q, sizeof(q), it->valuestring,
 						 strlen(it->valuestring)));
 				binance_reply_error(c, 2, "Invalid request: invalid stream",
@@ -2195,7 +2173,7 @@ binance_request(struct conn *c, const char *text, size_t len)
 		if (sub)
 			g.st.subscriptions++;
 		event_streams(sub ? "subscribe" : "unsubscribe", params);
-		logm(LV_INFO, sub ? "subscribe" : "unsubscribe",
+		fxlog(LV_INFO, sub ? "subscribe" : "unsubscribe",
 		     "conn=%u count=%d streams=%d", c->id, cJSON_GetArraySize(params),
 		     c->nstreams);
 		sb_adds(&b, "{\"result\":null,\"id\":");
@@ -2268,7 +2246,7 @@ upbit_error(struct conn *c, const char *name, const char *message)
 	if (!b.oom)
 		conn_send(c, b.p, b.len, LWS_WRITE_TEXT, MK_OTHER);
 	sb_free(&b);
-	logm(LV_WARN, "rejected request", "conn=%u error=%s", c->id, name);
+	fxlog(LV_WARN, "rejected request", "conn=%u error=%s", c->id, name);
 }
 
 static int
@@ -2576,7 +2554,7 @@ upbit_request(struct conn *c, const char *text, size_t len)
 		upbit_event_subscribe(c);
 		for (n = 0, i = 0; i < c->ntypes; i++)
 			n += c->types[i].ncodes;
-		logm(LV_INFO, "subscribe", "conn=%u types=%d codes=%d format=%s",
+		fxlog(LV_INFO, "subscribe", "conn=%u types=%d codes=%d format=%s",
 		     c->id, c->ntypes, n, c->format);
 		replay_kick(c);
 	}
@@ -2670,7 +2648,7 @@ request_rejected(struct conn *c, const char *why)
 	sb_addc(&b, '}');
 	event_emit(&b);
 	sb_free(&b);
-	logm(LV_WARN, "rejected request", "conn=%u reason=%s", c->id,
+	fxlog(LV_WARN, "rejected request", "conn=%u reason=%s", c->id,
 	     lq(q, sizeof(q), why, strlen(why)));
 }
 
@@ -2678,7 +2656,7 @@ static void
 pong_sent_event(struct conn *c)
 {
 	event_simple("pong_sent");
-	logm(LV_DEBUG, "keep-alive answered", "conn=%u", c->id);
+	fxlog(LV_DEBUG, "keep-alive answered", "conn=%u", c->id);
 }
 
 /* A request's keys before they are applied. */
@@ -2755,7 +2733,7 @@ keys_apply(struct conn *c, const struct keylist *kl, int sub)
 	sb_adds(&b, "]}");
 	event_emit(&b);
 	sb_free(&b);
-	logm(LV_INFO, sub ? "subscribe" : "unsubscribe", "conn=%u count=%d streams=%d",
+	fxlog(LV_INFO, sub ? "subscribe" : "unsubscribe", "conn=%u count=%d streams=%d",
 	     c->id, kl->n, c->nstreams);
 	if (sub && opt.exchange == EX_KRAKEN)
 		hb_start(c);
@@ -3810,7 +3788,7 @@ pong_check(lws_sorted_usec_list_t *sul)
 		return;
 	}
 	event_simple("pong_timeout");
-	logm(LV_WARN, "pong timeout", "conn=%u unanswered=%d", c->id, c->nping);
+	fxlog(LV_WARN, "pong timeout", "conn=%u unanswered=%d", c->id, c->nping);
 	conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "pong timeout");
 }
 
@@ -3927,7 +3905,7 @@ idle_check(lws_sorted_usec_list_t *sul)
 		return;
 	}
 	event_simple("idle_timeout");
-	logm(LV_WARN, "idle timeout", "conn=%u idle_ms=%" PRId64 " rule=\"%s\"", c->id,
+	fxlog(LV_WARN, "idle timeout", "conn=%u idle_ms=%" PRId64 " rule=\"%s\"", c->id,
 	     (now - last) / 1000, why);
 	conn_close(c, LWS_CLOSE_STATUS_NORMAL, why);
 }
@@ -3962,7 +3940,7 @@ upgrade_check(struct lws *wsi, const char *up)
 		return 0;
 	}
 	g.st.rejected++;
-	logm(LV_WARN, "upgrade rejected", "status=%d reason=%s path=%s", status,
+	fxlog(LV_WARN, "upgrade rejected", "status=%d reason=%s path=%s", status,
 	     lq(q2, sizeof(q2), why, strlen(why)), lq(q1, sizeof(q1), path, strlen(path)));
 	sb_adds(&b, "{\"event\":\"rejected\",\"reason\":");
 	sb_json_str(&b, why, strlen(why));
@@ -4021,7 +3999,7 @@ conn_open(struct conn *c, struct lws *wsi)
 	sb_addf(&b, ",\"tls\":%s}", c->tls ? "true" : "false");
 	event_emit(&b);
 	sb_free(&b);
-	logm(LV_INFO, "connected", "conn=%u tls=%d path=%s streams=%d", c->id,
+	fxlog(LV_INFO, "connected", "conn=%u tls=%d path=%s streams=%d", c->id,
 	     c->tls, lq(q, sizeof(q), c->path, strlen(c->path)), c->nstreams);
 
 	if (opt.ping_ms > 0)
@@ -4059,7 +4037,7 @@ conn_closed(struct conn *c)
 		c->next->prev = c->prev;
 	g.st.connections--;
 	event_simple("disconnect");
-	logm(LV_INFO, "disconnected", "conn=%u seconds=%.3f sent=%" PRIu64
+	fxlog(LV_INFO, "disconnected", "conn=%u seconds=%.3f sent=%" PRIu64
 	     " skipped=%" PRIu64, c->id, (double)(mono_us() - c->since_us) / 1e6,
 	     c->sent, c->skipped);
 	while ((q = c->qhead)) {
@@ -4120,7 +4098,7 @@ rate_exceeded(struct conn *c)
 	if (++c->rl_count <= limit)
 		return 0;
 	event_simple("rate_limited");
-	logm(LV_WARN, "too many messages, closing", "conn=%u limit_per_s=%d",
+	fxlog(LV_WARN, "too many messages, closing", "conn=%u limit_per_s=%d",
 	     c->id, limit);
 	lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 			 (unsigned char *)"too many requests", 17);
@@ -4137,7 +4115,7 @@ conn_receive(struct conn *c, const char *in, size_t len)
 		c->rx_binary = lws_frame_is_binary(c->wsi);
 	}
 	if (c->rx_len + len > MAX_IN_MSG) {
-		logm(LV_WARN, "client message too big, closing", "conn=%u limit=%d",
+		fxlog(LV_WARN, "client message too big, closing", "conn=%u limit=%d",
 		     c->id, MAX_IN_MSG);
 		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 				 (unsigned char *)"message too big", 15);
@@ -4296,7 +4274,7 @@ rest_depth(struct lws *wsi)
 	if (!best)
 		best = first;
 	if (!best) {
-		logm(LV_INFO, "REST depth: no snapshot", "symbol=%s", sym);
+		fxlog(LV_INFO, "REST depth: no snapshot", "symbol=%s", sym);
 		if (lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, NULL))
 			return -1;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -4369,7 +4347,7 @@ cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			const unsigned char *p = in;
 			int code = len >= 2 ? (p[0] << 8) | p[1] : 0;
 
-			logm(LV_INFO, "client sent close", "conn=%u code=%d reason=%s",
+			fxlog(LV_INFO, "client sent close", "conn=%u code=%d reason=%s",
 			     c->id, code, lq(q, sizeof(q), len > 2 ? (const char *)p + 2 : "",
 					      len > 2 ? len - 2 : 0));
 		}
@@ -4459,7 +4437,7 @@ ctl_command(char *line, size_t len, struct sbuf *o)
 	if (strcmp(cmd, "send"))
 		while (*arg == ' ')
 			arg++;
-	logm(LV_INFO, "control command", "cmd=%s", lq(q, sizeof(q), cmd, strlen(cmd)));
+	fxlog(LV_INFO, "control command", "cmd=%s", lq(q, sizeof(q), cmd, strlen(cmd)));
 
 	if (!*cmd) {
 		sb_adds(o, "error empty command\n");
@@ -4649,7 +4627,7 @@ ctl_accept(void)
 		w = lws_adopt_descriptor_vhost(g.vh, LWS_ADOPT_RAW_FILE_DESC, u,
 					       "fakex-control", NULL);
 		if (!w) {
-			logm(LV_WARN, "cannot adopt control connection", NULL);
+			fxlog(LV_WARN, "cannot adopt control connection", NULL);
 			close(fd);
 		}
 	}
@@ -4749,14 +4727,14 @@ ctl_listen(const char *path)
 	char q[256];
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		logm(LV_ERROR, "control socket path too long", NULL);
+		fxlog(LV_ERROR, "control socket path too long", NULL);
 		return -1;
 	}
 	/* A socket left by a killed run would make bind fail; anything
 	 * else at that path is not ours to remove. */
 	if (!lstat(path, &stt)) {
 		if (!S_ISSOCK(stt.st_mode)) {
-			logm(LV_ERROR, "control path exists and is not a socket", "path=%s",
+			fxlog(LV_ERROR, "control path exists and is not a socket", "path=%s",
 			     lq(q, sizeof(q), path, strlen(path)));
 			return -1;
 		}
@@ -4771,7 +4749,7 @@ ctl_listen(const char *path)
 		const char *why = strerror(errno);
 		char qe[128];
 
-		logm(LV_ERROR, "cannot listen on control socket", "path=%s error=%s",
+		fxlog(LV_ERROR, "cannot listen on control socket", "path=%s error=%s",
 		     lq(q, sizeof(q), path, strlen(path)), lq(qe, sizeof(qe), why, strlen(why)));
 		return -1;
 	}
@@ -4780,7 +4758,7 @@ ctl_listen(const char *path)
 	w = lws_adopt_descriptor_vhost(g.vh, LWS_ADOPT_RAW_FILE_DESC, u,
 				       "fakex-control", NULL);
 	if (!w || !lws_wsi_user(w)) {
-		logm(LV_ERROR, "cannot watch control socket", NULL);
+		fxlog(LV_ERROR, "cannot watch control socket", NULL);
 		return -1;
 	}
 	((struct ctl *)lws_wsi_user(w))->listener = 1;
@@ -4795,14 +4773,14 @@ replay_timer_start(void)
 
 	g.replay_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (g.replay_fd < 0) {
-		logm(LV_ERROR, "cannot create the replay timer", NULL);
+		fxlog(LV_ERROR, "cannot create the replay timer", NULL);
 		return -1;
 	}
 	u.filefd = g.replay_fd;
 	w = lws_adopt_descriptor_vhost(g.vh, LWS_ADOPT_RAW_FILE_DESC, u,
 				       "fakex-control", NULL);
 	if (!w || !lws_wsi_user(w)) {
-		logm(LV_ERROR, "cannot watch the replay timer", NULL);
+		fxlog(LV_ERROR, "cannot watch the replay timer", NULL);
 		return -1;
 	}
 	((struct ctl *)lws_wsi_user(w))->timer = 1;
@@ -5060,7 +5038,7 @@ main(int argc, char **argv)
 		const char *why = strerror(errno);
 		char qe[128];
 
-		logm(LV_ERROR, "cannot open events file", "path=%s error=%s",
+		fxlog(LV_ERROR, "cannot open events file", "path=%s error=%s",
 		     lq(q, sizeof(q), opt.events, strlen(opt.events)),
 		     lq(qe, sizeof(qe), why, strlen(why)));
 		goto out;
@@ -5076,7 +5054,7 @@ main(int argc, char **argv)
 	info.max_http_header_data2 = 65536;
 	g.ctx = lws_create_context(&info);
 	if (!g.ctx) {
-		logm(LV_ERROR, "cannot create lws context", NULL);
+		fxlog(LV_ERROR, "cannot create lws context", NULL);
 		goto out;
 	}
 
@@ -5089,7 +5067,7 @@ main(int argc, char **argv)
 	info.ssl_private_key_filepath = opt.tls_key;
 	g.vh = lws_create_vhost(g.ctx, &info);
 	if (!g.vh) {
-		logm(LV_ERROR, "cannot listen", "port=%ld tls=%d", opt.port,
+		fxlog(LV_ERROR, "cannot listen", "port=%ld tls=%d", opt.port,
 		     opt.tls_cert != NULL);
 		goto out;
 	}
@@ -5105,7 +5083,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
-	logm(LV_INFO, "listening", "exchange=%s port=%d tls=%d recording_lines=%zu",
+	fxlog(LV_INFO, "listening", "exchange=%s port=%d tls=%d recording_lines=%zu",
 	     opt.exchange_name, port, opt.tls_cert != NULL, rec.n);
 	live.t0 = mono_us();
 	printf("listening %d\n", port);
@@ -5115,10 +5093,10 @@ main(int argc, char **argv)
 		if (lws_service(g.ctx, 0) < 0)
 			break;
 	if (got_signal) {
-		logm(LV_INFO, "exiting", "signal=%d", (int)got_signal);
+		fxlog(LV_INFO, "exiting", "signal=%d", (int)got_signal);
 		rc = FX_EXIT_OK;
 	} else {
-		logm(LV_ERROR, "event loop failed", NULL);
+		fxlog(LV_ERROR, "event loop failed", NULL);
 	}
 out:
 	if (g.ctx) {
