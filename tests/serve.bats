@@ -146,9 +146,9 @@ server_data_segs() {
 }
 
 @test "a batch of lines bigger than 4 KiB leaves in one send, not in 4 KiB pieces" {
-	# libwebsockets caps one send() at the protocol's rx buffer (4 KiB here) unless told
-	# otherwise, and sends the rest a loop turn later: a client catching up took one loop
-	# turn per 4 KiB. On loopback one send() is one segment, which ss counts.
+	# A caught-up client gets everything new in one send(), up to 64 KiB, never in the
+	# 4 KiB pieces libwebsockets sends one loop turn apart unless told otherwise (the next
+	# test covers that path). On loopback one send() is one segment, which ss counts.
 	start_serve
 	start c "$BIN/wsclient" "$WS?types=trade"
 	wait_until 10 serve_clients_eq 1
@@ -162,6 +162,25 @@ server_data_segs() {
 	after=$(server_data_segs)
 	echo "data segments for $(stat -c %s "$TMP/lines") bytes: $((after - before))" >&3
 	[ $((after - before)) -ge 1 ] && [ $((after - before)) -le 2 ]
+}
+
+@test "the cache replay bigger than 4 KiB leaves in one send too (the libwebsockets path)" {
+	# Live lines to caught-up clients bypass libwebsockets' write; the replay of the latest
+	# tickers to a new client goes through it, and so does everything for TLS clients.
+	start_serve
+	local i
+	for i in $(seq 1 100); do line ticker binance "C$i-USDT" "$i"; done >"$TMP/tickers"
+	[ "$(stat -c %s "$TMP/tickers")" -gt 9000 ]
+	feed "$TMP/tickers"
+	cached_100() { [ "$(serve_metric exchange_serve_cached_streams)" = 100 ]; }
+	wait_until 10 cached_100
+	start c "$BIN/wsclient" "$WS?types=ticker"
+	wait_until 10 at_least 100 "$TMP/c.out" '"type":"ticker"'
+	# the handshake's answer, then the replay: 2 segments (5 in 4 KiB pieces)
+	local segs
+	segs=$(server_data_segs)
+	echo "data segments, handshake and replay: $segs" >&3
+	[ "$segs" -ge 2 ] && [ "$segs" -le 3 ]
 }
 
 @test "a client that stops reading is closed (1013); the others keep up" {
