@@ -616,7 +616,7 @@ void fanout_stop(void)
 /* One round over the jobs built by clients_wake. */
 static void run_round(void)
 {
-	int helpers = F.njob >= PARALLEL_MIN ? F.nthreads : 0;
+	int wake = F.nthreads && F.njob >= PARALLEL_MIN;
 	uint64_t round;
 	pthread_mutex_lock(&F.mu);
 	round = ++F.round;
@@ -625,7 +625,7 @@ static void run_round(void)
 			      ((round & ((1u << ROUNDS_BITS) - 1)) << (2 * JOB_BITS)) |
 				      ((uint64_t)F.njob << JOB_BITS),
 			      memory_order_release);
-	if (helpers)
+	if (wake)
 		pthread_cond_broadcast(&F.go);
 	pthread_mutex_unlock(&F.mu);
 	work(round, &F.snd[F.nthreads]);
@@ -654,8 +654,25 @@ static void run_round(void)
 
 static int fast_path_ok(struct client *c)
 {
-	return !c->closing && !c->peer_closing && !c->nreplies && !c->cache_todo && !c->pend &&
+	return !c->closing && !c->peer_closing && !c->nreplies && !c->cache_todo &&
 	       c->tail >= S.ring.oldest && !lws_is_ssl(c->wsi) && !lws_partial_buffered(c->wsi);
+}
+
+/* A slot for one more job this round; NULL when there is no room (the client then takes
+ * the writable callback). */
+static struct job *job_add(void)
+{
+	if (F.njob == (int)JOB_MASK)
+		return NULL;
+	if (F.njob == F.jobcap) {
+		int cap = F.jobcap ? 2 * F.jobcap : 256;
+		struct job *j = realloc(F.job, (size_t)cap * sizeof *j);
+		if (!j)
+			return NULL;
+		F.job = j;
+		F.jobcap = cap;
+	}
+	return &F.job[F.njob++];
 }
 
 /* New messages arrived: every client that was caught up is written to now (or, when it
@@ -670,22 +687,11 @@ void clients_wake(void)
 		struct client *next = c->idle_next;
 		c->idle = 0;
 		c->idle_next = c->idle_prev = NULL;
-		if (F.snd && fast_path_ok(c) && F.njob < (int)JOB_MASK) {
-			if (F.njob == F.jobcap) {
-				int cap = F.jobcap ? 2 * F.jobcap : 256;
-				struct job *j = realloc(F.job, (size_t)cap * sizeof *j);
-				if (!j) {
-					lws_callback_on_writable(c->wsi);
-					c = next;
-					continue;
-				}
-				F.job = j;
-				F.jobcap = cap;
-			}
-			F.job[F.njob++] = (struct job){ c, lws_get_socket_fd(c->wsi), R_SLOW };
-		} else {
+		struct job *j = F.snd && fast_path_ok(c) ? job_add() : NULL;
+		if (j)
+			*j = (struct job){ c, lws_get_socket_fd(c->wsi), R_SLOW };
+		else
 			lws_callback_on_writable(c->wsi);
-		}
 		c = next;
 	}
 	if (!F.njob)
@@ -710,7 +716,6 @@ void clients_wake(void)
 		else
 			lws_callback_on_writable(c->wsi);
 	}
-	F.njob = 0;
 }
 
 /* ---- the protocol callback ---- */
