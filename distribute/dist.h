@@ -1,5 +1,7 @@
 /* dist.h: distribute's parts — the line paths and the mode machine (main.c), the Kafka
- * producer and consumer (kafka.c), and the follower's relay from the leader (relay.c). */
+ * producer and consumer (kafka.c), and the follower's relay from the leader (relay.c).
+ * kafka.c and relay.c know nothing of main.c: each is set up with what it needs and hands
+ * what it receives to a sink, so the policy (fencing, de-duplication, roles) stays here. */
 #ifndef DIST_H
 #define DIST_H
 
@@ -28,8 +30,6 @@ struct opts {
 	int check;
 };
 
-struct kafka; /* kafka.c */
-
 struct dist {
 	struct opts o;
 	struct lws_context *ctx;
@@ -51,16 +51,7 @@ struct dist {
 	int64_t last_out_ts, boundary_ts;
 	int64_t epoch;        /* this node's view of the leader's epoch (RUN_DIR/epoch) */
 	int64_t newest_epoch; /* the newest epoch seen on a consumed record */
-	struct kafka *k;
 	int64_t unhealthy_since, healthy_since;
-	/* the follower's relay from the leader's serve (direct mode) */
-	struct lws *relay_wsi;
-	char relay_url[1024];
-	int relay_want;
-	uint16_t relay_retries;
-	lws_sorted_usec_list_t sul_relay;
-	char *relay_rx;
-	size_t relay_len;
 	/* metrics */
 	struct met_reg *reg;
 	struct met *m_in, *m_out, *m_dropped, *m_too_long, *m_kafka_mode, *m_leader, *m_rss, *m_produced,
@@ -70,21 +61,58 @@ struct dist {
 
 extern struct dist D;
 
-/* main.c */
-void emit_line(const char *line, size_t len, int check_boundary);
-int64_t line_local_ts(const char *line, size_t len);
-
-/* kafka.c: everything librdkafka; its threads only write to a pipe the loop watches. */
-int kafka_start(char *err, size_t errlen);
+/* ---- kafka.c: everything librdkafka. Its threads only write to a pipe (kafka_fd) that the
+ * loop watches; kafka_service, called when it is readable, runs the callbacks. ---- */
+struct kafka_cfg {
+	const char *brokers, *topic, *group_prefix, *node_id;
+	const char *const (*xprops)[2]; /* -X key=value, given to both clients */
+	int nxprops;
+};
+/* Where consumed records go: the payload and its epoch and seq headers (-1 when absent). */
+struct kafka_sink {
+	void (*record)(void *ctx, const char *line, size_t len, int64_t epoch, int64_t seq);
+	void *ctx;
+};
+struct kafka_stats {
+	uint64_t produced;        /* records handed to the producer */
+	uint64_t delivery_failed; /* records the producer refused or could not deliver */
+	uint64_t consumed;
+	int64_t lag;              /* records behind the end of the topic */
+	int ready;                /* the consumer fetches the topic */
+};
+int kafka_start(const struct kafka_cfg *cfg, const struct kafka_sink *sink, char *err, size_t errlen);
 void kafka_stop(void);
-void kafka_service(void);            /* the pipe is readable: serve the queues */
-int kafka_produce(const char *line, size_t len);
-int kafka_healthy(void);             /* brokers reachable now (from the last statistics) */
+void kafka_service(void);
+int kafka_produce(const char *line, size_t len, int64_t epoch);
+/* Brokers reachable now (from the last statistics); PRODUCING also asks for a producer that
+ * sees a broker and had no delivery failure for two seconds. */
+int kafka_healthy(int producing);
 int kafka_fd(void);
+const struct kafka_stats *kafka_stats(void);
 
-/* relay.c */
+/* ---- relay.c: a follower's WebSocket client to the leader's serve (direct mode). ---- */
+struct relay_cfg {
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	const char *run_dir, *node_id; /* the leader's URL is in RUN_DIR/leader */
+};
+struct relay_sink {
+	void (*line)(void *ctx, const char *line, size_t len); /* one message from the leader */
+	int (*wanted)(void *ctx); /* still a follower: otherwise what arrives is dropped */
+	void *ctx;
+};
+struct relay_stats {
+	int connected;
+	uint64_t relayed; /* messages received from the leader */
+	uint64_t stale;   /* connections closed because the role or the leader changed first */
+};
+void relay_init(const struct relay_cfg *cfg, const struct relay_sink *sink);
+/* Relays from the leader named in RUN_DIR/leader (again, when it changed); idempotent. */
 void relay_start(void);
 void relay_stop(void);
+int relay_active(void); /* relay_start was called and relay_stop was not since */
+void relay_free(void);
+const struct relay_stats *relay_stats(void);
 int cb_relay(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 
 #endif

@@ -23,6 +23,9 @@ struct kafka {
 	int64_t last_failure;          /* last delivery failure (mono µs) */
 	int64_t last_stats;
 	int64_t seq;                   /* records produced by this process */
+	struct kafka_cfg cfg;
+	struct kafka_sink sink;
+	struct kafka_stats stats;
 	struct js_doc doc;
 	struct log_limit rl_err;
 };
@@ -45,7 +48,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
 	if (!m->err)
 		return;
-	D.m_delivery_failed->v++;
+	K.stats.delivery_failed++;
 	K.last_failure = mono_now();
 	if (log_allow(&K.rl_err, mono_now()) >= 0)
 		log_warn("Kafka delivery failed", " error=\"%s\"", rd_kafka_err2str(m->err));
@@ -83,7 +86,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 	} else {
 		K.cons_up = up;
 		int topics = js_get(d, 0, "topics");
-		int t = js_getn(d, topics, D.o.topic, strlen(D.o.topic));
+		int t = js_getn(d, topics, K.cfg.topic, strlen(K.cfg.topic));
 		int parts = js_get(d, t, "partitions");
 		int64_t lag = 0, l;
 		int active = 0;
@@ -96,8 +99,8 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 				active |= js_streq(d, js_get(d, p, "fetch_state"), "active");
 			}
 		}
-		D.m_lag->v = (double)lag;
-		D.m_ready->v = active;
+		K.stats.lag = lag;
+		K.stats.ready = active;
 	}
 	if (up)
 		K.all_down = 0;
@@ -127,7 +130,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 static rd_kafka_conf_t *base_conf(char *err, size_t errlen)
 {
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
-	if (rd_kafka_conf_set(c, "bootstrap.servers", D.o.brokers, err, errlen) != RD_KAFKA_CONF_OK ||
+	if (rd_kafka_conf_set(c, "bootstrap.servers", K.cfg.brokers, err, errlen) != RD_KAFKA_CONF_OK ||
 	    rd_kafka_conf_set(c, "statistics.interval.ms", "500", err, errlen) != RD_KAFKA_CONF_OK ||
 	    rd_kafka_conf_set(c, "socket.nagle.disable", "true", err, errlen) != RD_KAFKA_CONF_OK ||
 	    rd_kafka_conf_set(c, "log_level", log_enabled(LOG_DEBUG) ? "6" : "3", err, errlen) != RD_KAFKA_CONF_OK) {
@@ -144,16 +147,23 @@ static rd_kafka_conf_t *base_conf(char *err, size_t errlen)
  * them draws a librdkafka warning from the other. */
 static int apply_x(rd_kafka_conf_t *c, char *err, size_t errlen)
 {
-	for (int i = 0; i < D.o.nxprops; i++)
-		if (rd_kafka_conf_set(c, D.o.xprops[i][0], D.o.xprops[i][1], err, errlen) != RD_KAFKA_CONF_OK)
+	for (int i = 0; i < K.cfg.nxprops; i++)
+		if (rd_kafka_conf_set(c, K.cfg.xprops[i][0], K.cfg.xprops[i][1], err, errlen) != RD_KAFKA_CONF_OK)
 			return -1;
 	return 0;
 }
 
-int kafka_start(char *err, size_t errlen)
+const struct kafka_stats *kafka_stats(void)
+{
+	return &K.stats;
+}
+
+int kafka_start(const struct kafka_cfg *cfg, const struct kafka_sink *sink, char *err, size_t errlen)
 {
 	char group[512], rnd[16];
 	memset(&K, 0, sizeof K);
+	K.cfg = *cfg;
+	K.sink = *sink;
 	js_init(&K.doc, 0);
 	if (pipe2(K.pipe, O_CLOEXEC | O_NONBLOCK)) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
@@ -178,7 +188,7 @@ int kafka_start(char *err, size_t errlen)
 	if (!cc)
 		return -1;
 	snprintf(rnd, sizeof rnd, "%08x", (unsigned)(clk_now_us() ^ (getpid() << 16)));
-	snprintf(group, sizeof group, "%s-%s-%s", D.o.group_prefix, D.o.node_id, rnd);
+	snprintf(group, sizeof group, "%s-%s-%s", K.cfg.group_prefix, K.cfg.node_id, rnd);
 	/* Every node its own group, so every node gets every record, from the end of the topic. */
 	if (rd_kafka_conf_set(cc, "group.id", group, err, errlen) != RD_KAFKA_CONF_OK ||
 	    rd_kafka_conf_set(cc, "auto.offset.reset", "latest", err, errlen) != RD_KAFKA_CONF_OK ||
@@ -208,15 +218,14 @@ int kafka_start(char *err, size_t errlen)
 	 * order). Assigning it directly, from the end, starts at once — no group join to wait
 	 * for — and keeps the position through a Kafka outage: nothing is revoked. */
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(parts, D.o.topic, 0)->offset = RD_KAFKA_OFFSET_END;
+	rd_kafka_topic_partition_list_add(parts, K.cfg.topic, 0)->offset = RD_KAFKA_OFFSET_END;
 	rd_kafka_resp_err_t e = rd_kafka_assign(K.cons, parts);
 	rd_kafka_topic_partition_list_destroy(parts);
 	if (e) {
 		snprintf(err, errlen, "assign: %s", rd_kafka_err2str(e));
 		return -1;
 	}
-	D.m_assigned->v = 1;
-	log_info("Kafka clients started", " brokers=%s topic=%s group=%s", D.o.brokers, D.o.topic, group);
+	log_info("Kafka clients started", " brokers=%s topic=%s group=%s", K.cfg.brokers, K.cfg.topic, group);
 	return 0;
 }
 
@@ -258,21 +267,6 @@ static int64_t header_int(const rd_kafka_message_t *m, const char *name)
 	return atoll(buf);
 }
 
-static void on_record(const rd_kafka_message_t *m)
-{
-	D.m_consumed->v++;
-	int64_t epoch = header_int(m, "epoch");
-	/* Fencing: a record from an older epoch than the newest known is a zombie leader's. */
-	int64_t floor = D.newest_epoch > D.epoch ? D.newest_epoch : D.epoch;
-	if (epoch < floor) {
-		D.m_fenced->v++;
-		return;
-	}
-	if (epoch > D.newest_epoch)
-		D.newest_epoch = epoch;
-	if (D.mode == MODE_KAFKA)
-		emit_line(m->payload, m->len, 1);
-}
 
 void kafka_service(void)
 {
@@ -285,41 +279,43 @@ void kafka_service(void)
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(K.cons, 0);
 		if (!m)
 			break;
-		if (!m->err)
-			on_record(m);
+		if (!m->err) {
+			K.stats.consumed++;
+			K.sink.record(K.sink.ctx, m->payload, m->len, header_int(m, "epoch"), header_int(m, "seq"));
+		}
 		else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && log_allow(&K.rl_err, mono_now()) >= 0)
 			log_warn("Kafka consumer error", " error=\"%s\"", rd_kafka_message_errstr(m));
 		rd_kafka_message_destroy(m);
 	}
 }
 
-int kafka_produce(const char *line, size_t len)
+int kafka_produce(const char *line, size_t len, int64_t epoch_no)
 {
 	char epoch[24], seq[24];
-	int el = snprintf(epoch, sizeof epoch, "%lld", (long long)D.epoch);
+	int el = snprintf(epoch, sizeof epoch, "%lld", (long long)epoch_no);
 	int sl = snprintf(seq, sizeof seq, "%lld", (long long)++K.seq);
 	rd_kafka_resp_err_t e = rd_kafka_producev(
-		K.prod, RD_KAFKA_V_TOPIC(D.o.topic), RD_KAFKA_V_PARTITION(0),
+		K.prod, RD_KAFKA_V_TOPIC(K.cfg.topic), RD_KAFKA_V_PARTITION(0),
 		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)line, len),
 		RD_KAFKA_V_HEADER("epoch", epoch, el), RD_KAFKA_V_HEADER("seq", seq, sl), RD_KAFKA_V_END);
 	if (e) {
-		D.m_delivery_failed->v++;
+		K.stats.delivery_failed++;
 		K.last_failure = mono_now();
 		return -1;
 	}
-	D.m_produced->v++;
+	K.stats.produced++;
 	return 0;
 }
 
 /* Usable: the consumer sees a broker UP and, when we produce, so does the producer and no
  * delivery failed in the last two seconds. Statistics come every 500 ms; none for two
  * seconds means librdkafka itself is stuck, which is not healthy either. */
-int kafka_healthy(void)
+int kafka_healthy(int producing)
 {
 	int64_t now = mono_now();
 	if (K.all_down || !K.cons_up || now - K.last_stats > 2000000)
 		return 0;
-	if (D.role == ROLE_LEADER && (!K.prod_up || now - K.last_failure < 2000000))
+	if (producing && (!K.prod_up || now - K.last_failure < 2000000))
 		return 0;
 	return 1;
 }

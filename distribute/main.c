@@ -37,7 +37,7 @@ static struct {
 static int kinds[5];
 enum { RAW_IN = 1, RAW_OUT = 2, RAW_SIGNALS = 3, RAW_KAFKA = 4 };
 
-int64_t line_local_ts(const char *line, size_t len)
+static int64_t line_local_ts(const char *line, size_t len)
 {
 	const char *p = memmem(line, len < 256 ? len : 256, "\"local_ts\":", 11);
 	int64_t v = 0;
@@ -51,7 +51,7 @@ int64_t line_local_ts(const char *line, size_t len)
 /* One line for serve. CHECK_BOUNDARY drops a line no newer than the mode switch (it was
  * delivered already, by the other path). When serve is slow the line is dropped and
  * counted: upstream must never wait for the slowest reader. */
-void emit_line(const char *line, size_t len, int check_boundary)
+static void emit_line(const char *line, size_t len, int check_boundary)
 {
 	char nl = '\n';
 	int64_t ts = check_boundary ? line_local_ts(line, len) : 0;
@@ -112,7 +112,7 @@ static void on_input_line(const char *line, size_t len)
 		return;
 	}
 	if (D.mode == MODE_KAFKA) {
-		kafka_produce(line, len);
+		kafka_produce(line, len, D.epoch);
 		remember(line, len);
 	} else {
 		emit_line(line, len, 1);
@@ -221,11 +221,11 @@ static void mode_tick(int64_t now)
 {
 	if (!D.o.brokers) {
 		/* Without Kafka: direct mode for good; a follower relays from the leader. */
-		if (D.role == ROLE_FOLLOWER && !D.relay_want)
+		if (D.role == ROLE_FOLLOWER && !relay_active())
 			relay_start();
 		return;
 	}
-	int ok = kafka_healthy();
+	int ok = kafka_healthy(D.role == ROLE_LEADER);
 	D.m_kafka_up->v = ok;
 	if (ok) {
 		D.unhealthy_since = 0;
@@ -313,9 +313,47 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	return 0;
 }
 
+/* ---- what the Kafka consumer and the relay hand over ---- */
+
+static void on_record(void *ctx, const char *line, size_t len, int64_t epoch, int64_t seq)
+{
+	/* Fencing: a record from an older epoch than the newest known is a zombie leader's. */
+	int64_t floor = D.newest_epoch > D.epoch ? D.newest_epoch : D.epoch;
+	if (epoch < floor) {
+		D.m_fenced->v++;
+		return;
+	}
+	if (epoch > D.newest_epoch)
+		D.newest_epoch = epoch;
+	if (D.mode == MODE_KAFKA)
+		emit_line(line, len, 1);
+}
+
+static void on_relayed(void *ctx, const char *line, size_t len)
+{
+	emit_line(line, len, 1);
+}
+
+static int relay_wanted(void *ctx)
+{
+	return D.role == ROLE_FOLLOWER;
+}
+
 static void write_metrics(void)
 {
 	char err[256];
+	if (D.o.brokers) {
+		const struct kafka_stats *ks = kafka_stats();
+		D.m_produced->v = (double)ks->produced;
+		D.m_delivery_failed->v = (double)ks->delivery_failed;
+		D.m_consumed->v = (double)ks->consumed;
+		D.m_lag->v = (double)ks->lag;
+		D.m_ready->v = ks->ready;
+	}
+	const struct relay_stats *rs = relay_stats();
+	D.m_relay_connected->v = rs->connected;
+	D.m_relayed->v = (double)rs->relayed;
+	D.m_relay_stale->v = (double)rs->stale;
 	D.m_too_long->v = (double)D.in.too_long;
 	D.m_rss->v = met_rss_bytes();
 	if (D.o.run_dir && met_write_file(D.reg, D.o.run_dir, "distribute", err, sizeof err))
@@ -536,9 +574,17 @@ int main(int argc, char **argv)
 	read_epoch();
 	D.mode = D.o.brokers ? MODE_KAFKA : MODE_DIRECT;
 	D.m_kafka_mode->v = D.mode == MODE_KAFKA;
-	if (D.o.brokers && kafka_start(err, sizeof err)) {
-		log_error("cannot start the Kafka clients", " error=\"%s\"", err);
-		return EXIT_USAGE;
+	if (D.o.brokers) {
+		const struct kafka_cfg kc = {
+			.brokers = D.o.brokers, .topic = D.o.topic, .group_prefix = D.o.group_prefix,
+			.node_id = D.o.node_id, .xprops = D.o.xprops, .nxprops = D.o.nxprops,
+		};
+		const struct kafka_sink ksink = { .record = on_record };
+		if (kafka_start(&kc, &ksink, err, sizeof err)) {
+			log_error("cannot start the Kafka clients", " error=\"%s\"", err);
+			return EXIT_USAGE;
+		}
+		D.m_assigned->v = 1;
 	}
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
@@ -552,6 +598,9 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	D.vh = lws_get_vhost_by_name(D.ctx, "default");
+	const struct relay_cfg rc = { .ctx = D.ctx, .vh = D.vh, .run_dir = D.o.run_dir, .node_id = D.o.node_id };
+	const struct relay_sink rsink = { .line = on_relayed, .wanted = relay_wanted };
+	relay_init(&rc, &rsink);
 	D.out_wsi = loop_adopt_output(D.vh, STDOUT_FILENO, "raw", &kinds[RAW_OUT]);
 	if (!D.vh || !D.out_wsi || !loop_adopt(D.vh, D.sigfd, "raw", &kinds[RAW_SIGNALS]) ||
 	    !loop_adopt(D.vh, STDIN_FILENO, "raw", &kinds[RAW_IN]) || (D.o.brokers && !loop_adopt(D.vh, kafka_fd(), "raw", &kinds[RAW_KAFKA]))) {
@@ -577,13 +626,12 @@ int main(int argc, char **argv)
 	oq_drain(&D.out, 500);
 	write_metrics();
 	relay_stop();
+	relay_free();
 	lws_sul_cancel(&D.sul_tick);
-	lws_sul_cancel(&D.sul_relay);
 	lws_context_destroy(D.ctx);
 	if (D.o.run_dir)
 		rundir_remove_pid(D.o.run_dir, "distribute");
 	forget_recent(INT64_MAX);
-	free(D.relay_rx);
 	ndj_free(&D.in);
 	oq_free(&D.out);
 	met_free(D.reg);

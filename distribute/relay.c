@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define RELAY_MAX_MSG (4 << 20)
+#define RELAY_URL_MAX 1024
 
 static const uint32_t backoff_ms[] = { 250, 500, 1000, 2000, 4000 };
 static const lws_retry_bo_t retry = {
@@ -17,18 +18,48 @@ static const lws_retry_bo_t retry = {
 	.jitter_percent = 20,
 };
 
+static struct {
+	struct relay_cfg cfg;
+	struct relay_sink sink;
+	struct relay_stats stats;
+	struct lws *wsi;
+	char url[RELAY_URL_MAX]; /* the leader this connection is to */
+	int want;
+	uint16_t retries;
+	lws_sorted_usec_list_t sul;
+	char *rx; /* a message being reassembled from fragments */
+	size_t rx_len;
+} R;
+
+void relay_init(const struct relay_cfg *cfg, const struct relay_sink *sink)
+{
+	R.cfg = *cfg;
+	R.sink = *sink;
+}
+
+const struct relay_stats *relay_stats(void)
+{
+	return &R.stats;
+}
+
+int relay_active(void)
+{
+	return R.want;
+}
+
 /* The leader's client URL from RUN_DIR/leader ("NODE_ID URL"); "" when unknown, and "" when
  * the leader is this node: relaying our own serve would feed every line back in forever. */
 static void read_leader_url(char *out, size_t n)
 {
 	char buf[1200];
+	const char *me = R.cfg.node_id;
 	out[0] = 0;
-	if (!D.o.run_dir || rundir_read(D.o.run_dir, "leader", buf, sizeof buf) <= 0)
+	if (!R.cfg.run_dir || rundir_read(R.cfg.run_dir, "leader", buf, sizeof buf) <= 0)
 		return;
 	const char *sp = strchr(buf, ' ');
 	if (!sp)
 		return;
-	if (D.o.node_id && (size_t)(sp - buf) == strlen(D.o.node_id) && !memcmp(buf, D.o.node_id, (size_t)(sp - buf)))
+	if (me && (size_t)(sp - buf) == strlen(me) && !memcmp(buf, me, (size_t)(sp - buf)))
 		return;
 	snprintf(out, n, "%s", sp + 1);
 }
@@ -38,31 +69,31 @@ static void read_leader_url(char *out, size_t n)
  * kill does not stop a handshake in flight), so each stage checks again. */
 static int relay_current(void)
 {
-	char url[1024];
-	if (D.role != ROLE_FOLLOWER || !D.relay_want)
+	char url[RELAY_URL_MAX];
+	if (!R.want || !R.sink.wanted(R.sink.ctx))
 		return 0;
 	read_leader_url(url, sizeof url);
-	return url[0] && !strcmp(url, D.relay_url);
+	return url[0] && !strcmp(url, R.url);
 }
 
 static void connect_now(void);
 
 static void retry_cb(lws_sorted_usec_list_t *sul)
 {
-	if (D.relay_want && !D.relay_wsi)
+	if (R.want && !R.wsi)
 		connect_now();
 }
 
 static void schedule(void)
 {
 	char conceal;
-	unsigned ms = lws_retry_get_delay_ms(D.ctx, &retry, &D.relay_retries, &conceal);
-	lws_sul_schedule(D.ctx, 0, &D.sul_relay, retry_cb, (lws_usec_t)ms * LWS_US_PER_MS);
+	unsigned ms = lws_retry_get_delay_ms(R.cfg.ctx, &retry, &R.retries, &conceal);
+	lws_sul_schedule(R.cfg.ctx, 0, &R.sul, retry_cb, (lws_usec_t)ms * LWS_US_PER_MS);
 }
 
 static void connect_now(void)
 {
-	char url[1024], buf[1024], path[1100];
+	char url[RELAY_URL_MAX], buf[RELAY_URL_MAX], path[RELAY_URL_MAX + 64];
 	const char *prot, *addr, *p;
 	int port;
 	read_leader_url(url, sizeof url);
@@ -71,7 +102,7 @@ static void connect_now(void)
 		schedule();
 		return;
 	}
-	snprintf(D.relay_url, sizeof D.relay_url, "%s", url);
+	snprintf(R.url, sizeof R.url, "%s", url);
 	snprintf(buf, sizeof buf, "%s", url);
 	if (lws_parse_uri(buf, &prot, &addr, &port, &p)) {
 		log_error("bad leader URL", " url=%s", url);
@@ -81,46 +112,54 @@ static void connect_now(void)
 	snprintf(path, sizeof path, "/%s", p);
 	struct lws_client_connect_info i;
 	memset(&i, 0, sizeof i);
-	i.context = D.ctx;
-	i.vhost = D.vh;
+	i.context = R.cfg.ctx;
+	i.vhost = R.cfg.vh;
 	i.address = addr;
 	i.port = port;
 	i.path = path;
 	i.host = addr;
 	i.local_protocol_name = "relay";
-	i.pwsi = &D.relay_wsi;
+	i.pwsi = &R.wsi;
 	if (!strcmp(prot, "wss") || !strcmp(prot, "https"))
 		i.ssl_connection = LCCSCF_USE_SSL;
 	log_info("relaying from the leader", " url=%s", url);
 	if (!lws_client_connect_via_info(&i)) {
-		D.relay_wsi = NULL;
+		R.wsi = NULL;
 		schedule();
 	}
 }
 
 void relay_start(void)
 {
-	char url[1024];
+	char url[RELAY_URL_MAX];
 	read_leader_url(url, sizeof url);
-	if (D.relay_want && D.relay_wsi && !strcmp(url, D.relay_url))
+	if (R.want && R.wsi && !strcmp(url, R.url))
 		return; /* already relaying from this leader */
-	D.relay_want = 1;
-	D.relay_retries = 0;
-	if (D.relay_wsi) {
+	R.want = 1;
+	R.retries = 0;
+	if (R.wsi) {
 		/* A new leader: drop the old connection; its close reconnects to the new one. */
-		lws_set_timeout(D.relay_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		lws_set_timeout(R.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		return;
 	}
-	lws_sul_cancel(&D.sul_relay);
+	lws_sul_cancel(&R.sul);
 	connect_now();
 }
 
 void relay_stop(void)
 {
-	D.relay_want = 0;
-	lws_sul_cancel(&D.sul_relay);
-	if (D.relay_wsi)
-		lws_set_timeout(D.relay_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	R.want = 0;
+	lws_sul_cancel(&R.sul);
+	if (R.wsi)
+		lws_set_timeout(R.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+void relay_free(void)
+{
+	lws_sul_cancel(&R.sul);
+	free(R.rx);
+	R.rx = NULL;
+	R.rx_len = 0;
 }
 
 int cb_relay(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -128,44 +167,44 @@ int cb_relay(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		if (!relay_current()) {
-			D.m_relay_stale->v++;
-			log_info("relay no longer wanted; closing it", " url=%s role=%s", D.relay_url, role_name(D.role));
+			R.stats.stale++;
+			log_info("relay no longer wanted; closing it", " url=%s", R.url);
 			return -1;
 		}
-		D.relay_retries = 0;
-		D.m_relay_connected->v = 1;
-		log_info("relay connected", " url=%s", D.relay_url);
+		R.retries = 0;
+		R.stats.connected = 1;
+		log_info("relay connected", " url=%s", R.url);
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (D.role != ROLE_FOLLOWER || !D.relay_want) {
-			/* Became the leader: nothing more from this connection reaches stdout. */
-			D.m_relay_stale->v++;
+		if (!R.want || !R.sink.wanted(R.sink.ctx)) {
+			/* Became the leader: nothing more from this connection is passed on. */
+			R.stats.stale++;
 			return -1;
 		}
 		if (lws_is_first_fragment(wsi))
-			D.relay_len = 0;
-		if (D.relay_len + len <= RELAY_MAX_MSG) {
-			char *p = realloc(D.relay_rx, D.relay_len + len + 1);
+			R.rx_len = 0;
+		if (R.rx_len + len <= RELAY_MAX_MSG) {
+			char *p = realloc(R.rx, R.rx_len + len + 1);
 			if (!p)
 				return -1;
-			D.relay_rx = p;
-			memcpy(p + D.relay_len, in, len);
-			D.relay_len += len;
+			R.rx = p;
+			memcpy(p + R.rx_len, in, len);
+			R.rx_len += len;
 		}
 		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-			D.m_relayed->v++;
-			if (D.relay_len <= RELAY_MAX_MSG)
-				emit_line(D.relay_rx, D.relay_len, 1);
-			D.relay_len = 0;
+			R.stats.relayed++;
+			if (R.rx_len <= RELAY_MAX_MSG)
+				R.sink.line(R.sink.ctx, R.rx, R.rx_len);
+			R.rx_len = 0;
 		}
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		D.relay_wsi = NULL;
-		D.m_relay_connected->v = 0;
+		R.wsi = NULL;
+		R.stats.connected = 0;
 		log_info("relay closed", " reason=\"%s\"", reason == LWS_CALLBACK_CLIENT_CLOSED ? "closed" :
 			 in && len ? (const char *)in : "connection error");
-		if (D.relay_want)
+		if (R.want)
 			schedule();
 		break;
 	default:
