@@ -10,6 +10,7 @@
 #include "ndj.h"
 #include "oq.h"
 #include "rundir.h"
+#include "stream.h"
 
 #include <libwebsockets.h>
 #include <stddef.h>
@@ -25,6 +26,10 @@ struct opts {
 	size_t max_line, out_buffer;
 	const char *brokers, *topic, *group_prefix, *node_id;
 	int fallback_after_s;
+	int standby_s;          /* seconds of input a follower keeps (0: none) */
+	uint64_t standby_bytes;
+	uint32_t trade_window;  /* trades remembered to drop a second copy */
+	int promote_wait_ms;
 	const char *xprops[MAX_XPROPS][2];
 	int nxprops;
 	int check;
@@ -46,17 +51,26 @@ struct dist {
 	lws_sorted_usec_list_t sul_tick;
 	int64_t last_metrics, last_epoch_read;
 	struct log_limit rl_drop;
-	/* Across a mode switch, lines not newer than the last one written are dropped: no client
-	 * gets a line twice. Ingest stamps local_ts in receive order, so it orders the stream. */
-	int64_t last_out_ts, boundary_ts;
 	int64_t epoch;        /* this node's view of the leader's epoch (RUN_DIR/epoch) */
 	int64_t newest_epoch; /* the newest epoch seen on a consumed record */
 	int64_t unhealthy_since, healthy_since;
+	/* the stream: positions, trades passed on, a standby's lines */
+	int64_t next_seq;     /* the leader's next position */
+	int64_t last_seq;     /* the newest position written for serve */
+	struct seen seen;
+	struct standby sb;
+	int promoting;        /* leading, but still taking in what the old leader got out */
+	int64_t promote_started;
+	lws_sorted_usec_list_t sul_promote;
+	char *stamp;          /* a line being numbered */
+	size_t stamp_cap;
 	/* metrics */
 	struct met_reg *reg;
 	struct met *m_in, *m_out, *m_dropped, *m_too_long, *m_kafka_mode, *m_leader, *m_rss, *m_produced,
 		*m_delivery_failed, *m_consumed, *m_fenced, *m_lag, *m_kafka_up, *m_relay_connected,
-		*m_relayed, *m_relay_stale, *m_duplicates, *m_discarded, *m_assigned, *m_mode_switches, *m_ready;
+		*m_relayed, *m_relay_stale, *m_duplicates, *m_discarded, *m_assigned, *m_mode_switches, *m_ready,
+		*m_trade_dups, *m_position, *m_standby_lines, *m_standby_bytes, *m_standby_dropped,
+		*m_standby_published, *m_standby_unjudged, *m_promotions, *m_promote_wait, *m_not_object;
 };
 
 extern struct dist D;
@@ -83,10 +97,13 @@ struct kafka_stats {
 int kafka_start(const struct kafka_cfg *cfg, const struct kafka_sink *sink, char *err, size_t errlen);
 void kafka_stop(void);
 void kafka_service(void);
-int kafka_produce(const char *line, size_t len, int64_t epoch);
+/* Produces LINE (at stream position SEQ) with the epoch and position as record headers. */
+int kafka_produce(const char *line, size_t len, int64_t epoch, int64_t seq);
 /* Brokers reachable now (from the last statistics); PRODUCING also asks for a producer that
  * sees a broker and had no delivery failure for two seconds. */
 int kafka_healthy(int producing);
+/* The consumer is at the end of the topic as far as it knows, and nothing came for QUIET_US. */
+int kafka_caught_up(int64_t quiet_us);
 int kafka_fd(void);
 const struct kafka_stats *kafka_stats(void);
 
@@ -99,12 +116,14 @@ struct relay_cfg {
 struct relay_sink {
 	void (*line)(void *ctx, const char *line, size_t len); /* one message from the leader */
 	int (*wanted)(void *ctx); /* still a follower: otherwise what arrives is dropped */
+	int64_t (*position)(void *ctx); /* the newest position this node has: resume after it */
 	void *ctx;
 };
 struct relay_stats {
 	int connected;
 	uint64_t relayed; /* messages received from the leader */
 	uint64_t stale;   /* connections closed because the role or the leader changed first */
+	int64_t last_rx;  /* when the last message came (mono µs) */
 };
 void relay_init(const struct relay_cfg *cfg, const struct relay_sink *sink);
 /* Relays from the leader named in RUN_DIR/leader (again, when it changed); idempotent. */

@@ -22,7 +22,7 @@ struct kafka {
 	int all_down;                  /* the last error said every broker is down */
 	int64_t last_failure;          /* last delivery failure (mono µs) */
 	int64_t last_stats;
-	int64_t seq;                   /* records produced by this process */
+	int64_t last_record;           /* when the consumer last got one (mono µs) */
 	struct kafka_cfg cfg;
 	struct kafka_sink sink;
 	struct kafka_stats stats;
@@ -281,6 +281,7 @@ void kafka_service(void)
 			break;
 		if (!m->err) {
 			K.stats.consumed++;
+			K.last_record = mono_now();
 			K.sink.record(K.sink.ctx, m->payload, m->len, header_int(m, "epoch"), header_int(m, "seq"));
 		}
 		else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && log_allow(&K.rl_err, mono_now()) >= 0)
@@ -289,11 +290,11 @@ void kafka_service(void)
 	}
 }
 
-int kafka_produce(const char *line, size_t len, int64_t epoch_no)
+int kafka_produce(const char *line, size_t len, int64_t epoch_no, int64_t seq_no)
 {
 	char epoch[24], seq[24];
 	int el = snprintf(epoch, sizeof epoch, "%lld", (long long)epoch_no);
-	int sl = snprintf(seq, sizeof seq, "%lld", (long long)++K.seq);
+	int sl = snprintf(seq, sizeof seq, "%lld", (long long)seq_no);
 	rd_kafka_resp_err_t e = rd_kafka_producev(
 		K.prod, RD_KAFKA_V_TOPIC(K.cfg.topic), RD_KAFKA_V_PARTITION(0),
 		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)line, len),
@@ -310,6 +311,24 @@ int kafka_produce(const char *line, size_t len, int64_t epoch_no)
 /* Usable: the consumer sees a broker UP and, when we produce, so does the producer and no
  * delivery failed in the last two seconds. Statistics come every 500 ms; none for two
  * seconds means librdkafka itself is stuck, which is not healthy either. */
+int kafka_caught_up(int64_t quiet_us)
+{
+	int64_t lo, hi;
+	rd_kafka_topic_partition_list_t *parts;
+	if (mono_now() - K.last_record < quiet_us)
+		return 0;
+	parts = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(parts, K.cfg.topic, 0);
+	int at_end = !rd_kafka_position(K.cons, parts) && parts->elems[0].offset >= 0 &&
+		     !rd_kafka_get_watermark_offsets(K.cons, K.cfg.topic, 0, &lo, &hi) &&
+		     parts->elems[0].offset >= hi;
+	/* No position yet (nothing consumed since the start, from the end): nothing to take in. */
+	if (!at_end && parts->elems[0].offset < 0)
+		at_end = 1;
+	rd_kafka_topic_partition_list_destroy(parts);
+	return at_end;
+}
+
 int kafka_healthy(int producing)
 {
 	int64_t now = mono_now();

@@ -22,6 +22,10 @@
 #define TICK_US (250 * LWS_US_PER_MS)
 #define RECOVER_AFTER_US (2 * 1000000) /* Kafka healthy this long before going back to it */
 #define RECENT_MAX 65536              /* lines the leader keeps to replay after a fallback */
+/* A new leader takes in the old leader's last lines until they stop for this long. */
+#define PROMOTE_QUIET_US (200 * 1000)
+#define PROMOTE_POLL_US (20 * LWS_US_PER_MS)
+#define STANDBY_MAX_LINES (1u << 20)
 
 struct dist D;
 
@@ -37,44 +41,81 @@ static struct {
 static int kinds[5];
 enum { RAW_IN = 1, RAW_OUT = 2, RAW_SIGNALS = 3, RAW_KAFKA = 4 };
 
-static int64_t line_local_ts(const char *line, size_t len)
-{
-	const char *p = memmem(line, len < 256 ? len : 256, "\"local_ts\":", 11);
-	int64_t v = 0;
-	if (!p)
-		return 0;
-	for (p += 11; p < line + len && *p >= '0' && *p <= '9'; p++)
-		v = v * 10 + (*p - '0');
-	return v;
-}
+/* ---- writing for serve ---- */
 
-/* One line for serve. CHECK_BOUNDARY drops a line no newer than the mode switch (it was
- * delivered already, by the other path). When serve is slow the line is dropped and
- * counted: upstream must never wait for the slowest reader. */
-static void emit_line(const char *line, size_t len, int check_boundary)
+/* Puts LINE and a newline in the output queue. When serve is slow the line is dropped and
+ * counted: upstream must never wait for the slowest reader. Returns 0 when queued. */
+static int out_put(const char *line, size_t len, const char *suffix, size_t slen)
 {
-	char nl = '\n';
-	int64_t ts = check_boundary ? line_local_ts(line, len) : 0;
-	if (ts && ts <= D.boundary_ts) {
-		D.m_duplicates->v++;
-		return;
-	}
-	if (oq_room(&D.out) < len + 1) {
+	if (oq_room(&D.out) < len + slen + 1) {
 		D.m_dropped->v++;
 		long sup = log_allow(&D.rl_drop, clk_mono_us());
 		if (sup >= 0)
 			log_warn("output full, line dropped", " suppressed=%ld", sup);
-		return;
+		return -1;
 	}
 	oq_push(&D.out, line, len);
-	oq_push(&D.out, &nl, 1);
+	if (slen)
+		oq_push(&D.out, suffix, slen);
+	oq_push(&D.out, "\n", 1);
 	D.m_out->v++;
-	if (ts > D.last_out_ts)
-		D.last_out_ts = ts;
 	if (D.out.len && D.out_wsi && !D.out_waiting) {
 		D.out_waiting = 1;
 		lws_callback_on_writable(D.out_wsi);
 	}
+	return 0;
+}
+
+/* A line of the stream, at position SEQ, for serve. Whatever path brought it (the leader's
+ * own input, Kafka, the relay, a replay after a mode switch), a position not newer than
+ * the last one written was written already, and a trade already passed on (the same trade
+ * published by two leaders around a failover) is dropped: no client gets anything twice. */
+static void emit_line(const char *line, size_t len, int64_t seq)
+{
+	uint64_t key;
+	if (seq <= D.last_seq) {
+		D.m_duplicates->v++;
+		return;
+	}
+	D.last_seq = seq;
+	int trade = line_trade_key(line, len, &key);
+	if (trade && seen_has(&D.seen, key)) {
+		D.m_trade_dups->v++;
+		return;
+	}
+	if (!out_put(line, len, NULL, 0) && trade)
+		seen_add(&D.seen, key, line_local_ts(line, len));
+}
+
+/* A line of this node only (a mode change): it carries the position of the stream line
+ * before it, so it never moves a client's place in the stream. */
+static void emit_local(const char *line, size_t len)
+{
+	char suffix[SEQ_SUFFIX_MAX];
+	size_t n = line_unstamped_len(line, len);
+	if (n < 2 || line[len - 1] != '}')
+		return;
+	out_put(line, n - 1, suffix, seq_suffix(suffix, D.last_seq));
+}
+
+/* LINE (without any position it had) stamped with position SEQ, in D.stamp. NULL when it
+ * is not a JSON object or there is no memory. */
+static const char *stamp(const char *line, size_t len, int64_t seq, size_t *out)
+{
+	size_t n = line_unstamped_len(line, len);
+	if (n < 2 || line[len - 1] != '}')
+		return NULL;
+	if (n + SEQ_SUFFIX_MAX > D.stamp_cap) {
+		size_t cap = n + SEQ_SUFFIX_MAX + 4096;
+		char *p = realloc(D.stamp, cap);
+		if (!p)
+			return NULL;
+		D.stamp = p;
+		D.stamp_cap = cap;
+	}
+	memcpy(D.stamp, line, n - 1);
+	*out = n - 1 + seq_suffix(D.stamp + n - 1, seq);
+	return D.stamp;
 }
 
 static void remember(const char *line, size_t len)
@@ -104,18 +145,58 @@ static void forget_recent(int64_t older_than)
 	}
 }
 
+/* ---- the leader numbers what it publishes ---- */
+
+/* A leader's positions are consecutive. A new term (this process leading for the first
+ * time, or again) starts after every position this node has seen and no lower than the
+ * time in µs: a new leader's first position is above any its predecessor gave out (which
+ * stay below the clock while fewer than a million lines a second are published), so a
+ * position means the same line on every node, across leaders and restarts. */
+static void term_start(void)
+{
+	int64_t t = clk_now_us();
+	if (D.next_seq <= D.last_seq)
+		D.next_seq = D.last_seq + 1;
+	if (D.next_seq < t)
+		D.next_seq = t;
+	log_info("numbering the stream", " from=%lld epoch=%lld", (long long)D.next_seq, (long long)D.epoch);
+}
+
+/* The leader publishes LINE: numbered, then to Kafka or straight to serve. */
+static void publish(const char *line, size_t len)
+{
+	uint64_t key;
+	size_t n;
+	if (line_trade_key(line, len, &key) && seen_has(&D.seen, key)) {
+		D.m_trade_dups->v++;
+		return;
+	}
+	int64_t seq = D.next_seq;
+	const char *s = stamp(line, len, seq, &n);
+	if (!s) {
+		D.m_not_object->v++;
+		return;
+	}
+	D.next_seq++;
+	if (D.mode == MODE_KAFKA) {
+		kafka_produce(s, n, D.epoch, seq);
+		remember(s, n);
+	} else {
+		emit_line(s, n, seq);
+	}
+}
+
 static void on_input_line(const char *line, size_t len)
 {
 	D.m_in->v++;
-	if (D.role != ROLE_LEADER) {
-		D.m_discarded->v++; /* a follower's ingest is idle; anything here is stale */
-		return;
-	}
-	if (D.mode == MODE_KAFKA) {
-		kafka_produce(line, len, D.epoch);
-		remember(line, len);
+	if (D.role == ROLE_LEADER && !D.promoting) {
+		publish(line, len);
+	} else if (D.o.standby_s) {
+		/* A standby's own pipeline runs: what it says is kept, to publish if this node
+		 * leads (what the leader never got out). */
+		standby_keep(&D.sb, line, len, clk_mono_us());
 	} else {
-		emit_line(line, len, 1);
+		D.m_discarded->v++; /* a follower's ingest is idle; anything here is stale */
 	}
 }
 
@@ -184,7 +265,7 @@ static void status_line(const char *event, const char *detail)
 	int n = snprintf(line, sizeof line,
 			 "{\"type\":\"status\",\"exchange\":\"relay\",\"local_ts\":%lld,\"event\":\"%s\",\"detail\":\"%s\"}",
 			 (long long)clk_now_us(), event, detail);
-	emit_line(line, (size_t)n, 0);
+	emit_local(line, (size_t)n);
 }
 
 /* The mode machine: every switch happens here. */
@@ -195,18 +276,17 @@ static void set_mode(enum mode m, const char *why)
 	D.mode = m;
 	D.m_kafka_mode->v = m == MODE_KAFKA;
 	D.m_mode_switches->v++;
-	D.boundary_ts = D.last_out_ts;
 	log_info(m == MODE_KAFKA ? "Kafka mode" : "direct mode", " role=%s reason=\"%s\"", role_name(D.role), why);
 	char detail[256];
 	snprintf(detail, sizeof detail, "%s: %s", m == MODE_KAFKA ? "kafka" : "direct", why);
 	status_line("mode", detail);
 	if (m == MODE_DIRECT) {
 		if (D.role == ROLE_LEADER) {
-			/* Give serve what was produced but never came back from Kafka. */
+			/* Give serve what was produced but never came back from Kafka (what did
+			 * come back has a position not newer than the last one written). */
 			for (uint32_t k = 0; k < recent.n; k++) {
 				uint32_t i = (recent.head + k) % RECENT_MAX;
-				if (recent.ts[i] > D.last_out_ts)
-					emit_line(recent.line[i], recent.len[i], 1);
+				emit_line(recent.line[i], recent.len[i], line_seq(recent.line[i], recent.len[i]));
 			}
 		} else {
 			relay_start();
@@ -248,6 +328,107 @@ static void mode_tick(int64_t now)
 		forget_recent(clk_now_us() - (int64_t)(D.o.fallback_after_s + 2) * 1000000);
 }
 
+/* ---- promotion: what the old leader got out, then what it did not ---- */
+
+static void promote_check(lws_sorted_usec_list_t *sul);
+
+/* Publishes what the standby kept and the cluster never got: every trade not passed on
+ * (trade ids are the key), and the newest ticker, book and derivative line of each stream
+ * (older ones are stale). A trade older than what the set of trades passed on remembers
+ * cannot be judged and is left out, counted. */
+static void publish_kept(void)
+{
+	uint32_t n = D.sb.n, cap = 16;
+	uint64_t published = 0, key;
+	while (cap < 2 * n)
+		cap <<= 1;
+	/* stream key -> index + 1 of its newest kept line */
+	uint64_t *keys = calloc(cap, sizeof *keys);
+	uint32_t *last = calloc(cap, sizeof *last);
+	if (n && (!keys || !last)) {
+		log_error("out of memory publishing the standby's lines", NULL);
+		goto done;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct kept *k = standby_at(&D.sb, i);
+		if (!line_state_key(k->line, k->len, &key))
+			continue;
+		uint32_t h = (uint32_t)key & (cap - 1);
+		while (keys[h] && keys[h] != key)
+			h = (h + 1) & (cap - 1);
+		keys[h] = key;
+		last[h] = i + 1;
+	}
+	int64_t horizon = seen_horizon(&D.seen);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct kept *k = standby_at(&D.sb, i);
+		if (line_trade_key(k->line, k->len, &key)) {
+			if (seen_has(&D.seen, key))
+				continue;
+			if (horizon && line_local_ts(k->line, k->len) <= horizon) {
+				D.m_standby_unjudged->v++;
+				continue;
+			}
+		} else if (line_state_key(k->line, k->len, &key)) {
+			uint32_t h = (uint32_t)key & (cap - 1);
+			while (keys[h] != key)
+				h = (h + 1) & (cap - 1);
+			if (last[h] != i + 1)
+				continue;
+		} else {
+			continue; /* the standby's own connection events say nothing of the cluster */
+		}
+		publish(k->line, k->len);
+		published++;
+	}
+done:
+	free(keys);
+	free(last);
+	D.m_standby_published->v += (double)published;
+	log_info("published what the standby kept", " kept=%u published=%llu", n, (unsigned long long)published);
+	standby_clear(&D.sb);
+}
+
+/* The promotion is complete: number from here, publish the kept lines, then live input. */
+static void promote_finish(const char *why)
+{
+	lws_sul_cancel(&D.sul_promote);
+	D.promoting = 0;
+	relay_stop();
+	int64_t waited = clk_mono_us() - D.promote_started;
+	D.m_promote_wait->v = (double)waited / 1e6;
+	log_info("leading", " waited_ms=%lld reason=\"%s\"", (long long)(waited / 1000), why);
+	term_start();
+	publish_kept();
+}
+
+/* Before it publishes anything, a new leader takes in what the old one got out: in direct
+ * mode the rest of the relay from it (until it closes or goes quiet), in Kafka mode the
+ * topic up to its end. Its own input waits in the standby buffer meanwhile. */
+static void promote_check(lws_sorted_usec_list_t *sul)
+{
+	int64_t now = clk_mono_us();
+	if (now - D.promote_started >= (int64_t)D.o.promote_wait_ms * 1000) {
+		promote_finish("waited the longest allowed (--promote-wait)");
+		return;
+	}
+	if (D.mode == MODE_DIRECT) {
+		const struct relay_stats *rs = relay_stats();
+		if (!rs->connected) {
+			promote_finish("the old leader's relay is closed");
+			return;
+		}
+		if (now - rs->last_rx >= PROMOTE_QUIET_US && now - D.promote_started >= PROMOTE_QUIET_US) {
+			promote_finish("the old leader's relay went quiet");
+			return;
+		}
+	} else if (kafka_caught_up(PROMOTE_QUIET_US)) {
+		promote_finish("consumed the topic to its end");
+		return;
+	}
+	lws_sul_schedule(D.ctx, 0, &D.sul_promote, promote_check, PROMOTE_POLL_US);
+}
+
 static void set_role(enum role r)
 {
 	read_epoch();
@@ -257,6 +438,16 @@ static void set_role(enum role r)
 		D.role = r;
 		D.m_leader->v = r == ROLE_LEADER;
 		log_info("role", " role=%s epoch=%lld", role_name(r), (long long)D.epoch);
+		if (r == ROLE_LEADER) {
+			D.m_promotions->v++;
+			D.promoting = 1;
+			D.promote_started = clk_mono_us();
+			promote_check(&D.sul_promote);
+			return;
+		}
+		/* Demoted: nothing is published any more; what arrives is kept as a standby. */
+		lws_sul_cancel(&D.sul_promote);
+		D.promoting = 0;
 	}
 	/* A follower in direct mode relays from the (possibly new) leader; a leader never relays. */
 	if (r == ROLE_LEADER)
@@ -315,7 +506,7 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 /* ---- what the Kafka consumer and the relay hand over ---- */
 
-static void on_record(void *ctx, const char *line, size_t len, int64_t epoch, int64_t seq)
+static void on_record(void *ctx, const char *line, size_t len, int64_t epoch, int64_t hseq)
 {
 	/* Fencing: a record from an older epoch than the newest known is a zombie leader's. */
 	int64_t floor = D.newest_epoch > D.epoch ? D.newest_epoch : D.epoch;
@@ -325,18 +516,34 @@ static void on_record(void *ctx, const char *line, size_t len, int64_t epoch, in
 	}
 	if (epoch > D.newest_epoch)
 		D.newest_epoch = epoch;
-	if (D.mode == MODE_KAFKA)
-		emit_line(line, len, 1);
+	if (D.mode != MODE_KAFKA)
+		return;
+	int64_t seq = line_seq(line, len);
+	if (seq < 0)
+		emit_local(line, len); /* a producer that does not number its lines */
+	else
+		emit_line(line, len, seq);
 }
 
 static void on_relayed(void *ctx, const char *line, size_t len)
 {
-	emit_line(line, len, 1);
+	static const char gap[] = "{\"type\":\"status\",\"event\":\"gap\"";
+	int64_t seq = line_seq(line, len);
+	/* The leader's serve could not replay from our position: our clients missed it too. */
+	if (seq < 0 || (len > sizeof gap && !memcmp(line, gap, sizeof gap - 1)))
+		emit_local(line, len); /* (a leader that does not number its lines, too) */
+	else
+		emit_line(line, len, seq); /* the leader's own notices repeat a position: dropped */
 }
 
 static int relay_wanted(void *ctx)
 {
-	return D.role == ROLE_FOLLOWER;
+	return D.role == ROLE_FOLLOWER || D.promoting;
+}
+
+static int64_t relay_position(void *ctx)
+{
+	return D.last_seq;
 }
 
 static void write_metrics(void)
@@ -354,6 +561,11 @@ static void write_metrics(void)
 	D.m_relay_connected->v = rs->connected;
 	D.m_relayed->v = (double)rs->relayed;
 	D.m_relay_stale->v = (double)rs->stale;
+	standby_expire(&D.sb, clk_mono_us());
+	D.m_standby_lines->v = D.sb.n;
+	D.m_standby_bytes->v = (double)D.sb.bytes;
+	D.m_standby_dropped->v = (double)D.sb.dropped;
+	D.m_position->v = (double)D.last_seq;
 	D.m_too_long->v = (double)D.in.too_long;
 	D.m_rss->v = met_rss_bytes();
 	if (D.o.run_dir && met_write_file(D.reg, D.o.run_dir, "distribute", err, sizeof err))
@@ -397,6 +609,12 @@ static void usage(FILE *f)
 		"  -r, --run-dir DIR          role, leader, epoch and metrics live in DIR (default $RUN_DIR)\n"
 		"  -l, --max-line BYTES       longest line accepted (default 4194304)\n"
 		"  -b, --buffer BYTES         output buffer (default 4194304)\n"
+		"  -S, --standby-seconds S    input a follower keeps, to publish what the cluster never\n"
+		"                             got if it is promoted (default 30; 0 keeps nothing)\n"
+		"  -B, --standby-bytes BYTES  most bytes kept for that (default 67108864)\n"
+		"  -w, --trade-window N       trades remembered to drop a second copy (default 262144)\n"
+		"  -p, --promote-wait MS      most a new leader waits for the old one's last lines\n"
+		"                             before it publishes (default 2000)\n"
 		"  -n, --check                validate the options and exit\n"
 		"  -h, --help                 this text\n"
 		"  -V, --version              the version\n\n"
@@ -415,6 +633,10 @@ static int parse_opts(int argc, char **argv)
 		{ "kafka", required_argument, NULL, 'k' },
 		{ "max-line", required_argument, NULL, 'l' },
 		{ "node-id", required_argument, NULL, 'i' },
+		{ "promote-wait", required_argument, NULL, 'p' },
+		{ "standby-bytes", required_argument, NULL, 'B' },
+		{ "standby-seconds", required_argument, NULL, 'S' },
+		{ "trade-window", required_argument, NULL, 'w' },
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "topic", required_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
@@ -431,8 +653,35 @@ static int parse_opts(int argc, char **argv)
 	o->topic = "exchange.normalized";
 	o->group_prefix = "exchange-relay";
 	o->fallback_after_s = 3;
-	while ((c = getopt_long(argc, argv, "b:f:g:hi:k:l:nr:t:VX:", longopts, NULL)) != -1) {
+	o->standby_s = 30;
+	o->standby_bytes = 64 << 20;
+	o->trade_window = 1 << 18;
+	o->promote_wait_ms = 2000;
+	while ((c = getopt_long(argc, argv, "B:b:f:g:hi:k:l:np:r:S:t:Vw:X:", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'B':
+			if (opt_long(optarg, 65536, 1L << 34, &v))
+				goto bad;
+			o->standby_bytes = (uint64_t)v;
+			break;
+		case 'p':
+			if (opt_long(optarg, 0, 60000, &v))
+				goto bad;
+			o->promote_wait_ms = (int)v;
+			break;
+		case 'S':
+			if (opt_long(optarg, 0, 3600, &v))
+				goto bad;
+			o->standby_s = (int)v;
+			break;
+		case 'w':
+			if (opt_long(optarg, 1024, 1L << 26, &v))
+				goto bad;
+			/* a power of two, for the set's arithmetic */
+			o->trade_window = 1024;
+			while (o->trade_window < (uint64_t)v)
+				o->trade_window <<= 1;
+			break;
 		case 'b':
 			if (opt_long(optarg, 65536, 1L << 30, &v))
 				goto bad;
@@ -527,9 +776,30 @@ static int setup_metrics(void)
 				 "Lines not newer than a mode switch, dropped so no client gets one twice.", NULL);
 	D.m_discarded = met_add(r, MET_COUNTER, "exchange_distribute_discarded_total",
 				"Lines on a follower's stdin (its ingest is idle), not passed on.", NULL);
+	D.m_trade_dups = met_add(r, MET_COUNTER, "exchange_distribute_trade_duplicates_dropped_total",
+				 "Trades already passed on (same exchange, symbol and id), dropped.", NULL);
+	D.m_position = met_add(r, MET_GAUGE, "exchange_distribute_position",
+			       "The newest stream position written for serve.", NULL);
+	D.m_standby_lines = met_add(r, MET_GAUGE, "exchange_distribute_standby_lines",
+				    "Lines a standby keeps to publish if it is promoted.", NULL);
+	D.m_standby_bytes = met_add(r, MET_GAUGE, "exchange_distribute_standby_bytes",
+				    "Bytes of the lines a standby keeps.", NULL);
+	D.m_standby_dropped = met_add(r, MET_COUNTER, "exchange_distribute_standby_dropped_total",
+				      "Kept lines forgotten early for the byte budget (--standby-bytes).", NULL);
+	D.m_standby_published = met_add(r, MET_COUNTER, "exchange_distribute_standby_published_total",
+					"Kept lines published at a promotion: trades the cluster never got, the newest state of each stream.", NULL);
+	D.m_standby_unjudged = met_add(r, MET_COUNTER, "exchange_distribute_standby_unjudged_total",
+				       "Kept trades older than the trades remembered (--trade-window), left out at a promotion.", NULL);
+	D.m_promotions = met_add(r, MET_COUNTER, "exchange_distribute_promotions_total", "Times this node became the leader.", NULL);
+	D.m_promote_wait = met_add(r, MET_GAUGE, "exchange_distribute_promotion_wait_seconds",
+				   "How long the last promotion took in the old leader's last lines before publishing.", NULL);
+	D.m_not_object = met_add(r, MET_COUNTER, "exchange_distribute_not_object_total",
+				 "Input lines that are not a JSON object, skipped.", NULL);
 	D.m_rss = met_add(r, MET_GAUGE, "exchange_process_resident_memory_bytes",
 			  "Resident memory of each tool's process.", "tool=\"distribute\"");
-	return D.m_in && D.m_out && D.m_dropped && D.m_too_long && D.m_kafka_mode && D.m_mode_switches &&
+	return D.m_trade_dups && D.m_position && D.m_standby_lines && D.m_standby_bytes && D.m_standby_dropped &&
+			       D.m_standby_published && D.m_standby_unjudged && D.m_promotions && D.m_promote_wait &&
+			       D.m_not_object && D.m_in && D.m_out && D.m_dropped && D.m_too_long && D.m_kafka_mode && D.m_mode_switches &&
 			       D.m_leader && D.m_produced && D.m_delivery_failed && D.m_consumed && D.m_fenced &&
 			       D.m_lag && D.m_kafka_up && D.m_assigned && D.m_relay_connected && D.m_relayed && D.m_relay_stale &&
 			       D.m_duplicates && D.m_discarded && D.m_ready && D.m_rss
@@ -559,7 +829,8 @@ int main(int argc, char **argv)
 	}
 	D.sigfd = sig_init(signals, err, sizeof err);
 	if (D.sigfd < 0 || setup_metrics() || ndj_init(&D.in, STDIN_FILENO, D.o.max_line) ||
-	    oq_init(&D.out, STDOUT_FILENO, D.o.out_buffer)) {
+	    oq_init(&D.out, STDOUT_FILENO, D.o.out_buffer) || seen_init(&D.seen, D.o.trade_window) ||
+	    standby_init(&D.sb, STANDBY_MAX_LINES, D.o.standby_bytes, (int64_t)D.o.standby_s * 1000000)) {
 		log_error("cannot start", " error=\"%s\"", D.sigfd < 0 ? err : "out of memory");
 		return EXIT_RUNTIME;
 	}
@@ -570,6 +841,8 @@ int main(int argc, char **argv)
 	if (D.o.run_dir)
 		rundir_write_pid(D.o.run_dir, "distribute", err, sizeof err);
 	D.role = D.o.run_dir ? rundir_role(D.o.run_dir) : ROLE_LEADER;
+	if (D.role == ROLE_STANDBY)
+		D.role = ROLE_FOLLOWER; /* whether ingest runs is ingest's business; we keep what comes */
 	D.m_leader->v = D.role == ROLE_LEADER;
 	read_epoch();
 	D.mode = D.o.brokers ? MODE_KAFKA : MODE_DIRECT;
@@ -599,7 +872,7 @@ int main(int argc, char **argv)
 	}
 	D.vh = lws_get_vhost_by_name(D.ctx, "default");
 	const struct relay_cfg rc = { .ctx = D.ctx, .vh = D.vh, .run_dir = D.o.run_dir, .node_id = D.o.node_id };
-	const struct relay_sink rsink = { .line = on_relayed, .wanted = relay_wanted };
+	const struct relay_sink rsink = { .line = on_relayed, .wanted = relay_wanted, .position = relay_position };
 	relay_init(&rc, &rsink);
 	D.out_wsi = loop_adopt_output(D.vh, STDOUT_FILENO, "raw", &kinds[RAW_OUT]);
 	if (!D.vh || !D.out_wsi || !loop_adopt(D.vh, D.sigfd, "raw", &kinds[RAW_SIGNALS]) ||
@@ -611,7 +884,9 @@ int main(int argc, char **argv)
 	log_info("started", " mode=%s role=%s epoch=%lld", D.mode == MODE_KAFKA ? "kafka" : "direct",
 		 role_name(D.role), (long long)D.epoch);
 	D.unhealthy_since = clk_mono_us();
-	if (D.role == ROLE_FOLLOWER && D.mode == MODE_DIRECT)
+	if (D.role == ROLE_LEADER)
+		term_start();
+	else if (D.mode == MODE_DIRECT)
 		relay_start();
 	lws_sul_schedule(D.ctx, 0, &D.sul_tick, tick_cb, TICK_US);
 
@@ -632,6 +907,9 @@ int main(int argc, char **argv)
 	if (D.o.run_dir)
 		rundir_remove_pid(D.o.run_dir, "distribute");
 	forget_recent(INT64_MAX);
+	seen_free(&D.seen);
+	standby_free(&D.sb);
+	free(D.stamp);
 	ndj_free(&D.in);
 	oq_free(&D.out);
 	met_free(D.reg);

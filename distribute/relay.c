@@ -109,7 +109,13 @@ static void connect_now(void)
 		schedule();
 		return;
 	}
-	snprintf(path, sizeof path, "/%s", p);
+	/* Resume after the newest position we have: a reconnect, or a new leader, loses and
+	 * repeats nothing that its serve still holds. */
+	int64_t since = R.sink.position(R.sink.ctx);
+	if (since > 0)
+		snprintf(path, sizeof path, "/%s%csince=%lld", p, strchr(p, '?') ? '&' : '?', (long long)since);
+	else
+		snprintf(path, sizeof path, "/%s", p);
 	struct lws_client_connect_info i;
 	memset(&i, 0, sizeof i);
 	i.context = R.cfg.ctx;
@@ -122,7 +128,7 @@ static void connect_now(void)
 	i.pwsi = &R.wsi;
 	if (!strcmp(prot, "wss") || !strcmp(prot, "https"))
 		i.ssl_connection = LCCSCF_USE_SSL;
-	log_info("relaying from the leader", " url=%s", url);
+	log_info("relaying from the leader", " url=%s since=%lld", url, (long long)since);
 	if (!lws_client_connect_via_info(&i)) {
 		R.wsi = NULL;
 		schedule();
@@ -173,6 +179,7 @@ int cb_relay(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 		}
 		R.retries = 0;
 		R.stats.connected = 1;
+		R.stats.last_rx = clk_mono_us();
 		log_info("relay connected", " url=%s", R.url);
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
@@ -181,6 +188,7 @@ int cb_relay(struct lws *wsi, enum lws_callback_reasons reason, void *user, void
 			R.stats.stale++;
 			return -1;
 		}
+		R.stats.last_rx = clk_mono_us();
 		if (lws_is_first_fragment(wsi))
 			R.rx_len = 0;
 		if (R.rx_len + len <= RELAY_MAX_MSG) {

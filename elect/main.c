@@ -31,6 +31,7 @@ struct opts {
 	const char *zk, *path, *node_id, *url, *run_dir;
 	const char *auth; /* "digest:user:password": authenticate, and create znodes creator-only */
 	int session_ms;
+	int standbys; /* followers next in line that keep ingesting (ROLE_STANDBY) */
 	int check;
 };
 
@@ -116,11 +117,11 @@ static void set_role(enum role r, const char *why)
 	int changed = E.role != r;
 	E.role = r;
 	E.m_leader->v = r == ROLE_LEADER;
-	write_file("role", r == ROLE_LEADER ? "leader\n" : "follower\n");
+	write_file("role", r == ROLE_LEADER ? "leader\n" : r == ROLE_STANDBY ? "standby\n" : "follower\n");
 	if (changed) {
 		E.m_changes->v++;
-		log_info(r == ROLE_LEADER ? "leading" : "following", " epoch=%lld reason=\"%s\" leader=\"%s\"",
-			 E.epoch, why, E.leader);
+		log_info(r == ROLE_LEADER ? "leading" : r == ROLE_STANDBY ? "following, as a standby" : "following",
+			 " epoch=%lld reason=\"%s\" leader=\"%s\"", E.epoch, why, E.leader);
 	}
 	signal_tool("ingest", r == ROLE_LEADER ? SIGUSR1 : SIGUSR2);
 	signal_tool("distribute", r == ROLE_LEADER ? SIGUSR1 : SIGUSR2);
@@ -194,7 +195,8 @@ static int evaluate(void)
 {
 	struct String_vector kids = { 0, NULL };
 	for (int attempt = 0; attempt < 5; attempt++) {
-		int rc = zoo_get_children(E.zh, E.o.path, 0, &kids);
+		/* With standbys, every change of membership can change our place in line. */
+		int rc = zoo_wget_children(E.zh, E.o.path, E.o.standbys ? watcher : NULL, NULL, &kids);
 		if (rc != ZOK) {
 			log_warn("cannot list the election", " error=\"%s\"", zerror(rc));
 			return -1;
@@ -228,6 +230,8 @@ static int evaluate(void)
 			return -1;
 		}
 		data[len > 0 ? len : 0] = 0;
+		/* The first --standbys followers in line are standbys: the next leader is one. */
+		enum role follow = me <= E.o.standbys ? ROLE_STANDBY : ROLE_FOLLOWER;
 		long long epoch = seq_of(kids.data[0]);
 		if (epoch != E.epoch || strcmp(data, E.leader)) {
 			E.epoch = epoch;
@@ -235,7 +239,7 @@ static int evaluate(void)
 			E.m_elections->v++;
 			publish_leader();
 			if (me)
-				set_role(ROLE_FOLLOWER, "new leader");
+				set_role(follow, "new leader");
 		}
 		if (me == 0) {
 			deallocate_String_vector(&kids);
@@ -252,8 +256,8 @@ static int evaluate(void)
 			continue; /* it left meanwhile: look again */
 		if (rc != ZOK)
 			return -1;
-		if (E.role != ROLE_FOLLOWER)
-			set_role(ROLE_FOLLOWER, "not the lowest sequence");
+		if (E.role != follow)
+			set_role(follow, follow == ROLE_STANDBY ? "next in line" : "not the lowest sequence");
 		return 0;
 	}
 	return -1;
@@ -362,12 +366,14 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: elect --zk HOSTS --node-id ID --url ADVERTISED_URL [OPTIONS]\n"
 		"ZooKeeper leader election for one node: writes RUN_DIR/role, leader and epoch and\n"
-		"signals ingest and distribute (USR1 leader, USR2 follower) on every change.\n\n"
+		"signals ingest and distribute (USR1 leader, USR2 follower or standby) on every change.\n\n"
 		"  -z, --zk HOSTS              ZooKeeper hosts, host:port[,host:port...][/chroot]\n"
 		"  -p, --path PATH             election path (default /exchange/election)\n"
 		"  -i, --node-id ID            this node's name (default $NODE_ID)\n"
 		"  -u, --url URL               this node's client URL (default $ADVERTISED_URL)\n"
 		"  -s, --session-timeout MS    ZooKeeper session timeout (default 6000)\n"
+		"  -S, --standbys N            followers next in line that keep their exchange\n"
+		"                              connections, to take over without a gap (default 1)\n"
 		"  -r, --run-dir DIR           run directory (default $RUN_DIR)\n"
 		"  -a, --auth SCHEME:CRED      authenticate (e.g. digest:user:password; default $ZK_AUTH)\n"
 		"                              and create the election's znodes for that identity only\n"
@@ -388,6 +394,7 @@ static int parse_opts(int argc, char **argv)
 		{ "path", required_argument, NULL, 'p' },
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "session-timeout", required_argument, NULL, 's' },
+		{ "standbys", required_argument, NULL, 'S' },
 		{ "url", required_argument, NULL, 'u' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "zk", required_argument, NULL, 'z' },
@@ -401,8 +408,9 @@ static int parse_opts(int argc, char **argv)
 	o->url = getenv("ADVERTISED_URL");
 	o->run_dir = getenv("RUN_DIR");
 	o->session_ms = 6000;
+	o->standbys = 1;
 	o->auth = getenv("ZK_AUTH");
-	while ((c = getopt_long(argc, argv, "a:hi:np:r:s:u:Vz:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:hi:np:r:S:s:u:Vz:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a': o->auth = optarg; break;
 		case 'h': usage(stdout); exit(EXIT_OK);
@@ -415,6 +423,14 @@ static int parse_opts(int argc, char **argv)
 			o->session_ms = (int)strtol(optarg, &end, 10);
 			if (errno || *end || o->session_ms < 400 || o->session_ms > 120000) {
 				fprintf(stderr, "elect: --session-timeout takes 400..120000 ms\n");
+				return -1;
+			}
+			break;
+		case 'S':
+			errno = 0;
+			o->standbys = (int)strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || o->standbys < 0 || o->standbys > 64) {
+				fprintf(stderr, "elect: --standbys takes 0..64 followers, not %s\n", optarg);
 				return -1;
 			}
 			break;

@@ -568,17 +568,26 @@ static int cb_exchange(struct lws *wsi, enum lws_callback_reasons reason, void *
 
 /* ---- role changes, signals, the control socket ---- */
 
+/* The leader ingests, and so does a standby (to publish what the leader never got out if it
+ * is promoted); a plain follower keeps no exchange connection. */
+static int role_ingests(enum role r)
+{
+	return r != ROLE_FOLLOWER;
+}
+
 static void set_role(enum role r)
 {
 	if (g.role == r) {
 		log_info("role unchanged", " role=%s", role_name(r));
 		return;
 	}
+	int was = role_ingests(g.role);
 	g.role = r;
-	g.m_active->v = r == ROLE_LEADER;
+	g.m_active->v = role_ingests(r);
 	log_info("role", " role=%s", role_name(r));
-	for (int i = 0; i < g.nconns; i++)
-		conn_event(&g.conns[i], r == ROLE_LEADER ? EV_START : EV_STOP);
+	if (role_ingests(r) != was)
+		for (int i = 0; i < g.nconns; i++)
+			conn_event(&g.conns[i], role_ingests(r) ? EV_START : EV_STOP);
 }
 
 static void begin_stop(void)
@@ -618,13 +627,13 @@ static void on_signal(int sig)
 		if (!g.stopping)
 			set_role(ROLE_LEADER);
 		break;
-	case SIGUSR2:
+	case SIGUSR2: /* a follower; RUN_DIR/role says whether a standby */
 		if (!g.stopping)
-			set_role(ROLE_FOLLOWER);
+			set_role(g.o.run_dir && rundir_role(g.o.run_dir) == ROLE_STANDBY ? ROLE_STANDBY : ROLE_FOLLOWER);
 		break;
 	case SIGHUP:
 		log_info("reconnecting every exchange", " signal=HUP");
-		if (g.role == ROLE_LEADER && !g.stopping)
+		if (role_ingests(g.role) && !g.stopping)
 			for (int i = 0; i < g.nconns; i++) {
 				g.conns[i].reconnect_now = 1;
 				conn_event(&g.conns[i], EV_RECONNECT);
@@ -1351,9 +1360,9 @@ int main(int argc, char **argv)
 	}
 
 	g.role = g.o.run_dir ? rundir_role(g.o.run_dir) : ROLE_LEADER;
-	g.m_active->v = g.role == ROLE_LEADER;
+	g.m_active->v = role_ingests(g.role);
 	log_info("started", " role=%s exchanges=%d", role_name(g.role), g.nconns);
-	if (g.role == ROLE_LEADER)
+	if (role_ingests(g.role))
 		for (int i = 0; i < g.nconns; i++)
 			conn_event(&g.conns[i], EV_START);
 	lws_sul_schedule(g.ctx, 0, &g.sul_tick, tick_cb, TICK_US);

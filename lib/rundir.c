@@ -65,12 +65,14 @@ enum role rundir_role(const char *dir)
 	char buf[64];
 	if (rundir_read(dir, "role", buf, sizeof buf) < 0)
 		return ROLE_LEADER;
-	return strcmp(buf, "follower") ? ROLE_LEADER : ROLE_FOLLOWER;
+	if (!strcmp(buf, "follower"))
+		return ROLE_FOLLOWER;
+	return strcmp(buf, "standby") ? ROLE_LEADER : ROLE_STANDBY;
 }
 
 const char *role_name(enum role r)
 {
-	return r == ROLE_LEADER ? "leader" : "follower";
+	return r == ROLE_LEADER ? "leader" : r == ROLE_STANDBY ? "standby" : "follower";
 }
 
 int rundir_write(const char *dir, const char *name, const char *content, char *errbuf,

@@ -4,12 +4,15 @@
 
 #include <stddef.h>
 
-enum role { ROLE_LEADER, ROLE_FOLLOWER };
+/* A standby is a follower that keeps its exchange connections and pipeline running, so
+ * that if it is promoted it can publish what the old leader never got out. */
+enum role { ROLE_LEADER, ROLE_FOLLOWER, ROLE_STANDBY };
 
 /* Creates DIR (and parents) if needed. Returns 0, or -1 with ERRBUF. */
 int rundir_ensure(const char *dir, char *errbuf, size_t errlen);
 
-/* Role recorded in DIR/role; a missing or unreadable file means leader (standalone). */
+/* Role recorded in DIR/role (leader, standby or follower); a missing or unreadable file
+ * means leader (standalone). */
 enum role rundir_role(const char *dir);
 const char *role_name(enum role r);
 

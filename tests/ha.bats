@@ -44,6 +44,7 @@ role_of() { cat "$TMP/$1/role" 2>/dev/null; }
 leaders() { local c=0; for n in $NODES; do [ "$(role_of "$n")" = leader ] && c=$((c + 1)); done; echo $c; }
 one_leader() { [ "$(leaders)" = 1 ]; }
 leader_node() { for n in $NODES; do [ "$(role_of "$n")" = leader ] && echo "$n"; done; return 0; }
+standby_node() { for n in $NODES; do [ "$(role_of "$n")" = standby ] && echo "$n"; done; return 0; }
 prom() { awk -v k="$2" '$1 == k { print $2 }' "$TMP/$1/$3.prom" 2>/dev/null; }
 
 # Clients on every node, and wait until every consumer reads the topic.
@@ -62,7 +63,7 @@ start_clients() {
 trade_ids() { jq -r 'select(.type == "trade") | .id' "$TMP/client-$1.out"; }
 dup_count() { trade_ids "$1" | sort | uniq -d | wc -l; }
 
-@test "HA: one leader, only it ingests; in Kafka mode every client gets every trade once, in order" {
+@test "HA: one leader publishes, one standby ingests too; in Kafka mode every client gets every trade once, in order" {
 	start_zk
 	start_kafka
 	start_fakex fx binance --recording "$TMP/binance.rec" --rate 600 --live
@@ -70,11 +71,16 @@ dup_count() { trade_ids "$1" | sort | uniq -d | wc -l; }
 	start_nodes
 	start_clients
 	leader=$(leader_node)
-	# Only the leader connects to the exchange.
-	wait_until 10 fx_stat_eq fx connections 1
+	# The leader and one standby (the next in line, ZK_STANDBYS's default 1) connect to the exchange;
+	# the third node keeps no connection.
+	wait_until 10 fx_stat_eq fx connections 2
+	standby=$(standby_node)
+	[ "$(echo "$standby" | wc -w)" = 1 ]
 	for n in $NODES; do
-		[ "$(prom "$n" exchange_ingest_active ingest)" = "$([ "$n" = "$leader" ] && echo 1 || echo 0)" ]
+		[ "$(prom "$n" exchange_ingest_active ingest)" = "$([ "$n" = "$leader" ] || [ "$n" = "$standby" ] && echo 1 || echo 0)" ]
 	done
+	# Only the leader publishes: the standby keeps its lines.
+	wait_until 10 bash -c "[ \"\$(awk '\$1 == \"exchange_distribute_produced_total\" { print \$2 }' '$TMP/$standby/distribute.prom')\" = 0 ]"
 	fx fx play
 	# The fake exchange is live: its feed had moved on a little before the pause, so the
 	# stream starts at the first trade the leader received; from there nothing may be missing.
