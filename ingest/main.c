@@ -593,7 +593,8 @@ static void begin_stop(void)
 
 /* Writes what is queued now, at the end of the loop turn that queued it: a line costs no
  * extra turn through poll, and the frames of one turn go out in one write. A reader that
- * does not take it all gets the rest when its pipe is writable again. */
+ * does not take it all gets the rest when its pipe is writable again. Called from the loop
+ * only, never from a callback of stdout (see cb_raw). */
 static void out_flush(void)
 {
 	if (!g.out.len || !g.out_wsi || g.out_waiting)
@@ -943,10 +944,11 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		break;
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (kind == RAW_STDOUT) {
+		/* Only note it: the loop flushes right after this service pass. lws stops waiting
+		 * for POLLOUT once this callback returns, so a wait asked for from in here (the
+		 * reader took part of the queue) would be lost, and stdout never written again. */
+		if (kind == RAW_STDOUT)
 			g.out_waiting = 0;
-			out_flush();
-		}
 		break;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (kind == RAW_CTL_CLIENT)

@@ -165,6 +165,35 @@ data_lines() { grep -c '"data":' "$1" 2>/dev/null || true; }
 	exec 7<&-
 }
 
+# The last local_ts in FILE is later than T (µs): a line ingest received after T got through.
+fresh_after() {
+	grep -o '"local_ts":[0-9]*' "$1" 2>/dev/null | tail -1 | cut -d: -f2 | awk -v t="$2" '$1 > t { ok = 1 } END { exit !ok }'
+}
+
+@test "after its queue overflowed, ingest writes again once a slow reader is back" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 5000 --loop
+	mkfifo "$TMP/out.fifo"
+	# stdout as the supervisor gives it: a FIFO opened read-write. The reader takes 4 KiB at a
+	# time, as a busy consumer would, so the first writable moment after the stall cannot
+	# take the whole queue and ingest has to wait for the FIFO once more.
+	start reader bash -c "while dd bs=4096 count=1 status=none; do :; done <'$TMP/out.fifo'"
+	reader=$LAST_PID
+	wait_until 5 kill -0 -- "-$reader" # its own process group, once setsid ran
+	kill -STOP -- "-$reader"
+	setsid "$BIN/ingest" -x binance:BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT -c trade --buffer 65536 --max-frame 65536 \
+		--run-dir "$TMP/run" --url "binance=ws://127.0.0.1:$FX_PORT" 1<>"$TMP/out.fifo" 2>"$TMP/ingest.err" 3>&- &
+	echo "$! ingest" >>"$PIDS_FILE"
+	wait_until 20 bash -c "[ \$(awk '/^exchange_ingest_dropped_total/ { print \$2 }' '$TMP/run/ingest.prom' 2>/dev/null || echo 0) -gt 100 ]"
+	t0=$(date +%s%6N)
+	kill -CONT -- "-$reader"
+	wait_until 20 fresh_after "$TMP/reader.out" "$t0"
+	echo "recovered in $(( ($(date +%s%6N) - t0) / 1000 )) ms"
+	# And it goes on: lines keep coming, newer each time.
+	t1=$(date +%s%6N)
+	wait_until 20 fresh_after "$TMP/reader.out" "$t1"
+	[ "$(metric "$TMP/run/ingest.prom" exchange_ingest_connected 'exchange="binance"')" = 1 ]
+}
+
 @test "two exchanges, one down: the other flows, the down one keeps retrying" {
 	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
 	dead=$(free_port)
