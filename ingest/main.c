@@ -461,7 +461,7 @@ static void attempt_failed(struct conn *c, enum fail f, const char *detail)
 	c->fails++;
 	long sup = log_allow(&c->rl_fail, clk_mono_us());
 	if (sup >= 0) {
-		char q[300];
+		char q[700];
 		log_warn("cannot connect", " exchange=%s reason=%s detail=%s attempt=%u suppressed=%ld",
 			 c->x->name, fail_names[f], log_quote(q, sizeof q, detail, strlen(detail)),
 			 c->fails, sup);
@@ -480,7 +480,7 @@ static void attempt_failed(struct conn *c, enum fail f, const char *detail)
  * lws gave it. Turned into EV_CLOSED, with an event line. */
 static void conn_closed(struct conn *c, enum fail f, const char *why)
 {
-	char detail[sizeof c->close_reason + 160];
+	char detail[640];
 	c->attempt = 0;
 	if (c->killed)
 		f = c->kill_fail;
