@@ -16,6 +16,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libwebsockets.h>
+#include <netdb.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,10 @@
 #define RESYNC_QUEUE 32
 #define TICK_US (250 * LWS_US_PER_MS)
 #define CONNECT_TIMEOUT_US (15 * LWS_US_PER_SEC)
+/* lws's own handshake timeouts are only a backstop behind ours, which can say why. */
+#define LWS_TIMEOUT_SECS 20
+/* Consecutive failed attempts to an endpoint off this machine before the hint at make demo. */
+#define OFFLINE_HINT_AFTER 3
 
 /* ---- connection state machine ---- */
 
@@ -43,6 +50,13 @@ enum cevent {
 };
 static const char *const state_names[] = { "idle", "connecting", "open", "backoff", "closing" };
 
+/* Why an attempt to connect failed (the reason label of exchange_ingest_connect_failures_total).
+ * refused: lws 4.1 reports a failed TCP connect without its errno, so a host that is
+ * unreachable is counted here too. */
+enum fail { F_DNS, F_REFUSED, F_TLS, F_HTTP, F_HANDSHAKE, F_TIMEOUT, F_CLOSED, F_OTHER, F_NONE };
+static const char *const fail_names[F_NONE] = { "dns", "refused", "tls", "http", "handshake",
+						 "timeout", "closed", "other" };
+
 struct conn {
 	const struct xch *x;
 	struct xch_sub sub;
@@ -51,16 +65,28 @@ struct conn {
 	enum cstate state;
 	int want;              /* should be connected (we are leader and not stopping) */
 	int reconnect_now;     /* after the coming close, skip the back-off delay */
+	/* The connection lws holds for us: set by lws when it creates it (pwsi), cleared when
+	 * lws destroys it (WSI_DESTROY), so it is never used after lws freed it. */
 	struct lws *wsi;
+	int attempt;           /* a connection is in lws's hands and its end not yet reported */
+	int opened;            /* that connection completed the WebSocket handshake */
+	int killed;            /* we are ending it (kill_wsi) ... */
+	enum fail kill_fail;   /* ... and this is the failure it means (F_NONE: on purpose) */
+	char host[256];
+	int port;
+	unsigned fails;        /* consecutive failed attempts */
 	lws_sorted_usec_list_t sul_retry;
 	uint16_t retries;
-	int64_t state_since, last_rx, last_tx;
+	int64_t state_since, last_tx;
+	int64_t last_rx;       /* the last complete message (or pong): idleness is the time since */
 	int64_t last_keepalive; /* some exchanges want their keep-alive itself, whatever else is sent */
 	char close_reason[128];
 	/* receive: one message reassembled from fragments */
 	char *rx;
 	size_t rx_len, rx_cap;
-	int rx_oversize;
+	int64_t msg_since;     /* the first fragment of the message being received (0: none) */
+	int rx_discard;        /* a message passed the limit: ignore the rest, the end is near */
+	struct log_limit rl_fail;
 	/* send queue: subscribe messages first, then resyncs, then keep-alives */
 	int sub_next;          /* next subscribe message index, -1 when done */
 	int want_keepalive;
@@ -72,6 +98,7 @@ struct conn {
 	/* metrics */
 	struct met *m_frames, *m_bytes, *m_connected, *m_reconnects, *m_dropped, *m_age, *m_invalid,
 		*m_oversize, *m_heartbeats, *m_rest_ok, *m_rest_failed;
+	struct met *m_fail[F_NONE];
 };
 
 struct ctl_client {
@@ -111,6 +138,7 @@ struct ingest {
 	struct met_reg *reg;
 	struct met *m_rss, *m_active;
 	struct log_limit rl_invalid, rl_drop;
+	int offline_hinted;
 	int exit_code;
 };
 
@@ -243,7 +271,31 @@ static void retry_cb(lws_sorted_usec_list_t *sul)
 	conn_event(c, EV_RETRY);
 }
 
-static int start_connect(struct conn *c)
+static void conn_closed(struct conn *c, enum fail f, const char *why);
+
+/* Why lws could not even start a connection: it resolves names before it returns, and says
+ * nothing of a failure there, so ask the resolver again. */
+static void start_failed(struct conn *c)
+{
+	char detail[sizeof c->host + 128];
+	struct addrinfo hints, *res = NULL;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	int e = getaddrinfo(c->host, NULL, &hints, &res);
+	if (res)
+		freeaddrinfo(res);
+	if (e) {
+		snprintf(detail, sizeof detail, "cannot resolve %s: %s", c->host, gai_strerror(e));
+		conn_closed(c, F_DNS, detail);
+	} else {
+		snprintf(detail, sizeof detail, "cannot start a connection to %s:%d", c->host, c->port);
+		conn_closed(c, F_OTHER, detail);
+	}
+}
+
+/* Starts a connection attempt; its end, whether now or later, comes back through
+ * conn_closed() and EV_CLOSED, like that of any connection. */
+static void start_connect(struct conn *c)
 {
 	char buf[sizeof c->url];
 	const char *prot, *addr, *path;
@@ -251,11 +303,23 @@ static int start_connect(struct conn *c)
 	int port;
 	struct lws_client_connect_info i;
 
+	c->rx_len = 0;
+	c->msg_since = 0;
+	c->rx_discard = 0;
+	c->opened = 0;
+	c->killed = 0;
+	c->kill_fail = F_NONE;
+	c->close_reason[0] = 0;
+	c->attempt = 1;
 	memcpy(buf, c->url, sizeof buf);
 	if (lws_parse_uri(buf, &prot, &addr, &port, &path)) {
+		c->attempt = 0;
 		log_error("bad URL", " exchange=%s url=%s", c->x->name, c->url);
-		return -1;
+		conn_closed(c, F_OTHER, "bad URL");
+		return;
 	}
+	snprintf(c->host, sizeof c->host, "%s", addr);
+	c->port = port;
 	snprintf(fullpath, sizeof fullpath, "/%s", path);
 	memset(&i, 0, sizeof i);
 	i.context = g.ctx;
@@ -271,21 +335,23 @@ static int start_connect(struct conn *c)
 	i.pwsi = &c->wsi;
 	if (!strcmp(prot, "wss") || !strcmp(prot, "https"))
 		i.ssl_connection = LCCSCF_USE_SSL;
-	c->rx_len = 0;
-	c->rx_oversize = 0;
 	c->sub_next = 0;
 	c->want_keepalive = 0;
 	c->resync_n = 0;
 	c->resync_msg = 0;
 	c->next_send = 0;
 	c->reconnect_now = 0;
-	c->close_reason[0] = 0;
-	log_info("connecting", " exchange=%s url=%s", c->x->name, c->url);
+	/* While attempts fail, each one's warning says enough. */
+	if (c->fails)
+		log_debug("connecting", " exchange=%s url=%s", c->x->name, c->url);
+	else
+		log_info("connecting", " exchange=%s url=%s", c->x->name, c->url);
 	if (!lws_client_connect_via_info(&i)) {
 		c->wsi = NULL;
-		return -1;
+		/* lws may have reported the failure already, from inside the call. */
+		if (c->attempt)
+			start_failed(c);
 	}
-	return 0;
 }
 
 static void schedule_retry(struct conn *c)
@@ -301,22 +367,24 @@ static void schedule_retry(struct conn *c)
 	lws_sul_schedule(g.ctx, 0, &c->sul_retry, retry_cb, (lws_usec_t)ms * LWS_US_PER_MS);
 }
 
-static void kill_wsi(struct conn *c, const char *why)
+/* Ends the connection from our side; lws reports its end (conn_closed) later. F says why
+ * when that makes the attempt a failure (a timeout), F_NONE when it does not. */
+static void kill_wsi(struct conn *c, const char *why, enum fail f)
 {
 	if (why && !c->close_reason[0])
 		snprintf(c->close_reason, sizeof c->close_reason, "%s", why);
+	if (!c->killed)
+		c->kill_fail = f;
+	c->killed = 1;
 	set_state(c, CS_CLOSING);
-	if (c->wsi)
+	if (c->attempt && c->wsi)
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 static void connect_or_backoff(struct conn *c)
 {
 	set_state(c, CS_CONNECTING);
-	if (start_connect(c)) {
-		emit_event(c, "error", "cannot start a connection");
-		schedule_retry(c);
-	}
+	start_connect(c);
 }
 
 static void conn_event(struct conn *c, enum cevent ev)
@@ -332,15 +400,17 @@ static void conn_event(struct conn *c, enum cevent ev)
 	case CS_OPEN:
 		if (ev == EV_CONNECTED && c->state == CS_CONNECTING) {
 			set_state(c, CS_OPEN);
+			c->opened = 1;
+			c->fails = 0;
 			c->last_rx = c->last_tx = c->last_keepalive = clk_mono_us();
 			log_info("connected", " exchange=%s", c->x->name);
 			emit_event(c, "connected", c->url);
 			lws_callback_on_writable(c->wsi);
 		} else if (ev == EV_STOP) {
 			c->want = 0;
-			kill_wsi(c, "stopped");
+			kill_wsi(c, "stopped", F_NONE);
 		} else if (ev == EV_RECONNECT) {
-			kill_wsi(c, "reconnect requested");
+			kill_wsi(c, "reconnect requested", F_NONE);
 		} else if (ev == EV_CLOSED) {
 			c->m_reconnects->v++;
 			schedule_retry(c);
@@ -375,18 +445,102 @@ static void conn_event(struct conn *c, enum cevent ev)
 	}
 }
 
-/* lws reports the end of a connection once; turn it into EV_CLOSED with an event line. */
-static void conn_closed(struct conn *c, const char *why)
+/* An endpoint on this machine (a fake exchange, a tunnel): no hint at make demo for it. */
+static int endpoint_local(const struct conn *c)
 {
-	char detail[256];
-	int was_open = c->state == CS_OPEN || (c->state == CS_CLOSING && c->last_rx);
-	c->wsi = NULL;
+	return !strcmp(c->host, "localhost") || !strncmp(c->host, "127.", 4) ||
+	       !strcmp(c->host, "::1") || !strcmp(c->host, "[::1]");
+}
+
+/* A connection that never opened failed: count it by reason, say why at warn level (and in
+ * the error event, which becomes the feed's status line), hint at make demo when the
+ * internet seems out of reach. */
+static void attempt_failed(struct conn *c, enum fail f, const char *detail)
+{
+	c->m_fail[f]->v++;
+	c->fails++;
+	long sup = log_allow(&c->rl_fail, clk_mono_us());
+	if (sup >= 0) {
+		char q[700];
+		log_warn("cannot connect", " exchange=%s reason=%s detail=%s attempt=%u suppressed=%ld",
+			 c->x->name, fail_names[f], log_quote(q, sizeof q, detail, strlen(detail)),
+			 c->fails, sup);
+	}
+	emit_event(c, "error", detail);
+	if (c->fails >= OFFLINE_HINT_AFTER && !endpoint_local(c) && !g.offline_hinted) {
+		g.offline_hinted = 1;
+		log_warn("exchange out of reach; without internet, make demo runs the same pipeline "
+			 "on a fake exchange that replays recordings",
+			 " exchange=%s host=%s attempts=%u", c->x->name, c->host, c->fails);
+	}
+}
+
+/* lws reports the end of a connection once (the first of CONNECTION_ERROR, CLIENT_CLOSED and
+ * WSI_DESTROY, or nothing when the connection could not start); F and WHY are its cause as
+ * lws gave it. Turned into EV_CLOSED, with an event line. */
+static void conn_closed(struct conn *c, enum fail f, const char *why)
+{
+	char detail[640];
+	c->attempt = 0;
+	if (c->killed)
+		f = c->kill_fail;
 	snprintf(detail, sizeof detail, "%s", c->close_reason[0] ? c->close_reason : why);
-	log_info(was_open ? "disconnected" : "connection failed", " exchange=%s reason=\"%s\"",
-		 c->x->name, detail);
-	emit_event(c, was_open ? "disconnected" : "error", detail);
+	if (c->opened) {
+		log_info("disconnected", " exchange=%s reason=\"%s\"", c->x->name, detail);
+		emit_event(c, "disconnected", detail);
+	} else if (f != F_NONE) {
+		attempt_failed(c, f, detail);
+	} else {
+		/* Stopped or replaced on purpose before it opened: no failure. */
+		log_info("connection abandoned", " exchange=%s reason=\"%s\"", c->x->name, detail);
+		emit_event(c, "disconnected", detail);
+	}
 	c->last_rx = 0;
+	c->msg_since = 0;
+	c->rx_len = 0;
 	conn_event(c, EV_CLOSED);
+}
+
+/* The cause of a connection error as lws words it (4.1), sorted by reason, in DETAIL. */
+static enum fail classify(struct conn *c, struct lws *wsi, const char *msg, char *detail, size_t n)
+{
+	if (!strcmp(msg, "Unable to connect")) {
+		snprintf(detail, n, "cannot connect to %s:%d: refused or unreachable", c->host, c->port);
+		return F_REFUSED;
+	}
+	if (strstr(msg, "SSL") || strstr(msg, "ssl") || strstr(msg, "TLS") || strstr(msg, "tls") ||
+	    strstr(msg, "cert")) {
+		/* lws's own words say little ("SSL err 1"); OpenSSL knows what it disliked. */
+		SSL *ssl = lws_get_ssl(wsi);
+		long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+		if (v != X509_V_OK)
+			snprintf(detail, n, "TLS: certificate of %s not trusted: %s (--ca adds a CA)", c->host,
+				 X509_verify_cert_error_string(v));
+		else
+			snprintf(detail, n, "TLS handshake with %s:%d failed: %s", c->host, c->port, msg);
+		return F_TLS;
+	}
+	if (!strncmp(msg, "HS:", 3)) {
+		unsigned status = lws_http_client_http_response(wsi);
+		if (status && status != 101) {
+			snprintf(detail, n, "%s:%d answered the WebSocket upgrade with HTTP %u", c->host,
+				 c->port, status);
+			return F_HTTP;
+		}
+		snprintf(detail, n, "WebSocket handshake with %s:%d failed: %s", c->host, c->port, msg + 3);
+		return F_HANDSHAKE;
+	}
+	if (strstr(msg, "read failed") || strstr(msg, "closed")) {
+		snprintf(detail, n, "%s:%d closed the connection before the WebSocket upgrade completed (%s)",
+			 c->host, c->port, msg);
+		return F_CLOSED;
+	}
+	if (strstr(msg, "timeout") || strstr(msg, "timed out")) {
+		snprintf(detail, n, "%s:%d: %s", c->host, c->port, msg);
+		return F_TIMEOUT;
+	}
+	snprintf(detail, n, "%s:%d: %s", c->host, c->port, msg);
+	return F_OTHER;
 }
 
 /* ---- sending: one lws_write per WRITEABLE callback ---- */
@@ -435,7 +589,7 @@ static int conn_write(struct conn *c)
 			log_info("resync by reconnecting", " exchange=%s symbol=%s", c->x->name, c->resync_q[0]);
 			c->resync_n = 0;
 			c->reconnect_now = 1;
-			kill_wsi(c, "resync");
+			kill_wsi(c, "resync", F_NONE);
 			return 0;
 		}
 		if (n < 0)
@@ -484,24 +638,66 @@ static size_t frame_limit(const struct conn *c)
 	return c->x->proto.max_frame > g.o.max_frame ? c->x->proto.max_frame : g.o.max_frame;
 }
 
+/* WSI is the connection of C whose end is still to be reported. */
+static int live_attempt(const struct conn *c, const struct lws *wsi)
+{
+	return c && c->attempt && (!c->wsi || c->wsi == wsi);
+}
+
+/* A message passed the limit: the connection ends here, whatever the exchange announced or
+ * keeps sending, and the next one starts after the back-off. (The end is asynchronous:
+ * returning -1 from a client's RECEIVE after lws_close_reason() makes lws 4.1 free memory
+ * twice.) */
+static void too_large(struct conn *c, struct lws *wsi, size_t have)
+{
+	static const char why[] = "message too big";
+	c->rx_discard = 1;
+	c->rx_len = 0;
+	c->m_oversize->v++;
+	log_warn("message larger than --max-frame, closing the connection",
+		 " exchange=%s limit=%zu received=%zu", c->x->name, frame_limit(c), have);
+	snprintf(c->close_reason, sizeof c->close_reason,
+		 "message larger than %zu bytes (--max-frame), connection closed", frame_limit(c));
+	c->killed = 1;
+	c->kill_fail = F_NONE;
+	set_state(c, CS_CLOSING);
+	lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why, sizeof why - 1);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 static int cb_exchange(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		       size_t len)
 {
 	struct conn *c = user;
-	char why[160];
+	char msg[160], detail[sizeof msg + sizeof c->host + 128];
 
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		conn_event(c, EV_CONNECTED);
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		snprintf(why, sizeof why, "%s", in && len ? (const char *)in : "connection error");
-		if (c)
-			conn_closed(c, why);
+		if (live_attempt(c, wsi)) {
+			snprintf(msg, sizeof msg, "%.*s", in ? (int)len : 0, in ? (const char *)in : "");
+			conn_closed(c, classify(c, wsi, msg[0] ? msg : "connection error", detail, sizeof detail),
+				    detail);
+		}
 		break;
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		if (c)
-			conn_closed(c, "connection closed");
+		if (live_attempt(c, wsi))
+			conn_closed(c, F_CLOSED, "connection closed");
+		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* Whatever lws reported before, the connection is gone now. Before the upgrade
+		 * completes lws may end one (its timeout, or ours) with no report at all. */
+		if (live_attempt(c, wsi)) {
+			c->wsi = NULL;
+			snprintf(detail, sizeof detail, c->opened ? "connection closed"
+				 : "%s:%d closed the connection before the WebSocket upgrade completed",
+				 c->host, c->port);
+			conn_closed(c, F_CLOSED, detail);
+		}
+		if (c && c->wsi == wsi)
+			c->wsi = NULL;
 		break;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (c && !c->close_reason[0]) {
@@ -516,40 +712,35 @@ static int cb_exchange(struct lws *wsi, enum lws_callback_reasons reason, void *
 		c->last_rx = clk_mono_us();
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		c->last_rx = clk_mono_us();
+		/* Fragments do not count as life: only whole messages do (last_rx), and one
+		 * message may take no longer than the idle timeout (msg_since, see tick_cb). */
+		if (c->rx_discard)
+			break;
 		if (lws_is_first_fragment(wsi)) {
 			c->rx_len = 0;
-			c->rx_oversize = 0;
+			c->msg_since = clk_mono_us();
 		}
-		if (!c->rx_oversize) {
-			if (c->rx_len + len > frame_limit(c)) {
-				c->rx_oversize = 1;
-			} else {
-				if (c->rx_len + len > c->rx_cap) {
-					size_t cap = c->rx_cap ? c->rx_cap : 65536;
-					while (cap < c->rx_len + len)
-						cap *= 2;
-					char *p = realloc(c->rx, cap);
-					if (!p)
-						return -1;
-					c->rx = p;
-					c->rx_cap = cap;
-				}
-				memcpy(c->rx + c->rx_len, in, len);
-				c->rx_len += len;
-			}
+		if (c->rx_len + len > frame_limit(c)) {
+			too_large(c, wsi, c->rx_len + len);
+			break;
 		}
+		if (c->rx_len + len > c->rx_cap) {
+			size_t cap = c->rx_cap ? c->rx_cap : 65536;
+			while (cap < c->rx_len + len)
+				cap *= 2;
+			char *p = realloc(c->rx, cap);
+			if (!p)
+				return -1;
+			c->rx = p;
+			c->rx_cap = cap;
+		}
+		memcpy(c->rx + c->rx_len, in, len);
+		c->rx_len += len;
 		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-			if (c->rx_oversize) {
-				c->m_oversize->v++;
-				log_warn("frame larger than --max-frame, skipped", " exchange=%s limit=%zu",
-					 c->x->name, frame_limit(c));
-				emit_event(c, "error", "frame larger than the limit skipped");
-			} else {
-				on_message(c);
-			}
+			c->last_rx = clk_mono_us();
+			c->msg_since = 0;
+			on_message(c);
 			c->rx_len = 0;
-			c->rx_oversize = 0;
 			/* A huge buffer from one big frame is not kept for the connection's life. */
 			if (c->rx_cap > (1 << 20)) {
 				free(c->rx);
@@ -602,7 +793,8 @@ static void begin_stop(void)
 
 /* Writes what is queued now, at the end of the loop turn that queued it: a line costs no
  * extra turn through poll, and the frames of one turn go out in one write. A reader that
- * does not take it all gets the rest when its pipe is writable again. */
+ * does not take it all gets the rest when its pipe is writable again. Called from the loop
+ * only, never from a callback of stdout (see cb_raw). */
 static void out_flush(void)
 {
 	if (!g.out.len || !g.out_wsi || g.out_waiting)
@@ -952,10 +1144,11 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		break;
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (kind == RAW_STDOUT) {
+		/* Only note it: the loop flushes right after this service pass. lws stops waiting
+		 * for POLLOUT once this callback returns, so a wait asked for from in here (the
+		 * reader took part of the queue) would be lost, and stdout never written again. */
+		if (kind == RAW_STDOUT)
 			g.out_waiting = 0;
-			out_flush();
-		}
 		break;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (kind == RAW_CTL_CLIENT)
@@ -996,17 +1189,26 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		if (c->state != CS_IDLE)
 			active++;
 		if (c->state == CS_CONNECTING && now - c->state_since > CONNECT_TIMEOUT_US) {
-			kill_wsi(c, "connect timeout");
+			char why[sizeof c->host + 96];
+			snprintf(why, sizeof why, "no WebSocket connection to %s:%d within %d s", c->host,
+				 c->port, (int)(CONNECT_TIMEOUT_US / LWS_US_PER_SEC));
+			kill_wsi(c, why, F_TIMEOUT);
 		} else if (c->state == CS_OPEN) {
 			if (now - c->last_rx > (int64_t)idle_ms * 1000) {
-				log_warn("no data from the exchange, reconnecting", " exchange=%s idle_ms=%d",
+				log_warn("no message from the exchange, reconnecting", " exchange=%s idle_ms=%d",
 					 c->x->name, idle_ms);
-				char why[64];
-				snprintf(why, sizeof why, "idle timeout (%d ms without data)", idle_ms);
-				kill_wsi(c, why);
+				char why[80];
+				snprintf(why, sizeof why, "idle timeout (%d ms without a complete message)", idle_ms);
+				kill_wsi(c, why, F_NONE);
+			} else if (c->msg_since && now - c->msg_since > (int64_t)idle_ms * 1000) {
+				log_warn("a message is taking too long, reconnecting",
+					 " exchange=%s idle_ms=%d received=%zu", c->x->name, idle_ms, c->rx_len);
+				char why[80];
+				snprintf(why, sizeof why, "idle timeout (a message unfinished after %d ms)", idle_ms);
+				kill_wsi(c, why, F_NONE);
 			} else if (p->max_age_ms && now - c->state_since > p->max_age_ms * 1000) {
 				c->reconnect_now = 1;
-				kill_wsi(c, "connection age limit");
+				kill_wsi(c, "connection age limit", F_NONE);
 			} else {
 				if (ka_ms && now - c->last_keepalive >= (int64_t)ka_ms * 1000 && !c->want_keepalive) {
 					c->want_keepalive = 1;
@@ -1044,9 +1246,10 @@ static void usage(FILE *f)
 		"      --ca FILE             trust the CA certificates in FILE for wss://\n"
 		"  -r, --run-dir DIR         role, pid, metrics and ingest.sock live in DIR\n"
 		"                            (default: $RUN_DIR; none when unset: always leader)\n"
-		"      --max-frame BYTES     larger frames are skipped (default 1048576)\n"
+		"      --max-frame BYTES     a longer message closes its connection (default 1048576)\n"
 		"  -b, --buffer BYTES        output buffer; full means lines are dropped (default 4194304)\n"
-		"      --idle-timeout MS     reconnect after MS without data (default per exchange)\n"
+		"      --idle-timeout MS     reconnect after MS without a complete message, or when one\n"
+		"                            takes longer (default per exchange)\n"
 		"      --keepalive MS        send the exchange's keep-alive every MS (default per exchange)\n"
 		"  -n, --check               validate the options and exit\n"
 		"  -h, --help                this text\n"
@@ -1246,7 +1449,7 @@ static int setup_metrics(void)
 		c->m_connected = met_add(g.reg, MET_GAUGE, "exchange_ingest_connected",
 					 "1 while the exchange connection is open.", lab);
 		c->m_reconnects = met_add(g.reg, MET_COUNTER, "exchange_ingest_reconnects_total",
-					  "Connections lost or failed that were retried.", lab);
+					  "Connections lost or attempts failed that were retried.", lab);
 		c->m_dropped = met_add(g.reg, MET_COUNTER, "exchange_ingest_dropped_total",
 				       "Lines dropped because stdout was full.", lab);
 		c->m_age = met_add(g.reg, MET_GAUGE, "exchange_ingest_last_frame_age_seconds",
@@ -1254,7 +1457,7 @@ static int setup_metrics(void)
 		c->m_invalid = met_add(g.reg, MET_COUNTER, "exchange_ingest_invalid_frames_total",
 				       "Frames skipped because they were not JSON.", lab);
 		c->m_oversize = met_add(g.reg, MET_COUNTER, "exchange_ingest_oversize_frames_total",
-					"Frames skipped because they exceeded --max-frame.", lab);
+					"Messages that passed --max-frame; each closed its connection.", lab);
 		c->m_heartbeats = met_add(g.reg, MET_COUNTER, "exchange_ingest_heartbeats_total",
 					  "Keep-alive answers received (not forwarded).", lab);
 		c->m_rest_ok = met_add(g.reg, MET_COUNTER, "exchange_ingest_snapshots_total",
@@ -1264,6 +1467,14 @@ static int setup_metrics(void)
 		if (!c->m_rest_ok || !c->m_rest_failed || !c->m_frames || !c->m_bytes || !c->m_connected || !c->m_reconnects || !c->m_dropped ||
 		    !c->m_age || !c->m_invalid || !c->m_oversize || !c->m_heartbeats)
 			return -1;
+		for (int f = 0; f < F_NONE; f++) {
+			char fl[128];
+			snprintf(fl, sizeof fl, "exchange=\"%s\",reason=\"%s\"", c->x->name, fail_names[f]);
+			c->m_fail[f] = met_add(g.reg, MET_COUNTER, "exchange_ingest_connect_failures_total",
+					       "Connection attempts that failed, by reason.", fl);
+			if (!c->m_fail[f])
+				return -1;
+		}
 	}
 	g.m_active = met_add(g.reg, MET_GAUGE, "exchange_ingest_active",
 			     "1 while ingest holds the leader role and connects to exchanges.", NULL);
@@ -1332,8 +1543,8 @@ int main(int argc, char **argv)
 	info.extensions = extensions;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.client_ssl_ca_filepath = g.o.ca;
-	info.timeout_secs = 15;
-	info.connect_timeout_secs = 15;
+	info.timeout_secs = LWS_TIMEOUT_SECS;
+	info.connect_timeout_secs = LWS_TIMEOUT_SECS;
 	g.ctx = lws_create_context(&info);
 	if (!g.ctx) {
 		log_error("cannot create the WebSocket context", NULL);

@@ -123,8 +123,8 @@ data_lines() { grep -c '"data":' "$1" 2>/dev/null || true; }
 	wait_until 10 at_least 2 "$TMP/ux.events" '"text":"PING"'
 	wait_until 10 fx_stat_ge ux status_sent 3
 	# Heartbeats are counted, not forwarded; no connection was lost on the way.
-	! grep -q '"status":"UP"' "$TMP/ingest.out"
-	! grep -q 'pong_timeout' "$TMP/bx.events"
+	[ "$(count "$TMP/ingest.out" '"status":"UP"')" -eq 0 ]
+	[ "$(count "$TMP/bx.events" 'pong_timeout')" -eq 0 ]
 	[ "$(count "$TMP/ingest.out" '"event":"connected"')" -eq 2 ]
 }
 
@@ -160,9 +160,38 @@ data_lines() { grep -c '"data":' "$1" 2>/dev/null || true; }
 	n=$(count "$TMP/fx.events" '"event":"pong"')
 	wait_until 5 at_least $((n + 3)) "$TMP/fx.events" '"event":"pong"'
 	[ "$(fx fx stats | jq .accepted)" -eq 1 ]
-	! grep -q pong_timeout "$TMP/fx.events"
+	[ "$(count "$TMP/fx.events" pong_timeout)" -eq 0 ]
 	[ "$(metric "$TMP/run/ingest.prom" exchange_ingest_connected 'exchange="binance"')" = 1 ]
 	exec 7<&-
+}
+
+# The last local_ts in FILE is later than T (µs): a line ingest received after T got through.
+fresh_after() {
+	grep -o '"local_ts":[0-9]*' "$1" 2>/dev/null | tail -1 | cut -d: -f2 | awk -v t="$2" '$1 > t { ok = 1 } END { exit !ok }'
+}
+
+@test "after its queue overflowed, ingest writes again once a slow reader is back" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 5000 --loop
+	mkfifo "$TMP/out.fifo"
+	# stdout as the supervisor gives it: a FIFO opened read-write. The reader takes 4 KiB at a
+	# time, as a busy consumer would, so the first writable moment after the stall cannot
+	# take the whole queue and ingest has to wait for the FIFO once more.
+	start reader bash -c "while dd bs=4096 count=1 status=none; do :; done <'$TMP/out.fifo'"
+	reader=$LAST_PID
+	wait_until 5 kill -0 -- "-$reader" # its own process group, once setsid ran
+	kill -STOP -- "-$reader"
+	setsid "$BIN/ingest" -x binance:BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT -c trade --buffer 65536 --max-frame 65536 \
+		--run-dir "$TMP/run" --url "binance=ws://127.0.0.1:$FX_PORT" 1<>"$TMP/out.fifo" 2>"$TMP/ingest.err" 3>&- &
+	echo "$! ingest" >>"$PIDS_FILE"
+	wait_until 20 bash -c "[ \$(awk '/^exchange_ingest_dropped_total/ { print \$2 }' '$TMP/run/ingest.prom' 2>/dev/null || echo 0) -gt 100 ]"
+	t0=$(date +%s%6N)
+	kill -CONT -- "-$reader"
+	wait_until 20 fresh_after "$TMP/reader.out" "$t0"
+	echo "recovered in $(( ($(date +%s%6N) - t0) / 1000 )) ms"
+	# And it goes on: lines keep coming, newer each time.
+	t1=$(date +%s%6N)
+	wait_until 20 fresh_after "$TMP/reader.out" "$t1"
+	[ "$(metric "$TMP/run/ingest.prom" exchange_ingest_connected 'exchange="binance"')" = 1 ]
 }
 
 @test "two exchanges, one down: the other flows, the down one keeps retrying" {
@@ -177,24 +206,136 @@ data_lines() { grep -c '"data":' "$1" 2>/dev/null || true; }
 	wait_until 10 bash -c "[ \$(grep -c '\"exchange\":\"binance\".*\"data\":' '$TMP/ingest.out') -gt $((n + 20)) ]"
 }
 
-@test "garbage and huge frames are skipped and counted; the connection and later frames are fine" {
+@test "garbage is skipped and counted; a frame within --max-frame passes; the connection and later frames are fine" {
 	start_fakex fx binance --recording "$TMP/binance.rec" --rate 20 --loop
 	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --max-frame 100000 --run-dir "$TMP/run" --url "binance=ws://127.0.0.1:$FX_PORT"
 	wait_until 10 at_least 2 "$TMP/ingest.out" '"data":'
 	fx fx garbage
-	fx fx huge 300000
-	fx fx huge 50000
+	fx fx huge 99000
 	wait_until 10 grep -q '"detail":"frame of [0-9]* bytes is not JSON' "$TMP/ingest.out"
-	wait_until 10 grep -q '"detail":"frame larger than the limit skipped"' "$TMP/ingest.out"
-	wait_until 10 grep -q '"data":{"huge":' "$TMP/ingest.out" # 50 kB is within the limit
+	wait_until 10 grep -q '"data":{"huge":' "$TMP/ingest.out" # within the limit
 	n=$(data_lines "$TMP/ingest.out")
 	wait_until 10 bash -c "[ \$(grep -c '\"data\":' '$TMP/ingest.out') -gt $((n + 3)) ]"
-	wait_until 5 bash -c "grep -q '^exchange_ingest_oversize_frames_total{exchange=\"binance\"} 1' '$TMP/run/ingest.prom'"
-	grep -q '^exchange_ingest_invalid_frames_total{exchange="binance"} 1' "$TMP/run/ingest.prom"
+	wait_until 5 bash -c "grep -q '^exchange_ingest_invalid_frames_total{exchange=\"binance\"} 1' '$TMP/run/ingest.prom'"
+	grep -q '^exchange_ingest_oversize_frames_total{exchange="binance"} 0' "$TMP/run/ingest.prom"
 	grep -q 'msg="frame is not JSON, skipped"' "$TMP/ingest.err"
 	[ "$(count "$TMP/ingest.out" '"event":"connected"')" -eq 1 ]
 	"$BIN/convert" <"$TMP/ingest.out" >/dev/null 2>"$TMP/convert.err"
 	[ "$(count "$TMP/convert.err" 'line skipped')" -le 1 ] # only the {"huge":...} frame
+}
+
+# oversize_is N: ingest's metrics count N messages past --max-frame.
+oversize_is() { grep -q "^exchange_ingest_oversize_frames_total{exchange=\"binance\"} $1\$" "$TMP/run/ingest.prom"; }
+
+@test "a message past --max-frame closes the connection, counted, and ingest reconnects: a 2^63-byte frame, endless fragments, a plain big frame" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 20 --loop --ping-interval 0
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --max-frame 100000 --run-dir "$TMP/run" --url "binance=ws://127.0.0.1:$FX_PORT"
+	wait_until 10 at_least 2 "$TMP/ingest.out" '"data":'
+	n=1
+	for fault in "endless length 1000000" "endless fragments 1000000" "huge 300000"; do
+		run fx fx "$fault"
+		[[ "$output" =~ ^ok\ (endless\ [a-z]+\ on|sent)\ 1( |$) ]] # it went to the one connection
+		wait_until 10 at_least "$n" "$TMP/ingest.out" '"event":"disconnected","detail":"message larger than 100000 bytes (--max-frame), connection closed"'
+		wait_until 5 oversize_is "$n"
+		# Reconnected (after the back-off), and data flows again.
+		n=$((n + 1))
+		wait_until 10 at_least "$n" "$TMP/ingest.out" '"event":"connected"'
+		d=$(data_lines "$TMP/ingest.out")
+		wait_until 10 bash -c "[ \$(grep -c '\"data\":' '$TMP/ingest.out') -gt $((d + 2)) ]"
+	done
+	[ "$(count "$TMP/ingest.err" 'msg="message larger than --max-frame, closing the connection" exchange=binance limit=100000')" -eq 3 ]
+	wait_until 5 bash -c "grep -q '^exchange_ingest_reconnects_total{exchange=\"binance\"} 3\$' '$TMP/run/ingest.prom'"
+	grep -q '"endless_bytes":[1-9]' <(fx fx stats)
+	[ "$(count "$TMP/ingest.out" '"data":{"huge":')" -eq 0 ]
+}
+
+@test "idleness is time without a complete message: a slow endless message is cut, pongs or not" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 20 --loop --ping-interval 0
+	# Keep-alive pings every 300 ms: their pongs come back between the fragments.
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --idle-timeout 1500 --keepalive 300 --run-dir "$TMP/run" --url "binance=ws://127.0.0.1:$FX_PORT"
+	wait_until 10 at_least 2 "$TMP/ingest.out" '"data":'
+	fx fx endless fragments 200
+	wait_until 10 grep -q '"event":"disconnected","detail":"idle timeout (a message unfinished after 1500 ms)"' "$TMP/ingest.out"
+	wait_until 10 at_least 2 "$TMP/ingest.out" '"event":"connected"'
+	wait_until 10 at_least 2 "$TMP/fx.events" '"event":"connect"'
+	# A 2^63-byte frame trickling in: lws answers no ping inside it, so no message at all.
+	fx fx endless length 200
+	wait_until 10 grep -q '"event":"disconnected","detail":"idle timeout (1500 ms without a complete message)"' "$TMP/ingest.out"
+	wait_until 10 at_least 3 "$TMP/ingest.out" '"event":"connected"'
+	grep -q 'msg="a message is taking too long, reconnecting" exchange=binance idle_ms=1500' "$TMP/ingest.err"
+	grep -q 'msg="no message from the exchange, reconnecting" exchange=binance idle_ms=1500' "$TMP/ingest.err"
+	oversize_is 0
+}
+
+@test "an exchange that accepts TCP but never answers the upgrade: timed out, counted, retried; ingest lives and the other exchange flows" {
+	start_fakex bx binance --recording "$TMP/binance.rec" --rate 100 --loop
+	bx_port=$FX_PORT
+	start_fakex ux upbit --recording "$TMP/upbit.rec" --rate 20 --loop
+	fx ux hang on
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -x upbit:BTC-KRW -c trade --run-dir "$TMP/run" \
+		--url "binance=ws://127.0.0.1:$bx_port" --url "upbit=ws://127.0.0.1:$FX_PORT/websocket/v1"
+	pid=$LAST_PID
+	wait_until 10 at_least 1 "$TMP/ux.events" '"event":"hang"'
+	wait_until 10 at_least 20 "$TMP/ingest.out" '"exchange":"binance","local_ts":'
+	# 15 s later the attempt is given up: said, counted, and made again.
+	wait_until 25 grep -q "\"exchange\":\"upbit\",.*\"event\":\"error\",\"detail\":\"no WebSocket connection to 127.0.0.1:$FX_PORT within 15 s\"" "$TMP/ingest.out"
+	grep -q 'level=warn tool=ingest msg="cannot connect" exchange=upbit reason=timeout' "$TMP/ingest.err"
+	wait_until 10 at_least 2 "$TMP/ux.events" '"event":"hang"'
+	alive "$pid"
+	wait_until 5 bash -c "grep -q '^exchange_ingest_connect_failures_total{exchange=\"upbit\",reason=\"timeout\"} 1\$' '$TMP/run/ingest.prom'"
+	[ "$(metric "$TMP/run/ingest.prom" exchange_ingest_reconnects_total 'exchange="upbit"')" -ge 1 ]
+	[ "$(metric "$TMP/run/ingest.prom" exchange_ingest_connected 'exchange="binance"')" = 1 ]
+	n=$(grep -c '"exchange":"binance".*"data":' "$TMP/ingest.out")
+	wait_until 10 bash -c "[ \$(grep -c '\"exchange\":\"binance\".*\"data\":' '$TMP/ingest.out') -gt $((n + 20)) ]"
+	# Once the exchange answers again, the next attempt gets through.
+	fx ux hang off
+	wait_until 15 grep -q '"exchange":"upbit","local_ts":[0-9]*,"data":' "$TMP/ingest.out"
+	grep -q "msg=\"cannot connect\" exchange=upbit reason=closed detail=\"127.0.0.1:$FX_PORT closed the connection before the WebSocket upgrade completed" "$TMP/ingest.err"
+	alive "$pid"
+	[ "$(count "$TMP/ingest.out" '"event":"connected"')" -eq 2 ]
+}
+
+@test "a failed attempt says why (DNS, refused, HTTP status, TLS) at warn level and in its event, counted by reason" {
+	make_certs
+	start_fakex okx okx
+	okx_port=$FX_PORT
+	fx okx refuse on
+	start_fakex tls bybit --tls-cert "$TMP/tls/server.crt" --tls-key "$TMP/tls/server.key"
+	dead=$(free_port)
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -x upbit:BTC-KRW -x okx:BTC-USDT -x bybit:BTC-USDT -c trade --run-dir "$TMP/run" \
+		--url "binance=ws://stream.relay-test.invalid:9443" --url "upbit=ws://127.0.0.1:$dead/websocket/v1" \
+		--url "okx=ws://127.0.0.1:$okx_port" --url "bybit=wss://localhost:$FX_PORT"
+	# The back-off runs 0.5, 1, 2 s...: three failures each within some 5 s.
+	for ex in binance upbit okx bybit; do
+		wait_until 15 at_least 3 "$TMP/ingest.out" "\"exchange\":\"$ex\""
+	done
+	grep -q '"exchange":"binance",.*"event":"error","detail":"cannot resolve stream.relay-test.invalid: ' "$TMP/ingest.out"
+	grep -q "\"exchange\":\"upbit\",.*\"event\":\"error\",\"detail\":\"cannot connect to 127.0.0.1:$dead: refused or unreachable\"" "$TMP/ingest.out"
+	grep -q "\"exchange\":\"okx\",.*\"event\":\"error\",\"detail\":\"127.0.0.1:$okx_port answered the WebSocket upgrade with HTTP 503\"" "$TMP/ingest.out"
+	grep -q '"exchange":"bybit",.*"event":"error","detail":"TLS: certificate of localhost not trusted: ' "$TMP/ingest.out"
+	for pair in binance:dns upbit:refused okx:http bybit:tls; do
+		ex=${pair%:*} reason=${pair#*:}
+		grep -q "level=warn tool=ingest msg=\"cannot connect\" exchange=$ex reason=$reason detail=" "$TMP/ingest.err"
+		wait_until 5 bash -c "awk '\$1 == \"exchange_ingest_connect_failures_total{exchange=\\\"$ex\\\",reason=\\\"$reason\\\"}\" && \$2 >= 3 { ok = 1 } END { exit !ok }' '$TMP/run/ingest.prom'"
+		# Every failed attempt was retried, and counted so.
+		[ "$(metric "$TMP/run/ingest.prom" exchange_ingest_reconnects_total "exchange=\"$ex\"")" -ge 2 ]
+		[ "$(metric "$TMP/run/ingest.prom" exchange_ingest_connect_failures_total "exchange=\"$ex\",reason=\"timeout\"")" = 0 ]
+	done
+	# After a few failures to an endpoint off this machine, once: make demo needs no internet.
+	wait_until 10 grep -q 'level=warn tool=ingest msg="exchange out of reach; without internet, make demo .*" exchange=binance' "$TMP/ingest.err"
+	[ "$(count "$TMP/ingest.err" 'make demo')" -eq 1 ]
+	# convert turns the events into status lines: what the page shows as each feed's state.
+	"$BIN/convert" <"$TMP/ingest.out" >"$TMP/convert.out" 2>/dev/null
+	grep -q '^{"type":"status","exchange":"okx","local_ts":[0-9]*,"event":"error","detail":"127.0.0.1:[0-9]* answered the WebSocket upgrade with HTTP 503"' "$TMP/convert.out"
+	[ "$(count "$TMP/ingest.out" 'cannot start a connection')" -eq 0 ]
+}
+
+@test "an endpoint on this machine that is down gets no make demo hint" {
+	dead=$(free_port)
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --url "binance=ws://127.0.0.1:$dead"
+	wait_until 15 at_least 4 "$TMP/ingest.out" '"event":"error"'
+	[ "$(count "$TMP/ingest.err" 'msg="cannot connect" exchange=binance reason=refused')" -ge 4 ]
+	[ "$(count "$TMP/ingest.err" 'make demo')" -eq 0 ]
 }
 
 @test "serverShutdown makes ingest reconnect at once" {
@@ -204,7 +345,7 @@ data_lines() { grep -c '"data":' "$1" 2>/dev/null || true; }
 	fx fx send '{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1770123456789}}'
 	wait_until 5 grep -q '"event":"disconnected","detail":"server shutdown announced"' "$TMP/ingest.out"
 	wait_until 5 at_least 2 "$TMP/ingest.out" '"event":"connected"'
-	! grep -q 'serverShutdown' "$TMP/ingest.out"
+	[ "$(count "$TMP/ingest.out" 'serverShutdown')" -eq 0 ]
 }
 
 @test "control socket: status, and resync resubscribes (Upbit sends its request again)" {

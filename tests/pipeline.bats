@@ -46,6 +46,19 @@ pid_alive_file() { # the pid in FILE is alive and differs from OLD
 	pkill -TERM -f "$BIN/ingest -x binance:BTC-USDT,ETH-USDT" || true
 }
 
+@test "an exchange out of reach: clients get the cause in the feed's status line" {
+	PORT=$(free_port)
+	mkfifo "$TMP/pipe"
+	start serve "$BIN/serve" --port "$PORT" --bind 127.0.0.1 --input "$TMP/pipe"
+	wait_until 10 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
+	start client "$BIN/wsclient" "ws://127.0.0.1:$PORT/ws/exchange?types=status"
+	wait_until 10 serve_clients_eq 1
+	start pipeline bash -c "'$BIN/ingest' -x binance:BTC-USDT -c trade --url binance=ws://stream.relay-test.invalid:9443 2>'$TMP/ingest.err' \
+		| '$BIN/convert' 2>'$TMP/convert.err' | '$BIN/distribute' 2>'$TMP/distribute.err' >'$TMP/pipe'"
+	wait_until 15 grep -q '^{"type":"status","exchange":"binance","local_ts":[0-9]*,"event":"error","detail":"cannot resolve stream.relay-test.invalid: ' "$TMP/client.out"
+	grep -q 'level=warn tool=ingest msg="cannot connect" exchange=binance reason=dns' "$TMP/ingest.err"
+}
+
 @test "supervisor: every trade arrives once and in order; the page and status are served" {
 	start_fakex fx binance --recording "$TMP/binance.rec" --rate 500
 	fx fx pause # until the client is connected

@@ -11,7 +11,8 @@
  * stream's latest recorded snapshot and what followed it, as the exchanges
  * send a fresh snapshot.  A unix control socket lets a test break things the
  * way real exchanges do (drops, close frames, half-open stalls, garbage, huge
- * frames, refused upgrades, lost frames, bad checksums), and an events file
+ * frames, refused or unanswered upgrades, messages that never end, lost frames,
+ * bad checksums), and an events file
  * records what clients did, one JSON line per event, so tests can grep it.
  *
  * One lws event loop, no threads; every delay is an lws_sul timer.
@@ -23,6 +24,7 @@
 #include <openssl/ssl.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -57,6 +59,9 @@ enum { FX_EXIT_OK = 0, FX_EXIT_RUNTIME = 1, FX_EXIT_USAGE = 2 };
 #define TICK_BUDGET	10000			/* lines looked at per replay tick */
 #define RATE_MAX	1000000L
 #define MAX_SKIP	1000000000L
+#define MAX_HUNG	64			/* connections left unanswered (hang on) */
+#define ENDLESS_TICK_US	50000			/* pace of an endless message */
+#define MAX_ENDLESS_BPS	(64L * 1024 * 1024)
 
 enum exch {
 	EX_BINANCE, EX_UPBIT, EX_BITHUMB, EX_COINBASE, EX_BYBIT, EX_OKX,
@@ -1015,6 +1020,13 @@ struct conn {
 	/* faults on command */
 	long skip_left;		/* recorded frames still to drop (skip N) */
 	int corrupt_pending;	/* the next "checksum":N sent gets another N */
+	int endless;		/* an endless message (ENDLESS_*) replaces everything else */
+	long endless_bps;	/* its pace, bytes a second */
+	int endless_started;	/* its header (or first fragment) went out */
+	size_t endless_hdr_off;	/* bytes of the raw header written (ENDLESS_LENGTH) */
+	uint64_t endless_due;	/* payload bytes due and not yet written */
+	int64_t endless_at;	/* when endless_due was last brought up to date */
+	lws_sorted_usec_list_t sul_endless;
 
 	/* Binance stream names, or the keyed exchanges' subscription keys */
 	char **streams;
@@ -1047,7 +1059,9 @@ static struct {
 	struct lws_vhost *vh;
 	struct conn *conns;
 	unsigned next_id;
-	int paused, stalled, refusing;
+	int paused, stalled, refusing, hanging;
+	int hung[MAX_HUNG];	/* accepted sockets left unanswered, oldest first */
+	int nhung;
 	FILE *events;
 	int ctl_fd;
 	int ctl_created;
@@ -1060,6 +1074,7 @@ static struct {
 		uint64_t subscriptions, skipped, rejected;
 		uint64_t pongs_sent, heartbeats_sent, errors_sent;
 		uint64_t fault_skipped, corrupted, snapshots_sent;
+		uint64_t hung, endless_bytes;
 	} st;
 } g = { .ctl_fd = -1, .replay_fd = -1 };
 
@@ -1164,7 +1179,7 @@ static int
 replay_can_run(const struct conn *c)
 {
 	return rec.n && c->has_sub && !c->starved && !c->done && !c->closing &&
-	       !g.paused && !g.stalled;
+	       !c->endless && !g.paused && !g.stalled;
 }
 
 static int
@@ -4029,6 +4044,7 @@ conn_closed(struct conn *c)
 	lws_sul_cancel(&c->sul_status);
 	lws_sul_cancel(&c->sul_idle);
 	lws_sul_cancel(&c->sul_hb);
+	lws_sul_cancel(&c->sul_endless);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -4153,6 +4169,124 @@ conn_receive(struct conn *c, const char *in, size_t len)
 	return r;
 }
 
+/* ------------------------------------------------------------------ */
+/* Faults that never end: connections left unanswered, endless messages */
+
+/* hang on: the connection was accepted (the client's connect() succeeded);
+ * keep a duplicate of its socket and let lws drop its own, so the upgrade
+ * request is never read nor answered, and no TLS handshake either. */
+static int
+hang_take(int fd)
+{
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (d < 0) {
+		fxlog(LV_ERROR, "cannot keep a connection unanswered", NULL);
+		return 1;
+	}
+	if (g.nhung == MAX_HUNG) {
+		close(g.hung[0]);
+		memmove(g.hung, g.hung + 1, (MAX_HUNG - 1) * sizeof(g.hung[0]));
+		g.nhung--;
+	}
+	g.hung[g.nhung++] = d;
+	g.st.hung++;
+	event_simple("hang");
+	fxlog(LV_INFO, "connection accepted and left unanswered", "held=%d", g.nhung);
+	return 1;	/* lws closes its descriptor; ours keeps the connection */
+}
+
+static void
+hang_release(void)
+{
+	while (g.nhung)
+		close(g.hung[--g.nhung]);
+}
+
+enum { ENDLESS_LENGTH = 1, ENDLESS_FRAGMENTS };
+
+static void
+endless_tick(lws_sorted_usec_list_t *sul)
+{
+	struct conn *c = lws_container_of(sul, struct conn, sul_endless);
+	int64_t now = mono_us();
+
+	c->endless_due += (uint64_t)((double)c->endless_bps * (double)(now - c->endless_at) / 1e6);
+	c->endless_at = now;
+	if (c->endless_due)
+		lws_callback_on_writable(c->wsi);
+	lws_sul_schedule(g.ctx, 0, &c->sul_endless, endless_tick, ENDLESS_TICK_US);
+}
+
+static void
+endless_start(struct conn *c, int kind, long bps)
+{
+	c->endless = kind;
+	c->endless_bps = bps;
+	c->endless_at = mono_us();
+	c->endless_due = (uint64_t)(bps / 20 ? bps / 20 : 1);	/* the first bytes at once */
+	lws_callback_on_writable(c->wsi);
+	lws_sul_schedule(g.ctx, 0, &c->sul_endless, endless_tick, ENDLESS_TICK_US);
+}
+
+/* One write of the endless message: ENDLESS_LENGTH writes, past lws, a text
+ * frame header announcing 2^63 - 1 bytes and then that payload, byte by byte
+ * as due, never reaching its end; ENDLESS_FRAGMENTS sends a text (binary for
+ * Upbit and Bithumb) frame without FIN, then continuation frames without FIN. */
+static int
+endless_write(struct conn *c)
+{
+	static unsigned char pad[LWS_PRE + 65536];
+	size_t n = c->endless_due > 65536 ? 65536 : (size_t)c->endless_due;
+	ssize_t w;
+
+	if (c->endless == ENDLESS_LENGTH) {
+		static const unsigned char hdr[10] = {
+			0x81, 127, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+		};
+		int fd = lws_get_socket_fd(c->wsi);
+
+		if (c->endless_hdr_off < sizeof(hdr)) {
+			w = send(fd, hdr + c->endless_hdr_off,
+				 sizeof(hdr) - c->endless_hdr_off, MSG_NOSIGNAL);
+			if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+				return -1;
+			if (w > 0)
+				c->endless_hdr_off += (size_t)w;
+			if (c->endless_hdr_off < sizeof(hdr)) {
+				lws_callback_on_writable(c->wsi);
+				return 0;
+			}
+		}
+		if (!n)
+			return 0;
+		memset(pad, 'x', n);
+		w = send(fd, pad, n, MSG_NOSIGNAL);
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (w > 0) {
+			c->endless_due -= (uint64_t)w;
+			g.st.endless_bytes += (uint64_t)w;
+		}
+	} else {
+		enum lws_write_protocol wp = c->endless_started ? LWS_WRITE_CONTINUATION : data_wp();
+
+		if (!n)
+			return 0;
+		memset(pad + LWS_PRE, 'x', n);
+		if (lws_write(c->wsi, pad + LWS_PRE, n, wp | LWS_WRITE_NO_FIN) < (int)n)
+			return -1;
+		c->endless_started = 1;
+		c->endless_due -= n;
+		g.st.endless_bytes += n;
+		g.st.frames_sent++;
+	}
+	c->last_tx_us = mono_us();
+	if (c->endless_due)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
 /* Exactly one lws_write per WRITEABLE, in priority order: ping, queued
  * frames, close, then (with --rate 0) the next recorded line. */
 static int
@@ -4163,13 +4297,15 @@ conn_writeable(struct conn *c)
 
 	/* The close frame follows what was queued before it, except when
 	 * stalled: then nothing else may go out, so it goes alone. */
-	if (c->close_code && (!c->qhead || g.stalled)) {
+	if (c->close_code && (!c->qhead || g.stalled || c->endless)) {
 		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
 				 (unsigned char *)c->close_reason, strlen(c->close_reason));
 		return -1;
 	}
 	if (g.stalled)
 		return 0;
+	if (c->endless)
+		return endless_write(c);
 	if (c->ping_pending && !c->closing) {
 		unsigned char buf[LWS_PRE + 32];
 		uint64_t payload = (uint64_t)(wall_us() / 1000);
@@ -4308,6 +4444,10 @@ cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	char q[256];
 
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		/* IN is the socket just accepted; non-zero makes lws close its copy. */
+		return g.hanging ? hang_take((int)(lws_intptr_t)in) : 0;
+
 	case LWS_CALLBACK_HTTP:
 		/* Plain HTTP: only Binance's REST order book snapshot; the rest is WebSocket. */
 		if (opt.exchange == EX_BINANCE && in && !strcmp((const char *)in, "/api/v3/depth"))
@@ -4383,7 +4523,7 @@ broadcast(struct msg *m)
 
 	m->refs++;	/* hold it while pushing */
 	for (c = g.conns; c; c = c->next) {
-		if (c->closing)
+		if (c->closing || c->endless)
 			continue;
 		if (!conn_push(c, m))
 			n++;
@@ -4402,12 +4542,14 @@ ctl_stats(struct sbuf *o)
 		",\"rejected\":%" PRIu64 ",\"frames_sent\":%" PRIu64
 		",\"pongs_sent\":%" PRIu64 ",\"heartbeats_sent\":%" PRIu64
 		",\"errors_sent\":%" PRIu64 ",\"snapshots_sent\":%" PRIu64
-		",\"fault_skipped\":%" PRIu64 ",\"corrupted\":%" PRIu64 "}\n",
+		",\"fault_skipped\":%" PRIu64 ",\"corrupted\":%" PRIu64
+		",\"hung\":%" PRIu64 ",\"endless_bytes\":%" PRIu64 "}\n",
 		g.st.connections, g.st.accepted, g.st.messages_sent,
 		g.st.pings_sent, g.st.pongs_received, g.st.status_sent,
 		g.st.subscriptions, g.st.skipped, g.st.rejected, g.st.frames_sent,
 		g.st.pongs_sent, g.st.heartbeats_sent, g.st.errors_sent,
-		g.st.snapshots_sent, g.st.fault_skipped, g.st.corrupted);
+		g.st.snapshots_sent, g.st.fault_skipped, g.st.corrupted,
+		g.st.hung, g.st.endless_bytes);
 }
 
 static int
@@ -4574,11 +4716,45 @@ ctl_command(char *line, size_t len, struct sbuf *o)
 		} else {
 			sb_adds(o, "error usage: refuse on|off\n");
 		}
+	} else if (!strcmp(cmd, "hang")) {
+		if (!strcmp(arg, "on") || !strcmp(arg, "off")) {
+			g.hanging = arg[1] == 'n';
+			if (!g.hanging)
+				hang_release();
+			sb_addf(o, "ok hang %s\n", arg);
+		} else {
+			sb_adds(o, "error usage: hang on|off\n");
+		}
+	} else if (!strcmp(cmd, "endless")) {
+		char *bps = strchr(arg, ' ');
+		int kind = 0;
+
+		if (bps)
+			*bps++ = '\0';
+		if (!strcmp(arg, "length"))
+			kind = ENDLESS_LENGTH;
+		else if (!strcmp(arg, "fragments"))
+			kind = ENDLESS_FRAGMENTS;
+		v = bps && *bps ? strtol(bps, &end, 10) : -1;
+		if (!kind || v < 1 || v > MAX_ENDLESS_BPS || *end) {
+			sb_addf(o, "error usage: endless length|fragments BYTES_PER_S (1..%ld)\n",
+				MAX_ENDLESS_BPS);
+			return;
+		}
+		for (c = g.conns; c; c = c->next) {
+			/* The raw header needs the plain socket. */
+			if (c->closing || c->endless || (kind == ENDLESS_LENGTH && c->tls))
+				continue;
+			endless_start(c, kind, v);
+			n++;
+		}
+		sb_addf(o, "ok endless %s on %d\n", arg, n);
 	} else if (!strcmp(cmd, "stats")) {
 		ctl_stats(o);
 	} else if (!strcmp(cmd, "help")) {
 		sb_adds(o, "ok commands: drop, close [CODE], stall, resume, pause, play, "
-			"garbage, huge N, send TEXT, skip N, corrupt, refuse on|off, stats\n");
+			"garbage, huge N, send TEXT, skip N, corrupt, refuse on|off, hang on|off, "
+			"endless length|fragments BYTES_PER_S, stats\n");
 	} else {
 		sb_adds(o, "error unknown command: ");
 		sb_add(o, cmd, strlen(cmd) > 64 ? 64 : strlen(cmd));
@@ -5106,6 +5282,7 @@ out:
 		g.ctx = NULL;
 		lws_context_destroy(ctx);
 	}
+	hang_release();
 	if (g.ctl_created)
 		unlink(opt.control);
 	if (g.events)
