@@ -482,10 +482,10 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		break;
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (op == &kinds[RAW_OUT]) {
+		/* The loop flushes when lws_service returns: a writable wait asked for from
+		 * inside this callback would be undone by lws after it (lib/loop.h). */
+		if (op == &kinds[RAW_OUT])
 			D.out_waiting = 0;
-			out_flush_now();
-		}
 		break;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (op == &kinds[RAW_OUT]) {
