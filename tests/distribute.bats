@@ -65,3 +65,111 @@ fresh_after() {
 	kill -CONT -- "-$(pid_of writer)"
 	wait_until 20 fresh_after "$TMP/reader.out" "$t1"
 }
+
+@test "positions: the leader numbers its lines consecutively from at least the clock, as the last key" {
+	t0=$(date +%s%6N)
+	start_dist leader
+	{ trade 1; trade 2; ticker BTC-USDT 5; } >&7
+	# a line that already carries a position is numbered again
+	echo '{"type":"trade","exchange":"binance","symbol":"BTC-USDT","local_ts":1,"id":"3","price":1,"amount":1,"side":"buy","seq":7}' >&7
+	wait_until 10 at_least 4 "$TMP/dist.out" '"seq":'
+	mapfile -t seqs < <(grep -o '"seq":[0-9]*}$' "$TMP/dist.out" | grep -o '[0-9]*')
+	[ "${#seqs[@]}" = 4 ]
+	[ "${seqs[0]}" -ge "$t0" ]
+	for i in 1 2 3; do [ "${seqs[$i]}" = $((seqs[0] + i)) ]; done
+	# every line is still JSON, the position its last key
+	jq -e -s 'length == 4 and all(.[]; (keys_unsorted | last) == "seq")' "$TMP/dist.out"
+	[ "$(jq -r 'select(.id == "3") | .seq' "$TMP/dist.out")" = "${seqs[3]}" ]
+	wait_until 5 dmetric_eq exchange_distribute_position "${seqs[3]}"
+}
+
+@test "positions: a restarted leader starts above every position it gave out" {
+	start_dist leader
+	trade 1 >&7
+	wait_until 10 at_least 1 "$TMP/dist.out" '"seq":'
+	first=$(jq -r .seq "$TMP/dist.out")
+	kill "$(pid_of dist)"
+	wait_until 10 bash -c "! kill -0 $(pid_of dist) 2>/dev/null"
+	start_in dist2 "$TMP/in" "$BIN/distribute" --run-dir "$TMP/run" --node-id me
+	trade 2 >&7
+	wait_until 10 at_least 1 "$TMP/dist2.out" '"seq":'
+	[ "$(jq -r .seq "$TMP/dist2.out")" -gt "$first" ]
+}
+
+@test "a trade passed on once is never passed on again, whatever its position" {
+	start_dist leader
+	{ trade 1; trade 1; trade 1 ETH-USDT; trade 2; } >&7
+	wait_until 10 at_least 3 "$TMP/dist.out" '"type":"trade"'
+	sleep 0.5
+	[ "$(count "$TMP/dist.out" '"type":"trade"')" = 3 ]
+	[ "$(jq -r '"\(.symbol) \(.id)"' "$TMP/dist.out" | sort | uniq -d | wc -l)" = 0 ]
+	wait_until 5 dmetric_eq exchange_distribute_trade_duplicates_dropped_total 1
+}
+
+@test "standby: a follower keeps its own lines and, promoted, publishes the trades nobody passed on and the newest state of each stream" {
+	start_dist follower
+	# The old leader (not running: its leader file names an address nobody listens on).
+	echo "old ws://127.0.0.1:1/ws/exchange" >"$TMP/run/leader"
+	{ trade 1; ticker BTC-USDT 10; trade 2; ticker BTC-USDT 11; ticker ETH-USDT 20; trade 3; } >&7
+	wait_until 10 dmetric_eq exchange_distribute_standby_lines 6
+	[ ! -s "$TMP/dist.out" ] # a follower publishes nothing of its own
+	echo leader >"$TMP/run/role"
+	echo 1 >"$TMP/run/epoch"
+	kill -USR1 "$(pid_of dist)"
+	wait_until 10 at_least 5 "$TMP/dist.out" '"seq":'
+	sleep 0.5
+	# trades 1, 2, 3; the newest BTC-USDT ticker (11) and the ETH-USDT one, in the order kept
+	[ "$(jq -r 'if .type == "trade" then "t\(.id)" else "\(.symbol)=\(.last)" end' "$TMP/dist.out" | tr '\n' ' ')" = \
+		"t1 t2 BTC-USDT=11 ETH-USDT=20 t3 " ]
+	wait_until 5 dmetric_eq exchange_distribute_standby_published_total 5
+	wait_until 5 dmetric_eq exchange_distribute_standby_lines 0
+	grep -q 'msg="leading"' "$TMP/dist.err"
+	# then live: new input is published at once
+	trade 4 >&7
+	wait_until 5 grep -q '"id":"4"' "$TMP/dist.out"
+}
+
+@test "standby: kept trades the old leader got out (through the relay) are not published again" {
+	start_serve
+	start_dist follower
+	echo "old $WS" >"$TMP/run/leader"
+	kill -USR2 "$(pid_of dist)"
+	wait_until 10 dmetric_eq exchange_distribute_relay_connected 1
+	# The old leader published trades 1 and 2 (with its positions); the standby saw 1, 2 and 3.
+	{
+		trade 1 | sed 's/}$/,"seq":100}/'
+		trade 2 | sed 's/}$/,"seq":101}/'
+	} | feed
+	wait_until 10 at_least 2 "$TMP/dist.out" '"type":"trade"'
+	{ trade 1; trade 2; trade 3; } >&7
+	wait_until 10 dmetric_eq exchange_distribute_standby_lines 3
+	echo leader >"$TMP/run/role"
+	kill -USR1 "$(pid_of dist)"
+	wait_until 10 at_least 3 "$TMP/dist.out" '"type":"trade"'
+	sleep 0.5
+	[ "$(jq -r .id "$TMP/dist.out" | tr '\n' ' ')" = "1 2 3 " ]
+	# the new leader's first position is above the old leader's
+	[ "$(jq -r 'select(.id == "3") | .seq' "$TMP/dist.out")" -gt 101 ]
+}
+
+@test "relay: a follower that reconnects to the leader asks to resume after the newest position it has" {
+	start_serve
+	start_dist follower
+	echo "old $WS" >"$TMP/run/leader"
+	kill -USR2 "$(pid_of dist)"
+	wait_until 10 dmetric_eq exchange_distribute_relay_connected 1
+	{
+		trade 1 | sed 's/}$/,"seq":100}/'
+		trade 2 | sed 's/}$/,"seq":101}/'
+		trade 3 | sed 's/}$/,"seq":101}/' # a position already had: dropped
+	} | feed
+	wait_until 10 at_least 2 "$TMP/dist.out" '"type":"trade"'
+	# The leader's serve goes away and comes back on the same port.
+	kill "$(pid_of serve)"
+	wait_until 10 dmetric_eq exchange_distribute_relay_connected 0
+	start serve2 "$BIN/serve" --port "$PORT" --bind 127.0.0.1 --input "$TMP/serve.in"
+	wait_until 10 dmetric_eq exchange_distribute_relay_connected 1
+	grep -q 'msg="relaying from the leader".* since=101' "$TMP/dist.err"
+	[ "$(count "$TMP/dist.out" '"type":"trade"')" = 2 ]
+	wait_until 5 dmetric_eq exchange_distribute_duplicates_dropped_total 1
+}
