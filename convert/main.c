@@ -87,6 +87,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char err[128], name[32];
 	long long v;
 	int c;
 	o->book_depth = 20;
@@ -96,12 +97,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "b:d:hi:l:nr:V", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			if (opt_long(optarg, 65536, 1L << 30, &v))
+			if (opt_long(optarg, 65536, 1L << 30, &v, err, sizeof err))
 				goto bad;
 			o->out_buffer = (size_t)v;
 			break;
 		case 'd':
-			if (opt_long(optarg, 1, 1000, &v))
+			if (opt_long(optarg, 1, 1000, &v, err, sizeof err))
 				goto bad;
 			o->book_depth = (int)v;
 			break;
@@ -112,12 +113,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			exit(EXIT_OK);
 		case 'i':
-			if (opt_long(optarg, 0, 3600000, &v))
+			if (opt_long(optarg, 0, 3600000, &v, err, sizeof err))
 				goto bad;
 			o->book_interval_ms = v;
 			break;
 		case 'l':
-			if (opt_long(optarg, 1024, 1L << 30, &v))
+			if (opt_long(optarg, 1024, 1L << 30, &v, err, sizeof err))
 				goto bad;
 			o->max_line = (size_t)v;
 			break;
@@ -143,7 +144,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		o->run_dir = NULL;
 	return 0;
 bad:
-	fprintf(stderr, "convert: bad value for -%c: %s\n", c, optarg);
+	fprintf(stderr, "convert: %s: %s\n", opt_name(longopts, c, name, sizeof name), err);
 	return -1;
 }
 

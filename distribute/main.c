@@ -383,6 +383,7 @@ static int parse_opts(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static char host[256];
+	char err[128], name[32];
 	long long v;
 	int c;
 	struct opts *o = &D.o;
@@ -396,12 +397,12 @@ static int parse_opts(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "b:f:g:hi:k:l:nr:t:VX:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			if (opt_long(optarg, 65536, 1L << 30, &v))
+			if (opt_long(optarg, 65536, 1L << 30, &v, err, sizeof err))
 				goto bad;
 			o->out_buffer = (size_t)v;
 			break;
 		case 'f':
-			if (opt_long(optarg, 1, 3600, &v))
+			if (opt_long(optarg, 1, 3600, &v, err, sizeof err))
 				goto bad;
 			o->fallback_after_s = (int)v;
 			break;
@@ -410,7 +411,7 @@ static int parse_opts(int argc, char **argv)
 		case 'i': o->node_id = optarg; break;
 		case 'k': o->brokers = optarg; break;
 		case 'l':
-			if (opt_long(optarg, 1024, 1L << 30, &v))
+			if (opt_long(optarg, 1024, 1L << 30, &v, err, sizeof err))
 				goto bad;
 			o->max_line = (size_t)v;
 			break;
@@ -449,7 +450,7 @@ static int parse_opts(int argc, char **argv)
 	}
 	return 0;
 bad:
-	fprintf(stderr, "distribute: bad value: %s\n", optarg);
+	fprintf(stderr, "distribute: %s: %s\n", opt_name(longopts, c, name, sizeof name), err);
 	return -1;
 }
 

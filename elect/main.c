@@ -11,6 +11,7 @@
 #include "exitcode.h"
 #include "log.h"
 #include "met.h"
+#include "opt.h"
 #include "rundir.h"
 #include "sig.h"
 
@@ -394,8 +395,9 @@ static int parse_opts(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts *o = &E.o;
+	char err[128];
+	long long v;
 	int c;
-	char *end;
 	o->path = "/exchange/election";
 	o->node_id = getenv("NODE_ID");
 	o->url = getenv("ADVERTISED_URL");
@@ -411,12 +413,11 @@ static int parse_opts(int argc, char **argv)
 		case 'p': o->path = optarg; break;
 		case 'r': o->run_dir = optarg; break;
 		case 's':
-			errno = 0;
-			o->session_ms = (int)strtol(optarg, &end, 10);
-			if (errno || *end || o->session_ms < 400 || o->session_ms > 120000) {
-				fprintf(stderr, "elect: --session-timeout takes 400..120000 ms\n");
+			if (opt_long(optarg, 400, 120000, &v, err, sizeof err)) {
+				fprintf(stderr, "elect: --session-timeout: %s\n", err);
 				return -1;
 			}
+			o->session_ms = (int)v;
 			break;
 		case 'u': o->url = optarg; break;
 		case 'V': printf("elect %s\n", VERSION); exit(EXIT_OK);

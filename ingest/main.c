@@ -1086,6 +1086,7 @@ static int parse_opts(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *urls[MAX_EXCHANGES][2];
+	char err[256], name[32];
 	int nurls = 0, c;
 	long long v;
 	struct opts *o = &g.o;
@@ -1099,13 +1100,13 @@ static int parse_opts(int argc, char **argv)
 			o->ca = optarg;
 			break;
 		case 'b':
-			if (opt_long(optarg, 65536, 1L << 30, &v))
+			if (opt_long(optarg, 65536, 1L << 30, &v, err, sizeof err))
 				goto bad;
 			o->out_buffer = (size_t)v;
 			break;
 		case 'c':
 			if ((o->channels = xch_parse_channels(optarg)) < 0) {
-				fprintf(stderr, "ingest: channels are trade, ticker, book\n");
+				fprintf(stderr, "ingest: --channels: \"%s\" is not a list of trade, ticker, book\n", optarg);
 				return -1;
 			}
 			break;
@@ -1113,17 +1114,17 @@ static int parse_opts(int argc, char **argv)
 			usage(stdout);
 			exit(EXIT_OK);
 		case 'I':
-			if (opt_long(optarg, 100, 3600000, &v))
+			if (opt_long(optarg, 100, 3600000, &v, err, sizeof err))
 				goto bad;
 			o->idle_timeout_ms = (int)v;
 			break;
 		case 'K':
-			if (opt_long(optarg, 100, 3600000, &v))
+			if (opt_long(optarg, 100, 3600000, &v, err, sizeof err))
 				goto bad;
 			o->keepalive_ms = (int)v;
 			break;
 		case 'M':
-			if (opt_long(optarg, 1024, 64L << 20, &v))
+			if (opt_long(optarg, 1024, 64L << 20, &v, err, sizeof err))
 				goto bad;
 			o->max_frame = (size_t)v;
 			break;
@@ -1150,7 +1151,10 @@ static int parse_opts(int argc, char **argv)
 			size_t n = strcspn(optarg, ":");
 			const struct xch *x = xch_find(optarg, n);
 			if (!x) {
-				fprintf(stderr, "ingest: unknown exchange %.*s\n", (int)n, optarg);
+				fprintf(stderr, "ingest: --exchange: unknown exchange \"%.*s\" (one of", (int)n, optarg);
+				for (const struct xch *const *e = xch_all; *e; e++)
+					fprintf(stderr, " %s", (*e)->name);
+				fprintf(stderr, ")\n");
 				return -1;
 			}
 			for (int i = 0; i < g.nconns; i++)
@@ -1186,7 +1190,6 @@ static int parse_opts(int argc, char **argv)
 	for (int i = 0; i < g.nconns; i++) {
 		struct conn *cn = &g.conns[i];
 		const char *base = cn->x->default_url;
-		char err[256];
 		for (int u = 0; u < nurls; u++)
 			if (strlen(cn->x->name) == (size_t)(urls[u][1] - 1 - urls[u][0]) &&
 			    !strncmp(urls[u][0], cn->x->name, strlen(cn->x->name)))
@@ -1214,8 +1217,7 @@ static int parse_opts(int argc, char **argv)
 	}
 	return 0;
 bad:
-	fprintf(stderr, "ingest: bad value for --%s: %s\n",
-		c == 'b' ? "buffer" : c == 'I' ? "idle-timeout" : c == 'K' ? "keepalive" : "max-frame", optarg);
+	fprintf(stderr, "ingest: %s: %s\n", opt_name(longopts, c, name, sizeof name), err);
 	return -1;
 }
 

@@ -153,8 +153,16 @@ env_line() { # env_line EXCHANGE LOCAL_TS DATA
 @test "usage errors exit 2, --help and --version exit 0, --check validates" {
 	run "$BIN/convert" --book-depth 0
 	[ "$status" -eq 2 ]
+	[ "$output" = "convert: --book-depth: 0 is out of range (1-1000)" ]
+	run "$BIN/convert" -d 5000
+	[ "$status" -eq 2 ]
+	[ "$output" = "convert: --book-depth: 5000 is out of range (1-1000)" ]
 	run "$BIN/convert" --book-interval abc
 	[ "$status" -eq 2 ]
+	[ "$output" = 'convert: --book-interval: "abc" is not a whole number (0-3600000)' ]
+	run "$BIN/convert" --max-line 99999999999999999999
+	[ "$status" -eq 2 ]
+	[ "$output" = "convert: --max-line: 99999999999999999999 is out of range (1024-1073741824)" ]
 	run "$BIN/convert" extra-argument
 	[ "$status" -eq 2 ]
 	run "$BIN/convert" --help

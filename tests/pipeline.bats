@@ -184,3 +184,27 @@ holds_qos() { ls -l "/proc/$1/fd" 2>/dev/null | grep -q ' -> /dev/cpu_dma_latenc
 	run env PORT=notaport RUN_DIR="$TMP/run" "$ROOT/scripts/exchanged"
 	[ "$status" -eq 2 ]
 }
+
+@test "option errors name the option and the valid range or choices, and exit 2" {
+	run "$BIN/serve" --port 99999
+	[ "$status" -eq 2 ]
+	[ "$output" = "serve: --port: 99999 is out of range (0-65535)" ]
+	run "$BIN/serve" --max-clients lots
+	[ "$status" -eq 2 ]
+	[ "$output" = 'serve: --max-clients: "lots" is not a whole number (0-1000000)' ]
+	run "$BIN/distribute" --fallback-after 0
+	[ "$status" -eq 2 ]
+	[ "$output" = "distribute: --fallback-after: 0 is out of range (1-3600)" ]
+	run "$BIN/ingest" -x binance --max-frame 10
+	[ "$status" -eq 2 ]
+	[ "$output" = "ingest: --max-frame: 10 is out of range (1024-67108864)" ]
+	run "$BIN/ingest" -x binance --channels trades
+	[ "$status" -eq 2 ]
+	[ "$output" = 'ingest: --channels: "trades" is not a list of trade, ticker, book' ]
+	run "$BIN/ingest" -x nowhere
+	[ "$status" -eq 2 ]
+	[[ "$output" == 'ingest: --exchange: unknown exchange "nowhere" (one of binance upbit '* ]]
+	run "$BIN/elect" --zk 127.0.0.1:2181 --node-id a --url ws://a --session-timeout 100
+	[ "$status" -eq 2 ]
+	[ "$output" = "elect: --session-timeout: 100 is out of range (400-120000)" ]
+}
