@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -454,6 +455,43 @@ bad:
 	return -1;
 }
 
+/* What librdkafka says about a client made only to be checked is beside the point. */
+static void check_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+}
+
+/* Every -X goes through librdkafka's own check of names and values, so that --check (and
+ * the supervisor's fail-fast start) refuses what kafka_start would refuse later. */
+static int check_xprops(void)
+{
+	char err[512];
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	for (int i = 0; i < D.o.nxprops; i++)
+		if (rd_kafka_conf_set(c, D.o.xprops[i][0], D.o.xprops[i][1], err, sizeof err) !=
+		    RD_KAFKA_CONF_OK) {
+			fprintf(stderr, "distribute: -X %s=%s: %s\n", D.o.xprops[i][0], D.o.xprops[i][1], err);
+			rd_kafka_conf_destroy(c);
+			return -1;
+		}
+	if (!D.o.check || !D.o.brokers) {
+		rd_kafka_conf_destroy(c);
+		return 0;
+	}
+	/* Some values are only refused when a client is made from them (an unknown SASL
+	 * mechanism, an unreadable ssl.ca.location): make one, without brokers so that it
+	 * connects nowhere, and drop it. */
+	rd_kafka_conf_set_log_cb(c, check_log);
+	rd_kafka_conf_set(c, "bootstrap.servers", "", err, sizeof err);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+	if (!rk) {
+		rd_kafka_conf_destroy(c);
+		fprintf(stderr, "distribute: -X: %s\n", err);
+		return -1;
+	}
+	rd_kafka_destroy(rk);
+	return 0;
+}
+
 static int setup_metrics(void)
 {
 	struct met_reg *r = D.reg = met_new();
@@ -511,7 +549,7 @@ int main(int argc, char **argv)
 	struct lws_context_creation_info info;
 	char err[512];
 
-	if (parse_opts(argc, argv))
+	if (parse_opts(argc, argv) || check_xprops())
 		return EXIT_USAGE;
 	log_init("distribute");
 	if (D.o.check)

@@ -16,11 +16,15 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libwebsockets.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define VERSION "0.1.0"
@@ -1223,6 +1227,38 @@ bad:
 
 /* ---- set-up and the loop ---- */
 
+/* The --ca file must be one OpenSSL reads certificates from (PEM), as the TLS set-up will:
+ * checked before anything starts, so that a wrong path is a configuration error, not a
+ * connection that fails on every retry. */
+static int check_ca(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	FILE *f = fopen(path, "r");
+	if (!f || fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s", f ? "not a regular file" : strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	ERR_clear_error();
+	STACK_OF(X509_INFO) *infos = PEM_X509_INFO_read(f, NULL, NULL, NULL);
+	int certs = 0;
+	for (int i = 0; infos && i < sk_X509_INFO_num(infos); i++)
+		certs += sk_X509_INFO_value(infos, i)->x509 != NULL;
+	unsigned long e = ERR_peek_last_error();
+	fclose(f);
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	if (!infos || !certs) {
+		if (!infos && e)
+			snprintf(err, errlen, "not a PEM certificate file (%s)", ERR_reason_error_string(e));
+		else
+			snprintf(err, errlen, "holds no PEM certificate");
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
+
 static int setup_metrics(void)
 {
 	char lab[96];
@@ -1285,13 +1321,13 @@ int main(int argc, char **argv)
 
 	if (parse_opts(argc, argv))
 		return EXIT_USAGE;
+	if (g.o.ca && check_ca(g.o.ca, err, sizeof err)) {
+		fprintf(stderr, "ingest: --ca %s: %s\n", g.o.ca, err);
+		return EXIT_USAGE;
+	}
 	log_init("ingest");
 	if (g.o.check)
 		return EXIT_OK;
-	if (g.o.ca && access(g.o.ca, R_OK)) {
-		log_error("cannot read the CA file", " file=%s error=\"%s\"", g.o.ca, strerror(errno));
-		return EXIT_USAGE;
-	}
 	if (g.o.run_dir && rundir_ensure(g.o.run_dir, err, sizeof err)) {
 		log_error("cannot use the run directory", " error=\"%s\"", err);
 		return EXIT_USAGE;

@@ -223,7 +223,7 @@ holds_qos() {
 	fi
 	for stage in ingest convert distribute serve; do
 		wait_until 10 test -s "$TMP/run/$stage.pid"
-		! holds_qos "$(cat "$TMP/run/$stage.pid")"
+		if holds_qos "$(cat "$TMP/run/$stage.pid")"; then return 1; fi
 	done
 	kill -TERM "$sup"
 	wait_until 15 bash -c "! kill -0 $sup 2>/dev/null"
@@ -279,4 +279,82 @@ holds_qos() {
 	run "$BIN/elect" --zk 127.0.0.1:2181 --node-id a --url ws://a --session-timeout 100
 	[ "$status" -eq 2 ]
 	[ "$output" = "elect: --session-timeout: 100 is out of range (400-120000)" ]
+}
+
+@test "supervisor: a stage that exits 2 at run time stops the node with status 2, not a restart loop" {
+	mkdir -p "$TMP/bin"
+	for t in "$BIN"/*; do ln -s "$t" "$TMP/bin/"; done
+	# A distribute whose --check passes but which finds its configuration wrong once it runs.
+	rm "$TMP/bin/distribute"
+	cat >"$TMP/bin/distribute" <<-'EOF'
+		#!/bin/sh
+		for a; do [ "$a" = --check ] && exit 0; done
+		echo "distribute: configuration refused at start" >&2
+		exit 2
+	EOF
+	chmod +x "$TMP/bin/distribute"
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
+	port=$(free_port)
+	run timeout 30 env ZOOKEEPER_CONNECT='' EXCHANGES=binance:BTC-USDT CHANNELS=trade \
+		EXCHANGE_URLS="binance=ws://127.0.0.1:$FX_PORT" RUN_DIR="$TMP/run" PORT="$port" BIND=127.0.0.1 \
+		BIN="$TMP/bin" "$ROOT/scripts/exchanged"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'level=error tool=exchanged msg="stage exited with a configuration error, stopping the node" stage=distribute status=2'* ]]
+	[[ "$output" == *'level=error tool=exchanged msg="stopped: a stage'"'"'s configuration is wrong" stage=distribute'* ]]
+	[[ "$output" != *'stage exited, restarting'* ]]
+	# Every other stage was stopped with it.
+	for s in ingest convert serve; do
+		p=$(cat "$TMP/run/$s.pid" 2>/dev/null) || continue
+		if kill -0 "$p" 2>/dev/null; then return 1; fi
+	done
+}
+
+@test "supervisor: --check refuses a bad CA file, -X property or ZooKeeper string, naming the option" {
+	make_certs
+	run "$BIN/ingest" -x binance --ca /nonexistent --check
+	[ "$status" -eq 2 ]
+	[ "$output" = "ingest: --ca /nonexistent: No such file or directory" ]
+	run "$BIN/ingest" -x binance --ca "$TMP/tls/ca.key" --check
+	[ "$status" -eq 2 ]
+	[ "$output" = "ingest: --ca $TMP/tls/ca.key: holds no PEM certificate" ]
+	run "$BIN/ingest" -x binance --ca "$TMP/tls/ca.crt" --check
+	[ "$status" -eq 0 ]
+	run "$BIN/distribute" -X no.such.property=1 --check
+	[ "$status" -eq 2 ]
+	[ "$output" = 'distribute: -X no.such.property=1: No such configuration property: "no.such.property"' ]
+	run "$BIN/distribute" -X linger.ms=soon --check
+	[ "$status" -eq 2 ]
+	[[ "$output" == 'distribute: -X linger.ms=soon: Invalid value for configuration property'* ]]
+	# Refused only when a client is made from the whole configuration.
+	run "$BIN/distribute" --kafka 127.0.0.1:9 -X security.protocol=sasl_plaintext -X sasl.mechanisms=NOPE --check
+	[ "$status" -eq 2 ]
+	[ "$output" = "distribute: -X: Unsupported SASL mechanism: NOPE" ]
+	run "$BIN/distribute" --kafka 127.0.0.1:9 -X security.protocol=sasl_plaintext -X sasl.mechanisms=PLAIN --check
+	[ "$status" -eq 2 ]
+	[ "$output" = "distribute: -X: sasl.username and sasl.password must be set" ]
+	run "$BIN/distribute" --kafka 127.0.0.1:9 -X security.protocol=sasl_plaintext -X sasl.mechanisms=PLAIN \
+		-X sasl.username=relay -X sasl.password=secret --check
+	[ "$status" -eq 0 ]
+	for zk in localhost zk1:2181,,zk2:2181 zk1:0 'zk1:2181,' "zk 1:2181" zk1:2181/relay/; do
+		run "$BIN/elect" --zk "$zk" --node-id a --url ws://a --check
+		[ "$status" -eq 2 ]
+		[[ "$output" == 'elect: --zk: "'*'; the form is HOST:PORT[,HOST:PORT]...[/CHROOT]' ]]
+	done
+	# The syntax alone: no server needs to answer.
+	run "$BIN/elect" --zk '127.0.0.1:9,[::1]:9' --node-id a --url ws://a --check
+	[ "$status" -eq 2 ]
+	run "$BIN/elect" --zk 127.0.0.1:9,zk-2.example:2181/relay --node-id a --url ws://a --check
+	[ "$status" -eq 0 ]
+	# The supervisor runs each --check before it starts anything.
+	port=$(free_port)
+	run timeout 20 env CA_FILE=/nonexistent RUN_DIR="$TMP/run" PORT="$port" "$ROOT/scripts/exchanged"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'msg="bad configuration for ingest" detail="ingest: --ca /nonexistent: No such file or directory'* ]]
+	run timeout 20 env DISTRIBUTE_ARGS="-X no.such.property=1" RUN_DIR="$TMP/run" PORT="$port" "$ROOT/scripts/exchanged"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'msg="bad configuration for distribute" detail="distribute: -X no.such.property=1: No such configuration property'* ]]
+	run timeout 20 env ZOOKEEPER_CONNECT=zk1:2181,,zk2:2181 RUN_DIR="$TMP/run" PORT="$port" "$ROOT/scripts/exchanged"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'msg="bad configuration for elect" detail="elect: --zk: \"\" is not HOST:PORT'* ]]
+	[ -z "$(find "$TMP/run" -name '*.pid')" ]
 }
