@@ -110,6 +110,7 @@ struct ingest {
 	struct jw env;
 	struct js_doc doc;
 	int sigfd, ctlfd;
+	struct rundir_file ctl_file; /* ingest.sock as made, removed only if still ours */
 	lws_sorted_usec_list_t sul_tick;
 	int64_t last_metrics;
 	struct met_reg *reg;
@@ -1379,11 +1380,17 @@ int main(int argc, char **argv)
 	if (g.o.run_dir) {
 		char path[4096];
 		if (rundir_path(g.o.run_dir, "ingest.sock", path, sizeof path) ||
-		    (g.ctlfd = rundir_listen_unix(path, err, sizeof err)) < 0 ||
+		    (g.ctlfd = rundir_listen_unix(path, &g.ctl_file, err, sizeof err)) < 0 ||
 		    !loop_adopt(g.vh, g.ctlfd, "raw", &kinds[RAW_CTL_LISTEN])) {
-			log_error("cannot open the control socket", " error=\"%s\"", err);
+			/* Another ingest on this run directory: two would feed one node twice. */
+			int taken = g.ctlfd < 0 && errno == EADDRINUSE;
+			char other[32] = "unknown";
+			if (taken)
+				rundir_read(g.o.run_dir, "ingest.pid", other, sizeof other);
+			log_error(taken ? "another ingest runs on this run directory" : "cannot open the control socket",
+				  " error=\"%s\" pid=%s", err, taken ? other : "-");
 			lws_context_destroy(g.ctx);
-			return EXIT_RUNTIME;
+			return taken ? EXIT_USAGE : EXIT_RUNTIME;
 		}
 		rundir_write_pid(g.o.run_dir, "ingest", err, sizeof err);
 	}
@@ -1411,8 +1418,8 @@ int main(int argc, char **argv)
 	lws_context_destroy(g.ctx);
 	if (g.o.run_dir) {
 		char path[4096];
-		if (!rundir_path(g.o.run_dir, "ingest.sock", path, sizeof path))
-			unlink(path);
+		if (g.ctlfd >= 0 && !rundir_path(g.o.run_dir, "ingest.sock", path, sizeof path))
+			rundir_remove_unix(path, &g.ctl_file);
 		rundir_remove_pid(g.o.run_dir, "ingest");
 	}
 	for (int i = 0; i < g.nconns; i++)

@@ -281,6 +281,87 @@ holds_qos() {
 	[ "$output" = "elect: --session-timeout: 100 is out of range (400-120000)" ]
 }
 
+# node_env PORT RUN_DIR: the environment of a node fed by the fake exchange "fx".
+node_env() {
+	echo ZOOKEEPER_CONNECT= "EXCHANGES=binance:BTC-USDT,ETH-USDT" CHANNELS=trade \
+		"EXCHANGE_URLS=binance=ws://127.0.0.1:$FX_PORT" "RUN_DIR=$2" "PORT=$1" BIND=127.0.0.1
+}
+
+stage_pids() { for s in ingest convert distribute serve; do cat "$1/$s.pid"; done; }
+
+@test "supervisor: a second node on the same run directory exits 2 naming the first, and touches nothing" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
+	start_node
+	start client "$BIN/wsclient" "ws://127.0.0.1:$PORT/ws/exchange?types=trade"
+	wait_until 10 serve_clients_eq 1
+	wait_until 15 at_least 5 "$TMP/client.out" '"type":"trade"'
+	for s in ingest convert distribute serve; do wait_until 10 test -s "$TMP/run/$s.pid"; done
+	first=$(cat "$TMP/run/exchanged.pid")
+	before=$(stage_pids "$TMP/run")
+	port2=$(free_port)
+	# shellcheck disable=SC2046 # node_env's words are assignments
+	run timeout 20 env $(node_env "$port2" "$TMP/run") "$ROOT/scripts/exchanged"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'level=error tool=exchanged msg="the run directory is in use" run_dir='"$TMP/run pid=$first "* ]]
+	# The first node's pid files and control socket are its own still, and it serves on.
+	[ "$(stage_pids "$TMP/run")" = "$before" ]
+	test -S "$TMP/run/ingest.sock"
+	printf 'status\n' | timeout 5 nc -U -q 1 "$TMP/run/ingest.sock" | grep -q binance
+	n=$(count "$TMP/client.out" '"type":"trade"')
+	wait_until 15 at_least $((n + 20)) "$TMP/client.out" '"type":"trade"'
+	run curl -fs "http://127.0.0.1:$port2/health" -o /dev/null
+	[ "$status" -ne 0 ]
+	# make demo says so before it starts its fake exchanges (whose files would go there).
+	run timeout 20 env RUN_DIR="$TMP/run" PORT="$port2" "$ROOT/scripts/demo"
+	[ "$status" -eq 2 ]
+	[ "$output" = "demo: $TMP/run is in use by another node (pid $first); stop it or set RUN_DIR" ]
+	[ -z "$(find "$TMP/run" -name 'fake-*')" ]
+	[ "$(count "$TMP/node.err" 'stage exited')" = 0 ]
+}
+
+@test "supervisor: a port in use stops a node before any stage starts, naming the listener" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
+	start_node
+	wait_until 10 test -s "$TMP/run/serve.pid"
+	# shellcheck disable=SC2046
+	run timeout 20 env $(node_env "$PORT" "$TMP/run2") "$ROOT/scripts/exchanged"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'msg="the port is in use" port='"$PORT pid=$(cat "$TMP/run/serve.pid") process=serve "* ]]
+	[ -z "$(find "$TMP/run2" -name '*.pid' -o -name '*.sock' -o -name '*.fifo')" ]
+	# Another address on the same port is no conflict.
+	# shellcheck disable=SC2046
+	run timeout 5 env $(node_env "$PORT" "$TMP/run3") BIND=127.0.0.2 "$ROOT/scripts/exchanged"
+	[[ "$output" != *'the port is in use'* ]]
+}
+
+@test "supervisor: an ingest left on the run directory keeps its socket; the new node stops with status 2" {
+	# An ingest left running on the run directory (its node was killed) holds ingest.sock:
+	# the new node's ingest must neither take it over nor be restarted forever.
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
+	start other "$BIN/ingest" --run-dir "$TMP/run" -x binance --url "binance=ws://127.0.0.1:$FX_PORT"
+	other=$LAST_PID
+	wait_until 10 test -s "$TMP/run/ingest.pid"
+	port=$(free_port)
+	# shellcheck disable=SC2046
+	run timeout 30 env $(node_env "$port" "$TMP/run") "$ROOT/scripts/exchanged"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'level=error tool=ingest msg="another ingest runs on this run directory"'*"pid=$other"* ]]
+	[[ "$output" == *'level=error tool=exchanged msg="stage exited with a configuration error, stopping the node" stage=ingest status=2'* ]]
+	[[ "$output" == *'msg="stopped: a stage'"'"'s configuration is wrong" stage=ingest'* ]]
+	[[ "$output" != *'stage exited, restarting'* ]]
+	# The other ingest still owns its socket and its pid file.
+	alive "$other"
+	test -S "$TMP/run/ingest.sock"
+	[ "$(cat "$TMP/run/ingest.pid")" = "$other" ]
+	printf 'status\n' | timeout 5 nc -U -q 1 "$TMP/run/ingest.sock" | grep -q binance
+	# Once it is gone, a stale socket file is no obstacle.
+	kill -9 "$other"
+	wait_until 5 bash -c "! kill -0 $other 2>/dev/null"
+	test -S "$TMP/run/ingest.sock"
+	start_node
+	wait_until 10 pid_alive_file "$TMP/run/ingest.pid" "$other"
+}
+
 @test "supervisor: a stage that exits 2 at run time stops the node with status 2, not a restart loop" {
 	mkdir -p "$TMP/bin"
 	for t in "$BIN"/*; do ln -s "$t" "$TMP/bin/"; done
