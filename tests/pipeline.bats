@@ -439,3 +439,81 @@ stage_pids() { for s in ingest convert distribute serve; do cat "$1/$s.pid"; don
 	[[ "$output" == *'msg="bad configuration for elect" detail="elect: --zk: \"\" is not HOST:PORT'* ]]
 	[ -z "$(find "$TMP/run" -name '*.pid')" ]
 }
+
+
+# fake_apt DIR: dpkg-query that finds nothing installed and an apt-get that records what it
+# was asked to install (in DIR/installed), first in PATH.
+fake_apt() {
+	mkdir -p "$1"
+	printf '#!/bin/sh\nexit 1\n' >"$1/dpkg-query"
+	# shellcheck disable=SC2016 # the fake's own code
+	printf '#!/bin/sh\n[ "$1" = install ] && shift 4 && echo "$@" >>"%s/installed"\nexit 0\n' "$1" >"$1/apt-get"
+	printf '#!/bin/sh\necho 0\n' >"$1/id"
+	chmod +x "$1"/*
+}
+
+@test "make run and make demo install only what a node needs; make deps everything" {
+	fake_apt "$TMP/apt"
+	PATH="$TMP/apt:$PATH" "$ROOT/scripts/install-deps" run
+	run cat "$TMP/apt/installed"
+	for p in gcc make libwebsockets-dev librdkafka-dev libzookeeper-mt-dev libcjson-dev libssl-dev ca-certificates; do
+		[[ " $output " == *" $p "* ]]
+	done
+	for p in chromium zookeeper default-jre-headless nginx prometheus clang bats nodejs kcat; do
+		[[ " $output " != *" $p "* ]]
+	done
+	rm "$TMP/apt/installed"
+	PATH="$TMP/apt:$PATH" "$ROOT/scripts/install-deps"
+	run cat "$TMP/apt/installed"
+	for p in gcc libwebsockets-dev chromium zookeeper default-jre-headless nginx prometheus clang bats shellcheck; do
+		[[ " $output " == *" $p "* ]]
+	done
+	# The make targets: run and demo ask for the node's packages, the test targets for all.
+	for t in run demo; do
+		make -n -C "$ROOT" "$t" | grep -qx 'scripts/install-deps run'
+	done
+	for t in deps test asan tsan bench; do
+		make -n -C "$ROOT" "$t" | grep -qx 'scripts/install-deps'
+	done
+}
+
+# demo_stopped: the demo and every stage it ran are gone.
+demo_stopped() {
+	! kill -0 "$1" 2>/dev/null || return 1
+	for p in $2; do ! kill -0 "$p" 2>/dev/null || return 1; done
+}
+
+# listens_on PORT: the addresses listening on TCP PORT, as /proc/net/tcp writes them
+# (IPv4 127.0.0.1 is 0100007F, every address 00000000).
+listens_on() {
+	local hex
+	printf -v hex '%04X' "$1"
+	awk -v p=":$hex" '$4 == "0A" && $2 ~ p"$" { print $2 }' /proc/net/tcp /proc/net/tcp6
+}
+
+@test "make run and make demo listen on 127.0.0.1 unless BIND says otherwise, and print the address" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
+	PORT=$(free_port)
+	RUN_DIR="$TMP/run" PORT=$PORT EXCHANGES=binance:BTC-USDT EXCHANGE_URLS="binance=ws://127.0.0.1:$FX_PORT" \
+		start run env -u BIND "$ROOT/scripts/run"
+	wait_until 20 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
+	grep -qx "run: open http://127.0.0.1:$PORT/ (listening on 127.0.0.1 port $PORT; Ctrl-C stops)" "$TMP/run.out"
+	[ "$(listens_on "$PORT")" = "$(printf '0100007F:%04X' "$PORT")" ]
+	kill -TERM "$(pid_of run)"
+	wait_until 15 demo_stopped "$(pid_of run)" ""
+
+	PORT=$(free_port)
+	RUN_DIR="$TMP/run-demo" PORT=$PORT start demo env -u BIND "$ROOT/scripts/demo"
+	wait_until 20 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
+	grep -qx "demo: open http://127.0.0.1:$PORT/ (listening on 127.0.0.1 port $PORT; Ctrl-C stops)" "$TMP/demo.out"
+	[ "$(listens_on "$PORT")" = "$(printf '0100007F:%04X' "$PORT")" ]
+	kill -TERM "$(pid_of demo)"
+	wait_until 15 demo_stopped "$(pid_of demo)" ""
+
+	# BIND=0.0.0.0 exposes it, and the address printed is one a browser here can open.
+	PORT=$(free_port)
+	RUN_DIR="$TMP/run-demo2" PORT=$PORT BIND=0.0.0.0 start demo2 "$ROOT/scripts/demo"
+	wait_until 20 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
+	grep -qx "demo: open http://localhost:$PORT/ (listening on 0.0.0.0 port $PORT; Ctrl-C stops)" "$TMP/demo2.out"
+	[ "$(listens_on "$PORT")" = "$(printf '00000000:%04X' "$PORT")" ]
+}
