@@ -440,6 +440,23 @@ stage_pids() { for s in ingest convert distribute serve; do cat "$1/$s.pid"; don
 	[ -z "$(find "$TMP/run" -name '*.pid')" ]
 }
 
+@test "supervisor: Ctrl-C in a terminal (SIGINT to the node's process group) stops it without a restart" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
+	port=$(free_port)
+	# setsid (in start): the node leads a process group, as a foreground job in a terminal,
+	# and takes SIGINT as one does (a background job starts ignoring it).
+	# shellcheck disable=SC2016,SC2046 # perl's code; node_env's words are assignments
+	start node perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' env $(node_env "$port" "$TMP/run") "$ROOT/scripts/exchanged"
+	node=$LAST_PID
+	for s in ingest convert distribute serve; do wait_until 10 test -s "$TMP/run/$s.pid"; done
+	stages=$(stage_pids "$TMP/run")
+	wait_until 10 grep -q 'tool=ingest msg="connected"' "$TMP/node.err"
+	kill -INT -- "-$node"
+	wait_until 15 demo_stopped "$node" "$stages"
+	grep -q 'tool=exchanged msg="stopped"' "$TMP/node.err"
+	[ "$(count "$TMP/node.err" 'stage exited')" = 0 ]
+}
+
 
 # fake_apt DIR: dpkg-query that finds nothing installed and an apt-get that records what it
 # was asked to install (in DIR/installed), first in PATH.
@@ -516,4 +533,28 @@ listens_on() {
 	wait_until 20 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
 	grep -qx "demo: open http://localhost:$PORT/ (listening on 0.0.0.0 port $PORT; Ctrl-C stops)" "$TMP/demo2.out"
 	[ "$(listens_on "$PORT")" = "$(printf '00000000:%04X' "$PORT")" ]
+}
+
+@test "demo: Ctrl-C and SIGTERM stop it without a restart" {
+	for how in INT TERM; do
+		rm -rf "$TMP/run"
+		PORT=$(free_port)
+		# setsid (in start): the demo leads a process group, as a job does in a terminal,
+		# and takes SIGINT as a foreground job does (a background one starts ignoring it).
+		# shellcheck disable=SC2016 # perl's code, not the shell's
+		RUN_DIR="$TMP/run" PORT=$PORT start demo-$how perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' \
+			"$ROOT/scripts/demo"
+		demo=$LAST_PID
+		wait_until 20 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
+		for s in ingest convert distribute serve; do wait_until 10 test -s "$TMP/run/$s.pid"; done
+		stages=$(stage_pids "$TMP/run")
+		if [ "$how" = INT ]; then
+			kill -INT -- "-$demo" # Ctrl-C: SIGINT to the terminal's foreground process group
+		else
+			kill -TERM "$demo"
+		fi
+		wait_until 15 demo_stopped "$demo" "$stages"
+		grep -q 'tool=exchanged msg="stopped"' "$TMP/demo-$how.err"
+		[ "$(count "$TMP/demo-$how.err" 'stage exited')" = 0 ]
+	done
 }
