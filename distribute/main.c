@@ -423,7 +423,7 @@ static int parse_opts(int argc, char **argv)
 		case 'X': {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg || o->nxprops == MAX_XPROPS) {
-				fprintf(stderr, "distribute: -X takes key=value\n");
+				fprintf(stderr, "distribute: -X takes key=value (%d at most)\n", MAX_XPROPS);
 				return -1;
 			}
 			*eq = 0;

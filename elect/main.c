@@ -483,8 +483,12 @@ static int parse_opts(int argc, char **argv)
 		fprintf(stderr, "elect: --zk: %s; the form is HOST:PORT[,HOST:PORT]...[/CHROOT]\n", err);
 		return -1;
 	}
-	if (o->path[0] != '/' || o->path[strlen(o->path) - 1] == '/' || strchr(o->node_id, ' ')) {
-		fprintf(stderr, "elect: the path must start with / and not end with one; the node id has no spaces\n");
+	if (o->path[0] != '/' || o->path[strlen(o->path) - 1] == '/') {
+		fprintf(stderr, "elect: --path: \"%s\" must start with / and not end with one\n", o->path);
+		return -1;
+	}
+	if (strchr(o->node_id, ' ')) {
+		fprintf(stderr, "elect: --node-id: \"%s\" has a space; a node id has none\n", o->node_id);
 		return -1;
 	}
 	if (o->run_dir && !*o->run_dir)

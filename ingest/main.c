@@ -1061,11 +1061,11 @@ static int add_symbols(struct conn *c, const char *list)
 	snprintf(buf, sizeof buf, "%s", list);
 	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
 		if (c->sub.nsym == XCH_MAX_SYMBOLS) {
-			fprintf(stderr, "ingest: at most %d symbols per exchange\n", XCH_MAX_SYMBOLS);
+			fprintf(stderr, "ingest: --exchange: at most %d symbols per exchange\n", XCH_MAX_SYMBOLS);
 			return -1;
 		}
 		if (sym_split_sep(tok, strlen(tok), '-', 0, c->sub.sym[c->sub.nsym]) < 0) {
-			fprintf(stderr, "ingest: %s: symbols are BASE-QUOTE, such as BTC-USDT\n", tok);
+			fprintf(stderr, "ingest: --exchange: \"%s\": symbols are BASE-QUOTE, such as BTC-USDT\n", tok);
 			return -1;
 		}
 		c->sub.nsym++;
@@ -1142,7 +1142,7 @@ static int parse_opts(int argc, char **argv)
 		case 'u': {
 			const char *eq = strchr(optarg, '=');
 			if (!eq || nurls == MAX_EXCHANGES) {
-				fprintf(stderr, "ingest: --url takes EXCHANGE=URL\n");
+				fprintf(stderr, "ingest: --url takes EXCHANGE=URL (%d at most)\n", MAX_EXCHANGES);
 				return -1;
 			}
 			urls[nurls][0] = optarg;
@@ -1164,11 +1164,11 @@ static int parse_opts(int argc, char **argv)
 			}
 			for (int i = 0; i < g.nconns; i++)
 				if (g.conns[i].x == x) {
-					fprintf(stderr, "ingest: %s is listed twice\n", x->name);
+					fprintf(stderr, "ingest: --exchange: %s is listed twice\n", x->name);
 					return -1;
 				}
 			if (g.nconns == MAX_EXCHANGES) {
-				fprintf(stderr, "ingest: too many exchanges\n");
+				fprintf(stderr, "ingest: --exchange: %d exchanges at most\n", MAX_EXCHANGES);
 				return -1;
 			}
 			struct conn *cn = &g.conns[g.nconns++];
@@ -1206,7 +1206,7 @@ static int parse_opts(int argc, char **argv)
 			return -1;
 		}
 		if (strncmp(cn->url, "ws://", 5) && strncmp(cn->url, "wss://", 6)) {
-			fprintf(stderr, "ingest: %s: URL must start with ws:// or wss://\n", cn->x->name);
+			fprintf(stderr, "ingest: --url %s: the URL must start with ws:// or wss://\n", cn->x->name);
 			return -1;
 		}
 	}

@@ -279,6 +279,15 @@ holds_qos() {
 	run "$BIN/elect" --zk 127.0.0.1:2181 --node-id a --url ws://a --session-timeout 100
 	[ "$status" -eq 2 ]
 	[ "$output" = "elect: --session-timeout: 100 is out of range (400-120000)" ]
+	run "$BIN/elect" --zk 127.0.0.1:2181 --node-id a --url ws://a --path relay/
+	[ "$status" -eq 2 ]
+	[ "$output" = 'elect: --path: "relay/" must start with / and not end with one' ]
+	run "$BIN/ingest" -x binance:btcusdt
+	[ "$status" -eq 2 ]
+	[ "$output" = 'ingest: --exchange: "btcusdt": symbols are BASE-QUOTE, such as BTC-USDT' ]
+	run "$BIN/ingest" -x binance -x binance
+	[ "$status" -eq 2 ]
+	[ "$output" = 'ingest: --exchange: binance is listed twice' ]
 }
 
 # node_env PORT RUN_DIR: the environment of a node fed by the fake exchange "fx".
