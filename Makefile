@@ -33,7 +33,7 @@ TOOL_BINS := $(foreach t,$(TOOLS),$(if $(wildcard $(t)/main.c),$(BIN)/$(t)))
 FUZZ_HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 TEST_BINS := $(TEST_TOOLS:%=$(BIN)/%) $(if $(UNIT_SRC),$(BIN)/unit-tests) $(FUZZ_HARNESSES:%=$(BIN)/fuzz-%)
 
-.PHONY: all deps run demo test asan tsan bench fuzz clean
+.PHONY: all deps deps-run run demo test asan tsan bench fuzz clean
 .SECONDARY:
 all: $(TOOL_BINS) $(TEST_BINS)
 
@@ -87,13 +87,19 @@ fuzz: deps
 			-artifact_prefix=tests/fuzz/crashers/$$h- build-fuzz/corpus-$$h || exit 1; \
 	done
 
+# Every package: what a node needs to build and run, and what the tests, sanitizer runs,
+# fuzzing and benchmarks use (CI runs this).
 deps:
 	@scripts/install-deps
 
-run: deps all
+# Only what building and running a node needs: run and demo install no test toolchain.
+deps-run:
+	@scripts/install-deps run
+
+run: deps-run all
 	@scripts/run
 
-demo: deps all
+demo: deps-run all
 	@scripts/demo
 
 test: deps all
@@ -111,7 +117,7 @@ tsan: deps
 	@BIN=$(abspath bin-tsan) TSAN_OPTIONS=halt_on_error=1:abort_on_error=1 \
 	  TESTS=tests/serve.bats tests/run
 
-bench: all
+bench: deps all
 	@scripts/bench
 
 clean:

@@ -48,7 +48,7 @@ struct convert {
 	struct met *m_lines, *m_bytes, *m_dropped, *m_errors[NR_COUNT], *m_rss;
 	struct met *m_type[4];
 	struct met *m_resync[16], *m_checksum[16], *m_latency[16];
-	struct log_limit rl_bad, rl_resync;
+	struct log_limit rl_bad, rl_resync, rl_skipped;
 	int64_t last_metrics;
 };
 
@@ -87,6 +87,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char err[128], name[32];
 	long long v;
 	int c;
 	o->book_depth = 20;
@@ -96,12 +97,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "b:d:hi:l:nr:V", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			if (opt_long(optarg, 65536, 1L << 30, &v))
+			if (opt_long(optarg, 65536, 1L << 30, &v, err, sizeof err))
 				goto bad;
 			o->out_buffer = (size_t)v;
 			break;
 		case 'd':
-			if (opt_long(optarg, 1, 1000, &v))
+			if (opt_long(optarg, 1, 1000, &v, err, sizeof err))
 				goto bad;
 			o->book_depth = (int)v;
 			break;
@@ -112,12 +113,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			exit(EXIT_OK);
 		case 'i':
-			if (opt_long(optarg, 0, 3600000, &v))
+			if (opt_long(optarg, 0, 3600000, &v, err, sizeof err))
 				goto bad;
 			o->book_interval_ms = v;
 			break;
 		case 'l':
-			if (opt_long(optarg, 1024, 1L << 30, &v))
+			if (opt_long(optarg, 1024, 1L << 30, &v, err, sizeof err))
 				goto bad;
 			o->max_line = (size_t)v;
 			break;
@@ -143,7 +144,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		o->run_dir = NULL;
 	return 0;
 bad:
-	fprintf(stderr, "convert: bad value for -%c: %s\n", c, optarg);
+	fprintf(stderr, "convert: %s: %s\n", opt_name(longopts, c, name, sizeof name), err);
 	return -1;
 }
 
@@ -199,7 +200,8 @@ static void setup_metrics(struct convert *cv)
 	for (int r = 0; r < NR_COUNT; r++) {
 		snprintf(lab, sizeof lab, "reason=\"%s\"", norm_reason_name((enum norm_reason)r));
 		cv->m_errors[r] = met_add(cv->reg, MET_COUNTER, "exchange_convert_errors_total",
-					  "Input lines skipped, by reason.", lab);
+					  "Input lines skipped, by reason; price and amount count single "
+					  "trades and book levels left out of a line.", lab);
 	}
 	for (int i = 0; xch_all[i] && i < 16; i++) {
 		snprintf(lab, sizeof lab, "exchange=\"%s\"", xch_all[i]->name);
@@ -246,6 +248,19 @@ static void bad_line(struct convert *cv, enum norm_reason r, const char *why, co
 	log_warn("line skipped", " reason=%s detail=%s line=%s suppressed=%ld", norm_reason_name(r),
 		 log_quote(q, 120, why, strlen(why)),
 		 log_quote(q + 120, 80, line, len > 60 ? 60 : len), suppressed);
+}
+
+/* A trade or book level left out for its price or amount; the rest of its line was kept. */
+static void value_skipped(void *ctx, const struct xch *x, enum norm_reason r, const char *why)
+{
+	struct convert *cv = ctx;
+	char q[120];
+	cv->m_errors[r]->v++;
+	long suppressed = log_allow(&cv->rl_skipped, clk_mono_us());
+	if (suppressed < 0)
+		return;
+	log_warn("trade or book level skipped", " exchange=%s reason=%s detail=%s suppressed=%ld", x->name,
+		 norm_reason_name(r), log_quote(q, sizeof q, why, strlen(why)), suppressed);
 }
 
 static int known_event(const struct js_doc *d, int t)
@@ -369,6 +384,7 @@ int main(int argc, char **argv)
 	cv.norm.resync = request_resync;
 	cv.norm.latency = feed_latency;
 	cv.norm.checksum = checksum_failed;
+	cv.norm.skipped = value_skipped;
 	cv.norm.ctx = &cv;
 	setup_metrics(&cv);
 	if (cv.o.run_dir)

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -643,6 +644,7 @@ static int parse_opts(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static char host[256];
+	char err[128], name[32];
 	long long v;
 	int c;
 	struct opts *o = &D.o;
@@ -660,22 +662,22 @@ static int parse_opts(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "B:b:f:g:hi:k:l:np:r:S:t:Vw:X:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'B':
-			if (opt_long(optarg, 65536, 1L << 34, &v))
+			if (opt_long(optarg, 65536, 1L << 34, &v, err, sizeof err))
 				goto bad;
 			o->standby_bytes = (uint64_t)v;
 			break;
 		case 'p':
-			if (opt_long(optarg, 0, 60000, &v))
+			if (opt_long(optarg, 0, 60000, &v, err, sizeof err))
 				goto bad;
 			o->promote_wait_ms = (int)v;
 			break;
 		case 'S':
-			if (opt_long(optarg, 0, 3600, &v))
+			if (opt_long(optarg, 0, 3600, &v, err, sizeof err))
 				goto bad;
 			o->standby_s = (int)v;
 			break;
 		case 'w':
-			if (opt_long(optarg, 1024, 1L << 26, &v))
+			if (opt_long(optarg, 1024, 1L << 26, &v, err, sizeof err))
 				goto bad;
 			/* a power of two, for the set's arithmetic */
 			o->trade_window = 1024;
@@ -683,12 +685,12 @@ static int parse_opts(int argc, char **argv)
 				o->trade_window <<= 1;
 			break;
 		case 'b':
-			if (opt_long(optarg, 65536, 1L << 30, &v))
+			if (opt_long(optarg, 65536, 1L << 30, &v, err, sizeof err))
 				goto bad;
 			o->out_buffer = (size_t)v;
 			break;
 		case 'f':
-			if (opt_long(optarg, 1, 3600, &v))
+			if (opt_long(optarg, 1, 3600, &v, err, sizeof err))
 				goto bad;
 			o->fallback_after_s = (int)v;
 			break;
@@ -697,7 +699,7 @@ static int parse_opts(int argc, char **argv)
 		case 'i': o->node_id = optarg; break;
 		case 'k': o->brokers = optarg; break;
 		case 'l':
-			if (opt_long(optarg, 1024, 1L << 30, &v))
+			if (opt_long(optarg, 1024, 1L << 30, &v, err, sizeof err))
 				goto bad;
 			o->max_line = (size_t)v;
 			break;
@@ -708,7 +710,7 @@ static int parse_opts(int argc, char **argv)
 		case 'X': {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg || o->nxprops == MAX_XPROPS) {
-				fprintf(stderr, "distribute: -X takes key=value\n");
+				fprintf(stderr, "distribute: -X takes key=value (%d at most)\n", MAX_XPROPS);
 				return -1;
 			}
 			*eq = 0;
@@ -736,8 +738,45 @@ static int parse_opts(int argc, char **argv)
 	}
 	return 0;
 bad:
-	fprintf(stderr, "distribute: bad value: %s\n", optarg);
+	fprintf(stderr, "distribute: %s: %s\n", opt_name(longopts, c, name, sizeof name), err);
 	return -1;
+}
+
+/* What librdkafka says about a client made only to be checked is beside the point. */
+static void check_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+}
+
+/* Every -X goes through librdkafka's own check of names and values, so that --check (and
+ * the supervisor's fail-fast start) refuses what kafka_start would refuse later. */
+static int check_xprops(void)
+{
+	char err[512];
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	for (int i = 0; i < D.o.nxprops; i++)
+		if (rd_kafka_conf_set(c, D.o.xprops[i][0], D.o.xprops[i][1], err, sizeof err) !=
+		    RD_KAFKA_CONF_OK) {
+			fprintf(stderr, "distribute: -X %s=%s: %s\n", D.o.xprops[i][0], D.o.xprops[i][1], err);
+			rd_kafka_conf_destroy(c);
+			return -1;
+		}
+	if (!D.o.check || !D.o.brokers) {
+		rd_kafka_conf_destroy(c);
+		return 0;
+	}
+	/* Some values are only refused when a client is made from them (an unknown SASL
+	 * mechanism, an unreadable ssl.ca.location): make one, without brokers so that it
+	 * connects nowhere, and drop it. */
+	rd_kafka_conf_set_log_cb(c, check_log);
+	rd_kafka_conf_set(c, "bootstrap.servers", "", err, sizeof err);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+	if (!rk) {
+		rd_kafka_conf_destroy(c);
+		fprintf(stderr, "distribute: -X: %s\n", err);
+		return -1;
+	}
+	rd_kafka_destroy(rk);
+	return 0;
 }
 
 static int setup_metrics(void)
@@ -818,7 +857,7 @@ int main(int argc, char **argv)
 	struct lws_context_creation_info info;
 	char err[512];
 
-	if (parse_opts(argc, argv))
+	if (parse_opts(argc, argv) || check_xprops())
 		return EXIT_USAGE;
 	log_init("distribute");
 	if (D.o.check)

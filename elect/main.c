@@ -11,9 +11,11 @@
 #include "exitcode.h"
 #include "log.h"
 #include "met.h"
+#include "opt.h"
 #include "rundir.h"
 #include "sig.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -384,6 +386,55 @@ static void usage(FILE *f)
 		EXITCODE_HELP);
 }
 
+/* The syntax the ZooKeeper client takes, checked without connecting: HOST:PORT[,HOST:PORT]...
+ * and an optional /chroot. zookeeper_init would take a bad string and fail on every retry;
+ * here it is a configuration error. */
+static int check_zk(const char *s, char *err, size_t errlen)
+{
+	const char *chroot = strchr(s, '/');
+	size_t hosts_len = chroot ? (size_t)(chroot - s) : strlen(s);
+	if (!hosts_len) {
+		snprintf(err, errlen, "\"%.60s\": no HOST:PORT before the chroot path", s);
+		return -1;
+	}
+	for (const char *h = s; h < s + hosts_len;) {
+		size_t n = strcspn(h, ",");
+		if (h + n > s + hosts_len)
+			n = (size_t)(s + hosts_len - h);
+		const char *colon = memrchr(h, ':', n);
+		char port[8];
+		long long v;
+		size_t pn = colon ? (size_t)(h + n - colon - 1) : 0;
+		if (!colon || colon == h) {
+			snprintf(err, errlen, "\"%.*s\" is not HOST:PORT", (int)(n > 60 ? 60 : n), h);
+			return -1;
+		}
+		for (const char *c = h; c < colon; c++)
+			if (!isalnum((unsigned char)*c) && !strchr(".-_:", *c)) {
+				snprintf(err, errlen, "\"%.*s\": a host name has no '%c'", (int)(n > 60 ? 60 : n), h, *c);
+				return -1;
+			}
+		snprintf(port, sizeof port, "%.*s", (int)(pn < sizeof port ? pn : sizeof port - 1), colon + 1);
+		if (!pn || pn >= sizeof port || strspn(port, "0123456789") != pn ||
+		    opt_long(port, 1, 65535, &v, err, errlen)) {
+			snprintf(err, errlen, "\"%.*s\": the port is a number (1-65535)", (int)(n > 60 ? 60 : n), h);
+			return -1;
+		}
+		h += n;
+		if (h < s + hosts_len && ++h == s + hosts_len) {
+			snprintf(err, errlen, "\"%.60s\": a comma with no HOST:PORT after it", s);
+			return -1;
+		}
+	}
+	if (chroot && strcmp(chroot, "/") &&
+	    (chroot[strlen(chroot) - 1] == '/' || strstr(chroot, "//") || strstr(chroot, "/./") ||
+	     strstr(chroot, "/../") || strpbrk(chroot, " ,:"))) {
+		snprintf(err, errlen, "\"%.60s\": the chroot is not a ZooKeeper path", chroot);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -401,8 +452,9 @@ static int parse_opts(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts *o = &E.o;
+	char err[128];
+	long long v;
 	int c;
-	char *end;
 	o->path = "/exchange/election";
 	o->node_id = getenv("NODE_ID");
 	o->url = getenv("ADVERTISED_URL");
@@ -419,20 +471,18 @@ static int parse_opts(int argc, char **argv)
 		case 'p': o->path = optarg; break;
 		case 'r': o->run_dir = optarg; break;
 		case 's':
-			errno = 0;
-			o->session_ms = (int)strtol(optarg, &end, 10);
-			if (errno || *end || o->session_ms < 400 || o->session_ms > 120000) {
-				fprintf(stderr, "elect: --session-timeout takes 400..120000 ms\n");
+			if (opt_long(optarg, 400, 120000, &v, err, sizeof err)) {
+				fprintf(stderr, "elect: --session-timeout: %s\n", err);
 				return -1;
 			}
+			o->session_ms = (int)v;
 			break;
 		case 'S':
-			errno = 0;
-			o->standbys = (int)strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || o->standbys < 0 || o->standbys > 64) {
-				fprintf(stderr, "elect: --standbys takes 0..64 followers, not %s\n", optarg);
+			if (opt_long(optarg, 0, 64, &v, err, sizeof err)) {
+				fprintf(stderr, "elect: --standbys: %s\n", err);
 				return -1;
 			}
+			o->standbys = (int)v;
 			break;
 		case 'u': o->url = optarg; break;
 		case 'V': printf("elect %s\n", VERSION); exit(EXIT_OK);
@@ -444,8 +494,16 @@ static int parse_opts(int argc, char **argv)
 		fprintf(stderr, "elect: --zk, --node-id and --url are required (try --help)\n");
 		return -1;
 	}
-	if (o->path[0] != '/' || o->path[strlen(o->path) - 1] == '/' || strchr(o->node_id, ' ')) {
-		fprintf(stderr, "elect: the path must start with / and not end with one; the node id has no spaces\n");
+	if (check_zk(o->zk, err, sizeof err)) {
+		fprintf(stderr, "elect: --zk: %s; the form is HOST:PORT[,HOST:PORT]...[/CHROOT]\n", err);
+		return -1;
+	}
+	if (o->path[0] != '/' || o->path[strlen(o->path) - 1] == '/') {
+		fprintf(stderr, "elect: --path: \"%s\" must start with / and not end with one\n", o->path);
+		return -1;
+	}
+	if (strchr(o->node_id, ' ')) {
+		fprintf(stderr, "elect: --node-id: \"%s\" has a space; a node id has none\n", o->node_id);
 		return -1;
 	}
 	if (o->run_dir && !*o->run_dir)

@@ -17,6 +17,8 @@
 #include <getopt.h>
 #include <libwebsockets.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <signal.h>
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define VERSION "0.1.0"
@@ -133,6 +136,7 @@ struct ingest {
 	struct jw env;
 	struct js_doc doc;
 	int sigfd, ctlfd;
+	struct rundir_file ctl_file; /* ingest.sock as made, removed only if still ours */
 	lws_sorted_usec_list_t sul_tick;
 	int64_t last_metrics;
 	struct met_reg *reg;
@@ -1268,11 +1272,11 @@ static int add_symbols(struct conn *c, const char *list)
 	snprintf(buf, sizeof buf, "%s", list);
 	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
 		if (c->sub.nsym == XCH_MAX_SYMBOLS) {
-			fprintf(stderr, "ingest: at most %d symbols per exchange\n", XCH_MAX_SYMBOLS);
+			fprintf(stderr, "ingest: --exchange: at most %d symbols per exchange\n", XCH_MAX_SYMBOLS);
 			return -1;
 		}
 		if (sym_split_sep(tok, strlen(tok), '-', 0, c->sub.sym[c->sub.nsym]) < 0) {
-			fprintf(stderr, "ingest: %s: symbols are BASE-QUOTE, such as BTC-USDT\n", tok);
+			fprintf(stderr, "ingest: --exchange: \"%s\": symbols are BASE-QUOTE, such as BTC-USDT\n", tok);
 			return -1;
 		}
 		c->sub.nsym++;
@@ -1298,6 +1302,7 @@ static int parse_opts(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *urls[MAX_EXCHANGES][2];
+	char err[256], name[32];
 	int nurls = 0, c;
 	long long v;
 	struct opts *o = &g.o;
@@ -1311,13 +1316,13 @@ static int parse_opts(int argc, char **argv)
 			o->ca = optarg;
 			break;
 		case 'b':
-			if (opt_long(optarg, 65536, 1L << 30, &v))
+			if (opt_long(optarg, 65536, 1L << 30, &v, err, sizeof err))
 				goto bad;
 			o->out_buffer = (size_t)v;
 			break;
 		case 'c':
 			if ((o->channels = xch_parse_channels(optarg)) < 0) {
-				fprintf(stderr, "ingest: channels are trade, ticker, book\n");
+				fprintf(stderr, "ingest: --channels: \"%s\" is not a list of trade, ticker, book\n", optarg);
 				return -1;
 			}
 			break;
@@ -1325,17 +1330,17 @@ static int parse_opts(int argc, char **argv)
 			usage(stdout);
 			exit(EXIT_OK);
 		case 'I':
-			if (opt_long(optarg, 100, 3600000, &v))
+			if (opt_long(optarg, 100, 3600000, &v, err, sizeof err))
 				goto bad;
 			o->idle_timeout_ms = (int)v;
 			break;
 		case 'K':
-			if (opt_long(optarg, 100, 3600000, &v))
+			if (opt_long(optarg, 100, 3600000, &v, err, sizeof err))
 				goto bad;
 			o->keepalive_ms = (int)v;
 			break;
 		case 'M':
-			if (opt_long(optarg, 1024, 64L << 20, &v))
+			if (opt_long(optarg, 1024, 64L << 20, &v, err, sizeof err))
 				goto bad;
 			o->max_frame = (size_t)v;
 			break;
@@ -1348,7 +1353,7 @@ static int parse_opts(int argc, char **argv)
 		case 'u': {
 			const char *eq = strchr(optarg, '=');
 			if (!eq || nurls == MAX_EXCHANGES) {
-				fprintf(stderr, "ingest: --url takes EXCHANGE=URL\n");
+				fprintf(stderr, "ingest: --url takes EXCHANGE=URL (%d at most)\n", MAX_EXCHANGES);
 				return -1;
 			}
 			urls[nurls][0] = optarg;
@@ -1362,16 +1367,19 @@ static int parse_opts(int argc, char **argv)
 			size_t n = strcspn(optarg, ":");
 			const struct xch *x = xch_find(optarg, n);
 			if (!x) {
-				fprintf(stderr, "ingest: unknown exchange %.*s\n", (int)n, optarg);
+				fprintf(stderr, "ingest: --exchange: unknown exchange \"%.*s\" (one of", (int)n, optarg);
+				for (const struct xch *const *e = xch_all; *e; e++)
+					fprintf(stderr, " %s", (*e)->name);
+				fprintf(stderr, ")\n");
 				return -1;
 			}
 			for (int i = 0; i < g.nconns; i++)
 				if (g.conns[i].x == x) {
-					fprintf(stderr, "ingest: %s is listed twice\n", x->name);
+					fprintf(stderr, "ingest: --exchange: %s is listed twice\n", x->name);
 					return -1;
 				}
 			if (g.nconns == MAX_EXCHANGES) {
-				fprintf(stderr, "ingest: too many exchanges\n");
+				fprintf(stderr, "ingest: --exchange: %d exchanges at most\n", MAX_EXCHANGES);
 				return -1;
 			}
 			struct conn *cn = &g.conns[g.nconns++];
@@ -1398,7 +1406,6 @@ static int parse_opts(int argc, char **argv)
 	for (int i = 0; i < g.nconns; i++) {
 		struct conn *cn = &g.conns[i];
 		const char *base = cn->x->default_url;
-		char err[256];
 		for (int u = 0; u < nurls; u++)
 			if (strlen(cn->x->name) == (size_t)(urls[u][1] - 1 - urls[u][0]) &&
 			    !strncmp(urls[u][0], cn->x->name, strlen(cn->x->name)))
@@ -1410,7 +1417,7 @@ static int parse_opts(int argc, char **argv)
 			return -1;
 		}
 		if (strncmp(cn->url, "ws://", 5) && strncmp(cn->url, "wss://", 6)) {
-			fprintf(stderr, "ingest: %s: URL must start with ws:// or wss://\n", cn->x->name);
+			fprintf(stderr, "ingest: --url %s: the URL must start with ws:// or wss://\n", cn->x->name);
 			return -1;
 		}
 	}
@@ -1426,12 +1433,43 @@ static int parse_opts(int argc, char **argv)
 	}
 	return 0;
 bad:
-	fprintf(stderr, "ingest: bad value for --%s: %s\n",
-		c == 'b' ? "buffer" : c == 'I' ? "idle-timeout" : c == 'K' ? "keepalive" : "max-frame", optarg);
+	fprintf(stderr, "ingest: %s: %s\n", opt_name(longopts, c, name, sizeof name), err);
 	return -1;
 }
 
 /* ---- set-up and the loop ---- */
+
+/* The --ca file must be one OpenSSL reads certificates from (PEM), as the TLS set-up will:
+ * checked before anything starts, so that a wrong path is a configuration error, not a
+ * connection that fails on every retry. */
+static int check_ca(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	FILE *f = fopen(path, "r");
+	if (!f || fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s", f ? "not a regular file" : strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	ERR_clear_error();
+	STACK_OF(X509_INFO) *infos = PEM_X509_INFO_read(f, NULL, NULL, NULL);
+	int certs = 0;
+	for (int i = 0; infos && i < sk_X509_INFO_num(infos); i++)
+		certs += sk_X509_INFO_value(infos, i)->x509 != NULL;
+	unsigned long e = ERR_peek_last_error();
+	fclose(f);
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	if (!infos || !certs) {
+		if (!infos && e)
+			snprintf(err, errlen, "not a PEM certificate file (%s)", ERR_reason_error_string(e));
+		else
+			snprintf(err, errlen, "holds no PEM certificate");
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
 
 static int setup_metrics(void)
 {
@@ -1503,13 +1541,13 @@ int main(int argc, char **argv)
 
 	if (parse_opts(argc, argv))
 		return EXIT_USAGE;
+	if (g.o.ca && check_ca(g.o.ca, err, sizeof err)) {
+		fprintf(stderr, "ingest: --ca %s: %s\n", g.o.ca, err);
+		return EXIT_USAGE;
+	}
 	log_init("ingest");
 	if (g.o.check)
 		return EXIT_OK;
-	if (g.o.ca && access(g.o.ca, R_OK)) {
-		log_error("cannot read the CA file", " file=%s error=\"%s\"", g.o.ca, strerror(errno));
-		return EXIT_USAGE;
-	}
 	if (g.o.run_dir && rundir_ensure(g.o.run_dir, err, sizeof err)) {
 		log_error("cannot use the run directory", " error=\"%s\"", err);
 		return EXIT_USAGE;
@@ -1561,11 +1599,17 @@ int main(int argc, char **argv)
 	if (g.o.run_dir) {
 		char path[4096];
 		if (rundir_path(g.o.run_dir, "ingest.sock", path, sizeof path) ||
-		    (g.ctlfd = rundir_listen_unix(path, err, sizeof err)) < 0 ||
+		    (g.ctlfd = rundir_listen_unix(path, &g.ctl_file, err, sizeof err)) < 0 ||
 		    !loop_adopt(g.vh, g.ctlfd, "raw", &kinds[RAW_CTL_LISTEN])) {
-			log_error("cannot open the control socket", " error=\"%s\"", err);
+			/* Another ingest on this run directory: two would feed one node twice. */
+			int taken = g.ctlfd < 0 && errno == EADDRINUSE;
+			char other[32] = "unknown";
+			if (taken)
+				rundir_read(g.o.run_dir, "ingest.pid", other, sizeof other);
+			log_error(taken ? "another ingest runs on this run directory" : "cannot open the control socket",
+				  " error=\"%s\" pid=%s", err, taken ? other : "-");
 			lws_context_destroy(g.ctx);
-			return EXIT_RUNTIME;
+			return taken ? EXIT_USAGE : EXIT_RUNTIME;
 		}
 		rundir_write_pid(g.o.run_dir, "ingest", err, sizeof err);
 	}
@@ -1593,8 +1637,8 @@ int main(int argc, char **argv)
 	lws_context_destroy(g.ctx);
 	if (g.o.run_dir) {
 		char path[4096];
-		if (!rundir_path(g.o.run_dir, "ingest.sock", path, sizeof path))
-			unlink(path);
+		if (g.ctlfd >= 0 && !rundir_path(g.o.run_dir, "ingest.sock", path, sizeof path))
+			rundir_remove_unix(path, &g.ctl_file);
 		rundir_remove_pid(g.o.run_dir, "ingest");
 	}
 	for (int i = 0; i < g.nconns; i++)

@@ -117,9 +117,10 @@ void rundir_remove_pid(const char *dir, const char *tool)
 		unlink(path);
 }
 
-int rundir_listen_unix(const char *path, char *errbuf, size_t errlen)
+int rundir_listen_unix(const char *path, struct rundir_file *file, char *errbuf, size_t errlen)
 {
 	struct sockaddr_un sa;
+	struct stat st;
 	memset(&sa, 0, sizeof sa);
 	sa.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof sa.sun_path) {
@@ -127,18 +128,38 @@ int rundir_listen_unix(const char *path, char *errbuf, size_t errlen)
 		return -1;
 	}
 	strcpy(sa.sun_path, path);
+	/* A socket that accepts a connection is another process's, alive: never take it over. */
+	int probe = rundir_connect_unix(path);
+	if (probe >= 0) {
+		close(probe);
+		snprintf(errbuf, errlen, "%s: another process listens on it", path);
+		errno = EADDRINUSE;
+		return -1;
+	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(errbuf, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, 16)) {
-		snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
+	if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
+		unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, 16) || stat(path, &st)) {
+		int e = errno;
+		snprintf(errbuf, errlen, "%s: %s", path, strerror(e));
 		close(fd);
+		errno = e;
 		return -1;
 	}
+	file->dev = st.st_dev;
+	file->ino = st.st_ino;
 	return fd;
+}
+
+void rundir_remove_unix(const char *path, const struct rundir_file *file)
+{
+	struct stat st;
+	if (!lstat(path, &st) && st.st_dev == file->dev && st.st_ino == file->ino)
+		unlink(path);
 }
 
 int rundir_connect_unix(const char *path)

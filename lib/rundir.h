@@ -3,6 +3,7 @@
 #define RUNDIR_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* A standby is a follower that keeps its exchange connections and pipeline running, so
  * that if it is promoted it can publish what the old leader never got out. */
@@ -30,9 +31,19 @@ void rundir_remove_pid(const char *dir, const char *tool);
 /* Path DIR/NAME into BUF; -1 when it does not fit (unix socket paths are short). */
 int rundir_path(const char *dir, const char *name, char *buf, size_t size);
 
-/* Listens on a unix stream socket at PATH (replacing a stale one), non-blocking.
+/* Which file a socket path named when it was made, so that only its maker removes it. */
+struct rundir_file {
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Listens on a unix stream socket at PATH, non-blocking, and records the socket file in
+ * *FILE. A socket file nobody answers on (left by a process that died) is replaced; one
+ * that answers belongs to a live process and is left alone: -1 with errno EADDRINUSE.
  * Returns the fd, or -1 with ERRBUF. */
-int rundir_listen_unix(const char *path, char *errbuf, size_t errlen);
+int rundir_listen_unix(const char *path, struct rundir_file *file, char *errbuf, size_t errlen);
+/* Removes PATH if it is still the socket file FILE recorded, not another process's since. */
+void rundir_remove_unix(const char *path, const struct rundir_file *file);
 /* Connects to the unix stream socket at PATH. Returns the fd or -1 with errno. */
 int rundir_connect_unix(const char *path);
 

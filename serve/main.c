@@ -321,6 +321,7 @@ static int parse_opts(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts *o = &S.o;
+	char err[128], name[32];
 	long long v;
 	int c;
 	o->port = 8080;
@@ -346,7 +347,7 @@ static int parse_opts(int argc, char **argv)
 			o->nadmin_nets++;
 			break;
 		case 'I':
-			if (opt_long(optarg, 0, 1000000, &v))
+			if (opt_long(optarg, 0, 1000000, &v, err, sizeof err))
 				goto bad;
 			o->max_per_ip = (int)v;
 			break;
@@ -359,34 +360,34 @@ static int parse_opts(int argc, char **argv)
 			break;
 		case 'S': o->auth_secret = optarg; break;
 		case 'B':
-			if (opt_long(optarg, 16, 1 << 24, &v))
+			if (opt_long(optarg, 16, 1 << 24, &v, err, sizeof err))
 				goto bad;
 			o->max_backlog = (uint32_t)v;
 			break;
 		case 'C': o->tls_cert = optarg; break;
 		case 'E': o->exit_on_eof = 1; break;
 		case 'G':
-			if (opt_long(optarg, 1 << 16, 1LL << 34, &v))
+			if (opt_long(optarg, 1 << 16, 1LL << 34, &v, err, sizeof err))
 				goto bad;
 			o->ring_bytes = (uint64_t)v;
 			break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		case 'H':
-			if (opt_long(optarg, 0, MAX_SEND_THREADS, &v))
+			if (opt_long(optarg, 0, MAX_SEND_THREADS, &v, err, sizeof err))
 				goto bad;
 			o->send_threads = (int)v;
 			break;
 		case 'i': o->input = optarg; break;
 		case 'K': o->tls_key = optarg; break;
 		case 'm':
-			if (opt_long(optarg, 0, 1000000, &v))
+			if (opt_long(optarg, 0, 1000000, &v, err, sizeof err))
 				goto bad;
 			o->max_clients = (int)v;
 			break;
 		case 'n': o->check = 1; break;
 		case 'N': o->node_id = optarg; break;
 		case 'p':
-			if (opt_long(optarg, 0, 65535, &v))
+			if (opt_long(optarg, 0, 65535, &v, err, sizeof err))
 				goto bad;
 			o->port = (int)v;
 			break;
@@ -399,19 +400,19 @@ static int parse_opts(int argc, char **argv)
 			break;
 		case 'r': o->run_dir = optarg; break;
 		case 'R':
-			if (opt_long(optarg, 64, 1 << 24, &v))
+			if (opt_long(optarg, 64, 1 << 24, &v, err, sizeof err))
 				goto bad;
 			o->ring = (uint32_t)v;
 			break;
 		case 'T':
-			if (opt_long(optarg, 100, 86400000, &v))
+			if (opt_long(optarg, 100, 86400000, &v, err, sizeof err))
 				goto bad;
 			o->ready_timeout_ms = (int)v;
 			break;
 		case 'V': printf("serve %s\n", SERVE_VERSION); exit(EXIT_OK);
 		case 'w': o->www = optarg; break;
 		case 'Y':
-			if (opt_long(optarg, 4096, 1LL << 34, &v))
+			if (opt_long(optarg, 4096, 1LL << 34, &v, err, sizeof err))
 				goto bad;
 			o->max_backlog_bytes = (uint64_t)v;
 			break;
@@ -460,7 +461,7 @@ static int parse_opts(int argc, char **argv)
 	}
 	return 0;
 bad:
-	fprintf(stderr, "serve: bad value: %s\n", optarg);
+	fprintf(stderr, "serve: %s: %s\n", opt_name(longopts, c, name, sizeof name), err);
 	return -1;
 }
 

@@ -78,6 +78,46 @@ env_line() { # env_line EXCHANGE LOCAL_TS DATA
 	[ "$(metric "$prom" exchange_convert_lines_total)" = 14 ]
 }
 
+@test "golden-style: trades and book levels priced at zero or below are left out, counted, logged" {
+	# One bad trade or level costs that trade or level only: the frame's others are kept
+	# (an OKX and a Kraken frame of two trades, an Upbit and a Binance book with bad levels).
+	mkdir "$TMP/run"
+	"$BIN/convert" --run-dir "$TMP/run" <"$FIXTURES/skipped/nonpositive.in" >"$TMP/got" 2>"$TMP/err"
+	diff "$FIXTURES/skipped/nonpositive.out" "$TMP/got"
+	# Nothing with a price or amount at or below zero reaches a client.
+	[ "$(jq -s '[.[] | select(.type == "trade") | select(.price <= 0 or .amount <= 0)] | length' "$TMP/got")" = 0 ]
+	[ "$(jq -s '[.[] | select(.type == "book") | (.bids + .asks)[] | select(.[0] <= 0 or .[1] <= 0)] | length' "$TMP/got")" = 0 ]
+	prom=$TMP/run/convert.prom
+	[ "$(metric "$prom" exchange_convert_errors_total 'reason="price"')" = 6 ]
+	[ "$(metric "$prom" exchange_convert_errors_total 'reason="amount"')" = 4 ]
+	[ "$(metric "$prom" exchange_convert_messages_total 'type="trade"')" = 3 ]
+	[ "$(metric "$prom" exchange_convert_messages_total 'type="book"')" = 2 ]
+	grep -q 'level=warn tool=convert msg="trade or book level skipped" exchange=binance reason=price detail="trade price 0"' "$TMP/err"
+	grep -q 'msg="trade or book level skipped" exchange=okx reason=price detail="trade price -42219.9"' "$TMP/err"
+	# Ten in a burst: the first five are logged, the rest counted as suppressed.
+	[ "$(count "$TMP/err" 'msg="trade or book level skipped"')" -eq 5 ]
+	[ "$(count "$TMP/err" 'msg="line skipped"')" -eq 0 ]
+}
+
+@test "a delta priced at zero or below never reaches a kept book; the book is rebuilt" {
+	# Binance's kept book: snapshot, one update, then an update adding a bid at price 0.
+	head -4 "$FIXTURES/golden/binance_fulldepth.in" >"$TMP/in"
+	{
+		env_line binance 1672515782200009 '{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1672515782736,"s":"BTCUSDT","U":113,"u":113,"b":[["0","5"]],"a":[]}}'
+		env_line binance 1672515782200010 '{"stream":"btcusdt@depthSnapshot","data":{"lastUpdateId":113,"bids":[["99.50","2"],["99.00","1"]],"asks":[["100.50","1"]]}}'
+		env_line binance 1672515782200011 '{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1672515782936,"s":"BTCUSDT","U":114,"u":114,"b":[["99.50","0"],["99.40","3"]],"a":[]}}'
+	} >>"$TMP/in"
+	mkdir "$TMP/run"
+	"$BIN/convert" --run-dir "$TMP/run" <"$TMP/in" >"$TMP/got" 2>"$TMP/err"
+	[ "$(jq -s '[.[] | select(.type == "book") | (.bids + .asks)[] | select(.[0] <= 0)] | length' "$TMP/got")" = 0 ]
+	# A delta that cannot be applied is refused whole and counted, and the book is dropped
+	# and rebuilt from a new snapshot, so it never silently differs from the exchange's.
+	[ "$(metric "$TMP/run/convert.prom" exchange_convert_errors_total 'reason="number"')" = 1 ]
+	[ "$(metric "$TMP/run/convert.prom" exchange_convert_book_resyncs_total 'exchange="binance"')" -ge 2 ]
+	# On the rebuilt book an amount of 0 still deletes its level.
+	tail -1 "$TMP/got" | grep -qF '"bids":[[99.4,3],[99,1]],"asks":[[100.5,1]]}'
+}
+
 @test "bad input: log lines are logfmt and rate-limited" {
 	for _ in $(seq 1 500); do echo 'not json'; done >"$TMP/junk"
 	"$BIN/convert" <"$TMP/junk" >"$TMP/out" 2>"$TMP/err"
@@ -153,8 +193,16 @@ env_line() { # env_line EXCHANGE LOCAL_TS DATA
 @test "usage errors exit 2, --help and --version exit 0, --check validates" {
 	run "$BIN/convert" --book-depth 0
 	[ "$status" -eq 2 ]
+	[ "$output" = "convert: --book-depth: 0 is out of range (1-1000)" ]
+	run "$BIN/convert" -d 5000
+	[ "$status" -eq 2 ]
+	[ "$output" = "convert: --book-depth: 5000 is out of range (1-1000)" ]
 	run "$BIN/convert" --book-interval abc
 	[ "$status" -eq 2 ]
+	[ "$output" = 'convert: --book-interval: "abc" is not a whole number (0-3600000)' ]
+	run "$BIN/convert" --max-line 99999999999999999999
+	[ "$status" -eq 2 ]
+	[ "$output" = "convert: --max-line: 99999999999999999999 is out of range (1024-1073741824)" ]
 	run "$BIN/convert" extra-argument
 	[ "$status" -eq 2 ]
 	run "$BIN/convert" --help

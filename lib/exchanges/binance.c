@@ -149,12 +149,11 @@ static int read_trade(struct norm *n, const struct js_doc *d, int o, int agg)
 		return norm_fail(n, NR_FIELD, "m: missing or not a boolean");
 	norm_head(n, "trade", sym, ts);
 	if (norm_id(n, "id", d, agg ? js_get(d, o, "a") : js_get(d, o, "t")) ||
-	    norm_dec(n, "price", d, js_get(d, o, "p")) || norm_dec(n, "amount", d, js_get(d, o, "q")))
+	    norm_price_amount(n, d, js_get(d, o, "p"), js_get(d, o, "q")))
 		return -1;
 	jw_key(n->w, "side");
 	jw_str(n->w, js_type(d, m) == JS_TRUE ? "sell" : "buy", js_type(d, m) == JS_TRUE ? 4 : 3);
-	norm_end(n);
-	n->lines_trade++;
+	norm_end_trade(n);
 	return 0;
 }
 

@@ -242,13 +242,11 @@ static int read_trade(struct norm *n, const struct js_doc *d, int o, const char 
 	if (norm_side(n, d, side, "side", "buy", "sell", &s))
 		return -1;
 	norm_head(n, "trade", sym, ts);
-	if (norm_id(n, "id", d, tid) || norm_dec(n, "price", d, js_get(d, o, "price")) ||
-	    norm_dec(n, "amount", d, js_get(d, o, "size")))
+	if (norm_id(n, "id", d, tid) || norm_price_amount(n, d, js_get(d, o, "price"), js_get(d, o, "size")))
 		return -1;
 	jw_key(n->w, "side");
 	jw_str(n->w, s, strlen(s));
-	norm_end(n);
-	n->lines_trade++;
+	norm_end_trade(n);
 	return 0;
 }
 

@@ -208,13 +208,12 @@ static int read_trades(struct norm *n, const struct js_doc *d, int data)
 		if (norm_side(n, d, side, "S", "Buy", "Sell", &sd))
 			return -1;
 		norm_head(n, "trade", sym, ts);
-		if (norm_id(n, "id", d, js_get(d, o, "i")) || norm_dec(n, "price", d, js_get(d, o, "p")) ||
-		    norm_dec(n, "amount", d, js_get(d, o, "v")))
+		if (norm_id(n, "id", d, js_get(d, o, "i")) ||
+		    norm_price_amount(n, d, js_get(d, o, "p"), js_get(d, o, "v")))
 			return -1;
 		jw_key(n->w, "side");
 		jw_str(n->w, sd, strlen(sd));
-		norm_end(n);
-		n->lines_trade++;
+		norm_end_trade(n);
 	}
 	return 0;
 }

@@ -209,13 +209,11 @@ static int read_trades(struct norm *n, const struct js_doc *d, int ev)
 			continue;
 		norm_head(n, "trade", sym, ts);
 		if (norm_id(n, "id", d, js_get(d, tr, "trade_id")) ||
-		    norm_dec(n, "price", d, js_get(d, tr, "price")) ||
-		    norm_dec(n, "amount", d, js_get(d, tr, "size")))
+		    norm_price_amount(n, d, js_get(d, tr, "price"), js_get(d, tr, "size")))
 			return -1;
 		jw_key(n->w, "side");
 		jw_str(n->w, side, strlen(side));
-		norm_end(n);
-		n->lines_trade++;
+		norm_end_trade(n);
 	}
 	/* Only once every trade converted: remember the newest id of each product. */
 	for (uint32_t i = 0, k = (uint32_t)trades + 1; i < d->tok[trades].size; i++, k = d->tok[k].next) {

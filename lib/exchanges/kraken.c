@@ -316,13 +316,11 @@ static int read_trades(struct norm *n, const struct js_doc *d, int data, int sna
 		if (norm_side(n, d, side, "side", "buy", "sell", &taker))
 			return -1;
 		norm_head(n, "trade", sym, ts);
-		if (norm_id(n, "id", d, tid) || norm_dec(n, "price", d, js_get(d, o, "price")) ||
-		    norm_dec(n, "amount", d, js_get(d, o, "qty")))
+		if (norm_id(n, "id", d, tid) || norm_price_amount(n, d, js_get(d, o, "price"), js_get(d, o, "qty")))
 			return -1;
 		jw_key(n->w, "side");
 		jw_str(n->w, taker, strlen(taker));
-		norm_end(n);
-		n->lines_trade++;
+		norm_end_trade(n);
 	}
 	/* Where a snapshot leaves each pair's stream, once all of it was judged by where the
 	 * stream stood before. */

@@ -12,7 +12,7 @@ static const char *const reason_names[NR_COUNT] = {
 	[NR_TOO_LONG] = "too_long", [NR_JSON] = "json",     [NR_UTF8] = "utf8",
 	[NR_ENVELOPE] = "envelope", [NR_EXCHANGE] = "exchange", [NR_SHAPE] = "shape",
 	[NR_FIELD] = "field",       [NR_NUMBER] = "number", [NR_SYMBOL] = "symbol",
-	[NR_BOOK] = "book",
+	[NR_BOOK] = "book",         [NR_PRICE] = "price",   [NR_AMOUNT] = "amount",
 };
 
 const char *norm_reason_name(enum norm_reason r)
@@ -25,6 +25,7 @@ void norm_init(struct norm *n, struct jw *w)
 	memset(n, 0, sizeof *n);
 	n->w = w;
 	n->book_depth = 20;
+	n->drop = NR_COUNT;
 }
 
 void norm_free(struct norm *n)
@@ -97,6 +98,8 @@ struct norm_sym *norm_sym(struct norm *n, const char *sym)
 void norm_head(struct norm *n, const char *type, const char *sym, int64_t ts)
 {
 	struct jw *w = n->w;
+	n->line_head = w->len;
+	n->drop = NR_COUNT;
 	jw_open(w, '{');
 	jw_key(w, "type");
 	jw_str(w, type, strlen(type));
@@ -135,6 +138,44 @@ int norm_dec(struct norm *n, const char *key, const struct js_doc *d, int t)
 		return norm_fail(n, NR_NUMBER, "%s: not a decimal: %.*s", key, (int)(len > 40 ? 40 : len), s);
 	}
 	return 0;
+}
+
+/* "key":<decimal> like norm_dec; notes in n->drop when the value is not above zero. */
+static int dec_positive(struct norm *n, const char *key, const struct js_doc *d, int t,
+			enum norm_reason r)
+{
+	size_t mark = n->w->len;
+	if (norm_dec(n, key, d, t))
+		return -1;
+	if (n->w->err || n->drop != NR_COUNT)
+		return 0;
+	/* The canonical decimal is what follows the key's colon (it has none of its own). */
+	const char *colon = memchr(n->w->buf + mark, ':', n->w->len - mark);
+	const char *v = colon + 1;
+	size_t len = (size_t)(n->w->buf + n->w->len - v);
+	if (v[0] == '-' || dec_is_zero(v, len)) {
+		n->drop = r;
+		snprintf(n->why, sizeof n->why, "trade %s %.*s", key, (int)(len > 40 ? 40 : len), v);
+	}
+	return 0;
+}
+
+int norm_price_amount(struct norm *n, const struct js_doc *d, int px, int amt)
+{
+	return dec_positive(n, "price", d, px, NR_PRICE) || dec_positive(n, "amount", d, amt, NR_AMOUNT);
+}
+
+void norm_end_trade(struct norm *n)
+{
+	norm_end(n);
+	if (n->drop == NR_COUNT) {
+		n->lines_trade++;
+		return;
+	}
+	n->w->len = n->line_head;
+	if (n->skipped)
+		n->skipped(n->ctx, n->x, n->drop, n->why);
+	n->drop = NR_COUNT;
 }
 
 int norm_dec_opt(struct norm *n, const char *key, const struct js_doc *d, int t)
@@ -273,10 +314,18 @@ int norm_book_level(struct norm *n, const char *px, size_t pn, const char *qty, 
 	int pl = dec_canon(px, pn, p), ql = dec_canon(qty, qn, q);
 	if (pl < 0 || ql < 0)
 		return norm_fail(n, NR_NUMBER, "book level is not a decimal");
-	if (p[0] == '-' || q[0] == '-')
-		return norm_fail(n, NR_NUMBER, "negative book level");
-	if (dec_is_zero(p, (size_t)pl) || dec_is_zero(q, (size_t)ql))
+	/* An empty level is no level (Upbit pads its units with zeros). */
+	if (dec_is_zero(q, (size_t)ql))
 		return 0;
+	if (p[0] == '-' || dec_is_zero(p, (size_t)pl) || q[0] == '-') {
+		/* One bad level costs that level; the rest of the book is still the exchange's. */
+		int bad_px = p[0] == '-' || dec_is_zero(p, (size_t)pl);
+		char why[120];
+		snprintf(why, sizeof why, "book level price %.40s amount %.40s", p, q);
+		if (n->skipped)
+			n->skipped(n->ctx, n->x, bad_px ? NR_PRICE : NR_AMOUNT, why);
+		return 0;
+	}
 	if (n->prev_len) {
 		int c = dec_cmp(p, (size_t)pl, n->prev_px, n->prev_len);
 		if (n->side == 0 ? c >= 0 : c <= 0)

@@ -24,6 +24,8 @@ enum norm_reason {
 	NR_NUMBER,    /* a number that is not a decimal, or absurd */
 	NR_SYMBOL,    /* a symbol that cannot be mapped to BASE-QUOTE */
 	NR_BOOK,      /* an order book that cannot be right (crossed, out of order) */
+	NR_PRICE,     /* a trade or book level priced at zero or below (that one is left out) */
+	NR_AMOUNT,    /* a trade amount not above zero, a negative book amount (left out) */
 	NR_COUNT
 };
 const char *norm_reason_name(enum norm_reason r);
@@ -53,6 +55,9 @@ struct norm {
 	void (*checksum)(void *ctx, const struct xch *x);
 	/* Called for every line with an exchange time: local_ts - ts in µs. */
 	void (*latency)(void *ctx, const struct xch *x, int64_t us);
+	/* Called for each trade or book level left out of a frame whose other lines and levels
+	 * are kept (NR_PRICE, NR_AMOUNT); WHY says what was wrong. */
+	void (*skipped)(void *ctx, const struct xch *x, enum norm_reason r, const char *why);
 	void *ctx;
 	/* Set by norm_fail. */
 	enum norm_reason reason;
@@ -60,7 +65,8 @@ struct norm {
 	/* Counts of lines written per type, for metrics. */
 	uint64_t lines_trade, lines_ticker, lines_book, lines_status, resyncs;
 	/* private */
-	size_t line_start, line_start_book;
+	size_t line_start, line_start_book, line_head;
+	enum norm_reason drop; /* NR_COUNT, or why the trade line being written is left out */
 	int crossed;
 	size_t npending;
 	struct norm_sym **syms;
@@ -91,6 +97,14 @@ void norm_end(struct norm *n);
  * not a decimal. norm_dec_opt writes nothing for a missing or null T. */
 int norm_dec(struct norm *n, const char *key, const struct js_doc *d, int t);
 int norm_dec_opt(struct norm *n, const char *key, const struct js_doc *d, int t);
+/* "price":P,"amount":A of a trade from number tokens PX and AMT (norm_dec's rules). A
+ * price or an amount that is not above zero does not fail the frame: norm_end_trade leaves
+ * that one trade out (NR_PRICE, NR_AMOUNT) and the frame's other trades are kept. */
+int norm_price_amount(struct norm *n, const struct js_doc *d, int px, int amt);
+/* Ends a trade line begun with norm_head: counts it, or takes it back out when
+ * norm_price_amount found it unusable, and tells the skipped hook. */
+void norm_end_trade(struct norm *n);
+
 /* "key":"<text of string token T>" (copied as escaped in the source). */
 int norm_str(struct norm *n, const char *key, const struct js_doc *d, int t);
 /* "id":"<T as text>" for a number or string token. */
@@ -117,7 +131,8 @@ void norm_status_error(struct norm *n, const struct js_doc *d, int code, int msg
 int norm_ts(struct norm *n, const struct js_doc *d, int t, int64_t *us);
 
 /* Book lines. Levels are given best first; prices and amounts are decimal text. Levels with
- * a zero price or amount are skipped, at most book_depth are kept per side. Out-of-order
+ * a zero amount are skipped; any other level priced at zero or below, or with a negative
+ * amount, is left out and told to the skipped hook; at most book_depth are kept per side. Out-of-order
  * levels fail with NR_BOOK; a crossed book emits a resync status, asks for a resync, and
  * fails. With a conflation interval the finished line may be held back (norm_flush). */
 void norm_book_begin(struct norm *n, const char *sym, int64_t ts);

@@ -174,13 +174,11 @@ static int read_trades(struct norm *n, const struct js_doc *d, int arg, int data
 			return -1;
 		norm_head(n, "trade", sym, ts);
 		if (norm_id(n, "id", d, js_get(d, (int)o, "tradeId")) ||
-		    norm_dec(n, "price", d, js_get(d, (int)o, "px")) ||
-		    norm_dec(n, "amount", d, js_get(d, (int)o, "sz")))
+		    norm_price_amount(n, d, js_get(d, (int)o, "px"), js_get(d, (int)o, "sz")))
 			return -1;
 		jw_key(n->w, "side");
 		jw_str(n->w, side, strlen(side));
-		norm_end(n);
-		n->lines_trade++;
+		norm_end_trade(n);
 	}
 	return 0;
 }

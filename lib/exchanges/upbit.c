@@ -142,13 +142,12 @@ static int read_trade(struct norm *n, const struct js_doc *d, int o)
 	if (norm_side(n, d, ab, "ask_bid", "BID", "ASK", &side))
 		return -1;
 	norm_head(n, "trade", sym, ts);
-	if (norm_id(n, "id", d, sid) || norm_dec(n, "price", d, get2(d, o, "trade_price", "tp")) ||
-	    norm_dec(n, "amount", d, get2(d, o, "trade_volume", "tv")))
+	if (norm_id(n, "id", d, sid) ||
+	    norm_price_amount(n, d, get2(d, o, "trade_price", "tp"), get2(d, o, "trade_volume", "tv")))
 		return -1;
 	jw_key(n->w, "side");
 	jw_str(n->w, side, strlen(side));
-	norm_end(n);
-	n->lines_trade++;
+	norm_end_trade(n);
 	return 0;
 }
 

@@ -1267,14 +1267,14 @@ parse_url(const char *url)
 	target.host[n] = '\0';
 	if (*p == ':') {
 		long long v;
-		char num[8];
+		char num[8], err[64];
 		size_t dl = strspn(p + 1, "0123456789");
 
 		if (!dl || dl >= sizeof(num))
 			return -1;
 		memcpy(num, p + 1, dl);
 		num[dl] = '\0';
-		if (opt_long(num, 1, 65535, &v))
+		if (opt_long(num, 1, 65535, &v, err, sizeof err))
 			return -1;
 		target.port = (int)v;
 		p += 1 + dl;
@@ -1354,9 +1354,9 @@ static const struct option long_opts[] = {
 };
 
 static int
-bad_arg(const char *name, const char *val)
+bad_arg(const char *name, const char *why)
 {
-	fprintf(stderr, "wsload: bad value for %s: '%s'\n", name, val);
+	fprintf(stderr, "wsload: %s: %s\n", name, why);
 	fputs("Try 'wsload --help'.\n", stderr);
 	return EXIT_USAGE;
 }
@@ -1366,33 +1366,34 @@ static int
 parse_args(int argc, char **argv)
 {
 	int ch, quiet = 0, rc;
+	char err[128];
 	long long v;
 
 	while ((ch = getopt_long(argc, argv, "hn:pq", long_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
-			if (opt_long(optarg, 1, MAX_CLIENTS, &v))
-				return bad_arg("--clients", optarg);
+			if (opt_long(optarg, 1, MAX_CLIENTS, &v, err, sizeof err))
+				return bad_arg("--clients", err);
 			opt.clients = (long)v;
 			break;
 		case O_CONNECT_TIMEOUT:
-			if (opt_long(optarg, 1, 86400000LL, &v))
-				return bad_arg("--connect-timeout", optarg);
+			if (opt_long(optarg, 1, 86400000LL, &v, err, sizeof err))
+				return bad_arg("--connect-timeout", err);
 			opt.connect_timeout_ms = (long)v;
 			break;
 		case O_COUNT:
-			if (opt_long(optarg, 1, LLONG_MAX, &v))
-				return bad_arg("--count", optarg);
+			if (opt_long(optarg, 1, LLONG_MAX, &v, err, sizeof err))
+				return bad_arg("--count", err);
 			opt.count = v;
 			break;
 		case O_DURATION:
-			if (opt_long(optarg, 1, 86400000LL * 365, &v))
-				return bad_arg("--duration", optarg);
+			if (opt_long(optarg, 1, 86400000LL * 365, &v, err, sizeof err))
+				return bad_arg("--duration", err);
 			opt.duration_ms = (long)v;
 			break;
 		case O_MAX_INFLIGHT:
-			if (opt_long(optarg, 1, 100000, &v))
-				return bad_arg("--max-inflight", optarg);
+			if (opt_long(optarg, 1, 100000, &v, err, sizeof err))
+				return bad_arg("--max-inflight", err);
 			opt.max_inflight = (long)v;
 			break;
 		case 'p':
@@ -1405,8 +1406,8 @@ parse_args(int argc, char **argv)
 			opt.stats = optarg;
 			break;
 		case O_STATS_INTERVAL:
-			if (opt_long(optarg, 10, 86400000LL, &v))
-				return bad_arg("--stats-interval", optarg);
+			if (opt_long(optarg, 10, 86400000LL, &v, err, sizeof err))
+				return bad_arg("--stats-interval", err);
 			opt.stats_interval_ms = (long)v;
 			break;
 		case 'h':
