@@ -81,6 +81,9 @@ render_nginx() {
 		jq -e --arg b "$b" '.[0].services[$b].build == {"context": ".", "dockerfile": "deploy/Dockerfile"}' "$c"
 		# A stop leaves serve its 10 s to close clients with 1001.
 		jq -e --arg b "$b" '.[0].services[$b].stop_grace_period | test("^(1[0-9]|[2-9][0-9])s$")' "$c"
+		# A node that cannot run (exit 2) is retried a few times, then left stopped with its
+		# status, never restarted in a loop (exchanged restarts the stages itself).
+		jq -e --arg b "$b" '.[0].services[$b].restart | test("^on-failure:[1-9]$")' "$c"
 	done
 	# Kafka: one partition for one order, and the listener the backends are given.
 	jq -e '.[0].services.kafka.environment.KAFKA_NUM_PARTITIONS == "1"' "$c"
