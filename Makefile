@@ -33,7 +33,7 @@ TOOL_BINS := $(foreach t,$(TOOLS),$(if $(wildcard $(t)/main.c),$(BIN)/$(t)))
 FUZZ_HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 TEST_BINS := $(TEST_TOOLS:%=$(BIN)/%) $(if $(UNIT_SRC),$(BIN)/unit-tests) $(FUZZ_HARNESSES:%=$(BIN)/fuzz-%)
 
-.PHONY: all deps deps-run run demo test asan tsan bench fuzz clean
+.PHONY: all deps deps-run run demo test deploy-test asan tsan bench fuzz clean
 .SECONDARY:
 all: $(TOOL_BINS) $(TEST_BINS)
 
@@ -104,6 +104,12 @@ demo: deps-run all
 
 test: deps all
 	@BIN=$(abspath $(BIN)) tests/run
+
+# The compose deployment run for real in containers (podman), Kafka mode against the mock,
+# and what it measured (deploy/README.md). Images are kept between runs.
+deploy-test: deps all
+	@scripts/install-deploy-deps
+	@BIN=$(abspath $(BIN)) deploy/test/run
 
 asan: deps
 	$(MAKE) SANITIZE=address,undefined all

@@ -1,11 +1,12 @@
 #!/usr/bin/env bats
 # The deployment files (compose.yml, deploy/): parsed, cross-checked against the relay and
 # against each other, and run wherever this machine can run them: nginx -t, promtool, the
-# Dockerfile's build step, a real node's metrics, a real Prometheus. No Docker engine and no
-# Kubernetes here, so compose.yml and deploy/k8s are checked, not run.
+# Dockerfile's build step, a real node's metrics, a real Prometheus, `kubectl kustomize`.
+# compose.yml itself runs in containers under make deploy-test (deploy/test/run); no
+# Kubernetes cluster here, so deploy/k8s is rendered offline and cross-checked, not run.
 #
-# Needs nginx, prometheus (promtool), jq, openssl and yq (YAML to JSON; Debian package yq).
-# A missing tool fails the test that needs it.
+# Needs nginx, prometheus (promtool), jq, openssl, yq (YAML to JSON; Debian package yq) and
+# kubectl (Debian package kubernetes-client). A missing tool fails the test that needs it.
 
 load helpers
 
@@ -80,6 +81,9 @@ render_nginx() {
 		jq -e --arg b "$b" '.[0].services[$b].build == {"context": ".", "dockerfile": "deploy/Dockerfile"}' "$c"
 		# A stop leaves serve its 10 s to close clients with 1001.
 		jq -e --arg b "$b" '.[0].services[$b].stop_grace_period | test("^(1[0-9]|[2-9][0-9])s$")' "$c"
+		# A node that cannot run (exit 2) is retried a few times, then left stopped with its
+		# status, never restarted in a loop (exchanged restarts the stages itself).
+		jq -e --arg b "$b" '.[0].services[$b].restart | test("^on-failure:[1-9]$")' "$c"
 	done
 	# Kafka: one partition for one order, and the listener the backends are given.
 	jq -e '.[0].services.kafka.environment.KAFKA_NUM_PARTITIONS == "1"' "$c"
@@ -440,39 +444,145 @@ rules_ok() {
 	done
 }
 
-# Every document of deploy/k8s/*.yaml in one JSON array; prints its file name.
-k8s_json() {
+# ---- Kubernetes ----
+
+# k8s_render DIR: `kubectl kustomize DIR` (offline), every object in one JSON array in
+# $TMP/k8s.json; prints that file's name.
+k8s_render() {
+	need kubectl kubernetes-client || return 1
 	need yq yq || return 1
-	: >"$TMP/k8s.jsonl"
-	for f in "$ROOT"/deploy/k8s/*.yaml; do
-		yq -c . "$f" >>"$TMP/k8s.jsonl" || { echo "bad YAML: $f" >&2; return 1; }
-	done
-	jq -s . "$TMP/k8s.jsonl" >"$TMP/k8s.json" && echo "$TMP/k8s.json"
+	kubectl kustomize "$1" >"$TMP/k8s.yaml" 2>"$TMP/k8s.err" || { cat "$TMP/k8s.err" >&2; return 1; }
+	yq -c . "$TMP/k8s.yaml" | jq -s 'map(select(. != null))' >"$TMP/k8s.json" || return 1
+	echo "$TMP/k8s.json"
 }
 
-@test "k8s: the manifests parse and agree on names, labels, ports, probes and the node's variables" {
-	k=$(k8s_json)
-	# kustomization.yaml lists every manifest, and only existing ones.
-	jq -r '.[] | select(.kind == "Kustomization") | .resources[]' "$k" | sort >"$TMP/listed"
+# What the checks below say of the rendered objects (jq): the one object of a kind, the
+# Deployment's pod and container (the objects are $docs[0]), whether a selector picks given labels (every pair, exact
+# values), and whether a port (name or number) is one of the container's.
+K8S_JQ='def objs: $docs[0][];
+def one($k): [objs | select(.kind == $k)] | if length == 1 then .[0] else error("want one \($k), have \(length)") end;
+def dep: one("Deployment"); def pod: dep.spec.template; def ctr: pod.spec.containers[0];
+def selects($sel; $labels): ($sel | length > 0) and ($sel | to_entries | all(. as $e | $labels[$e.key] == $e.value));
+def ctr_port($p): [ctr.ports[] | .name, .containerPort] | index($p) != null;'
+
+# The HTTP paths serve answers (serve/http.c).
+serve_paths() { grep -oE 'strcmp\(uri, "/[a-z/]*"\)' "$ROOT/serve/http.c" | grep -oE '"[^"]*"' | jq -s .; }
+
+# k8s_crossrefs FILE: every reference between the rendered objects in FILE holds: names,
+# labels and selectors, ports, ConfigMap keys, probes, the autoscaler's target, the service
+# account, the image. Prints "broken: WHAT" for the first that does not.
+k8s_crossrefs() {
+	local k=$1 version
+	holds() { # holds WHAT JQ [ARGS...]
+		local what=$1 expr=$2
+		shift 2
+		jq -en --slurpfile docs "$k" "$@" "$K8S_JQ $expr" >/dev/null 2>"$TMP/jq.err" ||
+			{ echo "broken: $what $(cat "$TMP/jq.err")"; return 1; }
+	}
+	holds "the Deployment's selector picks its own pods" 'selects(dep.spec.selector.matchLabels; pod.metadata.labels)' || return 1
+	holds "the Service selects the Deployment's pods" 'selects(one("Service").spec.selector; pod.metadata.labels)' || return 1
+	holds "the Service's targetPort is a port of the container" \
+		'[one("Service").spec.ports[].targetPort] | all(ctr_port(.))' || return 1
+	holds "the Ingress sends to the Service, on one of its ports" 'one("Service") as $s
+		| [one("Ingress").spec.rules[].http.paths[].backend.service]
+		| length > 0 and all(.name == $s.metadata.name and ((.port.name // .port.number) as $p | [$s.spec.ports[] | .name, .port] | index($p) != null))' || return 1
+	holds "the PodDisruptionBudget selects the pods" 'selects(one("PodDisruptionBudget").spec.selector.matchLabels; pod.metadata.labels)' || return 1
+	holds "the NetworkPolicy selects the pods" 'selects(one("NetworkPolicy").spec.podSelector.matchLabels; pod.metadata.labels)' || return 1
+	holds "the NetworkPolicy lets in the container's port" \
+		'[one("NetworkPolicy").spec.ingress[].ports[].port] | length > 0 and all(ctr_port(.))' || return 1
+	# ConfigMaps the pod uses exist, with the keys it takes from them.
+	holds "every ConfigMap the pod names (envFrom, env, volumes) exists, with the keys it reads" '
+		[objs | select(.kind == "ConfigMap")] as $cms
+		| def cm($n): [$cms[] | select(.metadata.name == $n)][0];
+		[ctr.envFrom[]?.configMapRef.name] + [pod.spec.volumes[]?.configMap.name // empty]
+			+ [ctr.env[]?.valueFrom.configMapKeyRef.name // empty] | length > 0 and all(cm(.) != null)
+		and ([ctr.env[]?.valueFrom.configMapKeyRef // empty] | all(. as $r | cm($r.name).data[$r.key] != null))
+		and ([pod.spec.volumes[]?.configMap // empty | select(.items)] | all(. as $v | $v.items | all(cm($v.name).data[.key] != null)))' || return 1
+	# Probes: on a port of the container, at paths serve answers.
+	holds "the probes use a port of the container and paths serve answers" '
+		[ctr.readinessProbe, ctr.livenessProbe] | all(. != null and (.httpGet.port as $p | ctr_port($p)) and (.httpGet.path as $x | $paths | index($x) != null))' \
+		--argjson paths "$(serve_paths)" || return 1
+	holds "the Prometheus annotation's port is the container's" 'pod.metadata.annotations["prometheus.io/port"] | tonumber | ctr_port(.)' || return 1
+	# The autoscaler scales this Deployment, which leaves the count to it; CPU utilization
+	# needs a CPU request.
+	holds "the HorizontalPodAutoscaler targets the Deployment" 'one("HorizontalPodAutoscaler").spec.scaleTargetRef as $t
+		| $t.kind == "Deployment" and $t.name == dep.metadata.name and $t.apiVersion == dep.apiVersion' || return 1
+	holds "the autoscaler keeps at least 2 pods, and the Deployment sets no replica count" \
+		'one("HorizontalPodAutoscaler").spec | .minReplicas >= 2 and .maxReplicas >= .minReplicas and dep.spec.replicas == null' || return 1
+	holds "the autoscaler's CPU target has a CPU request to measure against" \
+		'([one("HorizontalPodAutoscaler").spec.metrics[] | select(.resource.name == "cpu")] | length == 0) or (ctr.resources.requests.cpu != null)' || return 1
+	holds "the pods run as the ServiceAccount, which mounts no token" 'one("ServiceAccount") as $sa
+		| pod.spec.serviceAccountName == $sa.metadata.name and $sa.automountServiceAccountToken == false
+		and pod.spec.automountServiceAccountToken == false' || return 1
+	# The image is pinned to the relay's version.
+	version=$("$BIN/serve" --version | awk '{ print $2 }')
+	holds "the image is pinned to the tools' version $version, not latest" \
+		'ctr.image | (split(":") | last) as $tag | test(":") and $tag == $v' --arg v "$version" || return 1
+	# Every object lives in one namespace, the Namespace's.
+	holds "every object is in the Namespace" 'one("Namespace").metadata.name as $ns
+		| [objs | select(.kind != "Namespace") | .metadata.namespace] | all(. == $ns)' || return 1
+}
+
+@test "k8s: kustomization.yaml lists every manifest of deploy/k8s, and only those" {
+	need yq yq
+	yq -r '.resources[]' "$ROOT/deploy/k8s/kustomization.yaml" | sort >"$TMP/listed"
 	for f in "$ROOT"/deploy/k8s/*.yaml; do basename "$f"; done | grep -vx kustomization.yaml | sort | diff "$TMP/listed" -
-	for kind in Deployment Service Ingress PodDisruptionBudget NetworkPolicy ConfigMap; do
+}
+
+@test "k8s: kubectl kustomize renders deploy/k8s offline, and every cross-reference holds" {
+	k=$(k8s_render "$ROOT/deploy/k8s")
+	for kind in Namespace ServiceAccount ConfigMap Deployment Service Ingress PodDisruptionBudget NetworkPolicy HorizontalPodAutoscaler; do
 		[ "$(jq --arg k "$kind" '[.[] | select(.kind == $k)] | length' "$k")" -eq 1 ] || { echo "want one $kind"; false; }
 	done
+	# The Certificate is the cert-manager overlay's, not the base's.
+	jq -e '[.[] | select(.kind == "Certificate")] | length == 0' "$k"
+	k8s_crossrefs "$k"
+}
+
+@test "k8s: the cross-reference check fails on each broken reference" {
+	need yq yq
+	# break FILE YQ-EDIT EXPECTED: deploy/k8s copied, FILE edited, rendered: the check fails, saying EXPECTED.
+	break_one() {
+		rm -rf "$TMP/broken" && cp -r "$ROOT/deploy/k8s" "$TMP/broken"
+		yq -y "$2" "$ROOT/deploy/k8s/$1" >"$TMP/broken/$1"
+		cmp -s "$ROOT/deploy/k8s/$1" "$TMP/broken/$1" && { echo "the edit of $1 changed nothing"; return 1; }
+		k=$(k8s_render "$TMP/broken") || return 1
+		if k8s_crossrefs "$k" >"$TMP/crossrefs.out"; then
+			echo "not caught: $1: $2"
+			return 1
+		fi
+		grep -q "broken: $3" "$TMP/crossrefs.out" || { echo "$1: $2: caught as: $(cat "$TMP/crossrefs.out")"; return 1; }
+	}
+	break_one service.yaml '.spec.selector["app.kubernetes.io/name"] = "relay-typo"' "the Service selects"
+	break_one service.yaml '.spec.ports[0].targetPort = "web"' "the Service's targetPort"
+	break_one ingress.yaml '.spec.rules[0].http.paths[0].backend.service.port.name = "https"' "the Ingress sends"
+	break_one ingress.yaml '.spec.rules[0].http.paths[0].backend.service.name = "relays"' "the Ingress sends"
+	break_one pdb.yaml '.spec.selector.matchLabels["app.kubernetes.io/name"] = "other"' "the PodDisruptionBudget"
+	break_one deployment.yaml '.spec.template.spec.containers[0].envFrom[0].configMapRef.name = "relay-cfg"' "every ConfigMap"
+	break_one deployment.yaml '.spec.template.spec.containers[0].readinessProbe.httpGet.path = "/healthz"' "the probes"
+	break_one deployment.yaml '.spec.template.spec.containers[0].livenessProbe.httpGet.port = "metrics"' "the probes"
+	break_one deployment.yaml '.spec.template.spec.containers[0].ports[0].name = "web"' "the Service's targetPort"
+	break_one deployment.yaml '.spec.template.spec.serviceAccountName = "default"' "the pods run as the ServiceAccount"
+	break_one deployment.yaml '.spec.replicas = 3' "the autoscaler keeps"
+	break_one hpa.yaml '.spec.scaleTargetRef.name = "relay-v2"' "the HorizontalPodAutoscaler targets"
+	break_one serviceaccount.yaml '.automountServiceAccountToken = true' "the pods run as the ServiceAccount"
+	break_one kustomization.yaml '.images[0].newTag = "latest"' "the image is pinned"
+	break_one networkpolicy.yaml '.spec.ingress[0].ports[0].port = 9090' "the NetworkPolicy lets in"
+}
+
+@test "k8s: the manifests agree with the node: variables, port, run directory, user, drain, ingress timeouts" {
+	k=$(k8s_render "$ROOT/deploy/k8s")
 	obj() { jq -c --arg k "$1" '.[] | select(.kind == $k)' "$k"; }
 	obj Deployment >"$TMP/dep"
-	obj Service >"$TMP/svc"
 	pod='.spec.template.spec'
 	ctr="$pod.containers[0]"
-	# Replicas and the rolling update: one pod at a time, never more clients dropped than one holds.
-	jq -e '.spec.replicas >= 2' "$TMP/dep"
+	# The rolling update: one pod at a time, never more clients dropped than one holds.
 	jq -e '.spec.strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 1}}' "$TMP/dep"
-	jq -e '.spec.selector.matchLabels as $s | .spec.template.metadata.labels | contains($s)' "$TMP/dep"
-	# Probes: /ready for readiness, /health for liveness, on the container's port.
-	port_name=$(jq -r "$ctr.ports[0].name" "$TMP/dep")
-	port=$(jq -r "$ctr.ports[0].containerPort" "$TMP/dep")
-	jq -e "$ctr.readinessProbe.httpGet == {\"path\": \"/ready\", \"port\": \"$port_name\"}" "$TMP/dep"
-	jq -e "$ctr.livenessProbe.httpGet == {\"path\": \"/health\", \"port\": \"$port_name\"}" "$TMP/dep"
-	# preStop waits, then SIGTERM gives serve 10 s: the grace period covers both.
+	# Readiness is "can serve clients" (/health: up, not draining), liveness the same with
+	# more patience; /ready (data flowing) would empty the Service in an exchange outage.
+	jq -e "$ctr.readinessProbe.httpGet.path == \"/health\" and $ctr.livenessProbe.httpGet.path == \"/health\"" "$TMP/dep"
+	jq -e "($ctr.livenessProbe | .periodSeconds * .failureThreshold) > ($ctr.readinessProbe | .periodSeconds * .failureThreshold)" "$TMP/dep"
+	# Graceful drain: preStop waits, then SIGTERM gives serve 10 s: the grace period covers both.
 	pre=$(jq -r "$ctr.lifecycle.preStop.exec.command | if .[0] == \"sleep\" then .[1] else empty end" "$TMP/dep")
 	[ -n "$pre" ]
 	grace=$(jq -r "$pod.terminationGracePeriodSeconds" "$TMP/dep")
@@ -482,8 +592,6 @@ k8s_json() {
 	# The environment: the ConfigMap's keys and the container's variables are exchanged's,
 	# or helpers other variables refer to as $(NAME).
 	exchanged_vars >"$TMP/vars.json"
-	cm=$(jq -r "$ctr.envFrom[0].configMapRef.name" "$TMP/dep")
-	jq -e --arg n "$cm" '.metadata.name == $n' <(obj ConfigMap)
 	{ obj ConfigMap | jq -r '.data | keys[]'; jq -r "$ctr.env[].name" "$TMP/dep"; } >"$TMP/env"
 	refs=$(jq -r "$ctr.env[].value // empty" "$TMP/dep" | grep -oE '\$\([A-Z_]+\)' | tr -d '$()' | sort -u)
 	while read -r v; do
@@ -492,6 +600,7 @@ k8s_json() {
 	done <"$TMP/env"
 	grep -qx NODE_ID "$TMP/env"
 	grep -qx ADVERTISED_URL "$TMP/env"
+	port=$(jq -r "$ctr.ports[0].containerPort" "$TMP/dep")
 	obj ConfigMap | jq -e --arg p "$port" '.data.PORT == $p'
 	run_dir=$(obj ConfigMap | jq -r '.data.RUN_DIR')
 	jq -e --arg d "$run_dir" "$ctr.volumeMounts | map(.mountPath) | index(\$d) != null" "$TMP/dep"
@@ -501,31 +610,45 @@ k8s_json() {
 	uid=$(sed -n 's/.*useradd .*--uid \([0-9]*\).*/\1/p' "$ROOT/deploy/Dockerfile")
 	[ -n "$uid" ]
 	jq -e --argjson u "$uid" "$pod.securityContext.runAsUser == \$u" "$TMP/dep"
-	jq -e --arg p "$port" '.spec.template.metadata.annotations["prometheus.io/port"] == $p' "$TMP/dep"
-	# Service -> pods and port; Ingress -> Service; PDB and NetworkPolicy select the pods.
-	labels=$(jq -c '.spec.template.metadata.labels' "$TMP/dep")
-	jq -e --argjson l "$labels" '.spec.selector as $s | $l | contains($s)' "$TMP/svc"
-	jq -e --arg n "$port_name" '.spec.ports[0].targetPort == $n' "$TMP/svc"
-	svc=$(jq -r '.metadata.name' "$TMP/svc")
-	svc_port_name=$(jq -r '.spec.ports[0].name' "$TMP/svc")
-	obj Ingress | jq -e --arg s "$svc" --arg p "$svc_port_name" \
-		'[.spec.rules[].http.paths[].backend.service] | all(.name == $s and .port.name == $p)'
-	for kind in PodDisruptionBudget NetworkPolicy; do
-		obj "$kind" | jq -e --argjson l "$labels" '.spec | (.selector // .podSelector).matchLabels as $s | $l | contains($s)'
-	done
 	obj PodDisruptionBudget | jq -e '.spec.maxUnavailable == 1'
 	# Long WebSocket timeouts and retries at the ingress controller.
 	obj Ingress | jq -e '.metadata.annotations | (.["nginx.ingress.kubernetes.io/proxy-read-timeout"] | tonumber >= 3600)
 		and (.["nginx.ingress.kubernetes.io/proxy-send-timeout"] | tonumber >= 3600)
 		and (.["nginx.ingress.kubernetes.io/proxy-next-upstream"] | test("http_503"))'
-	# Every object lives in the kustomization's namespace.
-	ns=$(jq -r '.[] | select(.kind == "Kustomization") | .namespace' "$k")
-	jq -e --arg ns "$ns" '[.[] | select(.kind != "Kustomization" and .kind != "Namespace") | .metadata.namespace] | all(. == $ns)' "$k"
-	jq -e --arg ns "$ns" '[.[] | select(.kind == "Namespace") | .metadata.name] == [$ns]' "$k"
 }
 
-@test "k8s: the NetworkPolicy admits the ingress controller and Prometheus, and lets out DNS, Kafka, ZooKeeper and 443" {
-	k=$(k8s_json)
+@test "k8s: the probes' paths answer in a real serve: readiness holds through an exchange outage, fails once serve stops" {
+	k=$(k8s_render "$ROOT/deploy/k8s")
+	ready_path=$(jq -r '.[] | select(.kind == "Deployment") | .spec.template.spec.containers[0].readinessProbe.httpGet.path' "$k")
+	live_path=$(jq -r '.[] | select(.kind == "Deployment") | .spec.template.spec.containers[0].livenessProbe.httpGet.path' "$k")
+	PORT=$(free_port)
+	mkfifo "$TMP/in"
+	exec 7<>"$TMP/in"
+	start serve "$BIN/serve" --port "$PORT" --bind 127.0.0.1 --run-dir "$TMP" --input "$TMP/in" --ready-timeout 1000
+	get() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$PORT$1"; }
+	is() { [ "$(get "$1")" = "$2" ]; }
+	wait_until 10 is "$live_path" 200
+	# No data yet (the exchange never answered): not receiving, but ready to serve clients.
+	is /ready 503
+	is "$ready_path" 200
+	# Data flows: every probe and /ready answer 200.
+	echo '{"type":"trade","exchange":"binance","symbol":"BTC-USDT","ts":1,"local_ts":1,"id":"1","price":1,"amount":1,"side":"buy"}' >&7
+	wait_until 5 is /ready 200
+	is "$ready_path" 200
+	# The exchange goes quiet: /ready fails, the pod stays ready and alive.
+	wait_until 5 is /ready 503
+	is "$ready_path" 200
+	is "$live_path" 200
+	# SIGTERM (the pod is stopping): serve closes its listening socket as it starts to drain,
+	# so readiness fails at once.
+	kill -TERM "$(pid_of serve)"
+	not_ready() { ! is "$ready_path" 200; }
+	wait_until 2 not_ready
+	exec 7>&-
+}
+
+@test "k8s: the NetworkPolicy admits the ingress controller and Prometheus, and lets out DNS, Kafka, ZooKeeper and every exchange's port" {
+	k=$(k8s_render "$ROOT/deploy/k8s")
 	jq -c '.[] | select(.kind == "NetworkPolicy")' "$k" >"$TMP/np"
 	jq -e '.spec.policyTypes | sort == ["Egress", "Ingress"]' "$TMP/np"
 	port=$(jq -r '.[] | select(.kind == "Deployment") | .spec.template.spec.containers[0].ports[0].containerPort' "$k")
@@ -533,9 +656,23 @@ k8s_json() {
 	jq -e --argjson p "$port" '[.spec.ingress[].ports[].port] | all(. == $p)' "$TMP/np"
 	jq -e '[.spec.ingress[].from[] | .podSelector.matchLabels["app.kubernetes.io/name"]] | sort == ["ingress-nginx", "prometheus", "relay"]' "$TMP/np"
 	jq -e '[.spec.ingress[].from[] | select(.ipBlock)] | length == 0' "$TMP/np"
-	# Out: DNS over UDP and TCP, HTTPS to public addresses only.
+	# Out: DNS over UDP and TCP.
 	jq -e '[.spec.egress[].ports[] | select(.port == 53) | .protocol] | sort == ["TCP", "UDP"]' "$TMP/np"
-	jq -e '.spec.egress[] | select(.ports | map(.port) == [443]) | .to[0].ipBlock | .cidr == "0.0.0.0/0" and (.except | index("10.0.0.0/8") != null)' "$TMP/np"
+	# The exchanges, on public addresses only: every port of every endpoint the exchange
+	# files name (wss:// and https://, 443 unless the URL says otherwise).
+	jq -c '[.spec.egress[] | select(any(.to[]; .ipBlock.cidr == "0.0.0.0/0"))]' "$TMP/np" >"$TMP/public"
+	jq -e 'length == 1 and (.[0].to[0].ipBlock.except | index("10.0.0.0/8") != null and index("172.16.0.0/12") != null and index("192.168.0.0/16") != null)' "$TMP/public"
+	grep -hoE '"(wss|https)://[^"/]+' "$ROOT"/lib/exchanges/*.c | tr -d '"' | sort -u >"$TMP/endpoints"
+	[ "$(wc -l <"$TMP/endpoints")" -ge 9 ]
+	while read -r url; do
+		hostport=${url#*://}
+		p=443
+		[[ "$hostport" == *:* ]] && p=${hostport##*:}
+		jq -e --argjson p "$p" '.[0].ports | map(.port) | index($p) != null' "$TMP/public" >/dev/null ||
+			{ echo "no egress to $url (port $p)"; false; }
+	done <"$TMP/endpoints"
+	grep -qx 'wss://stream.binance.com:9443' "$TMP/endpoints"
+	grep -qx 'wss://ws.okx.com:8443' "$TMP/endpoints"
 	# Kafka and ZooKeeper: the namespaces and ports of the addresses the nodes are given.
 	for v in KAFKA_BOOTSTRAP_SERVERS ZOOKEEPER_CONNECT; do
 		addr=$(jq -r --arg v "$v" '.[] | select(.kind == "ConfigMap") | .data[$v]' "$k")
@@ -548,4 +685,21 @@ k8s_json() {
 	done
 	# Followers relay the leader's serve in direct mode: pod to pod on the relay's port.
 	jq -e --argjson p "$port" '[.spec.egress[] | select(any(.to[]; .podSelector.matchLabels["app.kubernetes.io/name"] == "relay")) | .ports[].port] == [$p]' "$TMP/np"
+}
+
+@test "k8s: the cert-manager overlay renders the same objects plus a Certificate for the Ingress's secret and hosts" {
+	k=$(k8s_render "$ROOT/deploy/k8s-cert-manager")
+	k8s_crossrefs "$k"
+	jq -c '.[] | select(.kind == "Certificate")' "$k" >"$TMP/cert"
+	[ "$(wc -l <"$TMP/cert")" -eq 1 ]
+	jq -e '.apiVersion == "cert-manager.io/v1" and (.spec.issuerRef.kind | IN("ClusterIssuer", "Issuer")) and .spec.issuerRef.name' "$TMP/cert"
+	ingress=$(jq -c '.[] | select(.kind == "Ingress")' "$k")
+	jq -e --argjson i "$ingress" '.spec.secretName == $i.spec.tls[0].secretName' "$TMP/cert"
+	jq -e --argjson i "$ingress" '.metadata.namespace == $i.metadata.namespace' "$TMP/cert"
+	# Every host the Ingress serves over TLS is in the certificate.
+	jq -e --argjson i "$ingress" '. as $c | ($i.spec.tls[0].hosts + [$i.spec.rules[].host]) | unique | all(. as $h | $c.spec.dnsNames | index($h) != null)' "$TMP/cert"
+	# Besides the Certificate, the overlay renders exactly the base.
+	jq -c 'map(select(.kind != "Certificate"))' "$k" >"$TMP/overlay"
+	k=$(k8s_render "$ROOT/deploy/k8s")
+	diff <(jq -S . "$TMP/overlay") <(jq -S . "$k")
 }
