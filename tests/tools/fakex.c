@@ -1009,6 +1009,7 @@ struct conn {
 	int running;		/* replay timer is scheduled */
 	int64_t replay_at;	/* when it runs (mono_us) */
 	size_t cursor;
+	uint64_t pass;		/* --loop: passes of the recording completed (reid) */
 	uint64_t live_at;	/* --live: absolute line count reached */
 	int live_joined;
 	int64_t base_us, due_us;
@@ -1229,6 +1230,7 @@ replay_advance(struct conn *c)
 			return;
 		}
 		c->cursor = 0;
+		c->pass++;
 		gap = rec.avg_gap;
 	} else {
 		gap = rec.lines[c->cursor].ts - rec.lines[from].ts;
@@ -1350,6 +1352,82 @@ retime(const char *s, size_t n, int64_t offset_ms, size_t *outlen)
 	return buf;
 }
 
+/* --loop: every pass after the first moves the trade ids by PASS * REID_STEP, so a
+ * replayed recording never repeats a trade, as no exchange does (the relay drops a trade
+ * it already passed on). Numbers and digit strings under each exchange's trade-id keys
+ * move; anything else stays. */
+#define REID_STEP 1000000000ULL
+static const char *
+reid(const char *s, size_t n, uint64_t pass, size_t *outlen)
+{
+	static const char *const k_binance[] = { "\"t\":", "\"a\":", NULL };
+	static const char *const k_upbit[] = { "\"sequential_id\":", "\"sid\":", NULL };
+	static const char *const k_trade_id[] = { "\"trade_id\":", NULL };
+	static const char *const k_bybit[] = { "\"i\":", NULL };
+	static const char *const k_trade_id2[] = { "\"tradeId\":", NULL };
+	static const char *const k_gate[] = { "\"id\":", NULL };
+	const char *const *keys;
+	static char *buf;
+	static size_t cap;
+	size_t o = 0, i = 0;
+
+	switch (opt.exchange) {
+	case EX_UPBIT: case EX_BITHUMB: keys = k_upbit; break;
+	case EX_COINBASE: case EX_KRAKEN: keys = k_trade_id; break;
+	case EX_BYBIT: keys = k_bybit; break;
+	case EX_OKX: case EX_BITGET: keys = k_trade_id2; break;
+	case EX_GATEIO: keys = k_gate; break;
+	default: keys = k_binance; break;
+	}
+	if (cap < n + 256) {
+		char *nb = realloc(buf, n + 256);
+		if (!nb) {
+			*outlen = n;
+			return s;
+		}
+		buf = nb;
+		cap = n + 256;
+	}
+	while (i < n) {
+		size_t k, kl = 0;
+		if (s[i] != '"') {
+			buf[o++] = s[i++];
+			continue;
+		}
+		for (k = 0; keys[k]; k++) {
+			kl = strlen(keys[k]);
+			if (i + kl + 1 < n && !memcmp(s + i, keys[k], kl))
+				break;
+		}
+		if (!keys[k]) {
+			buf[o++] = s[i++];
+			continue;
+		}
+		size_t q = s[i + kl] == '"', d = i + kl + q, e = d;
+		uint64_t v = 0;
+		while (e < n && s[e] >= '0' && s[e] <= '9' && e - d < 19)
+			v = v * 10 + (uint64_t)(s[e++] - '0');
+		memcpy(buf + o, s + i, kl + q);
+		o += kl + q;
+		/* a whole digit string (closed by its quote when quoted) moves */
+		if (e > d && (!q || (e < n && s[e] == '"')) && (q || e >= n || s[e] < '0' || s[e] > '9'))
+			o += (size_t)snprintf(buf + o, cap - o, "%llu", (unsigned long long)(v + pass * REID_STEP));
+		else {
+			memcpy(buf + o, s + d, e - d);
+			o += e - d;
+		}
+		i = e;
+		if (o + 64 > cap)
+			break;
+	}
+	if (i < n) {
+		*outlen = n;
+		return s;
+	}
+	*outlen = o;
+	return buf;
+}
+
 static enum lws_write_protocol
 data_wp(void)
 {
@@ -1390,6 +1468,8 @@ line_render(struct conn *c, const struct rline *l, size_t *n)
 	line_text(c, l, &s, &len);
 	if (opt.retime && l->ts > 0)
 		s = retime(s, len, (wall_us() - l->ts) / 1000, &len);
+	if (c->pass)
+		s = reid(s, len, c->pass, &len);
 	if (opt.exchange == EX_COINBASE &&
 	    js_obj_get(s, s + len, "sequence_num", &vs, &ve) == 1) {
 		out.len = 0;
@@ -1536,6 +1616,7 @@ live_tick(struct conn *c, int64_t now)
 		}
 		const struct rline *l = &rec.lines[c->live_at % rec.n];
 
+		c->pass = c->live_at / rec.n;
 		c->live_at++;
 		if (line_wanted(c, l))
 			queue_line(c, l, 0);
