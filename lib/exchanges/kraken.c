@@ -340,80 +340,6 @@ static int read_trades(struct norm *n, const struct js_doc *d, int data, int sna
 	return 0;
 }
 
-/* Canonical decimal A - B into OUT (DEC_MAX bytes), exactly. Returns its length, or -1. */
-static int dec_sub(const char *a, const char *b, char *out)
-{
-	struct {
-		int neg;
-		const char *ip, *fp;
-		size_t il, fl;
-	} x[2];
-	const char *s[2] = { a, b };
-	for (int k = 0; k < 2; k++) {
-		const char *p = s[k];
-		x[k].neg = *p == '-';
-		p += x[k].neg;
-		const char *dot = strchr(p, '.');
-		x[k].ip = p;
-		x[k].il = dot ? (size_t)(dot - p) : strlen(p);
-		x[k].fp = dot ? dot + 1 : "";
-		x[k].fl = strlen(x[k].fp);
-	}
-	x[1].neg = !x[1].neg; /* A + (-B) */
-	size_t il = x[0].il > x[1].il ? x[0].il : x[1].il;
-	size_t fl = x[0].fl > x[1].fl ? x[0].fl : x[1].fl;
-	size_t nd = il + fl + 1; /* one more digit for a carry */
-	if (nd + 3 > DEC_MAX)
-		return -1;
-	unsigned char v[2][DEC_MAX];
-	for (int k = 0; k < 2; k++) {
-		memset(v[k], 0, nd);
-		for (size_t j = 0; j < x[k].il; j++)
-			v[k][1 + il - x[k].il + j] = (unsigned char)(x[k].ip[j] - '0');
-		for (size_t j = 0; j < x[k].fl; j++)
-			v[k][1 + il + j] = (unsigned char)(x[k].fp[j] - '0');
-	}
-	unsigned char r[DEC_MAX];
-	int neg;
-	if (x[0].neg == x[1].neg) {
-		int carry = 0;
-		for (size_t j = nd; j-- > 0;) {
-			int t = v[0][j] + v[1][j] + carry;
-			r[j] = (unsigned char)(t % 10);
-			carry = t / 10;
-		}
-		neg = x[0].neg;
-	} else {
-		int big = memcmp(v[0], v[1], nd) >= 0 ? 0 : 1, borrow = 0;
-		for (size_t j = nd; j-- > 0;) {
-			int t = v[big][j] - v[!big][j] - borrow;
-			borrow = t < 0;
-			r[j] = (unsigned char)(t < 0 ? t + 10 : t);
-		}
-		neg = x[big].neg;
-	}
-	size_t start = 0, end = nd;
-	while (start < 1 + il - 1 && r[start] == 0)
-		start++;
-	while (end > 1 + il && r[end - 1] == 0)
-		end--;
-	size_t o = 0;
-	int zero = 1;
-	for (size_t j = start; j < end; j++)
-		zero &= r[j] == 0;
-	if (neg && !zero)
-		out[o++] = '-';
-	for (size_t j = start; j < 1 + il; j++)
-		out[o++] = (char)('0' + r[j]);
-	if (end > 1 + il) {
-		out[o++] = '.';
-		for (size_t j = 1 + il; j < end; j++)
-			out[o++] = (char)('0' + r[j]);
-	}
-	out[o] = 0;
-	return (int)o;
-}
-
 /* The 24 h open is not sent, but "change" is last - open in the quote currency. */
 static int write_open(struct norm *n, const struct js_doc *d, int last, int change)
 {
@@ -422,10 +348,11 @@ static int write_open(struct norm *n, const struct js_doc *d, int last, int chan
 	char l[DEC_MAX], c[DEC_MAX], open[DEC_MAX];
 	if (change < 0 || js_type(d, change) == JS_NULL || last < 0 || js_type(d, last) == JS_NULL)
 		return 0;
-	if (js_numtext(d, last, &ls, &ln) || js_numtext(d, change, &cs, &cn) || dec_canon(ls, ln, l) < 0 ||
-	    dec_canon(cs, cn, c) < 0)
+	int ll, cl;
+	if (js_numtext(d, last, &ls, &ln) || js_numtext(d, change, &cs, &cn) ||
+	    (ll = dec_canon(ls, ln, l)) < 0 || (cl = dec_canon(cs, cn, c)) < 0)
 		return norm_fail(n, NR_NUMBER, "change: not a decimal");
-	int k = dec_sub(l, c, open);
+	int k = dec_sub(l, (size_t)ll, c, (size_t)cl, open);
 	if (k < 0)
 		return norm_fail(n, NR_NUMBER, "change: absurd");
 	jw_key(n->w, "open");
