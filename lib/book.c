@@ -13,14 +13,12 @@ struct book *book_new(uint32_t max_levels)
 	return b;
 }
 
-void book_free(void *p)
+void book_free(struct book *b)
 {
-	struct book *b = p;
 	if (!b)
 		return;
 	free(b->side[0].lv);
 	free(b->side[1].lv);
-	free(b->pending);
 	free(b);
 }
 
