@@ -226,7 +226,10 @@ static void on_message(struct conn *c)
 	emit_frame(c, c->rx, c->rx_len, now);
 }
 
-/* ---- the state machine: every transition is here ---- */
+/* ---- the state machine ----
+ * conn_event dispatches events by state; two more paths close a connection through
+ * kill_wsi without it: conn_write (a resync done by reconnecting) and the tick (connect
+ * timeout, idle timeout, age limit). */
 
 static void set_state(struct conn *c, enum cstate s)
 {

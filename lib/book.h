@@ -59,6 +59,9 @@ int book_crossed(const struct book *b);
  * the exchange's original text, skipping missing entries (OKX, Bitget). */
 uint32_t book_crc_interleaved(const struct book *b, uint32_t n);
 
+/* Levels per side that Kraken's checksum covers. */
+#define BOOK_CRC_KRAKEN_LEVELS 10
+
 /* Kraken's CRC32: the best 10 asks then the best 10 bids, each price and amount written
  * with PX_DP / QTY_DP decimals, points removed and leading zeros stripped. */
 uint32_t book_crc_kraken(const struct book *b, int px_dp, int qty_dp);

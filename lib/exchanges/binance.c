@@ -12,7 +12,13 @@
 #define FULL_SUFFIX "@depth@100ms"
 #define SNAPSHOT_SUFFIX "@depthSnapshot"
 #define REST_DEFAULT "https://api.binance.com"
+#define WS_DEFAULT "wss://stream.binance.com" /* the public endpoint, whatever its port */
+#define SNAPSHOT_LIMIT 1000   /* levels per side a REST snapshot asks for */
+#define MAX_STREAMS 1024      /* streams one connection may combine */
 #define RESYNC_FIRST_ID 1000  /* request ids of resync messages count from here */
+#define PARTIAL_SUFFIX "@depth20@100ms" /* partial depth: the top 20 levels every 100 ms */
+/* The shutdown notice is small: longer frames are market data, never scanned for it. */
+#define NOTICE_MAX 160
 
 /* The streams one symbol needs for the chosen channels. Partial depth (top 20, 100 ms) is
  * a full snapshot each time, so a book never depends on earlier messages. */
@@ -22,7 +28,7 @@ static const struct {
 } streams[] = {
 	{ XCH_TRADE, "@trade" },
 	{ XCH_TICKER, "@ticker" },
-	{ XCH_BOOK, "@depth20@100ms" },
+	{ XCH_BOOK, PARTIAL_SUFFIX },
 };
 
 static int stream_name(const char *sym, const char *suffix, char *out, size_t n)
@@ -67,8 +73,8 @@ static int binance_url(const struct xch_sub *sub, const char *base, char *out, s
 			o += (size_t)w;
 			count++;
 		}
-	if (count > 1024) {
-		snprintf(err, errlen, "%d streams: Binance allows 1024 per connection", count);
+	if (count > MAX_STREAMS) {
+		snprintf(err, errlen, "%d streams: Binance allows %d per connection", count, MAX_STREAMS);
 		return -1;
 	}
 	return 0;
@@ -91,7 +97,7 @@ static int binance_resync(const struct xch_sub *sub, struct xch_conn *conn, cons
 	char name[SYM_MAX + 32];
 	if (i > 0)
 		return 0;
-	if (stream_name(symbol, "@depth20@100ms", name, sizeof name) < 0)
+	if (stream_name(symbol, PARTIAL_SUFFIX, name, sizeof name) < 0)
 		return -1;
 	int k = snprintf(out, n, "{\"method\":\"SUBSCRIBE\",\"params\":[\"%s\"],\"id\":%u}", name,
 			 RESYNC_FIRST_ID + conn->next_id++);
@@ -106,7 +112,7 @@ static int binance_rest(const struct xch_sub *sub, const char *ws_base, const ch
 	char base[SYM_MAX], quote[SYM_MAX], host[512];
 	if (sym_parse(symbol, base, quote) || stream_name(symbol, SNAPSHOT_SUFFIX, tag, tagn) < 0)
 		return -1;
-	if (!strncmp(ws_base, "wss://stream.binance.com", 24)) {
+	if (!strncmp(ws_base, WS_DEFAULT, strlen(WS_DEFAULT))) {
 		snprintf(host, sizeof host, "%s", REST_DEFAULT);
 	} else {
 		const char *p = strstr(ws_base, "://");
@@ -116,14 +122,14 @@ static int binance_rest(const struct xch_sub *sub, const char *ws_base, const ch
 		size_t hl = strcspn(p, "/?");
 		snprintf(host, sizeof host, "%s://%.*s", !strncmp(ws_base, "wss", 3) ? "https" : "http", (int)hl, p);
 	}
-	int k = snprintf(url, urln, "%s/api/v3/depth?symbol=%s%s&limit=1000", host, base, quote);
+	int k = snprintf(url, urln, "%s/api/v3/depth?symbol=%s%s&limit=%d", host, base, quote,
+			 SNAPSHOT_LIMIT);
 	return k < 0 || (size_t)k >= urln ? -1 : 0;
 }
 
 static enum xch_frame binance_classify(const char *f, size_t n)
 {
-	/* The notice is tiny; do not scan market data for it. */
-	if (n < 160 && memmem(f, n, "\"serverShutdown\"", 16))
+	if (n < NOTICE_MAX && memmem(f, n, "\"serverShutdown\"", 16))
 		return XCH_RECONNECT;
 	return XCH_FORWARD;
 }
@@ -512,6 +518,7 @@ const struct xch xch_binance = {
 		.keepalive_ms = 30000,
 		.keepalive_text = NULL,
 		.idle_timeout_ms = 65000,
+		/* Binance ends a connection at 24 h: a new one half an hour before. */
 		.max_age_ms = (int64_t)23 * 3600 * 1000 + 30 * 60 * 1000,
 	},
 	.normalize = binance_normalize,

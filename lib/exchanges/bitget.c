@@ -182,7 +182,9 @@ static enum xch_frame bitget_classify(const char *f, size_t n)
 /* ---- reading ---- */
 
 #define MAX_LEVELS 10000 /* per side of a kept book; deeper means something is wrong */
-#define TOO_DEEP "book deeper than 10000 levels"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define TOO_DEEP "book deeper than " STR(MAX_LEVELS) " levels"
 #define CHECKSUM_LEVELS 25
 #define RESYNC_RETRY_US ((int64_t)30 * 1000000)
 

@@ -24,6 +24,9 @@
  * it), it is sent again once this much time has passed. */
 #define RESYNC_RETRY_US (30 * 1000000LL)
 
+/* Pongs are small: longer frames are market data, never scanned for them. */
+#define PONG_MAX 256
+
 /* What is kept per symbol (norm_state). */
 struct topic_book {
 	struct book *book;
@@ -176,10 +179,10 @@ static int bybit_resync(const struct xch_sub *sub, struct xch_conn *conn, const 
 }
 
 /* The spot pong is {"success":true,"ret_msg":"pong",...,"op":"ping"}; other categories
- * answer {"args":[...],"op":"pong"}. Both are small: market data is never looked at. */
+ * answer {"args":[...],"op":"pong"}. */
 static enum xch_frame bybit_classify(const char *f, size_t n)
 {
-	if (n < 256 && (memmem(f, n, "\"ret_msg\":\"pong\"", 16) || memmem(f, n, "\"op\":\"pong\"", 11)))
+	if (n < PONG_MAX && (memmem(f, n, "\"ret_msg\":\"pong\"", 16) || memmem(f, n, "\"op\":\"pong\"", 11)))
 		return XCH_HEARTBEAT;
 	return XCH_FORWARD;
 }

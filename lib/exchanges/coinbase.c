@@ -27,6 +27,11 @@
  * its answer may have been lost). */
 #define RESYNC_RETRY_US (30 * INT64_C(1000000))
 
+/* The largest message ingest sends (its MAX_OUT_MSG): every subscribe message must fit. */
+#define MAX_MESSAGE 65536
+
+/* The detail of a "subscribed" status line stops listing subscriptions past this length. */
+#define DETAIL_MAX 400
 
 /* ---- talking: subscribe and resync messages ---- */
 
@@ -108,15 +113,14 @@ static int coinbase_url(const struct xch_sub *sub, const char *base, char *out, 
 			return -1;
 		}
 	}
-	/* Every subscribe message must fit in one of ingest's messages (64 KiB). */
 	struct xch_conn conn = { 0 };
-	char *msg = malloc(65536);
+	char *msg = malloc(MAX_MESSAGE);
 	if (!msg) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	int rc = 0;
-	for (int i = 0; (k = coinbase_subscribe(sub, &conn, i, msg, 65536)) != 0; i++)
+	for (int i = 0; (k = coinbase_subscribe(sub, &conn, i, msg, MAX_MESSAGE)) != 0; i++)
 		if (k < 0) {
 			snprintf(err, errlen, "too many symbols for one subscribe message");
 			rc = -1;
@@ -312,7 +316,7 @@ static int read_subscriptions(struct norm *n, const struct js_doc *d, int events
 		uint32_t key = (uint32_t)subs + 1;
 		for (uint32_t c = 0; c < d->tok[subs].size; c++) {
 			uint32_t val = d->tok[key].next;
-			if (n->w->len - start > 400) {
+			if (n->w->len - start > DETAIL_MAX) {
 				jw_lit(n->w, "; ...");
 				break;
 			}

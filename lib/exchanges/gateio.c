@@ -26,6 +26,8 @@
 /* Limits that keep a hostile frame from growing a book without bound. */
 #define MAX_DEPTH 5000        /* largest depth a stream name may announce */
 #define MAX_FRAME_LEVELS 5000 /* levels per side in one frame */
+/* The pong is small: longer frames are market data, never scanned for it. */
+#define PONG_MAX 400
 
 /* What is kept per pair with a kept book (norm_state). */
 struct pair_book {
@@ -138,8 +140,7 @@ static int gateio_resync(const struct xch_sub *sub, struct xch_conn *conn, const
 
 static enum xch_frame gateio_classify(const char *f, size_t n)
 {
-	/* The pong is small; do not scan market data for it. */
-	if (n < 400 && memmem(f, n, "\"spot.pong\"", 11))
+	if (n < PONG_MAX && memmem(f, n, "\"spot.pong\"", 11))
 		return XCH_HEARTBEAT;
 	return XCH_FORWARD;
 }

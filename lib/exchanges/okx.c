@@ -22,6 +22,16 @@
  * after this long, judged by local_ts, as long as updates for the symbol keep coming. */
 #define RESYNC_RETRY_US (60 * 1000000LL)
 
+/* Levels per side of the books channels, and of the checksum. */
+#define BOOKS_DEPTH 400
+#define BOOKS50_DEPTH 50
+#define CHECKSUM_LEVELS 25
+
+/* The maintenance notice is small: longer frames are never scanned for it. */
+#define NOTICE_MAX 512
+/* The longest {"channel":..,"instId":..} argument of a subscribe request. */
+#define ARG_MAX 128
+
 /* What is kept per instrument (norm_state). */
 struct inst {
 	struct book *book;
@@ -83,12 +93,12 @@ static int okx_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i
 	const size_t hl = sizeof head - 1, tl = sizeof tail - 1;
 	size_t len = hl;
 	int msg = 0, args = 0;
-	if (n < hl + tl + 128)
+	if (n < hl + tl + ARG_MAX)
 		return -1;
 	size_t limit = n - 1 < REQUEST_MAX ? n - 1 : REQUEST_MAX;
 	memcpy(out, head, hl); /* every message starts so; the one wanted is built behind it */
 	for (int s = 0; s < sub->nsym; s++) {
-		char id[SYM_MAX], arg[128];
+		char id[SYM_MAX], arg[ARG_MAX];
 		if (inst_id(sub->sym[s], id, sizeof id) < 0)
 			return -1;
 		for (size_t c = 0; c < NCHANNELS; c++) {
@@ -142,7 +152,7 @@ static enum xch_frame okx_classify(const char *f, size_t n)
 		return XCH_HEARTBEAT;
 	if (n >= 7 && !memcmp(f, "{\"arg\":", 7))
 		return XCH_FORWARD;
-	if (n < 512 && memmem(f, n, "\"event\":\"notice\"", 16))
+	if (n < NOTICE_MAX && memmem(f, n, "\"event\":\"notice\"", 16))
 		return XCH_RECONNECT;
 	return XCH_FORWARD;
 }
@@ -412,7 +422,7 @@ static int books_apply(struct norm *n, const struct js_doc *d, const struct book
 	}
 	book_truncate(b, depth);
 	if (it->crc) {
-		int32_t crc = (int32_t)book_crc_interleaved(b, 25);
+		int32_t crc = (int32_t)book_crc_interleaved(b, CHECKSUM_LEVELS);
 		if (crc != (int32_t)it->crc) {
 			char why[96];
 			snprintf(why, sizeof why, "checksum mismatch: got %lld, computed %d",
@@ -527,9 +537,9 @@ static int okx_normalize(struct norm *n, const struct js_doc *d, int data)
 	if (js_streq(d, ch, "tickers"))
 		return read_tickers(n, d, arg, items);
 	if (js_streq(d, ch, "books") || js_streq(d, ch, "books-l2-tbt"))
-		return read_books(n, d, arg, js_get(d, data, "action"), items, 400);
+		return read_books(n, d, arg, js_get(d, data, "action"), items, BOOKS_DEPTH);
 	if (js_streq(d, ch, "books50-l2-tbt"))
-		return read_books(n, d, arg, js_get(d, data, "action"), items, 50);
+		return read_books(n, d, arg, js_get(d, data, "action"), items, BOOKS50_DEPTH);
 	if (js_streq(d, ch, "books5"))
 		return read_books5(n, d, arg, items);
 	if (js_streq(d, ch, "bbo-tbt"))

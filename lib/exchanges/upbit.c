@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* {"status":"UP"} is small: longer frames are market data, never scanned for it. */
+#define STATUS_MAX 40
+
 /* Upbit spells markets QUOTE-BASE: BTC-KRW is "KRW-BTC". */
 static int market_code(const char *sym, char *out, size_t n)
 {
@@ -91,7 +94,7 @@ int upbit_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *s
 
 enum xch_frame upbit_classify(const char *f, size_t n)
 {
-	if (n < 40 && memmem(f, n, "\"status\"", 8) && memmem(f, n, "\"UP\"", 4))
+	if (n < STATUS_MAX && memmem(f, n, "\"status\"", 8) && memmem(f, n, "\"UP\"", 4))
 		return XCH_HEARTBEAT;
 	return XCH_FORWARD;
 }
