@@ -63,6 +63,7 @@ static const char *const fail_names[F_NONE] = { "dns", "refused", "tls", "http",
 struct conn {
 	const struct xch *x;
 	struct xch_sub sub;
+	struct xch_conn xc;    /* the protocol's own: request ids, request budget */
 	char url[16384];
 	char base[1024];       /* the endpoint the URL was built on (REST snapshots derive from it) */
 	enum cstate state;
@@ -257,7 +258,10 @@ static void on_message(struct conn *c)
 	emit_frame(c, c->rx, c->rx_len, now);
 }
 
-/* ---- the state machine: every transition is here ---- */
+/* ---- the state machine ----
+ * conn_event dispatches events by state; two more paths close a connection through
+ * kill_wsi without it: conn_write (a resync done by reconnecting) and the tick (connect
+ * timeout, idle timeout, age limit). */
 
 static void set_state(struct conn *c, enum cstate s)
 {
@@ -567,7 +571,7 @@ static int conn_write(struct conn *c)
 	if (c->state != CS_OPEN)
 		return 0;
 	if (c->sub_next >= 0 && may_send(c, now)) {
-		n = c->x->proto.subscribe(&c->sub, c->sub_next, msg, MAX_OUT_MSG);
+		n = c->x->proto.subscribe(&c->sub, &c->xc, c->sub_next, msg, MAX_OUT_MSG);
 		if (n > 0) {
 			c->sub_next++;
 			paced = 1;
@@ -580,7 +584,7 @@ static int conn_write(struct conn *c)
 		}
 	}
 	while (!n && c->sub_next < 0 && c->resync_n && may_send(c, now)) {
-		n = c->x->proto.resync(&c->sub, c->resync_q[0], c->resync_msg, msg, MAX_OUT_MSG);
+		n = c->x->proto.resync(&c->sub, &c->xc, c->resync_q[0], c->resync_msg, msg, MAX_OUT_MSG);
 		if (n > 0) {
 			if (c->resync_msg == 0)
 				log_info("resubscribing", " exchange=%s symbol=%s", c->x->name, c->resync_q[0]);

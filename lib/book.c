@@ -13,14 +13,12 @@ struct book *book_new(uint32_t max_levels)
 	return b;
 }
 
-void book_free(void *p)
+void book_free(struct book *b)
 {
-	struct book *b = p;
 	if (!b)
 		return;
 	free(b->side[0].lv);
 	free(b->side[1].lv);
-	free(b->pending);
 	free(b);
 }
 
@@ -181,7 +179,7 @@ uint32_t book_crc_kraken(const struct book *b, int px_dp, int qty_dp)
 	size_t o = 0;
 	static const enum book_side order[2] = { BOOK_ASK, BOOK_BID };
 	for (int s = 0; s < 2; s++)
-		for (uint32_t i = 0; i < 10; i++) {
+		for (uint32_t i = 0; i < BOOK_CRC_KRAKEN_LEVELS; i++) {
 			const struct book_level *l = book_level(b, order[s], i);
 			if (!l)
 				break;

@@ -25,18 +25,14 @@ struct book_half {
 struct book {
 	struct book_half side[2];
 	uint32_t max_levels; /* per side; a delta that would exceed it fails */
-	/* Exchange-specific sync state, kept here so each reader needs no allocation. */
-	int64_t seq;
-	int64_t seq2;
-	int synced;          /* a snapshot was applied and no gap seen since */
-	void *pending;       /* buffered deltas while a snapshot is in flight (owner frees) */
 };
 
 /* Creates an empty book holding at most MAX_LEVELS per side; NULL when out of memory. */
 struct book *book_new(uint32_t max_levels);
-/* Frees B (a void * so it fits norm_sym's book_free). */
-void book_free(void *b);
-/* Empties both sides; sync state is left to the caller. */
+/* Frees B and its levels (NULL is fine). */
+void book_free(struct book *b);
+/* Empties both sides. Whether the book is in step with the exchange is its reader's to
+ * know (the reader's own state, lib/exchanges/norm.h). */
 void book_clear(struct book *b);
 
 /* Sets the amount at a price (a zero amount deletes the level; deleting a level that is not
@@ -62,6 +58,9 @@ int book_crossed(const struct book *b);
 /* CRC32 of "bid1px:bid1qty:ask1px:ask1qty:bid2px:..." over the best N of each side, with
  * the exchange's original text, skipping missing entries (OKX, Bitget). */
 uint32_t book_crc_interleaved(const struct book *b, uint32_t n);
+
+/* Levels per side that Kraken's checksum covers. */
+#define BOOK_CRC_KRAKEN_LEVELS 10
 
 /* Kraken's CRC32: the best 10 asks then the best 10 bids, each price and amount written
  * with PX_DP / QTY_DP decimals, points removed and leading zeros stripped. */

@@ -126,3 +126,85 @@ int dec_cmp(const char *a, size_t an, const char *b, size_t bn)
 		r = r < 0 ? -1 : 1;
 	return na ? -r : r;
 }
+
+/* One operand of dec_sub: sign, integer digits and fraction digits. */
+struct operand {
+	int neg;
+	const char *ip, *fp;
+	size_t il, fl;
+};
+
+static struct operand operand(const char *s, size_t n)
+{
+	struct operand x;
+	x.neg = n && s[0] == '-';
+	s += x.neg;
+	n -= (size_t)x.neg;
+	const char *dot = memchr(s, '.', n);
+	x.ip = s;
+	x.il = dot ? (size_t)(dot - s) : n;
+	x.fp = dot ? dot + 1 : s + n;
+	x.fl = dot ? n - x.il - 1 : 0;
+	return x;
+}
+
+int dec_sub(const char *a, size_t an, const char *b, size_t bn, char *out)
+{
+	struct operand x[2] = { operand(a, an), operand(b, bn) };
+	x[1].neg = !x[1].neg; /* A + (-B) */
+	size_t il = x[0].il > x[1].il ? x[0].il : x[1].il;
+	size_t fl = x[0].fl > x[1].fl ? x[0].fl : x[1].fl;
+	size_t nd = il + fl + 1; /* digits, one more for a carry; the point after 1 + il */
+	if (nd + 3 > DEC_MAX)    /* room for the sign, the point and the NUL too */
+		return -1;
+	/* Both operands aligned on the point, one digit a byte. */
+	unsigned char v[2][DEC_MAX];
+	for (int k = 0; k < 2; k++) {
+		memset(v[k], 0, nd);
+		for (size_t j = 0; j < x[k].il; j++)
+			v[k][1 + il - x[k].il + j] = (unsigned char)(x[k].ip[j] - '0');
+		for (size_t j = 0; j < x[k].fl; j++)
+			v[k][1 + il + j] = (unsigned char)(x[k].fp[j] - '0');
+	}
+	unsigned char r[DEC_MAX];
+	int neg;
+	if (x[0].neg == x[1].neg) {
+		int carry = 0;
+		for (size_t j = nd; j-- > 0;) {
+			int t = v[0][j] + v[1][j] + carry;
+			r[j] = (unsigned char)(t % 10);
+			carry = t / 10;
+		}
+		neg = x[0].neg;
+	} else {
+		/* The smaller magnitude from the larger; the sign is the larger's. */
+		int big = memcmp(v[0], v[1], nd) >= 0 ? 0 : 1, borrow = 0;
+		for (size_t j = nd; j-- > 0;) {
+			int t = v[big][j] - v[!big][j] - borrow;
+			borrow = t < 0;
+			r[j] = (unsigned char)(t < 0 ? t + 10 : t);
+		}
+		neg = x[big].neg;
+	}
+	/* Canonical: no leading zeros but the units digit, no trailing fraction zeros, no "-0". */
+	size_t start = 0, end = nd;
+	while (start < il && r[start] == 0)
+		start++;
+	while (end > 1 + il && r[end - 1] == 0)
+		end--;
+	size_t o = 0;
+	int zero = 1;
+	for (size_t j = start; j < end; j++)
+		zero &= r[j] == 0;
+	if (neg && !zero)
+		out[o++] = '-';
+	for (size_t j = start; j < 1 + il; j++)
+		out[o++] = (char)('0' + r[j]);
+	if (end > 1 + il) {
+		out[o++] = '.';
+		for (size_t j = 1 + il; j < end; j++)
+			out[o++] = (char)('0' + r[j]);
+	}
+	out[o] = 0;
+	return (int)o;
+}

@@ -1,4 +1,5 @@
-/* dec.h: exact decimal text canonicalization, so prices keep the exchange's digits. */
+/* dec.h: exact decimal text (canonical spelling, comparison, subtraction), so prices keep
+ * the exchange's digits. */
 #ifndef DEC_H
 #define DEC_H
 
@@ -17,6 +18,12 @@ int dec_canon(const char *s, size_t n, char *out);
 
 /* Compares two canonical decimals numerically: <0, 0, >0. */
 int dec_cmp(const char *a, size_t an, const char *b, size_t bn);
+
+/* Writes A - B, exactly and in canonical form, into OUT (at least DEC_MAX bytes); A and B
+ * are canonical decimals (dec_canon's output). Returns the length, or -1 when the longer
+ * integer part and the longer fraction of the two add up to more than DEC_MAX - 4 digits
+ * (no room left for a carry, the sign, the point and the NUL). */
+int dec_sub(const char *a, size_t an, const char *b, size_t bn, char *out);
 
 /* True when canonical decimal S is zero. */
 static inline int dec_is_zero(const char *s, size_t n) { return n == 1 && s[0] == '0'; }

@@ -12,6 +12,13 @@
 #define FULL_SUFFIX "@depth@100ms"
 #define SNAPSHOT_SUFFIX "@depthSnapshot"
 #define REST_DEFAULT "https://api.binance.com"
+#define WS_DEFAULT "wss://stream.binance.com" /* the public endpoint, whatever its port */
+#define SNAPSHOT_LIMIT 1000   /* levels per side a REST snapshot asks for */
+#define MAX_STREAMS 1024      /* streams one connection may combine */
+#define RESYNC_FIRST_ID 1000  /* request ids of resync messages count from here */
+#define PARTIAL_SUFFIX "@depth20@100ms" /* partial depth: the top 20 levels every 100 ms */
+/* The shutdown notice is small: longer frames are market data, never scanned for it. */
+#define NOTICE_MAX 160
 
 /* The streams one symbol needs for the chosen channels. Partial depth (top 20, 100 ms) is
  * a full snapshot each time, so a book never depends on earlier messages. */
@@ -21,7 +28,7 @@ static const struct {
 } streams[] = {
 	{ XCH_TRADE, "@trade" },
 	{ XCH_TICKER, "@ticker" },
-	{ XCH_BOOK, "@depth20@100ms" },
+	{ XCH_BOOK, PARTIAL_SUFFIX },
 };
 
 static int stream_name(const char *sym, const char *suffix, char *out, size_t n)
@@ -66,8 +73,8 @@ static int binance_url(const struct xch_sub *sub, const char *base, char *out, s
 			o += (size_t)w;
 			count++;
 		}
-	if (count > 1024) {
-		snprintf(err, errlen, "%d streams: Binance allows 1024 per connection", count);
+	if (count > MAX_STREAMS) {
+		snprintf(err, errlen, "%d streams: Binance allows %d per connection", count, MAX_STREAMS);
 		return -1;
 	}
 	return 0;
@@ -76,22 +83,24 @@ toolong:
 	return -1;
 }
 
-static int binance_subscribe(const struct xch_sub *sub, int i, char *out, size_t n)
+static int binance_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out,
+			     size_t n)
 {
 	return 0; /* every stream is named in the URL */
 }
 
 /* Partial depth is a snapshot stream, so re-subscribing it is enough: the next message
  * (within 100 ms) replaces the book. */
-static int binance_resync(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n)
+static int binance_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
+			  char *out, size_t n)
 {
 	char name[SYM_MAX + 32];
-	static unsigned id = 1000;
 	if (i > 0)
 		return 0;
-	if (stream_name(symbol, "@depth20@100ms", name, sizeof name) < 0)
+	if (stream_name(symbol, PARTIAL_SUFFIX, name, sizeof name) < 0)
 		return -1;
-	int k = snprintf(out, n, "{\"method\":\"SUBSCRIBE\",\"params\":[\"%s\"],\"id\":%u}", name, id++);
+	int k = snprintf(out, n, "{\"method\":\"SUBSCRIBE\",\"params\":[\"%s\"],\"id\":%u}", name,
+			 RESYNC_FIRST_ID + conn->next_id++);
 	return k < 0 || (size_t)k >= n ? -1 : k;
 }
 
@@ -103,7 +112,7 @@ static int binance_rest(const struct xch_sub *sub, const char *ws_base, const ch
 	char base[SYM_MAX], quote[SYM_MAX], host[512];
 	if (sym_parse(symbol, base, quote) || stream_name(symbol, SNAPSHOT_SUFFIX, tag, tagn) < 0)
 		return -1;
-	if (!strncmp(ws_base, "wss://stream.binance.com", 24)) {
+	if (!strncmp(ws_base, WS_DEFAULT, strlen(WS_DEFAULT))) {
 		snprintf(host, sizeof host, "%s", REST_DEFAULT);
 	} else {
 		const char *p = strstr(ws_base, "://");
@@ -113,14 +122,14 @@ static int binance_rest(const struct xch_sub *sub, const char *ws_base, const ch
 		size_t hl = strcspn(p, "/?");
 		snprintf(host, sizeof host, "%s://%.*s", !strncmp(ws_base, "wss", 3) ? "https" : "http", (int)hl, p);
 	}
-	int k = snprintf(url, urln, "%s/api/v3/depth?symbol=%s%s&limit=1000", host, base, quote);
+	int k = snprintf(url, urln, "%s/api/v3/depth?symbol=%s%s&limit=%d", host, base, quote,
+			 SNAPSHOT_LIMIT);
 	return k < 0 || (size_t)k >= urln ? -1 : 0;
 }
 
 static enum xch_frame binance_classify(const char *f, size_t n)
 {
-	/* The notice is tiny; do not scan market data for it. */
-	if (n < 160 && memmem(f, n, "\"serverShutdown\"", 16))
+	if (n < NOTICE_MAX && memmem(f, n, "\"serverShutdown\"", 16))
 		return XCH_RECONNECT;
 	return XCH_FORWARD;
 }
@@ -219,7 +228,7 @@ static int read_depth(struct norm *n, const struct js_doc *d, int o, int stream)
 
 /* ---- full depth: the diff stream bridged to a REST snapshot ---- */
 
-/* Diff events wait here while the snapshot is on its way (kept in book->pending). */
+/* Diff events wait here while the snapshot is on its way. */
 struct pending_ev {
 	char *text;
 	size_t len;
@@ -233,32 +242,47 @@ struct pending {
 #define PENDING_MAX_EVENTS 20000
 #define PENDING_MAX_BYTES (64u << 20)
 #define SNAPSHOT_RETRY_US (10 * 1000000)
+#define FULL_MAX_LEVELS 20000 /* per side of a full book; deeper means something is wrong */
 
-static void pending_clear(struct book *b)
+/* What is kept per symbol with a full book (norm_state). */
+struct full {
+	struct book *book;       /* NULL until the symbol's first diff event or snapshot */
+	int synced;              /* a snapshot was bridged and no gap seen since */
+	int64_t last;            /* u of the last event in the book (lastUpdateId at first) */
+	int64_t asked_at;        /* local_ts of the last snapshot request; 0: ask at once */
+	struct pending pending;  /* buffered events while no snapshot is in place */
+};
+
+/* What is kept for the whole feed (norm_stream_state): a parser for buffered events. */
+struct feed {
+	struct js_doc pd;
+	int pd_ready;
+};
+
+static void pending_clear(struct pending *p)
 {
-	struct pending *p = b->pending;
-	if (!p)
-		return;
 	for (int i = 0; i < p->n; i++)
 		free(p->ev[i].text);
 	free(p->ev);
-	free(p);
-	b->pending = NULL;
+	*p = (struct pending){ 0 };
 }
 
-static void full_book_free(void *book)
+static void full_release(void *p)
 {
-	struct book *b = book;
-	if (b)
-		pending_clear(b);
-	book_free(b);
+	struct full *f = p;
+	pending_clear(&f->pending);
+	book_free(f->book);
 }
 
-static int pending_add(struct book *b, const char *text, size_t len, int64_t first, int64_t last)
+static void feed_release(void *p)
 {
-	struct pending *p = b->pending;
-	if (!p && !(p = b->pending = calloc(1, sizeof *p)))
-		return -1;
+	struct feed *fd = p;
+	if (fd->pd_ready)
+		js_free(&fd->pd);
+}
+
+static int pending_add(struct pending *p, const char *text, size_t len, int64_t first, int64_t last)
+{
 	if (p->n == PENDING_MAX_EVENTS || p->bytes + len > PENDING_MAX_BYTES)
 		return -1;
 	if (p->n == p->cap) {
@@ -295,33 +319,29 @@ static int set_side(struct norm *n, struct book *b, enum book_side side, const s
 	return 0;
 }
 
-static struct book *full_book(struct norm *n, const char *sym, struct norm_sym **stp)
+/* SYM's full-book state, its book created; NULL when out of memory. */
+static struct full *full_of(struct norm *n, const char *sym)
 {
-	struct norm_sym *st = norm_sym(n, sym);
-	if (!st)
-		return NULL;
-	if (!st->book) {
-		st->book = book_new(20000);
-		st->book_free = full_book_free;
-	}
-	*stp = st;
-	return st->book;
+	struct full *f = norm_state(n, sym, sizeof *f, full_release);
+	if (f && !f->book)
+		f->book = book_new(FULL_MAX_LEVELS);
+	return f && f->book ? f : NULL;
 }
 
 /* Asks for a (new) snapshot, at most every SNAPSHOT_RETRY_US per symbol. */
-static void want_snapshot(struct norm *n, struct norm_sym *st, const char *why)
+static void want_snapshot(struct norm *n, struct full *f, const char *sym, const char *why)
 {
-	if (st->aux[0] && n->local_ts - st->aux[0] < SNAPSHOT_RETRY_US)
+	if (f->asked_at && n->local_ts - f->asked_at < SNAPSHOT_RETRY_US)
 		return;
-	st->aux[0] = n->local_ts;
-	norm_resync(n, st->sym, why);
+	f->asked_at = n->local_ts;
+	norm_resync(n, sym, why);
 }
 
-static void drop_book(struct book *b)
+static void drop_book(struct full *f)
 {
-	book_clear(b);
-	b->synced = 0;
-	pending_clear(b);
+	book_clear(f->book);
+	f->synced = 0;
+	pending_clear(&f->pending);
 }
 
 /* depthUpdate: applied when it continues the book (U == last u + 1), buffered while no
@@ -330,42 +350,42 @@ static int read_diff(struct norm *n, const struct js_doc *d, int o)
 {
 	char sym[SYM_MAX], why[96];
 	int64_t first, last, ts;
-	struct norm_sym *st;
 	if (symbol_of(n, d, js_get(d, o, "s"), sym) || norm_ts(n, d, js_get(d, o, "E"), &ts))
 		return -1;
 	if (js_int64(d, js_get(d, o, "U"), &first) || js_int64(d, js_get(d, o, "u"), &last) || first > last)
 		return norm_fail(n, NR_FIELD, "U/u: missing or out of order");
-	struct book *b = full_book(n, sym, &st);
-	if (!b)
+	struct full *f = full_of(n, sym);
+	if (!f)
 		return norm_fail(n, NR_BOOK, "out of memory");
-	if (b->synced) {
-		if (last <= b->seq)
+	struct book *b = f->book;
+	if (f->synced) {
+		if (last <= f->last)
 			return 0; /* older than the book: already in it */
-		if (first > b->seq + 1) {
-			snprintf(why, sizeof why, "sequence gap %lld -> %lld", (long long)b->seq, (long long)first);
-			drop_book(b);
-			st->aux[0] = 0;
-			want_snapshot(n, st, why);
-			pending_add(b, js_ptr(d, o), js_len(d, o), first, last);
+		if (first > f->last + 1) {
+			snprintf(why, sizeof why, "sequence gap %lld -> %lld", (long long)f->last, (long long)first);
+			drop_book(f);
+			f->asked_at = 0;
+			want_snapshot(n, f, sym, why);
+			pending_add(&f->pending, js_ptr(d, o), js_len(d, o), first, last);
 			return 0;
 		}
 		if (set_side(n, b, BOOK_BID, d, js_get(d, o, "b")) || set_side(n, b, BOOK_ASK, d, js_get(d, o, "a"))) {
 			/* A half-applied event leaves the book unknown: rebuild it. */
-			drop_book(b);
-			st->aux[0] = 0;
-			want_snapshot(n, st, "unreadable diff event");
+			drop_book(f);
+			f->asked_at = 0;
+			want_snapshot(n, f, sym, "unreadable diff event");
 			return -1;
 		}
-		b->seq = last;
+		f->last = last;
 		return norm_book_from(n, b, sym, ts);
 	}
-	if (pending_add(b, js_ptr(d, o), js_len(d, o), first, last)) {
+	if (pending_add(&f->pending, js_ptr(d, o), js_len(d, o), first, last)) {
 		/* No snapshot for too long: start over. */
-		pending_clear(b);
-		st->aux[0] = 0;
-		pending_add(b, js_ptr(d, o), js_len(d, o), first, last);
+		pending_clear(&f->pending);
+		f->asked_at = 0;
+		pending_add(&f->pending, js_ptr(d, o), js_len(d, o), first, last);
 	}
-	want_snapshot(n, st, "waiting for the order book snapshot");
+	want_snapshot(n, f, sym, "waiting for the order book snapshot");
 	return 0;
 }
 
@@ -374,10 +394,7 @@ static int read_diff(struct norm *n, const struct js_doc *d, int o)
  * u <= lastUpdateId, the first kept one must have U <= lastUpdateId + 1 <= u. */
 static int read_snapshot(struct norm *n, const struct js_doc *d, int o, int stream)
 {
-	static struct js_doc pd;
-	static int pd_ready;
 	char sym[SYM_MAX], why[96];
-	struct norm_sym *st;
 	int64_t id;
 	const char *s = js_ptr(d, stream);
 	const char *at = memchr(s, '@', js_len(d, stream));
@@ -385,47 +402,50 @@ static int read_snapshot(struct norm *n, const struct js_doc *d, int o, int stre
 		return norm_fail(n, NR_SYMBOL, "cannot read the symbol of a snapshot");
 	if (js_int64(d, js_get(d, o, "lastUpdateId"), &id))
 		return norm_fail(n, NR_FIELD, "lastUpdateId: missing");
-	struct book *b = full_book(n, sym, &st);
-	if (!b)
+	struct full *f = full_of(n, sym);
+	struct feed *fd = norm_stream_state(n, sizeof *fd, feed_release);
+	if (!f || !fd)
 		return norm_fail(n, NR_BOOK, "out of memory");
-	struct pending *p = b->pending;
-	if (p && p->n && id < p->ev[0].first - 1) {
+	struct book *b = f->book;
+	struct pending *p = &f->pending;
+	if (p->n && id < p->ev[0].first - 1) {
 		/* Older than everything buffered: it cannot be bridged. */
-		st->aux[0] = 0;
-		want_snapshot(n, st, "snapshot older than the buffered events");
+		f->asked_at = 0;
+		want_snapshot(n, f, sym, "snapshot older than the buffered events");
 		return 0;
 	}
 	book_clear(b);
 	if (set_side(n, b, BOOK_BID, d, js_get(d, o, "bids")) || set_side(n, b, BOOK_ASK, d, js_get(d, o, "asks"))) {
-		drop_book(b);
+		drop_book(f);
 		return -1;
 	}
-	b->seq = id;
-	if (!pd_ready) {
-		js_init(&pd, 0);
-		pd_ready = 1;
+	f->last = id;
+	if (!fd->pd_ready) {
+		js_init(&fd->pd, 0);
+		fd->pd_ready = 1;
 	}
-	for (int i = 0; p && i < p->n; i++) {
+	for (int i = 0; i < p->n; i++) {
 		struct pending_ev *e = &p->ev[i];
-		if (e->last <= b->seq)
+		if (e->last <= f->last)
 			continue;
-		if (e->first > b->seq + 1) {
-			snprintf(why, sizeof why, "sequence gap %lld -> %lld", (long long)b->seq, (long long)e->first);
-			drop_book(b);
-			st->aux[0] = 0;
-			want_snapshot(n, st, why);
+		if (e->first > f->last + 1) {
+			snprintf(why, sizeof why, "sequence gap %lld -> %lld", (long long)f->last, (long long)e->first);
+			drop_book(f);
+			f->asked_at = 0;
+			want_snapshot(n, f, sym, why);
 			return 0;
 		}
-		if (js_parse(&pd, e->text, e->len) != JS_OK ||
-		    set_side(n, b, BOOK_BID, &pd, js_get(&pd, 0, "b")) || set_side(n, b, BOOK_ASK, &pd, js_get(&pd, 0, "a"))) {
-			drop_book(b);
+		if (js_parse(&fd->pd, e->text, e->len) != JS_OK ||
+		    set_side(n, b, BOOK_BID, &fd->pd, js_get(&fd->pd, 0, "b")) ||
+		    set_side(n, b, BOOK_ASK, &fd->pd, js_get(&fd->pd, 0, "a"))) {
+			drop_book(f);
 			return norm_fail(n, NR_BOOK, "buffered diff event unreadable");
 		}
-		b->seq = e->last;
+		f->last = e->last;
 	}
-	pending_clear(b);
-	b->synced = 1;
-	st->aux[0] = 0;
+	pending_clear(p);
+	f->synced = 1;
+	f->asked_at = 0;
 	return norm_book_from(n, b, sym, -1);
 }
 
@@ -497,6 +517,7 @@ const struct xch xch_binance = {
 		.keepalive_ms = 30000,
 		.keepalive_text = NULL,
 		.idle_timeout_ms = 65000,
+		/* Binance ends a connection at 24 h: a new one half an hour before. */
 		.max_age_ms = (int64_t)23 * 3600 * 1000 + 30 * 60 * 1000,
 	},
 	.normalize = binance_normalize,

@@ -27,6 +27,7 @@ static const struct {
  * documentation does not say they are free, and a few are kept in reserve. */
 #define HOURLY_REQUESTS 230
 #define HOUR_US ((int64_t)3600 * 1000000)
+_Static_assert(HOURLY_REQUESTS <= XCH_BUDGET_MAX, "the budget must fit struct xch_conn");
 
 /* ---- talking ---- */
 
@@ -73,28 +74,23 @@ static int bitget_url(const struct xch_sub *sub, const char *base, char *out, si
 	return 0;
 }
 
-/* Subscribe requests per connection are limited per hour, so ingest's requests are
- * remembered here (one Bitget connection per process; subscribe message 0 starts a new
- * connection and with it a new allowance). */
-static struct {
-	int64_t at[HOURLY_REQUESTS];
-	int n;
-} sent;
-
-static int budget_left(int64_t now)
+/* Subscribe requests per connection are limited per hour, so the connection's requests
+ * are remembered in its budget (subscribe message 0 starts a new connection and with it a
+ * new allowance). */
+static int budget_left(struct xch_conn *c, int64_t now)
 {
 	int old = 0;
-	while (old < sent.n && now - sent.at[old] >= HOUR_US)
+	while (old < c->budget_n && now - c->budget_at[old] >= HOUR_US)
 		old++;
-	memmove(sent.at, sent.at + old, (size_t)(sent.n - old) * sizeof sent.at[0]);
-	sent.n -= old;
-	return HOURLY_REQUESTS - sent.n;
+	memmove(c->budget_at, c->budget_at + old, (size_t)(c->budget_n - old) * sizeof c->budget_at[0]);
+	c->budget_n -= old;
+	return HOURLY_REQUESTS - c->budget_n;
 }
 
-static void budget_spend(int64_t now)
+static void budget_spend(struct xch_conn *c, int64_t now)
 {
-	if (budget_left(now) > 0)
-		sent.at[sent.n++] = now;
+	if (budget_left(c, now) > 0)
+		c->budget_at[c->budget_n++] = now;
 }
 
 /* Subscribe message I: the (symbol, channel) pairs in order, as many per request as fit in
@@ -143,33 +139,35 @@ done:
 	return (int)(o + 2);
 }
 
-static int bitget_subscribe(const struct xch_sub *sub, int i, char *out, size_t n)
+static int bitget_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out,
+			    size_t n)
 {
 	int64_t now = clk_mono_us();
 	if (i == 0)
-		sent.n = 0;
+		conn->budget_n = 0;
 	int k = request(sub, i, out, n);
 	if (k > 0)
-		budget_spend(now);
+		budget_spend(conn, now);
 	return k;
 }
 
 /* A new `books` snapshot takes an unsubscribe and a subscribe. When the hour's allowance
  * cannot pay for both, a new connection (with a new allowance) brings every book afresh. */
-static int bitget_resync(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n)
+static int bitget_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
+			 char *out, size_t n)
 {
 	int64_t now = clk_mono_us();
 	char arg[128];
 	if (i > 1)
 		return 0;
-	if (i == 0 && budget_left(now) < 2)
+	if (i == 0 && budget_left(conn, now) < 2)
 		return 0;
 	if (arg_text(symbol, "books", arg, sizeof arg) < 0)
 		return -1;
 	int k = snprintf(out, n, "{\"op\":\"%s\",\"args\":[%s]}", i ? "subscribe" : "unsubscribe", arg);
 	if (k < 0 || (size_t)k >= n)
 		return -1;
-	budget_spend(now);
+	budget_spend(conn, now);
 	return k;
 }
 
@@ -184,13 +182,35 @@ static enum xch_frame bitget_classify(const char *f, size_t n)
 /* ---- reading ---- */
 
 #define MAX_LEVELS 10000 /* per side of a kept book; deeper means something is wrong */
-#define TOO_DEEP "book deeper than 10000 levels"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define TOO_DEEP "book deeper than " STR(MAX_LEVELS) " levels"
 #define CHECKSUM_LEVELS 25
 #define RESYNC_RETRY_US ((int64_t)30 * 1000000)
 
-/* Why a kept book is not synced (norm_sym aux[1]); aux[0] is when a new snapshot was last
- * asked for (0: not yet). */
+/* Why a kept book is not synced. */
 enum { UNSYNCED_NEVER, UNSYNCED_DROPPED, UNSYNCED_BAD_FRAME };
+
+/* What is kept per symbol (norm_state). */
+struct inst {
+	int64_t last_trade;  /* tradeId of the newest trade seen; 0: none */
+	struct book *book;   /* NULL until the symbol's first `books` element */
+	int synced;          /* a snapshot was applied and no fault seen since */
+	int64_t seq;         /* seq of the last snapshot or update applied, */
+	int seq_known;       /* when it carried one */
+	int64_t asked_at;    /* local_ts when a snapshot was last asked for; 0: not yet */
+	int unsynced;        /* UNSYNCED_*: why the book is not synced */
+};
+
+static void inst_release(void *p)
+{
+	book_free(((struct inst *)p)->book);
+}
+
+static struct inst *inst_of(struct norm *n, const char *sym)
+{
+	return norm_state(n, sym, sizeof(struct inst), inst_release);
+}
 
 static int symbol_of(struct norm *n, const struct js_doc *d, int t, char *sym)
 {
@@ -267,8 +287,8 @@ static int read_trades(struct norm *n, const struct js_doc *d, int arr, const ch
 		       int snapshot)
 {
 	uint32_t local[64], *idx = local, cnt = d->tok[arr].size, last = (uint32_t)arr + 1;
-	struct norm_sym *st = norm_sym(n, sym);
-	int64_t last_id = st ? st->last_seq : 0, max_id = last_id;
+	struct inst *in = inst_of(n, sym);
+	int64_t last_id = in ? in->last_trade : 0, max_id = last_id;
 	int r = 0;
 	for (uint32_t i = 1; i < cnt; i++)
 		last = d->tok[last].next;
@@ -287,8 +307,8 @@ static int read_trades(struct norm *n, const struct js_doc *d, int arr, const ch
 		for (uint32_t i = 0, k = (uint32_t)arr + 1; i < cnt && !r; i++, k = d->tok[k].next)
 			r = read_trade(n, d, (int)k, sym, frame_ts, snapshot, last_id, &max_id);
 	}
-	if (!r && st)
-		st->last_seq = max_id;
+	if (!r && in)
+		in->last_trade = max_id;
 	return r;
 }
 
@@ -409,14 +429,13 @@ static int opt_int(const struct js_doc *d, int o, const char *key, int64_t *v)
 
 /* The book cannot be trusted any more: drop it, say why once, and ask for a snapshot.
  * Updates are ignored until one arrives. */
-static void drop_book(struct norm *n, struct norm_sym *st, const char *sym, int checksum,
+static void drop_book(struct norm *n, struct inst *in, const char *sym, int checksum,
 		      const char *why)
 {
-	struct book *b = st->book;
-	book_clear(b);
-	b->synced = 0;
-	st->aux[0] = n->local_ts > 0 ? n->local_ts : 1;
-	st->aux[1] = UNSYNCED_DROPPED;
+	book_clear(in->book);
+	in->synced = 0;
+	in->asked_at = n->local_ts > 0 ? n->local_ts : 1;
+	in->unsynced = UNSYNCED_DROPPED;
 	if (checksum)
 		norm_checksum_failed(n, sym, why);
 	else
@@ -426,14 +445,14 @@ static void drop_book(struct norm *n, struct norm_sym *st, const char *sym, int 
 /* An update for a book without a snapshot: after a bad frame, or when convert started in
  * the middle of a feed. A snapshot is asked for once (again after RESYNC_RETRY_US if none
  * came); meanwhile updates are ignored. */
-static int unsynced_update(struct norm *n, struct norm_sym *st, const char *sym)
+static int unsynced_update(struct norm *n, struct inst *in, const char *sym)
 {
-	if (st->aux[0] && n->local_ts - st->aux[0] < RESYNC_RETRY_US)
+	if (in->asked_at && n->local_ts - in->asked_at < RESYNC_RETRY_US)
 		return 0;
-	const char *why = st->aux[1] == UNSYNCED_BAD_FRAME ? "book dropped after an unreadable frame"
-			  : st->aux[0]                     ? "no snapshot since the last resync"
-							   : "update without a snapshot";
-	st->aux[0] = n->local_ts > 0 ? n->local_ts : 1;
+	const char *why = in->unsynced == UNSYNCED_BAD_FRAME ? "book dropped after an unreadable frame"
+			  : in->asked_at                     ? "no snapshot since the last resync"
+							     : "update without a snapshot";
+	in->asked_at = n->local_ts > 0 ? n->local_ts : 1;
 	norm_resync(n, sym, why);
 	return 0;
 }
@@ -447,16 +466,10 @@ static int read_book(struct norm *n, const struct js_doc *d, int o, const char *
 	int64_t ts, seq = 0, pseq = 0, cs = 0;
 	if (js_type(d, o) != JS_OBJECT)
 		return norm_fail(n, NR_FIELD, "book is not an object");
-	struct norm_sym *st = norm_sym(n, sym);
-	if (!st)
+	struct inst *in = inst_of(n, sym);
+	if (!in || (!in->book && !(in->book = book_new(MAX_LEVELS))))
 		return norm_fail(n, NR_BOOK, "out of memory");
-	if (!st->book) {
-		st->book = book_new(MAX_LEVELS);
-		if (!st->book)
-			return norm_fail(n, NR_BOOK, "out of memory");
-		st->book_free = book_free;
-	}
-	struct book *b = st->book;
+	struct book *b = in->book;
 	int bids = js_get(d, o, "bids"), asks = js_get(d, o, "asks");
 	int has_seq = opt_int(d, o, "seq", &seq), has_pseq = opt_int(d, o, "pseq", &pseq);
 	int has_cs = opt_int(d, o, "checksum", &cs);
@@ -466,46 +479,46 @@ static int read_book(struct norm *n, const struct js_doc *d, int o, const char *
 		bad = norm_fail(n, NR_FIELD, "seq, pseq or checksum is not an integer");
 	if (bad) {
 		/* The exchange moved on without us: what we keep is no longer its book. */
-		if (b->synced || snapshot) {
+		if (in->synced || snapshot) {
 			book_clear(b);
-			b->synced = 0;
-			st->aux[0] = 0;
-			st->aux[1] = UNSYNCED_BAD_FRAME;
+			in->synced = 0;
+			in->asked_at = 0;
+			in->unsynced = UNSYNCED_BAD_FRAME;
 		}
 		return -1;
 	}
 	if (snapshot) {
 		book_clear(b);
-		b->synced = 1;
-		b->seq = seq;
-		b->seq2 = has_seq == 0; /* the sequence is known */
-		st->aux[0] = 0;
+		in->synced = 1;
+		in->seq = seq;
+		in->seq_known = has_seq == 0;
+		in->asked_at = 0;
 		/* The snapshot's checksum is not checked: live clients (ccxt) verify updates
 		 * only, and the first update checks the same 25 levels anyway. */
 		if (apply_side(b, BOOK_BID, d, bids) || apply_side(b, BOOK_ASK, d, asks)) {
-			drop_book(n, st, sym, 0, TOO_DEEP);
+			drop_book(n, in, sym, 0, TOO_DEEP);
 			return 0;
 		}
 	} else {
-		if (!b->synced)
-			return unsynced_update(n, st, sym);
-		if (has_seq == 0 && b->seq2 && seq < b->seq) {
-			snprintf(why, sizeof why, "sequence went back %lld -> %lld", (long long)b->seq,
+		if (!in->synced)
+			return unsynced_update(n, in, sym);
+		if (has_seq == 0 && in->seq_known && seq < in->seq) {
+			snprintf(why, sizeof why, "sequence went back %lld -> %lld", (long long)in->seq,
 				 (long long)seq);
-			drop_book(n, st, sym, 0, why);
+			drop_book(n, in, sym, 0, why);
 			return 0;
 		}
 		/* The previous sequence, where sent, links each update to the one before; an
 		 * update that repeats the last sequence number repeats its absolute sizes. */
-		if (has_pseq == 0 && pseq > 0 && b->seq2 && pseq != b->seq &&
-		    !(has_seq == 0 && seq == b->seq)) {
-			snprintf(why, sizeof why, "sequence gap %lld -> %lld", (long long)b->seq,
+		if (has_pseq == 0 && pseq > 0 && in->seq_known && pseq != in->seq &&
+		    !(has_seq == 0 && seq == in->seq)) {
+			snprintf(why, sizeof why, "sequence gap %lld -> %lld", (long long)in->seq,
 				 (long long)pseq);
-			drop_book(n, st, sym, 0, why);
+			drop_book(n, in, sym, 0, why);
 			return 0;
 		}
 		if (apply_side(b, BOOK_BID, d, bids) || apply_side(b, BOOK_ASK, d, asks)) {
-			drop_book(n, st, sym, 0, TOO_DEEP);
+			drop_book(n, in, sym, 0, TOO_DEEP);
 			return 0;
 		}
 		if (has_cs == 0) {
@@ -514,17 +527,17 @@ static int read_book(struct norm *n, const struct js_doc *d, int o, const char *
 			if (cs != mine && cs != (int64_t)(uint32_t)mine) {
 				snprintf(why, sizeof why, "checksum mismatch: got %lld, computed %d",
 					 (long long)cs, mine);
-				drop_book(n, st, sym, 1, why);
+				drop_book(n, in, sym, 1, why);
 				return 0;
 			}
 		}
 		if (has_seq == 0) {
-			b->seq = seq;
-			b->seq2 = 1;
+			in->seq = seq;
+			in->seq_known = 1;
 		}
 	}
 	if (book_crossed(b)) {
-		drop_book(n, st, sym, 0, "crossed book");
+		drop_book(n, in, sym, 0, "crossed book");
 		return 0;
 	}
 	return emit_book(n, b, sym, ts);

@@ -24,8 +24,22 @@
  * it), it is sent again once this much time has passed. */
 #define RESYNC_RETRY_US (30 * 1000000LL)
 
-/* aux[] slots of a symbol's state. */
-enum { AUX_RESYNC_AT }; /* local_ts + 1 of the last resync request, 0: none pending */
+/* Pongs are small: longer frames are market data, never scanned for them. */
+#define PONG_MAX 256
+
+/* What is kept per symbol (norm_state). */
+struct topic_book {
+	struct book *book;
+	int synced;        /* a snapshot was applied and no fault seen since */
+	int64_t u;         /* u of the last message applied */
+	int64_t cross_seq; /* seq of the last message applied; -1: it had none */
+	int64_t resync_at; /* local_ts + 1 of the last resync request, 0: none pending */
+};
+
+static void topic_book_release(void *p)
+{
+	book_free(((struct topic_book *)p)->book);
+}
 
 static const struct {
 	int channel;
@@ -130,7 +144,8 @@ static int request(const struct xch_sub *sub, const char *op, int first, int cou
 }
 
 /* Message I carries topics 10 I .. 10 I + 9. */
-static int bybit_subscribe(const struct xch_sub *sub, int i, char *out, size_t n)
+static int bybit_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out,
+			   size_t n)
 {
 	int total = sub->nsym * channels_of(sub), first = i * MAX_ARGS_PER_REQUEST;
 	if (i < 0 || first >= total)
@@ -143,9 +158,9 @@ static int bybit_subscribe(const struct xch_sub *sub, int i, char *out, size_t n
 
 /* Unsubscribing and subscribing the book topic again makes Bybit send a fresh snapshot;
  * the other topics of the connection are left alone. */
-static int bybit_resync(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n)
+static int bybit_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
+			char *out, size_t n)
 {
-	static unsigned seq;
 	char pair[SYM_MAX], other[SYM_MAX], topic[64], req_id[32];
 	if (i > 1)
 		return 0;
@@ -158,16 +173,16 @@ static int bybit_resync(const struct xch_sub *sub, const char *symbol, int i, ch
 		return -1; /* not ours: subscribing it now would add a topic the user did not ask for */
 	snprintf(topic, sizeof topic, "%s%s", BOOK_TOPIC, pair);
 	if (i == 0)
-		seq++;
-	snprintf(req_id, sizeof req_id, "resync-%u-%s", seq, i ? "sub" : "unsub");
+		conn->next_id++;
+	snprintf(req_id, sizeof req_id, "resync-%u-%s", conn->next_id, i ? "sub" : "unsub");
 	return request(sub, i ? "subscribe" : "unsubscribe", 0, 0, topic, req_id, out, n);
 }
 
 /* The spot pong is {"success":true,"ret_msg":"pong",...,"op":"ping"}; other categories
- * answer {"args":[...],"op":"pong"}. Both are small: market data is never looked at. */
+ * answer {"args":[...],"op":"pong"}. */
 static enum xch_frame bybit_classify(const char *f, size_t n)
 {
-	if (n < 256 && (memmem(f, n, "\"ret_msg\":\"pong\"", 16) || memmem(f, n, "\"op\":\"pong\"", 11)))
+	if (n < PONG_MAX && (memmem(f, n, "\"ret_msg\":\"pong\"", 16) || memmem(f, n, "\"op\":\"pong\"", 11)))
 		return XCH_HEARTBEAT;
 	return XCH_FORWARD;
 }
@@ -286,12 +301,12 @@ static int apply_side(struct book *b, enum book_side s, const struct js_doc *d, 
 
 /* The book cannot be trusted any more: drop it, tell downstream, ask for a fresh snapshot,
  * and ignore deltas until it comes. */
-static void drop_book(struct norm *n, struct norm_sym *st, struct book *b, const char *why)
+static void drop_book(struct norm *n, struct topic_book *tb, const char *sym, const char *why)
 {
-	book_clear(b);
-	b->synced = 0;
-	st->aux[AUX_RESYNC_AT] = n->local_ts + 1;
-	norm_resync(n, st->sym, why);
+	book_clear(tb->book);
+	tb->synced = 0;
+	tb->resync_at = n->local_ts + 1;
+	norm_resync(n, sym, why);
 }
 
 /* orderbook.{depth}: a snapshot, then deltas (absolute sizes, "0" deletes).
@@ -335,44 +350,40 @@ static int read_book(struct norm *n, const struct js_doc *d, int frame, int topi
 	if (left - 1 != js_len(d, s) || memcmp(tp + 1, js_ptr(d, s), left - 1))
 		return norm_fail(n, NR_FIELD, "s: not the symbol of the topic");
 
-	struct norm_sym *st = norm_sym(n, sym);
-	if (!st)
+	struct topic_book *tb = norm_state(n, sym, sizeof *tb, topic_book_release);
+	if (!tb)
 		return norm_fail(n, NR_SYMBOL, "no state for %s", sym);
-	if (!st->book) {
-		st->book = book_new(BOOK_MAX_LEVELS);
-		if (!st->book)
-			return norm_fail(n, NR_BOOK, "out of memory");
-		st->book_free = book_free;
-	}
-	struct book *b = st->book;
+	if (!tb->book && !(tb->book = book_new(BOOK_MAX_LEVELS)))
+		return norm_fail(n, NR_BOOK, "out of memory");
+	struct book *b = tb->book;
 	if (snapshot || u == 1) {
 		book_clear(b);
-	} else if (!b->synced) {
+	} else if (!tb->synced) {
 		/* Waiting for the snapshot a resync asked for. A book never seen since convert
 		 * started (it came up mid-stream), or a request that brought nothing, asks. */
-		if (!st->aux[AUX_RESYNC_AT] || n->local_ts + 1 - st->aux[AUX_RESYNC_AT] >= RESYNC_RETRY_US)
-			drop_book(n, st, b, "no snapshot for the deltas");
+		if (!tb->resync_at || n->local_ts + 1 - tb->resync_at >= RESYNC_RETRY_US)
+			drop_book(n, tb, sym, "no snapshot for the deltas");
 		return 0;
-	} else if (u != b->seq + 1) {
+	} else if (u != tb->u + 1) {
 		char why[96];
-		snprintf(why, sizeof why, "update id gap: %lld after %lld", (long long)u, (long long)b->seq);
-		drop_book(n, st, b, why);
+		snprintf(why, sizeof why, "update id gap: %lld after %lld", (long long)u, (long long)tb->u);
+		drop_book(n, tb, sym, why);
 		return 0;
-	} else if (cs >= 0 && b->seq2 >= 0 && cs < b->seq2) {
-		drop_book(n, st, b, "cross sequence went back");
+	} else if (cs >= 0 && tb->cross_seq >= 0 && cs < tb->cross_seq) {
+		drop_book(n, tb, sym, "cross sequence went back");
 		return 0;
 	}
 	if (apply_side(b, BOOK_BID, d, bids) || apply_side(b, BOOK_ASK, d, asks)) {
-		drop_book(n, st, b, "book too deep");
+		drop_book(n, tb, sym, "book too deep");
 		return 0;
 	}
 	book_truncate(b, depth);
-	b->seq = u;
-	b->seq2 = cs;
-	b->synced = 1;
-	st->aux[AUX_RESYNC_AT] = 0;
+	tb->u = u;
+	tb->cross_seq = cs;
+	tb->synced = 1;
+	tb->resync_at = 0;
 	if (book_crossed(b)) {
-		drop_book(n, st, b, "crossed book");
+		drop_book(n, tb, sym, "crossed book");
 		return 0;
 	}
 	return norm_book_from(n, b, sym, ts);

@@ -27,8 +27,11 @@
  * its answer may have been lost). */
 #define RESYNC_RETRY_US (30 * INT64_C(1000000))
 
-/* State of the connection itself, kept under a name no symbol can have. */
-#define CONN_KEY "~connection"
+/* The largest message ingest sends (its MAX_OUT_MSG): every subscribe message must fit. */
+#define MAX_MESSAGE 65536
+
+/* The detail of a "subscribed" status line stops listing subscriptions past this length. */
+#define DETAIL_MAX 400
 
 /* ---- talking: subscribe and resync messages ---- */
 
@@ -78,7 +81,8 @@ static int request(const char *type, const char *channel, const struct xch_sub *
 /* Message 0 subscribes heartbeats (which take no products): besides keeping quiet channels
  * open, they give the sequence a frame every second, so a gap shows at once. Then one
  * message per wanted channel, level2 first so books start early. */
-static int coinbase_subscribe(const struct xch_sub *sub, int i, char *out, size_t n)
+static int coinbase_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out,
+			      size_t n)
 {
 	if (i == 0) {
 		int k = snprintf(out, n, "{\"type\":\"subscribe\",\"channel\":\"heartbeats\"}");
@@ -109,14 +113,14 @@ static int coinbase_url(const struct xch_sub *sub, const char *base, char *out, 
 			return -1;
 		}
 	}
-	/* Every subscribe message must fit in one of ingest's messages (64 KiB). */
-	char *msg = malloc(65536);
+	struct xch_conn conn = { 0 };
+	char *msg = malloc(MAX_MESSAGE);
 	if (!msg) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	int rc = 0;
-	for (int i = 0; (k = coinbase_subscribe(sub, i, msg, 65536)) != 0; i++)
+	for (int i = 0; (k = coinbase_subscribe(sub, &conn, i, msg, MAX_MESSAGE)) != 0; i++)
 		if (k < 0) {
 			snprintf(err, errlen, "too many symbols for one subscribe message");
 			rc = -1;
@@ -127,7 +131,8 @@ static int coinbase_url(const struct xch_sub *sub, const char *base, char *out, 
 }
 
 /* Unsubscribing and subscribing level2 again brings a fresh snapshot of that product. */
-static int coinbase_resync(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n)
+static int coinbase_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
+			   char *out, size_t n)
 {
 	if (i > 1)
 		return 0;
@@ -141,6 +146,26 @@ static enum xch_frame coinbase_classify(const char *f, size_t n)
 }
 
 /* ---- reading: common parts ---- */
+
+/* What is kept per product (norm_state). */
+struct product {
+	int64_t last_trade;  /* trade_id of the newest trade relayed, */
+	int trade_seen;      /* once there was one */
+	struct book *book;   /* NULL until the product's first l2_data event */
+	int synced;          /* the book's state, as "level2: full books" below tells: */
+	int64_t asked_at;    /* synced, asked (local_ts of the request) or waiting (0) */
+	char sym[SYM_MAX];   /* the product's symbol, for the feed's list of books */
+};
+
+static void product_release(void *p)
+{
+	book_free(((struct product *)p)->book);
+}
+
+static struct product *product_of(struct norm *n, const char *sym)
+{
+	return norm_state(n, sym, sizeof(struct product), product_release);
+}
 
 static int symbol_of(struct norm *n, const struct js_doc *d, int o, char *sym)
 {
@@ -185,8 +210,8 @@ static int taker_side(struct norm *n, const struct js_doc *d, int t, const char 
 static int seen_before(struct norm *n, const struct js_doc *d, int tr, const char *sym)
 {
 	int64_t id;
-	struct norm_sym *st = norm_sym(n, sym);
-	return st && st->aux[0] && !js_int64(d, js_get(d, tr, "trade_id"), &id) && id <= st->last_seq;
+	struct product *p = product_of(n, sym);
+	return p && p->trade_seen && !js_int64(d, js_get(d, tr, "trade_id"), &id) && id <= p->last_trade;
 }
 
 static int read_trades(struct norm *n, const struct js_doc *d, int ev)
@@ -219,13 +244,13 @@ static int read_trades(struct norm *n, const struct js_doc *d, int ev)
 	for (uint32_t i = 0, k = (uint32_t)trades + 1; i < d->tok[trades].size; i++, k = d->tok[k].next) {
 		char sym[SYM_MAX];
 		int64_t id;
-		struct norm_sym *st;
+		struct product *p;
 		if (symbol_of(n, d, (int)k, sym) || js_int64(d, js_get(d, (int)k, "trade_id"), &id) ||
-		    !(st = norm_sym(n, sym)))
+		    !(p = product_of(n, sym)))
 			continue;
-		if (!st->aux[0] || id > st->last_seq) {
-			st->last_seq = id;
-			st->aux[0] = 1;
+		if (!p->trade_seen || id > p->last_trade) {
+			p->last_trade = id;
+			p->trade_seen = 1;
 		}
 	}
 	return 0;
@@ -289,7 +314,7 @@ static int read_subscriptions(struct norm *n, const struct js_doc *d, int events
 		uint32_t key = (uint32_t)subs + 1;
 		for (uint32_t c = 0; c < d->tok[subs].size; c++) {
 			uint32_t val = d->tok[key].next;
-			if (n->w->len - start > 400) {
+			if (n->w->len - start > DETAIL_MAX) {
 				jw_lit(n->w, "; ...");
 				break;
 			}
@@ -320,9 +345,9 @@ static int read_subscriptions(struct norm *n, const struct js_doc *d, int events
 /* ---- level2: full books ----
  *
  * A book is in one of three states:
- *   synced             a snapshot was applied and no frame was lost since;
- *   asked (seq2 > 0)   dropped after a fault, a resync was requested at local_ts seq2;
- *   waiting (seq2 = 0) dropped because the connection is new: its snapshot comes unasked.
+ *   synced                 a snapshot was applied and no frame was lost since;
+ *   asked (asked_at > 0)   dropped after a fault, a resync was requested at local_ts asked_at;
+ *   waiting (asked_at = 0) dropped because the connection is new: its snapshot comes unasked.
  * Updates for a book that is not synced are ignored; one for a waiting book means its
  * snapshot will not come (convert started mid-stream, or the snapshot was lost), so it
  * asks; an asked book asks again after RESYNC_RETRY_US. */
@@ -342,37 +367,26 @@ struct l2_event {
 	uint32_t first, count; /* its levels in the scratch array */
 };
 
-/* The connection's state: its sequence (last_seq, aux[0] = seen), kept in the norm_sym
- * under CONN_KEY, whose book slot holds this: the list of every symbol with a book, so a
- * gap reaches all of them, and the scratch arrays a frame is read into. */
-struct conn {
+/* The feed's state (norm_stream_state): the connection's sequence, the list of every
+ * product with a book, so a gap reaches all of them, and the scratch arrays a frame is read
+ * into. */
+struct feed {
+	int64_t seq;             /* sequence_num of the last frame counted, */
+	int seq_seen;            /* once there was one */
 	size_t n, cap;
-	struct norm_sym **sym; /* norm_sym entries never move: they are allocated one by one */
+	struct product **books;  /* norm_state entries never move: each is allocated alone */
 	struct l2_level *lv;
 	size_t nlv, caplv;
 	struct l2_event *ev;
 	size_t nev, capev;
 };
 
-static void conn_free(void *p)
+static void feed_release(void *p)
 {
-	struct conn *c = p;
-	if (c) {
-		free(c->sym);
-		free(c->lv);
-		free(c->ev);
-	}
-	free(c);
-}
-
-static struct norm_sym *conn_state(struct norm *n)
-{
-	struct norm_sym *cs = norm_sym(n, CONN_KEY);
-	if (cs && !cs->book) {
-		cs->book = calloc(1, sizeof(struct conn));
-		cs->book_free = conn_free;
-	}
-	return cs && cs->book ? cs : NULL;
+	struct feed *c = p;
+	free(c->books);
+	free(c->lv);
+	free(c->ev);
 }
 
 /* ARR (of *CAP elements of SIZE bytes) grown to hold more, or NULL (ARR is kept). */
@@ -385,39 +399,40 @@ static void *grow(void *arr, size_t *cap, size_t size)
 	return p;
 }
 
-static struct book *book_of(struct norm *n, struct conn *c, const char *sym)
+/* SYM's state with its book, listed in C on first use; NULL when out of memory. */
+static struct product *book_of(struct norm *n, struct feed *c, const char *sym)
 {
-	struct norm_sym *st = norm_sym(n, sym);
-	if (!st)
+	struct product *pr = product_of(n, sym);
+	if (!pr)
 		return NULL;
-	if (!st->book) {
+	if (!pr->book) {
 		if (c->n == c->cap) {
-			void *p = grow(c->sym, &c->cap, sizeof *c->sym);
+			void *p = grow(c->books, &c->cap, sizeof *c->books);
 			if (!p)
 				return NULL;
-			c->sym = p;
+			c->books = p;
 		}
-		if (!(st->book = book_new(MAX_LEVELS)))
+		if (!(pr->book = book_new(MAX_LEVELS)))
 			return NULL;
-		st->book_free = book_free;
-		c->sym[c->n++] = st;
+		snprintf(pr->sym, sizeof pr->sym, "%s", sym);
+		c->books[c->n++] = pr;
 	}
-	return st->book;
+	return pr;
 }
 
-static void book_drop(struct book *b)
+static void book_drop(struct product *p)
 {
-	book_clear(b);
-	b->synced = 0;
-	b->seq2 = 0;
+	book_clear(p->book);
+	p->synced = 0;
+	p->asked_at = 0;
 }
 
 /* Drops the book and asks for a fresh snapshot: one status line, one request. */
-static void book_fault(struct norm *n, struct book *b, const char *sym, const char *why)
+static void book_fault(struct norm *n, struct product *p, const char *why)
 {
-	book_drop(b);
-	b->seq2 = n->local_ts > 0 ? n->local_ts : 1;
-	norm_resync(n, sym, why);
+	book_drop(p);
+	p->asked_at = n->local_ts > 0 ? n->local_ts : 1;
+	norm_resync(n, p->sym, why);
 }
 
 /* True for the text Coinbase sends, plain digits with at most one point; *NONZERO tells
@@ -473,7 +488,7 @@ static void update_fields(const struct js_doc *d, uint32_t o, int *side, int *px
 
 /* Reads a whole l2_data frame into C's scratch arrays without changing any book, so that
  * applying it cannot fail half way. */
-static int l2_read(struct norm *n, struct conn *c, const struct js_doc *d, int events)
+static int l2_read(struct norm *n, struct feed *c, const struct js_doc *d, int events)
 {
 	c->nev = c->nlv = 0;
 	for (uint32_t i = 0, k = (uint32_t)events + 1; i < d->tok[events].size; i++, k = d->tok[k].next) {
@@ -572,33 +587,34 @@ static int64_t update_time(const struct js_doc *d, const struct l2_level *lv, ui
 
 /* Applies what l2_read read: one book line per event, unless the book is waiting or has
  * just become faulty. */
-static int l2_apply(struct norm *n, struct conn *c, const struct js_doc *d, int64_t ts)
+static int l2_apply(struct norm *n, struct feed *c, const struct js_doc *d, int64_t ts)
 {
 	for (size_t i = 0; i < c->nev; i++) {
 		const struct l2_event *e = &c->ev[i];
 		const struct l2_level *lv = c->lv + e->first;
-		struct book *b = book_of(n, c, e->sym);
-		if (!b)
+		struct product *p = book_of(n, c, e->sym);
+		if (!p)
 			return norm_fail(n, NR_BOOK, "out of memory for the book of %s", e->sym);
+		struct book *b = p->book;
 		int64_t bts = ts;
 		if (e->snapshot) {
 			if (snapshot_apply(b, lv, e->count)) {
-				book_fault(n, b, e->sym, "book too large");
+				book_fault(n, p, "book too large");
 				continue;
 			}
-			b->synced = 1;
-			b->seq2 = 0;
+			p->synced = 1;
+			p->asked_at = 0;
 		} else {
-			if (!b->synced) {
-				if (!b->seq2 || n->local_ts - b->seq2 > RESYNC_RETRY_US)
-					book_fault(n, b, e->sym, "update without snapshot");
+			if (!p->synced) {
+				if (!p->asked_at || n->local_ts - p->asked_at > RESYNC_RETRY_US)
+					book_fault(n, p, "update without snapshot");
 				continue;
 			}
 			int rc = 0;
 			for (uint32_t j = 0; j < e->count && !rc; j++)
 				rc = level_set(b, &lv[j]);
 			if (rc) {
-				book_fault(n, b, e->sym, "book too large");
+				book_fault(n, p, "book too large");
 				continue;
 			}
 			int64_t et = update_time(d, lv, e->count);
@@ -606,7 +622,7 @@ static int l2_apply(struct norm *n, struct conn *c, const struct js_doc *d, int6
 				bts = et;
 		}
 		if (book_crossed(b)) {
-			book_fault(n, b, e->sym, "crossed book");
+			book_fault(n, p, "crossed book");
 			continue;
 		}
 		if (norm_book_from(n, b, e->sym, bts))
@@ -633,36 +649,34 @@ static int l2_apply(struct norm *n, struct conn *c, const struct js_doc *d, int6
 
 enum seq_kind { SEQ_NONE, SEQ_FIRST, SEQ_NEXT, SEQ_GAP, SEQ_NEW_CONNECTION };
 
-static enum seq_kind seq_classify(const struct norm_sym *cs, int has, int64_t seq)
+static enum seq_kind seq_classify(const struct feed *c, int has, int64_t seq)
 {
-	if (!has || !cs)
+	if (!has || !c)
 		return SEQ_NONE;
-	if (!cs->aux[0])
+	if (!c->seq_seen)
 		return SEQ_FIRST;
-	if (seq == cs->last_seq + 1)
+	if (seq == c->seq + 1)
 		return SEQ_NEXT;
-	return seq > cs->last_seq ? SEQ_GAP : SEQ_NEW_CONNECTION;
+	return seq > c->seq ? SEQ_GAP : SEQ_NEW_CONNECTION;
 }
 
-static void seq_commit(struct norm *n, struct norm_sym *cs, enum seq_kind kind, int64_t seq)
+static void seq_commit(struct norm *n, struct feed *c, enum seq_kind kind, int64_t seq)
 {
 	if (kind == SEQ_NONE)
 		return;
 	if (kind == SEQ_GAP || kind == SEQ_NEW_CONNECTION) {
 		char why[96];
-		snprintf(why, sizeof why, "sequence gap %lld -> %lld", (long long)cs->last_seq,
-			 (long long)seq);
-		struct conn *c = cs->book;
+		snprintf(why, sizeof why, "sequence gap %lld -> %lld", (long long)c->seq, (long long)seq);
 		for (size_t i = 0; i < c->n; i++) {
-			struct book *b = c->sym[i]->book;
+			struct product *p = c->books[i];
 			if (kind == SEQ_NEW_CONNECTION)
-				book_drop(b);
-			else if (b->synced || b->seq2)
-				book_fault(n, b, c->sym[i]->sym, why);
+				book_drop(p);
+			else if (p->synced || p->asked_at)
+				book_fault(n, p, why);
 		}
 	}
-	cs->last_seq = seq;
-	cs->aux[0] = 1;
+	c->seq = seq;
+	c->seq_seen = 1;
 }
 
 /* ---- the frame ---- */
@@ -705,20 +719,20 @@ static int coinbase_normalize(struct norm *n, const struct js_doc *d, int data)
 	int64_t seq = 0, ts;
 	if (st >= 0 && (js_type(d, st) != JS_NUMBER || js_int64(d, st, &seq) || seq < 0))
 		return norm_fail(n, NR_FIELD, "sequence_num: not a number");
-	struct norm_sym *cs = conn_state(n);
-	enum seq_kind kind = seq_classify(cs, st >= 0, seq);
+	struct feed *c = norm_stream_state(n, sizeof *c, feed_release);
+	enum seq_kind kind = seq_classify(c, st >= 0, seq);
 	int rc = norm_ts(n, d, js_get(d, data, "timestamp"), &ts);
 	if (!rc && js_type(d, events) != JS_ARRAY)
 		rc = norm_fail(n, NR_FIELD, "events: missing");
 
 	if (js_streq(d, ch, "l2_data")) {
 		/* Unreadable: not counted, so the next frame's gap drops the books. */
-		if (!rc && !cs)
+		if (!rc && !c)
 			rc = norm_fail(n, NR_BOOK, "out of memory");
-		if (rc || l2_read(n, cs->book, d, events))
+		if (rc || l2_read(n, c, d, events))
 			return -1;
-		seq_commit(n, cs, kind, seq);
-		return l2_apply(n, cs->book, d, ts);
+		seq_commit(n, c, kind, seq);
+		return l2_apply(n, c, d, ts);
 	}
 	/* Other channels are read first and the sequence checked after, so resync lines are
 	 * never rolled back with a frame that failed. A failed frame still counts when that
@@ -726,7 +740,7 @@ static int coinbase_normalize(struct norm *n, const struct js_doc *d, int data)
 	if (!rc)
 		rc = read_channel(n, d, ch, events, ts);
 	if (!rc || kind != SEQ_GAP)
-		seq_commit(n, cs, kind, seq);
+		seq_commit(n, c, kind, seq);
 	return rc;
 }
 

@@ -26,6 +26,20 @@
 /* Limits that keep a hostile frame from growing a book without bound. */
 #define MAX_DEPTH 5000        /* largest depth a stream name may announce */
 #define MAX_FRAME_LEVELS 5000 /* levels per side in one frame */
+/* The pong is small: longer frames are market data, never scanned for it. */
+#define PONG_MAX 400
+
+/* What is kept per pair with a kept book (norm_state). */
+struct pair_book {
+	struct book *book;
+	int synced;   /* a snapshot was applied and no gap seen since */
+	int64_t last; /* u of the last message applied */
+};
+
+static void pair_book_release(void *p)
+{
+	book_free(((struct pair_book *)p)->book);
+}
 
 /* ---- talking ---- */
 
@@ -99,7 +113,8 @@ static int gateio_url(const struct xch_sub *sub, const char *base, char *out, si
 }
 
 /* Message I is the subscribe request of the I-th chosen channel. */
-static int gateio_subscribe(const struct xch_sub *sub, int i, char *out, size_t n)
+static int gateio_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out,
+			    size_t n)
 {
 	for (size_t c = 0; c < sizeof channels / sizeof channels[0]; c++) {
 		if (!(sub->channels & channels[c].channel))
@@ -113,7 +128,8 @@ static int gateio_subscribe(const struct xch_sub *sub, int i, char *out, size_t 
 /* Gate's rule after a gap: unsubscribe the symbol's obu stream and subscribe it again; the
  * first message of the new subscription is a full snapshot. A symbol we do not keep a book
  * for is skipped (-1), never a reason to reconnect. */
-static int gateio_resync(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n)
+static int gateio_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
+			 char *out, size_t n)
 {
 	if (i > 1)
 		return 0;
@@ -124,8 +140,7 @@ static int gateio_resync(const struct xch_sub *sub, const char *symbol, int i, c
 
 static enum xch_frame gateio_classify(const char *f, size_t n)
 {
-	/* The pong is small; do not scan market data for it. */
-	if (n < 400 && memmem(f, n, "\"spot.pong\"", 11))
+	if (n < PONG_MAX && memmem(f, n, "\"spot.pong\"", 11))
 		return XCH_HEARTBEAT;
 	return XCH_FORWARD;
 }
@@ -305,10 +320,10 @@ static int apply_side(struct book *b, enum book_side s, const struct js_doc *d, 
 }
 
 /* Drops the book and asks for it again; deltas are ignored until the next snapshot. */
-static int drop_book(struct norm *n, struct book *b, const char *sym, const char *why)
+static int drop_book(struct norm *n, struct pair_book *pb, const char *sym, const char *why)
 {
-	book_clear(b);
-	b->synced = 0;
+	book_clear(pb->book);
+	pb->synced = 0;
 	norm_resync(n, sym, why);
 	return 0;
 }
@@ -374,37 +389,31 @@ static int read_kept_book(struct norm *n, const struct js_doc *d, int r, enum bo
 	if (check_side(n, d, bids) || check_side(n, d, asks))
 		return -1;
 
-	struct norm_sym *ns = norm_sym(n, sym);
-	if (!ns)
+	struct pair_book *pb = norm_state(n, sym, sizeof *pb, pair_book_release);
+	if (!pb || (!pb->book && !(pb->book = book_new(MAX_DEPTH + MAX_FRAME_LEVELS))))
 		return norm_fail(n, NR_BOOK, "out of memory");
-	struct book *b = ns->book;
-	if (!b) {
-		if (!(b = book_new(MAX_DEPTH + MAX_FRAME_LEVELS)))
-			return norm_fail(n, NR_BOOK, "out of memory");
-		ns->book = b;
-		ns->book_free = book_free;
-	}
+	struct book *b = pb->book;
 
 	if (full) {
 		book_clear(b);
-		b->synced = 1;
-	} else if (!b->synced) {
+		pb->synced = 1;
+	} else if (!pb->synced) {
 		return 0; /* waiting for the snapshot of a new subscription */
-	} else if (kind == UPDATE_V1 && last <= b->seq) {
+	} else if (kind == UPDATE_V1 && last <= pb->last) {
 		return 0; /* already contained in what we have */
-	} else if (kind == OBU ? first - 1 != b->seq : first - 1 > b->seq) {
+	} else if (kind == OBU ? first - 1 != pb->last : first - 1 > pb->last) {
 		snprintf(why, sizeof why, "sequence gap: update %lld follows %lld", (long long)first,
-			 (long long)b->seq);
-		return drop_book(n, b, sym, why);
+			 (long long)pb->last);
+		return drop_book(n, pb, sym, why);
 	}
 	if (apply_side(b, BOOK_BID, d, bids) || apply_side(b, BOOK_ASK, d, asks))
-		return drop_book(n, b, sym, "book too large");
-	b->seq = last;
+		return drop_book(n, pb, sym, "book too large");
+	pb->last = last;
 	/* Levels that leave the stream's depth need not be deleted by the exchange. */
 	if (depth)
 		book_truncate(b, (uint32_t)depth);
 	if (book_crossed(b))
-		return drop_book(n, b, sym, "crossed book");
+		return drop_book(n, pb, sym, "crossed book");
 	return norm_book_from(n, b, sym, ts);
 }
 

@@ -6,7 +6,7 @@
  * pair's price and quantity precisions, which v2 messages do not carry (their numbers are
  * JSON floats that drop trailing zeros). The precisions come from the instrument channel,
  * which ingest subscribes first when books are wanted; convert keeps them per pair in
- * norm_sym()->aux[]. Until the instrument list has been read (it is one large frame, and a
+ * struct pair. Until the instrument list has been read (it is one large frame, and a
  * recording may not hold it) the precisions are found from the book snapshot itself: the
  * smallest ones, no fewer decimals than its levels show, that reproduce its checksum. When
  * even that fails the book is relayed unverified until its next snapshot, and a status line
@@ -28,15 +28,40 @@
 /* A book left unsynced this long after its resync request asks again (the request is best
  * effort: ingest may not have been listening). */
 #define RESYNC_RETRY_US ((int64_t)30 * 1000000)
+/* Request ids: subscribe requests take 1.. by channel, resync requests count from here. */
+#define RESYNC_FIRST_ID 1000
+/* Heartbeats and pongs are small: longer frames are market data, never scanned for them. */
+#define HEARTBEAT_MAX 64
+#define PONG_MAX 256
 
-/* norm_sym()->aux[] slots. */
-enum { AUX_PX_DP, AUX_QTY_DP, AUX_FLAGS, AUX_DEPTH };
 enum {
 	PREC_LISTED = 1,     /* precisions read from the instrument channel */
 	PREC_FOUND = 2,      /* precisions found from a snapshot's checksum */
 	PREC_NOTICE = 4,     /* the "not verified" status line was written for this symbol */
 	BOOK_UNVERIFIED = 8, /* no precisions: this book's checksums wait for its next snapshot */
 };
+
+/* What is kept per pair (norm_state). */
+struct pair {
+	int64_t last_trade;    /* trade_id of the newest trade relayed; <= 0: none yet */
+	int64_t px_dp, qty_dp; /* the pair's precisions, when flags say they are known */
+	int64_t flags;         /* PREC_*, BOOK_UNVERIFIED */
+	int64_t ack_depth;     /* book depth the subscribe ack stated; 0: no ack */
+	struct book *book;     /* NULL until the pair's first book message */
+	int64_t depth;         /* levels per side the book is cut to (set by each snapshot) */
+	int synced;            /* a snapshot was applied and no fault seen since */
+	int64_t asked_at;      /* local_ts of the last resync request while unsynced; 0: none */
+};
+
+static void pair_release(void *p)
+{
+	book_free(((struct pair *)p)->book);
+}
+
+static struct pair *pair_of(struct norm *n, const char *sym)
+{
+	return norm_state(n, sym, sizeof(struct pair), pair_release);
+}
 
 /* ---- talking to Kraken ---- */
 
@@ -113,7 +138,8 @@ static int request(const struct xch_sub *sub, const char *only, const char *meth
 }
 
 /* The instrument list first, so that precisions are known before the first book. */
-static int kraken_subscribe(const struct xch_sub *sub, int i, char *out, size_t n)
+static int kraken_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out,
+			    size_t n)
 {
 	static const struct {
 		int channel;
@@ -137,9 +163,9 @@ static int kraken_subscribe(const struct xch_sub *sub, int i, char *out, size_t 
 /* Unsubscribe the book, then subscribe it again: the new subscription starts with a
  * snapshot. Kraken handles a connection's requests in order, so no update of the old
  * subscription follows the new snapshot. */
-static int kraken_resync(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n)
+static int kraken_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
+			 char *out, size_t n)
 {
-	static unsigned id = 1000;
 	char pair[SYM_MAX + 2], other[SYM_MAX + 2];
 	int found = 0;
 	if (i > 1)
@@ -150,16 +176,17 @@ static int kraken_resync(const struct xch_sub *sub, const char *symbol, int i, c
 		found = pair_name(sub->sym[k], other, sizeof other) >= 0 && !strcmp(pair, other);
 	if (!found)
 		return -1; /* not ours: subscribing it would add a book the user did not ask for */
-	return request(sub, symbol, i == 0 ? "unsubscribe" : "subscribe", "book", id++, out, n);
+	return request(sub, symbol, i == 0 ? "unsubscribe" : "subscribe", "book",
+		       RESYNC_FIRST_ID + conn->next_id++, out, n);
 }
 
 /* {"channel":"heartbeat"} comes every second or so when nothing else does, and our
  * {"method":"ping"} is answered {"method":"pong","req_id":..,"time_in":..,"time_out":..}. */
 static enum xch_frame kraken_classify(const char *f, size_t n)
 {
-	if (n < 64 && memmem(f, n, "\"heartbeat\"", 11))
+	if (n < HEARTBEAT_MAX && memmem(f, n, "\"heartbeat\"", 11))
 		return XCH_HEARTBEAT;
-	if (n < 256 && memmem(f, n, "\"pong\"", 6))
+	if (n < PONG_MAX && memmem(f, n, "\"pong\"", 6))
 		return XCH_HEARTBEAT;
 	return XCH_FORWARD;
 }
@@ -226,10 +253,10 @@ static int read_reply(struct norm *n, const struct js_doc *d, int o, int method)
 		 js_type(d, ch) == JS_STRING ? js_ptr(d, ch) : "");
 	if (have_sym && js_streq(d, ch, "book")) {
 		int64_t depth;
-		struct norm_sym *st = norm_sym(n, sym);
-		if (st && !js_int64(d, js_get(d, res, "depth"), &depth) && depth > 0 &&
+		struct pair *pr = pair_of(n, sym);
+		if (pr && !js_int64(d, js_get(d, res, "depth"), &depth) && depth > 0 &&
 		    depth <= KRAKEN_MAX_LEVELS)
-			st->aux[AUX_DEPTH] = depth;
+			pr->ack_depth = depth;
 	}
 	norm_status(n, "subscribed", have_sym ? sym : NULL, chan[0] ? chan : NULL);
 	return 0;
@@ -255,13 +282,13 @@ static int read_instrument(struct norm *n, const struct js_doc *d, int o)
 		    js_int64(d, js_get(d, (int)k, "qty_precision"), &qdp) || pdp < 0 ||
 		    pdp > KRAKEN_MAX_DP || qdp < 0 || qdp > KRAKEN_MAX_DP)
 			continue;
-		struct norm_sym *st = norm_sym(n, sym);
-		if (!st)
+		struct pair *pr = pair_of(n, sym);
+		if (!pr)
 			return norm_fail(n, NR_BOOK, "out of memory");
-		st->aux[AUX_PX_DP] = pdp;
-		st->aux[AUX_QTY_DP] = qdp;
+		pr->px_dp = pdp;
+		pr->qty_dp = qdp;
 		/* A book relayed unverified is checked from its next update on. */
-		st->aux[AUX_FLAGS] = (st->aux[AUX_FLAGS] & ~(PREC_FOUND | BOOK_UNVERIFIED)) | PREC_LISTED;
+		pr->flags = (pr->flags & ~(PREC_FOUND | BOOK_UNVERIFIED)) | PREC_LISTED;
 	}
 	return 0;
 }
@@ -307,11 +334,11 @@ static int read_trades(struct norm *n, const struct js_doc *d, int data, int sna
 			return -1;
 		if (js_int64(d, tid, &id))
 			return norm_fail(n, NR_FIELD, "trade_id: missing or not an integer");
-		struct norm_sym *st = norm_sym(n, sym);
-		if (st && snapshot && (st->last_seq <= 0 || id <= st->last_seq))
+		struct pair *pr = pair_of(n, sym);
+		if (pr && snapshot && (pr->last_trade <= 0 || id <= pr->last_trade))
 			continue;
-		if (st && !snapshot)
-			st->last_seq = id;
+		if (pr && !snapshot)
+			pr->last_trade = id;
 		const char *taker;
 		if (norm_side(n, d, side, "side", "buy", "sell", &taker))
 			return -1;
@@ -329,87 +356,13 @@ static int read_trades(struct norm *n, const struct js_doc *d, int data, int sna
 		char sym[SYM_MAX];
 		int64_t id;
 		int s = js_get(d, (int)k, "symbol");
-		struct norm_sym *st;
+		struct pair *pr;
 		if (!js_int64(d, js_get(d, (int)k, "trade_id"), &id) && js_type(d, s) == JS_STRING &&
-		    sym_split_sep(js_ptr(d, s), js_len(d, s), '/', 0, sym) >= 0 && (st = norm_sym(n, sym)) &&
-		    id > st->last_seq)
-			st->last_seq = id;
+		    sym_split_sep(js_ptr(d, s), js_len(d, s), '/', 0, sym) >= 0 && (pr = pair_of(n, sym)) &&
+		    id > pr->last_trade)
+			pr->last_trade = id;
 	}
 	return 0;
-}
-
-/* Canonical decimal A - B into OUT (DEC_MAX bytes), exactly. Returns its length, or -1. */
-static int dec_sub(const char *a, const char *b, char *out)
-{
-	struct {
-		int neg;
-		const char *ip, *fp;
-		size_t il, fl;
-	} x[2];
-	const char *s[2] = { a, b };
-	for (int k = 0; k < 2; k++) {
-		const char *p = s[k];
-		x[k].neg = *p == '-';
-		p += x[k].neg;
-		const char *dot = strchr(p, '.');
-		x[k].ip = p;
-		x[k].il = dot ? (size_t)(dot - p) : strlen(p);
-		x[k].fp = dot ? dot + 1 : "";
-		x[k].fl = strlen(x[k].fp);
-	}
-	x[1].neg = !x[1].neg; /* A + (-B) */
-	size_t il = x[0].il > x[1].il ? x[0].il : x[1].il;
-	size_t fl = x[0].fl > x[1].fl ? x[0].fl : x[1].fl;
-	size_t nd = il + fl + 1; /* one more digit for a carry */
-	if (nd + 3 > DEC_MAX)
-		return -1;
-	unsigned char v[2][DEC_MAX];
-	for (int k = 0; k < 2; k++) {
-		memset(v[k], 0, nd);
-		for (size_t j = 0; j < x[k].il; j++)
-			v[k][1 + il - x[k].il + j] = (unsigned char)(x[k].ip[j] - '0');
-		for (size_t j = 0; j < x[k].fl; j++)
-			v[k][1 + il + j] = (unsigned char)(x[k].fp[j] - '0');
-	}
-	unsigned char r[DEC_MAX];
-	int neg;
-	if (x[0].neg == x[1].neg) {
-		int carry = 0;
-		for (size_t j = nd; j-- > 0;) {
-			int t = v[0][j] + v[1][j] + carry;
-			r[j] = (unsigned char)(t % 10);
-			carry = t / 10;
-		}
-		neg = x[0].neg;
-	} else {
-		int big = memcmp(v[0], v[1], nd) >= 0 ? 0 : 1, borrow = 0;
-		for (size_t j = nd; j-- > 0;) {
-			int t = v[big][j] - v[!big][j] - borrow;
-			borrow = t < 0;
-			r[j] = (unsigned char)(t < 0 ? t + 10 : t);
-		}
-		neg = x[big].neg;
-	}
-	size_t start = 0, end = nd;
-	while (start < 1 + il - 1 && r[start] == 0)
-		start++;
-	while (end > 1 + il && r[end - 1] == 0)
-		end--;
-	size_t o = 0;
-	int zero = 1;
-	for (size_t j = start; j < end; j++)
-		zero &= r[j] == 0;
-	if (neg && !zero)
-		out[o++] = '-';
-	for (size_t j = start; j < 1 + il; j++)
-		out[o++] = (char)('0' + r[j]);
-	if (end > 1 + il) {
-		out[o++] = '.';
-		for (size_t j = 1 + il; j < end; j++)
-			out[o++] = (char)('0' + r[j]);
-	}
-	out[o] = 0;
-	return (int)o;
 }
 
 /* The 24 h open is not sent, but "change" is last - open in the quote currency. */
@@ -420,10 +373,11 @@ static int write_open(struct norm *n, const struct js_doc *d, int last, int chan
 	char l[DEC_MAX], c[DEC_MAX], open[DEC_MAX];
 	if (change < 0 || js_type(d, change) == JS_NULL || last < 0 || js_type(d, last) == JS_NULL)
 		return 0;
-	if (js_numtext(d, last, &ls, &ln) || js_numtext(d, change, &cs, &cn) || dec_canon(ls, ln, l) < 0 ||
-	    dec_canon(cs, cn, c) < 0)
+	int ll, cl;
+	if (js_numtext(d, last, &ls, &ln) || js_numtext(d, change, &cs, &cn) ||
+	    (ll = dec_canon(ls, ln, l)) < 0 || (cl = dec_canon(cs, cn, c)) < 0)
 		return norm_fail(n, NR_NUMBER, "change: not a decimal");
-	int k = dec_sub(l, c, open);
+	int k = dec_sub(l, (size_t)ll, c, (size_t)cl, open);
 	if (k < 0)
 		return norm_fail(n, NR_NUMBER, "change: absurd");
 	jw_key(n->w, "open");
@@ -537,7 +491,7 @@ static int find_precisions(const struct book *b, uint32_t want, int *pdp, int *q
 {
 	int pmin = 0, qmin = 0, levels = 0;
 	for (int s = 0; s < 2; s++)
-		for (uint32_t i = 0; i < 10; i++) {
+		for (uint32_t i = 0; i < BOOK_CRC_KRAKEN_LEVELS; i++) {
 			const struct book_level *l = book_level(b, (enum book_side)s, i);
 			if (!l)
 				break;
@@ -560,19 +514,19 @@ static int find_precisions(const struct book *b, uint32_t want, int *pdp, int *q
 }
 
 /* Drops a book that cannot be trusted: clients never see it again before a snapshot. */
-static void drop_book(struct norm *n, struct book *b)
+static void drop_book(struct norm *n, struct pair *pr)
 {
-	book_clear(b);
-	b->synced = 0;
-	b->seq2 = n->local_ts > 0 ? n->local_ts : 1;
+	book_clear(pr->book);
+	pr->synced = 0;
+	pr->asked_at = n->local_ts > 0 ? n->local_ts : 1;
 }
 
 /* Verifies B against checksum CK. Returns 0 when it holds (or cannot be checked yet), -1
  * after the book was dropped and a resync asked for. */
-static int verify(struct norm *n, struct norm_sym *st, struct book *b, const char *sym, uint32_t ck,
-		  int snapshot)
+static int verify(struct norm *n, struct pair *pr, const char *sym, uint32_t ck, int snapshot)
 {
-	int64_t *flags = &st->aux[AUX_FLAGS];
+	const struct book *b = pr->book;
+	int64_t *flags = &pr->flags;
 	int pdp, qdp;
 	char why[96];
 	if (snapshot)
@@ -580,13 +534,13 @@ static int verify(struct norm *n, struct norm_sym *st, struct book *b, const cha
 	if (*flags & BOOK_UNVERIFIED)
 		return 0;
 	if ((*flags & (PREC_LISTED | PREC_FOUND)) &&
-	    book_crc_kraken(b, (int)st->aux[AUX_PX_DP], (int)st->aux[AUX_QTY_DP]) == ck)
+	    book_crc_kraken(b, (int)pr->px_dp, (int)pr->qty_dp) == ck)
 		return 0;
 	/* Precisions found earlier are only a deduction: a new snapshot may correct them. */
 	if (!(*flags & PREC_LISTED) && (snapshot || !(*flags & PREC_FOUND))) {
 		if (!find_precisions(b, ck, &pdp, &qdp)) {
-			st->aux[AUX_PX_DP] = pdp;
-			st->aux[AUX_QTY_DP] = qdp;
+			pr->px_dp = pdp;
+			pr->qty_dp = qdp;
 			*flags |= PREC_FOUND;
 			return 0;
 		}
@@ -603,8 +557,8 @@ static int verify(struct norm *n, struct norm_sym *st, struct book *b, const cha
 		}
 	}
 	snprintf(why, sizeof why, "checksum mismatch: computed %u, expected %u",
-		 book_crc_kraken(b, (int)st->aux[AUX_PX_DP], (int)st->aux[AUX_QTY_DP]), ck);
-	drop_book(n, b);
+		 book_crc_kraken(b, (int)pr->px_dp, (int)pr->qty_dp), ck);
+	drop_book(n, pr);
 	norm_checksum_failed(n, sym, why);
 	return -1;
 }
@@ -622,21 +576,16 @@ static int read_book(struct norm *n, const struct js_doc *d, int o, int snapshot
 		return norm_fail(n, NR_SHAPE, "book is not an object");
 	if (symbol_of(n, d, js_get(d, o, "symbol"), sym))
 		return -1;
-	struct norm_sym *st = norm_sym(n, sym);
-	if (!st)
+	struct pair *pr = pair_of(n, sym);
+	if (!pr || (!pr->book && !(pr->book = book_new(KRAKEN_DEPTH))))
 		return norm_fail(n, NR_BOOK, "out of memory");
-	if (!st->book) {
-		st->book = book_new(KRAKEN_DEPTH);
-		st->book_free = book_free;
-		if (!st->book)
-			return norm_fail(n, NR_BOOK, "out of memory");
-	}
-	struct book *b = st->book;
-	if (!snapshot && !b->synced) {
+	struct book *b = pr->book;
+	if (!snapshot && !pr->synced) {
 		/* Updates wait for a snapshot. One that comes with none on the way (convert
 		 * restarted under a running ingest) asks for it, again if it never comes. */
-		if (!b->seq2 || n->local_ts - b->seq2 >= RESYNC_RETRY_US || n->local_ts < b->seq2) {
-			b->seq2 = n->local_ts > 0 ? n->local_ts : 1;
+		if (!pr->asked_at || n->local_ts - pr->asked_at >= RESYNC_RETRY_US ||
+		    n->local_ts < pr->asked_at) {
+			pr->asked_at = n->local_ts > 0 ? n->local_ts : 1;
 			norm_resync(n, sym, "book update without a snapshot");
 		}
 		return 0;
@@ -650,47 +599,49 @@ static int read_book(struct norm *n, const struct js_doc *d, int o, int snapshot
 		goto unreadable;
 	if (snapshot) {
 		book_clear(b);
-		b->seq = st->aux[AUX_DEPTH] ? st->aux[AUX_DEPTH] : guess_depth(nb > na ? nb : na);
-		if (b->seq < nb || b->seq < na)
-			b->seq = nb > na ? nb : na;
-		b->max_levels = (uint32_t)b->seq;
+		pr->depth = pr->ack_depth ? pr->ack_depth : guess_depth(nb > na ? nb : na);
+		if (pr->depth < nb || pr->depth < na)
+			pr->depth = nb > na ? nb : na;
+		b->max_levels = (uint32_t)pr->depth;
 	} else {
 		/* Room for every level of the message before the cut to the depth. */
-		b->max_levels = (uint32_t)b->seq + (nb > na ? nb : na);
+		b->max_levels = (uint32_t)pr->depth + (nb > na ? nb : na);
 	}
 	if (apply_side(n, b, d, bids, BOOK_BID) || apply_side(n, b, d, asks, BOOK_ASK))
 		goto unreadable;
-	book_truncate(b, (uint32_t)b->seq);
-	if (ck64 >= 0 && verify(n, st, b, sym, (uint32_t)ck64, snapshot))
+	book_truncate(b, (uint32_t)pr->depth);
+	if (ck64 >= 0 && verify(n, pr, sym, (uint32_t)ck64, snapshot))
 		return 0;
 	if (book_crossed(b)) {
-		drop_book(n, b);
+		drop_book(n, pr);
 		norm_resync(n, sym, "crossed book");
 		return 0;
 	}
-	b->synced = 1;
-	b->seq2 = 0;
+	pr->synced = 1;
+	pr->asked_at = 0;
 	return emit_book(n, b, sym, ts);
 
 unreadable:
 	if (snapshot) {
 		/* The next update asks for another snapshot (norm_fail's line is not written). */
 		book_clear(b);
-		b->synced = 0;
-		b->seq2 = 0;
+		pr->synced = 0;
+		pr->asked_at = 0;
 		return -1;
 	}
 	/* An update we cannot read is one we missed. */
 	snprintf(why, sizeof why, "unreadable update: %s", n->why);
-	drop_book(n, b);
+	drop_book(n, pr);
 	norm_resync(n, sym, why);
 	return 0;
 }
 
-/* The book line: the best book_depth levels of each side. A kept book holds canonical,
- * strictly ordered, non-zero levels (book_set sees to it) and was checked for crossing, so
- * its text is copied as it is: norm_book_from reads every level again, which costs more
- * than all the rest of an update's handling together. */
+/* The book line: the best book_depth levels of each side, copied as they are (a kept book
+ * holds canonical, strictly ordered, non-zero levels), as norm_book_from does. It differs in
+ * two ways: the caller has checked the book for crossing already, and each side's levels are
+ * gathered in one buffer and appended at once rather than level by level. Each Kraken book
+ * message ends in a whole book line, and one append per side saves about 3% of convert's
+ * instructions on Kraken's traffic (bench/gen-kraken). */
 static int emit_book(struct norm *n, const struct book *b, const char *sym, int64_t ts)
 {
 	char buf[4096];

@@ -15,6 +15,16 @@ static const char *const reason_names[NR_COUNT] = {
 	[NR_BOOK] = "book",         [NR_PRICE] = "price",   [NR_AMOUNT] = "amount",
 };
 
+struct norm_sym {
+	const struct xch *x;
+	char sym[SYM_MAX];
+	int64_t book_emitted;   /* local_ts of the last book line sent */
+	char *pending;          /* conflated book line waiting for its slot (malloc'd) */
+	size_t pending_len;
+	void *state;            /* the reader's state (norm_state), NULL until first used */
+	void (*state_release)(void *state);
+};
+
 const char *norm_reason_name(enum norm_reason r)
 {
 	return r < NR_COUNT ? reason_names[r] : "unknown";
@@ -32,8 +42,9 @@ void norm_free(struct norm *n)
 {
 	for (size_t i = 0; i < n->nsyms; i++) {
 		struct norm_sym *s = n->syms[i];
-		if (s->book && s->book_free)
-			s->book_free(s->book);
+		if (s->state && s->state_release)
+			s->state_release(s->state);
+		free(s->state);
 		free(s->pending);
 		free(s);
 	}
@@ -61,7 +72,8 @@ static int sym_cmp(const struct norm_sym *s, const struct xch *x, const char *sy
 	return strcmp(s->sym, sym);
 }
 
-struct norm_sym *norm_sym(struct norm *n, const char *sym)
+/* State of SYM on the current exchange, created on first use (NULL when out of memory). */
+static struct norm_sym *norm_sym(struct norm *n, const char *sym)
 {
 	size_t lo = 0, hi = n->nsyms;
 	while (lo < hi) {
@@ -93,6 +105,25 @@ struct norm_sym *norm_sym(struct norm *n, const char *sym)
 	n->syms[lo] = s;
 	n->nsyms++;
 	return s;
+}
+
+void *norm_state(struct norm *n, const char *sym, size_t size, void (*release)(void *))
+{
+	struct norm_sym *s = norm_sym(n, sym);
+	if (!s)
+		return NULL;
+	if (!s->state) {
+		if (!(s->state = calloc(1, size)))
+			return NULL;
+		s->state_release = release;
+	}
+	return s->state;
+}
+
+/* Kept as the state of the empty symbol, which no symbol is. */
+void *norm_stream_state(struct norm *n, size_t size, void (*release)(void *))
+{
+	return norm_state(n, "", size, release);
 }
 
 void norm_head(struct norm *n, const char *type, const char *sym, int64_t ts)

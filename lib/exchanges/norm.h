@@ -1,4 +1,9 @@
-/* norm.h: writing normalized lines (design.md's contract), shared by every exchange's reader. */
+/* norm.h: writing normalized lines (design.md's contract), shared by every exchange's reader.
+ *
+ * What a reader remembers between lines (a kept book, where its sequence stands, the last
+ * trade relayed) is a struct of its own, defined in its file and reached through
+ * norm_state() per symbol or norm_stream_state() for the exchange's whole feed: created
+ * zeroed on first use, freed by norm_free. Nothing else here is a reader's to borrow. */
 #ifndef NORM_H
 #define NORM_H
 
@@ -30,18 +35,9 @@ enum norm_reason {
 };
 const char *norm_reason_name(enum norm_reason r);
 
-/* Per (exchange, symbol) state kept across lines: dedup ids, book conflation, books. */
-struct norm_sym {
-	const struct xch *x;
-	char sym[SYM_MAX];
-	int64_t last_seq;       /* exchange-specific de-duplication id */
-	int64_t book_emitted;   /* local_ts of the last book line sent */
-	char *pending;          /* conflated book line waiting for its slot (malloc'd) */
-	size_t pending_len;
-	void *book;             /* exchange book state, owned by the exchange's reader */
-	void (*book_free)(void *book);
-	int64_t aux[4];         /* small exchange-specific state (e.g. Kraken's precisions) */
-};
+/* Per (exchange, symbol) state kept across lines: book conflation, and the reader's own
+ * (norm_state). Private to norm.c. */
+struct norm_sym;
 
 struct norm {
 	struct jw *w;                /* lines are appended here */
@@ -84,8 +80,14 @@ void norm_free(struct norm *n);
 int norm_fail(struct norm *n, enum norm_reason r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* State of SYM on the current exchange, created on first use (NULL when out of memory). */
-struct norm_sym *norm_sym(struct norm *n, const char *sym);
+/* The current exchange's reader state for SYM: SIZE bytes, zeroed when first asked for.
+ * RELEASE, unless NULL, frees what the state holds (a book, buffers) at norm_free, before
+ * norm frees the state itself. Every call for one reader passes the same SIZE and RELEASE.
+ * NULL when out of memory or SYM is too long. */
+void *norm_state(struct norm *n, const char *sym, size_t size, void (*release)(void *));
+/* The same for the exchange's feed as a whole (a sequence that spans every symbol, scratch
+ * space): one per exchange, whatever the symbol. */
+void *norm_stream_state(struct norm *n, size_t size, void (*release)(void *));
 
 /* Starts a line: {"type":TYPE,"exchange":...,"symbol":SYM,"ts":TS,"local_ts":...
  * SYM may be NULL (status lines without a symbol); TS < 0 omits "ts". */

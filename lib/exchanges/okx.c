@@ -22,6 +22,30 @@
  * after this long, judged by local_ts, as long as updates for the symbol keep coming. */
 #define RESYNC_RETRY_US (60 * 1000000LL)
 
+/* Levels per side of the books channels, and of the checksum. */
+#define BOOKS_DEPTH 400
+#define BOOKS50_DEPTH 50
+#define CHECKSUM_LEVELS 25
+
+/* The maintenance notice is small: longer frames are never scanned for it. */
+#define NOTICE_MAX 512
+/* The longest {"channel":..,"instId":..} argument of a subscribe request. */
+#define ARG_MAX 128
+
+/* What is kept per instrument (norm_state). */
+struct inst {
+	struct book *book;
+	int synced;       /* a snapshot was applied and no fault seen since */
+	int64_t seq;      /* seqId of the last message applied */
+	int asked;        /* a resync was asked for since the book was last synced */
+	int64_t asked_at; /* local_ts of that request */
+};
+
+static void inst_release(void *p)
+{
+	book_free(((struct inst *)p)->book);
+}
+
 static const struct {
 	int channel;
 	const char *name;
@@ -63,18 +87,18 @@ static int okx_url(const struct xch_sub *sub, const char *base, char *out, size_
 /* Message I of the subscription: {"op":"subscribe","args":[{"channel":..,"instId":..},..]},
  * one arg per (symbol, channel), packed into as few requests as the 64 KB limit allows
  * (480 subscribe requests per hour per connection are allowed, so fewer is better). */
-static int okx_subscribe(const struct xch_sub *sub, int i, char *out, size_t n)
+static int okx_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out, size_t n)
 {
 	static const char head[] = "{\"op\":\"subscribe\",\"args\":[", tail[] = "]}";
 	const size_t hl = sizeof head - 1, tl = sizeof tail - 1;
 	size_t len = hl;
 	int msg = 0, args = 0;
-	if (n < hl + tl + 128)
+	if (n < hl + tl + ARG_MAX)
 		return -1;
 	size_t limit = n - 1 < REQUEST_MAX ? n - 1 : REQUEST_MAX;
 	memcpy(out, head, hl); /* every message starts so; the one wanted is built behind it */
 	for (int s = 0; s < sub->nsym; s++) {
-		char id[SYM_MAX], arg[128];
+		char id[SYM_MAX], arg[ARG_MAX];
 		if (inst_id(sub->sym[s], id, sizeof id) < 0)
 			return -1;
 		for (size_t c = 0; c < NCHANNELS; c++) {
@@ -107,7 +131,8 @@ done:
 }
 
 /* A fresh `books` snapshot comes only with a new subscription: unsubscribe, then subscribe. */
-static int okx_resync(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n)
+static int okx_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
+		      char *out, size_t n)
 {
 	char id[SYM_MAX];
 	if (i > 1)
@@ -127,7 +152,7 @@ static enum xch_frame okx_classify(const char *f, size_t n)
 		return XCH_HEARTBEAT;
 	if (n >= 7 && !memcmp(f, "{\"arg\":", 7))
 		return XCH_FORWARD;
-	if (n < 512 && memmem(f, n, "\"event\":\"notice\"", 16))
+	if (n < NOTICE_MAX && memmem(f, n, "\"event\":\"notice\"", 16))
 		return XCH_RECONNECT;
 	return XCH_FORWARD;
 }
@@ -324,13 +349,12 @@ static int apply_side(struct book *b, enum book_side s, const struct js_doc *d, 
 
 /* Drops a book that can no longer be trusted and asks for a fresh snapshot: until one
  * arrives, updates for the symbol are ignored. */
-static void drop_book(struct norm *n, struct norm_sym *st, struct book *b, const char *sym,
-		      const char *why, int checksum)
+static void drop_book(struct norm *n, struct inst *in, const char *sym, const char *why, int checksum)
 {
-	book_clear(b);
-	b->synced = 0;
-	st->aux[0] = 1; /* a resync is asked for */
-	st->aux[1] = n->local_ts;
+	book_clear(in->book);
+	in->synced = 0;
+	in->asked = 1;
+	in->asked_at = n->local_ts;
 	if (checksum)
 		norm_checksum_failed(n, sym, why);
 	else
@@ -365,52 +389,48 @@ static int books_fields(struct norm *n, const struct js_doc *d, int t, struct bo
 static int books_apply(struct norm *n, const struct js_doc *d, const struct books_item *it,
 		       const char *sym, int snapshot, uint32_t depth)
 {
-	struct norm_sym *st = norm_sym(n, sym);
-	if (!st)
+	struct inst *in = norm_state(n, sym, sizeof *in, inst_release);
+	if (!in)
 		return norm_fail(n, NR_SYMBOL, "no memory for %s", sym);
-	struct book *b = st->book;
-	if (!b) {
-		if (!(b = book_new(BOOK_MAX_LEVELS)))
-			return norm_fail(n, NR_BOOK, "no memory for the book of %s", sym);
-		st->book = b;
-		st->book_free = book_free;
-	}
+	if (!in->book && !(in->book = book_new(BOOK_MAX_LEVELS)))
+		return norm_fail(n, NR_BOOK, "no memory for the book of %s", sym);
+	struct book *b = in->book;
 	if (snapshot) {
 		book_clear(b);
-		b->synced = 1;
-		st->aux[0] = 0;
-	} else if (!b->synced) {
+		in->synced = 1;
+		in->asked = 0;
+	} else if (!in->synced) {
 		/* No snapshot yet (convert started mid-stream), or one is on its way. */
-		if (!st->aux[0])
-			drop_book(n, st, b, sym, "update before any snapshot", 0);
-		else if (n->local_ts - st->aux[1] >= RESYNC_RETRY_US)
-			drop_book(n, st, b, sym, "no snapshot since the resync request", 0);
+		if (!in->asked)
+			drop_book(n, in, sym, "update before any snapshot", 0);
+		else if (n->local_ts - in->asked_at >= RESYNC_RETRY_US)
+			drop_book(n, in, sym, "no snapshot since the resync request", 0);
 		return 0;
-	} else if (it->prev != b->seq) {
+	} else if (it->prev != in->seq) {
 		char why[96];
 		snprintf(why, sizeof why, "sequence gap: prevSeqId %lld after seqId %lld",
-			 (long long)it->prev, (long long)b->seq);
-		drop_book(n, st, b, sym, why, 0);
+			 (long long)it->prev, (long long)in->seq);
+		drop_book(n, in, sym, why, 0);
 		return 0;
 	}
-	b->seq = it->seq;
+	in->seq = it->seq;
 	if (apply_side(b, BOOK_BID, d, it->bids) || apply_side(b, BOOK_ASK, d, it->asks)) {
-		drop_book(n, st, b, sym, "more levels than a book may hold", 0);
+		drop_book(n, in, sym, "more levels than a book may hold", 0);
 		return 0;
 	}
 	book_truncate(b, depth);
 	if (it->crc) {
-		int32_t crc = (int32_t)book_crc_interleaved(b, 25);
+		int32_t crc = (int32_t)book_crc_interleaved(b, CHECKSUM_LEVELS);
 		if (crc != (int32_t)it->crc) {
 			char why[96];
 			snprintf(why, sizeof why, "checksum mismatch: got %lld, computed %d",
 				 (long long)it->crc, (int)crc);
-			drop_book(n, st, b, sym, why, 1);
+			drop_book(n, in, sym, why, 1);
 			return 0;
 		}
 	}
 	if (book_crossed(b)) {
-		drop_book(n, st, b, sym, "crossed book", 0);
+		drop_book(n, in, sym, "crossed book", 0);
 		return 0;
 	}
 	if (!snapshot && !d->tok[it->bids].size && !d->tok[it->asks].size)
@@ -515,9 +535,9 @@ static int okx_normalize(struct norm *n, const struct js_doc *d, int data)
 	if (js_streq(d, ch, "tickers"))
 		return read_tickers(n, d, arg, items);
 	if (js_streq(d, ch, "books") || js_streq(d, ch, "books-l2-tbt"))
-		return read_books(n, d, arg, js_get(d, data, "action"), items, 400);
+		return read_books(n, d, arg, js_get(d, data, "action"), items, BOOKS_DEPTH);
 	if (js_streq(d, ch, "books50-l2-tbt"))
-		return read_books(n, d, arg, js_get(d, data, "action"), items, 50);
+		return read_books(n, d, arg, js_get(d, data, "action"), items, BOOKS50_DEPTH);
 	if (js_streq(d, ch, "books5"))
 		return read_books5(n, d, arg, items);
 	if (js_streq(d, ch, "bbo-tbt"))

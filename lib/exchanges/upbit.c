@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* {"status":"UP"} is small: longer frames are market data, never scanned for it. */
+#define STATUS_MAX 40
+
 /* Upbit spells markets QUOTE-BASE: BTC-KRW is "KRW-BTC". */
 static int market_code(const char *sym, char *out, size_t n)
 {
@@ -38,15 +41,14 @@ int upbit_url(const struct xch_sub *sub, const char *base, char *out, size_t n, 
 
 /* One request holds every type: [{"ticket":..},{"type":"trade","codes":[..]},..,{"format":"DEFAULT"}].
  * A new request replaces the connection's subscriptions, so a resync sends it whole. */
-static int request(const struct xch_sub *sub, const char *only, char *out, size_t n)
+static int request(const struct xch_sub *sub, struct xch_conn *conn, char *out, size_t n)
 {
 	static const struct {
 		int channel;
 		const char *type;
 	} types[] = { { XCH_TRADE, "trade" }, { XCH_TICKER, "ticker" }, { XCH_BOOK, "orderbook" } };
-	static unsigned seq;
 	size_t o = 0;
-	int k = snprintf(out, n, "[{\"ticket\":\"relay-%d-%u\"}", (int)getpid(), ++seq);
+	int k = snprintf(out, n, "[{\"ticket\":\"relay-%d-%u\"}", (int)getpid(), ++conn->next_id);
 	if (k < 0 || (size_t)k >= n)
 		return -1;
 	o = (size_t)k;
@@ -71,33 +73,38 @@ static int request(const struct xch_sub *sub, const char *only, char *out, size_
 			return -1;
 		o += (size_t)k;
 	}
-	(void)only;
 	k = snprintf(out + o, n - o, ",{\"format\":\"DEFAULT\"}]");
 	if (k < 0 || (size_t)k >= n - o)
 		return -1;
 	return (int)(o + (size_t)k);
 }
 
-int upbit_subscribe(const struct xch_sub *sub, int i, char *out, size_t n)
+int upbit_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out, size_t n)
 {
-	return i == 0 ? request(sub, NULL, out, n) : 0;
+	return i == 0 ? request(sub, conn, out, n) : 0;
 }
 
 /* Every orderbook message is a full snapshot; sending the request again brings a fresh
  * SNAPSHOT of every subscribed market at once. */
-int upbit_resync(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n)
+int upbit_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i, char *out,
+		 size_t n)
 {
-	return i == 0 ? request(sub, symbol, out, n) : 0;
+	return i == 0 ? request(sub, conn, out, n) : 0;
 }
 
 enum xch_frame upbit_classify(const char *f, size_t n)
 {
-	if (n < 40 && memmem(f, n, "\"status\"", 8) && memmem(f, n, "\"UP\"", 4))
+	if (n < STATUS_MAX && memmem(f, n, "\"status\"", 8) && memmem(f, n, "\"UP\"", 4))
 		return XCH_HEARTBEAT;
 	return XCH_FORWARD;
 }
 
 /* ---- reading: DEFAULT keys and their SIMPLE abbreviations ---- */
+
+/* What is kept per market (norm_state). */
+struct market {
+	int64_t last_trade; /* sequential_id of the newest trade relayed; 0: none */
+};
 
 static int get2(const struct js_doc *d, int o, const char *full, const char *simple)
 {
@@ -133,11 +140,11 @@ static int read_trade(struct norm *n, const struct js_doc *d, int o)
 		return norm_fail(n, NR_FIELD, "sequential_id: missing or not an integer");
 	/* Each subscription starts with a SNAPSHOT of the latest trade, which after a
 	 * reconnect is one we already relayed. */
-	struct norm_sym *st = norm_sym(n, sym);
-	if (st && js_streq(d, get2(d, o, "stream_type", "st"), "SNAPSHOT") && seq <= st->last_seq)
+	struct market *m = norm_state(n, sym, sizeof *m, NULL);
+	if (m && js_streq(d, get2(d, o, "stream_type", "st"), "SNAPSHOT") && seq <= m->last_trade)
 		return 0;
-	if (st && seq > st->last_seq)
-		st->last_seq = seq;
+	if (m && seq > m->last_trade)
+		m->last_trade = seq;
 	const char *side;
 	if (norm_side(n, d, ab, "ask_bid", "BID", "ASK", &side))
 		return -1;

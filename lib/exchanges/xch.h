@@ -1,4 +1,10 @@
-/* xch.h: what the relay knows about one exchange — how to talk to it and how to read it. */
+/* xch.h: what the relay knows about one exchange — how to talk to it and how to read it.
+ *
+ * Adding an exchange is adding its file (lib/exchanges/<name>.c) and a line in exchanges.c.
+ * Its code keeps no mutable static state: what the talking half remembers between messages
+ * (request ids, a request budget) lives in the struct xch_conn ingest keeps per connection,
+ * and what the reading half remembers between lines in its own struct behind norm_state()
+ * (norm.h). */
 #ifndef XCH_H
 #define XCH_H
 
@@ -27,6 +33,19 @@ struct xch_sub {
 	char sym[XCH_MAX_SYMBOLS][SYM_MAX];
 };
 
+/* Requests a connection may spend in a rolling window (xch_budget_*): room for the largest
+ * allowance any exchange gives. */
+#define XCH_BUDGET_MAX 256
+
+/* What the talking half remembers about one connection between messages. ingest keeps one
+ * per connection, zeroed when the process starts and kept across reconnects; each protocol
+ * resets what it counts per connection itself (subscribe message 0 starts a connection). */
+struct xch_conn {
+	unsigned next_id;                   /* request ids: each numbered request takes one */
+	int budget_n;                       /* requests spent in the window, oldest first: */
+	int64_t budget_at[XCH_BUDGET_MAX];  /* when each was sent (clk_mono_us) */
+};
+
 /* What ingest does with a frame it received. */
 enum xch_frame {
 	XCH_FORWARD,   /* data, acks, exchange errors: write an envelope line */
@@ -40,13 +59,14 @@ struct xch_proto {
 	 * with ERR when the subscription cannot be expressed (too many streams, bad symbol). */
 	int (*url)(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
 		   size_t errlen);
-	/* Message I (0, 1, ...) to send once connected. Returns its length, 0 when there are no
-	 * more, -1 when it does not fit. */
-	int (*subscribe)(const struct xch_sub *sub, int i, char *out, size_t n);
+	/* Message I (0, 1, ...) to send once connected on connection CONN. Returns its length,
+	 * 0 when there are no more, -1 when it does not fit. */
+	int (*subscribe)(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out, size_t n);
 	/* Message I (0, 1, ...) that resubscribes SYMBOL's book after a gap (unsubscribe, then
 	 * subscribe, say). Returns its length, 0 when there are no more (0 for I = 0 means
 	 * "reconnect instead"), -1 when it does not fit. */
-	int (*resync)(const struct xch_sub *sub, const char *symbol, int i, char *out, size_t n);
+	int (*resync)(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
+		      char *out, size_t n);
 	int resync_all;             /* one resync request refreshes every symbol (Upbit) */
 	/* Where books come from a REST snapshot (XCH_BOOK_FULL): the snapshot's URL for SYMBOL,
 	 * derived from the WebSocket base WS_BASE, and the stream name its envelope line carries

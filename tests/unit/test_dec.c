@@ -86,6 +86,129 @@ static void test_compare(void)
 	CHECK_INT(cmp("137002000", "137001000"), 1);
 }
 
+static const char *sub(const char *a, const char *b)
+{
+	static char out[DEC_MAX];
+	int k = dec_sub(a, strlen(a), b, strlen(b), out);
+	if (k < 0)
+		return "ERR";
+	return (size_t)k == strlen(out) ? out : "BAD LENGTH";
+}
+
+static void test_sub_carries_and_borrows(void)
+{
+	CHECK_STR(sub("5", "3"), "2");
+	CHECK_STR(sub("68000.5", "1200.25"), "66800.25");
+	/* A carry into a new integer digit, from the fraction and from the units. */
+	CHECK_STR(sub("9.99", "-0.01"), "10");
+	CHECK_STR(sub("999", "-1"), "1000");
+	CHECK_STR(sub("0.5", "-0.5"), "1");
+	CHECK_STR(sub("-9.9", "0.1"), "-10");
+	/* Borrows across the point and across several digits. */
+	CHECK_STR(sub("10", "0.01"), "9.99");
+	CHECK_STR(sub("1000", "1"), "999");
+	CHECK_STR(sub("100.1", "0.2"), "99.9");
+	CHECK_STR(sub("1", "0.000001"), "0.999999");
+}
+
+static void test_sub_signs_and_zero(void)
+{
+	CHECK_STR(sub("3", "5"), "-2");
+	CHECK_STR(sub("0.01", "1"), "-0.99");
+	CHECK_STR(sub("-1", "2"), "-3");
+	CHECK_STR(sub("-1", "-3"), "2");
+	CHECK_STR(sub("-3", "-1"), "-2");
+	CHECK_STR(sub("0", "5"), "-5");
+	CHECK_STR(sub("5", "0"), "5");
+	CHECK_STR(sub("0", "-0.001"), "0.001");
+	/* Zero is "0", never "-0" or "0.0". */
+	CHECK_STR(sub("0", "0"), "0");
+	CHECK_STR(sub("1.5", "1.5"), "0");
+	CHECK_STR(sub("-2.25", "-2.25"), "0");
+}
+
+static void test_sub_fraction_lengths(void)
+{
+	CHECK_STR(sub("1.5", "0.25"), "1.25");
+	CHECK_STR(sub("0.25", "1.5"), "-1.25");
+	CHECK_STR(sub("0.123456789", "0.1"), "0.023456789");
+	CHECK_STR(sub("2", "1.999"), "0.001");
+	CHECK_STR(sub("1.25", "0.05"), "1.2"); /* trailing zeros of the result dropped */
+	CHECK_STR(sub("123.45", "23.45"), "100");
+}
+
+/* Canonical text of I / 10^SCALE. */
+static void scaled(long long i, int scale, char *out)
+{
+	char digits[48], text[48];
+	int n = snprintf(digits, sizeof digits, "%lld", i < 0 ? -i : i), k = 0;
+	while (n < scale + 1) { /* at least one digit before the point */
+		memmove(digits + 1, digits, (size_t)n + 1);
+		digits[0] = '0';
+		n++;
+	}
+	if (i < 0)
+		text[k++] = '-';
+	for (int j = 0; j < n; j++) {
+		if (j == n - scale)
+			text[k++] = '.';
+		text[k++] = digits[j];
+	}
+	text[k] = 0;
+	if (dec_canon(text, (size_t)k, out) < 0)
+		strcpy(out, "ERR");
+}
+
+/* Every pair of a grid of values with 0 to 3 decimals against integer arithmetic. */
+static void test_sub_grid(void)
+{
+	int bad = 0;
+	for (int sa = 0; sa <= 3; sa++)
+		for (int sb = 0; sb <= 3; sb++)
+			for (long long i = -2500; i <= 2500; i += 113)
+				for (long long j = -2500; j <= 2500; j += 127) {
+					char a[DEC_MAX], b[DEC_MAX], want[DEC_MAX];
+					int s = sa > sb ? sa : sb;
+					long long ia = i, jb = j;
+					for (int k = sa; k < s; k++)
+						ia *= 10;
+					for (int k = sb; k < s; k++)
+						jb *= 10;
+					scaled(i, sa, a);
+					scaled(j, sb, b);
+					scaled(ia - jb, s, want);
+					if (strcmp(sub(a, b), want) && bad++ < 5)
+						CHECK_STR(sub(a, b), want);
+				}
+	CHECK_INT(bad, 0);
+}
+
+static void test_sub_bound(void)
+{
+	/* 40 integer and 36 fraction digits: with the carry digit, sign, point and NUL the
+	 * result takes all of DEC_MAX. */
+	char a[DEC_MAX], na[DEC_MAX + 1], want[DEC_MAX];
+	memset(a, '9', 77);
+	a[40] = '.';
+	a[77] = 0;
+	snprintf(na, sizeof na, "-%s", a);
+	memset(want, '9', 78);
+	want[0] = '-';
+	want[1] = '1';
+	want[42] = '.';
+	want[78] = '8';
+	want[79] = 0;
+	CHECK_STR(sub(na, a), want);
+	CHECK_INT(strlen(sub(na, a)), DEC_MAX - 1);
+	CHECK_STR(sub(a, na), want + 1);
+	/* One fraction digit more, on either side, and the result might not fit. */
+	char longer[DEC_MAX + 1];
+	snprintf(longer, sizeof longer, "%s1", a);
+	CHECK_STR(sub(longer, "1"), "ERR");
+	CHECK_STR(sub("1", longer), "ERR");
+	CHECK_STR(sub(longer, longer), "ERR");
+}
+
 UNIT_SUITE(dec_tests) = {
 	{ "dec: design.md examples", test_design_examples },
 	{ "dec: leading zeros, signs and bare points", test_leading_zeros_and_points },
@@ -93,5 +216,10 @@ UNIT_SUITE(dec_tests) = {
 	{ "dec: non-decimals are rejected", test_rejects },
 	{ "dec: absurd values are rejected", test_absurd_values },
 	{ "dec: numeric comparison", test_compare },
+	{ "dec: subtraction carries and borrows", test_sub_carries_and_borrows },
+	{ "dec: subtraction signs and zero", test_sub_signs_and_zero },
+	{ "dec: subtraction across fraction lengths", test_sub_fraction_lengths },
+	{ "dec: subtraction against integer arithmetic on a grid", test_sub_grid },
+	{ "dec: subtraction bounded by DEC_MAX", test_sub_bound },
 	{ NULL, NULL },
 };

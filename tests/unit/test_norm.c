@@ -120,9 +120,54 @@ static void test_conflation(void)
 	jw_free(&w);
 }
 
+struct state {
+	int64_t a;
+	char text[100];
+};
+static int released;
+
+static void release(void *p)
+{
+	struct state *st = p;
+	released += st->a == 7;
+}
+
+static void test_reader_state(void)
+{
+	struct norm n;
+	struct jw w;
+	setup(&n, &w);
+	released = 0;
+	struct state *s1 = norm_state(&n, "BTC-KRW", sizeof *s1, release);
+	CHECK(s1 != NULL);
+	CHECK_INT(s1->a, 0);
+	CHECK_INT(s1->text[99], 0);
+	s1->a = 7;
+	CHECK(norm_state(&n, "BTC-KRW", sizeof *s1, release) == s1);
+	struct state *s2 = norm_state(&n, "ETH-KRW", sizeof *s2, release);
+	CHECK(s2 != NULL && s2 != s1);
+	CHECK_INT(s2->a, 0);
+	/* The feed's state is apart from every symbol's. */
+	struct state *f = norm_stream_state(&n, sizeof *f, release);
+	CHECK(f != NULL && f != s1 && f != s2);
+	CHECK(norm_stream_state(&n, sizeof *f, release) == f);
+	f->a = 7;
+	/* Another exchange, other states. */
+	n.x = xch_find("bithumb", 7);
+	struct state *o = norm_state(&n, "BTC-KRW", sizeof *o, release);
+	CHECK(o != NULL && o != s1);
+	CHECK_INT(o->a, 0);
+	CHECK(norm_stream_state(&n, sizeof *f, release) != f);
+	CHECK(norm_state(&n, "WAY-TOO-LONG-FOR-A-SYMBOL-XXXXXXX", sizeof *o, release) == NULL);
+	norm_free(&n);
+	CHECK_INT(released, 2);
+	jw_free(&w);
+}
+
 UNIT_SUITE(norm_tests) = {
 	{ "norm: book lines skip zeros and keep the depth", test_book_line },
 	{ "norm: out-of-order levels fail, a crossed book resyncs", test_book_order_and_cross },
 	{ "norm: book conflation keeps the newest per interval", test_conflation },
+	{ "norm: reader state per symbol and per feed, zeroed, released", test_reader_state },
 	{ NULL, NULL },
 };
