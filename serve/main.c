@@ -640,6 +640,9 @@ static int setup_metrics(void)
 	S.m_names_full_sym = met_add(r, MET_COUNTER, "exchange_serve_names_dropped_total",
 				     "Input lines whose exchange or symbol serve could not keep (table full, name too long): not cached, sent only to clients that do not filter on it.",
 				     "kind=\"symbol\"");
+	S.m_stale_textfiles = met_add(r, MET_COUNTER, "exchange_serve_stale_textfiles_total",
+				      "Metrics files in RUN_DIR left out of /metrics because their tool had not rewritten them for 10 s.",
+				      NULL);
 	S.m_lines = met_add(r, MET_COUNTER, "exchange_serve_lines_total", "Normalized lines received.", NULL);
 	S.m_bad_lines = met_add(r, MET_COUNTER, "exchange_serve_input_errors_total",
 				"Input lines skipped (not JSON objects, too long).", NULL);
@@ -665,7 +668,8 @@ static int setup_metrics(void)
 			       S.m_client_errors && S.m_client_msgs && S.m_evicted && S.m_streams && S.m_ready &&
 			       S.m_latency && S.m_rss && S.m_rejected_auth && S.m_rejected_origin &&
 			       S.m_rejected_ip && S.m_rejected_admin && S.m_close_timeouts && S.m_proto_errors &&
-			       S.m_proto_too_large && S.m_names_full_exch && S.m_names_full_sym
+			       S.m_proto_too_large && S.m_names_full_exch && S.m_names_full_sym &&
+			       S.m_stale_textfiles
 		       ? 0
 		       : -1;
 }

@@ -120,7 +120,8 @@ struct serve {
 		*m_slow, *m_lines, *m_bad_lines, *m_sent, *m_bytes_sent, *m_latency, *m_rss,
 		*m_client_errors, *m_evicted, *m_streams, *m_ready, *m_client_msgs, *m_rejected_auth,
 		*m_rejected_origin, *m_rejected_ip, *m_rejected_admin, *m_close_timeouts,
-		*m_proto_errors, *m_proto_too_large, *m_names_full_exch, *m_names_full_sym;
+		*m_proto_errors, *m_proto_too_large, *m_names_full_exch, *m_names_full_sym,
+		*m_stale_textfiles;
 };
 
 /* Most bytes one client gets in one send(): a batch of pre-framed messages. */

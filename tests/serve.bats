@@ -525,3 +525,21 @@ opt_error() {
 	opt_error '--path must start with /, not "ws"' --path ws
 	opt_error '--admin-allow takes a network such as 10.0.0.0/8 (16 at most), not "10.0.0.0/33"' --admin-allow 10.0.0.0/33
 }
+
+@test "a metrics file whose tool stopped rewriting it is left out of /metrics and counted" {
+	mkdir -p "$TMP/run"
+	printf '# TYPE exchange_ingest_frames_total counter\nexchange_ingest_frames_total{exchange="binance"} 42\n' >"$TMP/run/ingest.prom"
+	printf '# TYPE exchange_elect_leader gauge\nexchange_elect_leader 1\n' >"$TMP/run/elect.prom"
+	touch -d '2 days ago' "$TMP/run/elect.prom"
+	start_serve --run-dir "$TMP/run"
+	curl -fs "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
+	grep -q '^exchange_ingest_frames_total{exchange="binance"} 42$' "$TMP/metrics"
+	run ! grep -q 'exchange_elect_leader' "$TMP/metrics"
+	[ "$(metric "$TMP/metrics" exchange_serve_stale_textfiles_total)" -eq 1 ]
+	grep -q 'metrics file not rewritten for a while, left out of /metrics.*elect.prom' "$TMP/serve.err"
+	# /api/status shows the stale stage as down, with its age, and none of its numbers
+	curl -fs "http://127.0.0.1:$PORT/api/status" | jq -e '(.stages[] | select(.name == "elect") | .up == false and .metrics_age_s > 86400) and (.stages[] | select(.name == "ingest") | .up == true)'
+	# rewritten, it is back
+	touch "$TMP/run/elect.prom"
+	curl -fs "http://127.0.0.1:$PORT/metrics" | grep -q '^exchange_elect_leader 1$'
+}
