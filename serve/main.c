@@ -309,8 +309,10 @@ static void usage(FILE *f)
 		"                             certificate and key, --www, --auth-secret) and exit\n"
 		"  -h, --help                 this text\n"
 		"  -V, --version              the version\n\n"
-		"Client protocol: ?types=&exchanges=&symbols= filters; {\"op\":\"subscribe\",...} and\n"
-		"{\"op\":\"ping\"}. SIGTERM closes every client with 1001 and exits within 10 s.\n"
+		"Client protocol: ?types=&exchanges=&symbols= filters (a bad one: an error line, then\n"
+		"1008); {\"op\":\"subscribe\",...} and {\"op\":\"ping\"}. Too slow: 1013; RFC 6455\n"
+		"broken: 1002; a message over 4 KiB: 1009. SIGTERM closes every client with 1001 and\n"
+		"exits within 10 s.\n"
 		EXITCODE_HELP);
 }
 
