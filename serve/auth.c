@@ -1,4 +1,5 @@
 #include "auth.h"
+#include "b64url.h"
 #include "json.h"
 
 #include <arpa/inet.h>
@@ -43,45 +44,23 @@ int auth_enabled(void)
 	return secret_len > 0;
 }
 
-/* base64url without padding. Returns the decoded length or -1. */
-static long b64url_decode(const char *s, size_t n, unsigned char *out, size_t cap)
-{
-	uint32_t acc = 0;
-	int bits = 0;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		int v;
-		char c = s[i];
-		if (c >= 'A' && c <= 'Z')
-			v = c - 'A';
-		else if (c >= 'a' && c <= 'z')
-			v = c - 'a' + 26;
-		else if (c >= '0' && c <= '9')
-			v = c - '0' + 52;
-		else if (c == '-')
-			v = 62;
-		else if (c == '_')
-			v = 63;
-		else if (c == '=')
-			break;
-		else
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o == cap)
-				return -1;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	return (long)o;
-}
-
 int auth_check(const char *tok, size_t n, int64_t now_s, char *why, size_t whylen)
 {
 	int admin;
 	return auth_check_scope(tok, n, now_s, &admin, why, whylen);
+}
+
+/* A NumericDate claim (RFC 7519 2): a JSON number of whole seconds. Returns 1 and *V
+ * when present and well formed, 0 when absent, -1 when present but not such a number
+ * (a string "9999999999" included). */
+static int claim_time(const struct js_doc *d, const char *key, size_t keylen, int64_t *v)
+{
+	int t = js_getn(d, 0, key, keylen);
+	if (t < 0)
+		return 0;
+	if (js_type(d, t) != JS_NUMBER || js_int64(d, t, v))
+		return -1;
+	return 1;
 }
 
 int auth_check_scope(const char *tok, size_t n, int64_t now_s, int *admin, char *why, size_t whylen)
@@ -89,16 +68,18 @@ int auth_check_scope(const char *tok, size_t n, int64_t now_s, int *admin, char 
 	unsigned char mac[EVP_MAX_MD_SIZE], sig[64], json[1024];
 	unsigned maclen = 0;
 	*admin = 0;
-	const char *d1 = memchr(tok, '.', n);
-	const char *d2 = d1 ? memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - tok)) : NULL;
 	if (!secret_len) {
 		snprintf(why, whylen, "no secret configured");
 		return -1;
 	}
-	if (!d1 || !d2 || n > 4096) {
+	const char *d1 = memchr(tok, '.', n);
+	const char *d2 = d1 ? memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - tok)) : NULL;
+	if (!d1 || !d2 || n > 4096 || memchr(d2 + 1, '.', n - (size_t)(d2 + 1 - tok))) {
 		snprintf(why, whylen, "not a token");
 		return -1;
 	}
+	/* The signature is the whole rest, in its one canonical encoding: nothing may follow
+	 * it or hide in its padding bits. */
 	long sl = b64url_decode(d2 + 1, n - (size_t)(d2 + 1 - tok), sig, sizeof sig);
 	if (!HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)tok, (size_t)(d2 - tok), mac, &maclen) ||
 	    sl != (long)maclen || CRYPTO_memcmp(sig, mac, maclen)) {
@@ -109,26 +90,40 @@ int auth_check_scope(const char *tok, size_t n, int64_t now_s, int *admin, char 
 	struct js_doc d;
 	js_init(&d, 256);
 	long hl = b64url_decode(tok, (size_t)(d1 - tok), json, sizeof json);
-	int ok = hl > 0 && js_parse(&d, (char *)json, (size_t)hl) == JS_OK && js_streq(&d, js_get(&d, 0, "alg"), "HS256");
+	int ok = hl > 0 && js_parse(&d, (char *)json, (size_t)hl) == JS_OK && js_type(&d, 0) == JS_OBJECT &&
+		 js_streq(&d, js_get(&d, 0, "alg"), "HS256");
 	if (!ok) {
 		js_free(&d);
 		snprintf(why, whylen, "header is not HS256");
 		return -1;
 	}
 	long pl = b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), json, sizeof json);
-	int64_t exp = 0;
-	ok = pl > 0 && js_parse(&d, (char *)json, (size_t)pl) == JS_OK && !js_int64(&d, js_get(&d, 0, "exp"), &exp);
-	*admin = ok && js_streq(&d, js_get(&d, 0, "scope"), "admin");
+	int64_t exp = 0, nbf = 0, iat = 0;
+	int has_exp = -1, has_nbf = -1, has_iat = -1;
+	ok = pl > 0 && js_parse(&d, (char *)json, (size_t)pl) == JS_OK && js_type(&d, 0) == JS_OBJECT;
+	if (ok) {
+		has_exp = claim_time(&d, "exp", 3, &exp);
+		has_nbf = claim_time(&d, "nbf", 3, &nbf);
+		has_iat = claim_time(&d, "iat", 3, &iat);
+		*admin = js_streq(&d, js_get(&d, 0, "scope"), "admin");
+	}
 	js_free(&d);
-	if (!ok) {
-		snprintf(why, whylen, "payload without exp");
-		return -1;
-	}
-	if (exp <= now_s) {
+	if (!ok)
+		snprintf(why, whylen, "payload is not a JSON object");
+	else if (has_exp != 1)
+		snprintf(why, whylen, has_exp ? "exp is not a number of seconds" : "payload without exp");
+	else if (has_nbf < 0 || has_iat < 0)
+		snprintf(why, whylen, "%s is not a number of seconds", has_nbf < 0 ? "nbf" : "iat");
+	else if (exp <= now_s)
 		snprintf(why, whylen, "expired");
-		return -1;
-	}
-	return 0;
+	else if (has_nbf && nbf > now_s)
+		snprintf(why, whylen, "not valid yet (nbf)");
+	else if (has_iat && iat > now_s)
+		snprintf(why, whylen, "issued in the future (iat)");
+	else
+		return 0;
+	*admin = 0;
+	return -1;
 }
 
 int cidr_parse(const char *s, struct cidr *out)

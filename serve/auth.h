@@ -11,8 +11,9 @@
 int auth_load_secret(const char *file, char *err, size_t errlen);
 int auth_enabled(void);
 
-/* Checks a token "header.payload.signature" (base64url, HS256): the signature with the
- * secret (constant-time), "alg":"HS256", and an "exp" (seconds since the epoch) after NOW.
+/* Checks a token "header.payload.signature" (strict base64url, HS256): the signature with
+ * the secret (constant-time), "alg":"HS256", an "exp" (a JSON number of seconds since the
+ * epoch) after NOW, and "nbf" and "iat", when present, numbers not after NOW.
  * Returns 0, or -1 with WHY (safe to log, never to the client in detail). */
 int auth_check(const char *tok, size_t n, int64_t now_s, char *why, size_t whylen);
 /* Same, and *ADMIN set when the payload carries "scope":"admin" (access to /metrics and

@@ -1,6 +1,7 @@
 /* clients.c: WebSocket clients — filters, the cache replay, fan-out from the ring, client
  * messages, and cutting off clients that cannot keep up. */
 #include "clock.h"
+#include "guard.h"
 #include "jw.h"
 #include "serve.h"
 #include "sig.h"
@@ -16,81 +17,184 @@
 
 static const char *const type_names[MT_COUNT] = { "trade", "ticker", "book", "status", "other" };
 
-/* ---- filters ---- */
+/* ---- filters ----
+ *
+ * Names a client gives never enter the tables of the data path (ring.c's interned names):
+ * an exchange must be one the relay knows (lib/exchanges, interned at start) or one the
+ * feed has produced; a symbol the feed has not produced yet is kept in the client's own
+ * filter, as text, and turned into the feed's id when the first line of it goes by. So no
+ * client can fill those tables, and each filter is bounded (MAX_FILTER_SYMS). */
+
+#define SYM_PENDING UINT32_MAX /* syms[i]: not produced by the feed yet, name in pending[i] */
+
+void filter_free(struct filter *f)
+{
+	free(f->pending);
+	f->pending = NULL;
+	f->npending = 0;
+}
 
 static void filter_all(struct filter *f)
 {
 	f->types = MT_ALL;
 	f->exchanges = ~(uint64_t)0;
 	f->nsyms = 0;
+	f->npending = 0;
+	f->pending = NULL;
 }
 
-static int add_type(struct filter *f, const char *s, size_t n)
+/* "value" quoted for an error text, cut to 40 bytes. */
+static void quote_value(char *out, size_t n, const char *s, size_t len)
 {
+	snprintf(out, n, "\"%.*s%s\"", (int)(len > 40 ? 40 : len), s, len > 40 ? "..." : "");
+}
+
+static int add_type(struct filter *f, const char *s, size_t n, char *err, size_t errlen)
+{
+	char v[64];
 	for (int t = 0; t < MT_OTHER; t++)
 		if (strlen(type_names[t]) == n && !memcmp(type_names[t], s, n)) {
 			f->types |= 1u << t;
 			return 0;
 		}
+	quote_value(v, sizeof v, s, n);
+	snprintf(err, errlen, "unknown type %s in types (known: trade, ticker, book, status)", v);
 	return -1;
 }
 
-static int add_exchange(struct filter *f, const char *s, size_t n)
+static int add_exchange(struct filter *f, const char *s, size_t n, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return -1;
-	unsigned id = intern_exchange(s, n);
-	if (!id)
-		return -1;
-	f->exchanges |= (uint64_t)1 << id;
-	return 0;
+	unsigned id = find_exchange(s, n);
+	if (id) {
+		f->exchanges |= (uint64_t)1 << id;
+		return 0;
+	}
+	char v[64], known[256];
+	size_t k = 0;
+	known[0] = 0;
+	for (unsigned i = 1; exchange_name(i); i++)
+		k += (size_t)snprintf(known + k, k < sizeof known ? sizeof known - k : 0, "%s%s",
+				      i > 1 ? ", " : "", exchange_name(i));
+	quote_value(v, sizeof v, s, n);
+	snprintf(err, errlen, "unknown exchange %s in exchanges (known: %s)", v, known);
+	return -1;
 }
 
-static int add_symbol(struct filter *f, const char *s, size_t n)
+/* A client's symbol in the relay's spelling: BASE-QUOTE, or BASE-QUOTE-SUFFIX for
+ * derivatives (PERP, a date), upper case, aliases applied. Returns the length or -1. */
+static int client_symbol(const char *s, size_t n, char *out)
 {
-	char norm[SYM_MAX];
-	if (f->nsyms == MAX_FILTER_SYMS || sym_split_sep(s, n, '-', 0, norm) < 0)
+	const char *d1 = memchr(s, '-', n);
+	const char *d2 = d1 ? memchr(d1 + 1, '-', n - (size_t)(d1 + 1 - s)) : NULL;
+	if (!d2)
+		return sym_split_sep(s, n, '-', 0, out);
+	size_t sl = n - (size_t)(d2 + 1 - s);
+	int len = sym_join(s, (size_t)(d1 - s), d1 + 1, (size_t)(d2 - d1 - 1), out);
+	if (len < 0 || !sl || (size_t)len + 1 + sl >= SYM_MAX)
 		return -1;
-	unsigned id = intern_symbol(norm, strlen(norm));
-	if (!id)
+	out[len++] = '-';
+	for (size_t i = 0; i < sl; i++) {
+		char c = d2[1 + i];
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+			return -1;
+		out[len++] = c;
+	}
+	out[len] = 0;
+	return len;
+}
+
+static int add_symbol(struct filter *f, const char *s, size_t n, char *err, size_t errlen)
+{
+	char norm[SYM_MAX], v[64];
+	if (client_symbol(s, n, norm) < 0) {
+		quote_value(v, sizeof v, s, n);
+		snprintf(err, errlen, "bad symbol %s in symbols (want BASE-QUOTE such as BTC-USDT, or BTC-USDT-PERP)", v);
 		return -1;
+	}
+	unsigned id = find_symbol(norm, strlen(norm));
+	for (int i = 0; i < f->nsyms; i++)
+		if ((id && f->syms[i] == id) || (f->syms[i] == SYM_PENDING && !strcmp(f->pending[i], norm)))
+			return 0; /* named twice */
+	if (f->nsyms == MAX_FILTER_SYMS) {
+		snprintf(err, errlen, "too many symbols (at most %d)", MAX_FILTER_SYMS);
+		return -1;
+	}
+	if (!id) {
+		/* Not seen on the feed yet: it may appear later. */
+		if (!f->pending && !(f->pending = calloc(MAX_FILTER_SYMS, sizeof *f->pending))) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		memcpy(f->pending[f->nsyms], norm, sizeof norm);
+		f->npending++;
+		id = SYM_PENDING;
+	}
 	f->syms[f->nsyms++] = id;
 	return 0;
 }
 
 enum { F_TYPES, F_EXCHANGES, F_SYMBOLS };
-static int (*const adders[])(struct filter *, const char *, size_t) = { add_type, add_exchange,
-									 add_symbol };
+static int (*const adders[])(struct filter *, const char *, size_t, char *, size_t) = {
+	add_type, add_exchange, add_symbol
+};
+static const char *const list_names[] = { "types", "exchanges", "symbols" };
 
-/* A comma list from the query string ("trade,ticker"). Empty items are ignored. */
-static int filter_list(struct filter *f, int kind, const char *s, char *err, size_t errlen)
+/* Empties one part of F before a list is read into it. */
+static void filter_clear(struct filter *f, int kind)
 {
-	if (kind == F_TYPES)
+	if (kind == F_TYPES) {
 		f->types = 0;
-	else if (kind == F_EXCHANGES)
+	} else if (kind == F_EXCHANGES) {
 		f->exchanges = 0;
-	else
+	} else {
 		f->nsyms = 0;
-	while (*s) {
-		size_t n = strcspn(s, ",");
-		if (n && adders[kind](f, s, n)) {
-			snprintf(err, errlen, "bad %s: %.*s", kind == F_TYPES ? "type" : kind == F_EXCHANGES ? "exchange" : "symbol",
-				 (int)(n > 40 ? 40 : n), s);
-			return -1;
-		}
-		s += n;
-		if (*s)
-			s++;
+		f->npending = 0;
 	}
+}
+
+/* An empty list means all. */
+static void filter_default(struct filter *f, int kind)
+{
 	if (kind == F_TYPES && !f->types)
 		f->types = MT_ALL;
 	if (kind == F_EXCHANGES && !f->exchanges)
 		f->exchanges = ~(uint64_t)0;
+}
+
+/* A comma list from the query string ("trade,ticker"). Empty items are ignored. */
+static int filter_list(struct filter *f, int kind, const char *s, char *err, size_t errlen)
+{
+	filter_clear(f, kind);
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		if (n && adders[kind](f, s, n, err, errlen))
+			return -1;
+		s += n;
+		if (*s)
+			s++;
+	}
+	filter_default(f, kind);
 	return 0;
 }
 
-static inline int match(const struct filter *f, const struct msg *m)
+/* A symbol the filter waits for has appeared on the feed as id SYM: the entry takes the
+ * id, so later lines match by number. Runs on whichever thread writes to the client;
+ * the filter is that client's alone, and the symbol table does not change during a round. */
+static int resolve_pending(struct filter *f, uint32_t sym)
+{
+	const char *name = symbol_name(sym);
+	for (int i = 0; i < f->nsyms; i++)
+		if (f->syms[i] == SYM_PENDING && !strcmp(f->pending[i], name)) {
+			f->syms[i] = sym;
+			f->npending--;
+			return 1;
+		}
+	return 0;
+}
+
+static inline int match(struct filter *f, const struct msg *m)
 {
 	if (!((f->types >> m->type) & 1) || !((f->exchanges >> m->exch) & 1))
 		return 0;
@@ -99,17 +203,18 @@ static inline int match(const struct filter *f, const struct msg *m)
 	for (int i = 0; i < f->nsyms; i++)
 		if (f->syms[i] == m->sym)
 			return 1;
-	return 0;
+	return f->npending && m->sym && resolve_pending(f, m->sym);
 }
 
 /* ---- replies (subscribed, pong, error), framed here like ring messages ---- */
+
+static void start_close(struct client *c, uint16_t code, const char *why);
 
 static int queue_reply(struct client *c, const char *text, size_t len)
 {
 	if (c->nreplies == MAX_REPLIES) {
 		/* The client asks faster than it reads its answers. */
-		c->closing = 1;
-		c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+		start_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many requests pending");
 		return -1;
 	}
 	struct msg *m = msg_new(text, len, MT_OTHER, 0, 0, 0);
@@ -126,16 +231,22 @@ static int queue_reply(struct client *c, const char *text, size_t len)
 	return 0;
 }
 
-static void reply_error(struct client *c, const char *why)
+/* An error line with TEXT, not counted again. */
+static void reply_text_error(struct client *c, const char *text)
 {
 	struct jw w;
 	jw_init(&w, 1024);
 	jw_lit(&w, "{\"type\":\"error\",\"error\":");
-	jw_str(&w, why, strlen(why));
+	jw_str(&w, text, strlen(text));
 	jw_char(&w, '}');
 	if (!w.err)
 		queue_reply(c, w.buf, w.len);
 	jw_free(&w);
+}
+
+static void reply_error(struct client *c, const char *why)
+{
+	reply_text_error(c, why);
 	S.m_client_errors->v++;
 }
 
@@ -161,37 +272,30 @@ static void reply_subscribed(struct client *c)
 static int filter_array(struct filter *f, int kind, const struct js_doc *d, int arr, char *err,
 			size_t errlen)
 {
-	if (arr < 0 || js_type(d, arr) == JS_NULL)
-		return filter_list(f, kind, "", err, errlen);
-	if (js_type(d, arr) != JS_ARRAY) {
-		snprintf(err, errlen, "%s must be an array of strings",
-			 kind == F_TYPES ? "types" : kind == F_EXCHANGES ? "exchanges" : "symbols");
-		return -1;
-	}
-	filter_list(f, kind, "", err, errlen);
-	if (kind == F_TYPES)
-		f->types = 0;
-	else if (kind == F_EXCHANGES)
-		f->exchanges = 0;
-	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
-		if (d->tok[k].type != JS_STRING || (d->tok[k].flags & JS_ESCAPED) ||
-		    adders[kind](f, js_ptr(d, (int)k), js_len(d, (int)k))) {
-			snprintf(err, errlen, "bad %s entry",
-				 kind == F_TYPES ? "types" : kind == F_EXCHANGES ? "exchanges" : "symbols");
+	filter_clear(f, kind);
+	if (arr >= 0 && js_type(d, arr) != JS_NULL) {
+		if (js_type(d, arr) != JS_ARRAY) {
+			snprintf(err, errlen, "%s must be an array of strings", list_names[kind]);
 			return -1;
 		}
+		for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
+			if (d->tok[k].type != JS_STRING || (d->tok[k].flags & JS_ESCAPED)) {
+				snprintf(err, errlen, "%s must be an array of plain strings (entry %u is not)",
+					 list_names[kind], i + 1);
+				return -1;
+			}
+			if (adders[kind](f, js_ptr(d, (int)k), js_len(d, (int)k), err, errlen))
+				return -1;
+		}
 	}
-	if (kind == F_TYPES && !f->types)
-		f->types = MT_ALL;
-	if (kind == F_EXCHANGES && !f->exchanges)
-		f->exchanges = ~(uint64_t)0;
+	filter_default(f, kind);
 	return 0;
 }
 
 static void on_client_message(struct client *c, const char *s, size_t n, int binary)
 {
 	struct js_doc *d = &S.doc;
-	char err[128];
+	char err[512];
 	S.m_client_msgs->v++;
 	if (binary) {
 		reply_error(c, "binary messages are not supported; send JSON text");
@@ -232,9 +336,12 @@ static void on_client_message(struct client *c, const char *s, size_t n, int bin
 		if (filter_array(&f, F_TYPES, d, js_get(d, 0, "types"), err, sizeof err) ||
 		    filter_array(&f, F_EXCHANGES, d, js_get(d, 0, "exchanges"), err, sizeof err) ||
 		    filter_array(&f, F_SYMBOLS, d, js_get(d, 0, "symbols"), err, sizeof err)) {
+			/* the previous filter stays */
+			filter_free(&f);
 			reply_error(c, err);
 			return;
 		}
+		filter_free(&c->f);
 		c->f = f;
 		reply_subscribed(c);
 		/* The new filter's streams start from their latest ticker and book. */
@@ -273,12 +380,15 @@ static void idle_add(struct client *c)
 	S.idle = c;
 }
 
-static void start_close(struct client *c, uint16_t code)
+/* Closes C with CODE at the next chance (WHY goes in the close frame): what it has not
+ * received yet is dropped, so the close frame is the next thing written to its socket. */
+static void start_close(struct client *c, uint16_t code, const char *why)
 {
 	if (c->closing)
 		return;
 	c->closing = 1;
 	c->close_code = code;
+	c->close_why = why;
 	c->closing_since = clk_mono_us();
 	idle_remove(c);
 	lws_callback_on_writable(c->wsi);
@@ -287,17 +397,57 @@ static void start_close(struct client *c, uint16_t code)
 void clients_close_all(uint16_t code)
 {
 	for (struct client *c = S.clients; c; c = c->next)
-		start_close(c, code);
+		start_close(c, code, "going away");
+}
+
+/* The client broke RFC 6455 (1002) or announced a message over the limit (1009). */
+static void protocol_error(struct client *c, int code, const char *why)
+{
+	if ((c->closing && c->close_code == code) || c->close_sent)
+		return;
+	(code == LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE ? S.m_proto_too_large : S.m_proto_errors)->v++;
+	if (log_allow(&S.rl_client, clk_mono_us()) >= 0)
+		log_info("client broke the WebSocket protocol, closing", " peer=%s code=%d reason=\"%s\"",
+			 c->peer, code, why); /* WHY is one of guard.c's fixed texts */
+	/* A close already under way for another reason gives way to this one. */
+	c->closing = 0;
+	c->close_after_replies = 0;
+	start_close(c, (uint16_t)code, why);
 }
 
 /* A client that fell too far behind is cut off (1013): one slow reader must not hold the
- * ring, or anyone else. A client that does not even take its close frame is killed. */
+ * ring, or anyone else. Its close frame goes out as soon as its socket takes anything;
+ * a client that takes nothing for --close-timeout is dropped without one (counted). */
 void clients_check(int64_t now)
 {
 	for (struct client *c = S.clients; c; c = c->next) {
+		const char *why;
+		int code;
 		if (c->closing) {
-			if (now - c->closing_since > 2000000)
+			int64_t limit = (int64_t)S.o.close_timeout_ms * 1000;
+			if (c->close_handed || c->killed)
+				continue;
+			if (!c->close_sent && now - c->closing_since > limit) {
+				/* its socket took nothing, not even the close frame */
+				c->killed = 1;
+				S.m_close_timeouts->v++;
+				if (log_allow(&S.rl_client, now) >= 0)
+					log_warn("client took no close frame in time, dropping it",
+						 " peer=%s code=%d timeout_ms=%d", c->peer, c->close_code,
+						 S.o.close_timeout_ms);
 				lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			} else if (c->close_sent && now - c->close_sent_at > limit) {
+				/* the close frame went out; no answer came */
+				c->killed = 1;
+				log_debug("client did not answer the close frame", " peer=%s code=%d",
+					  c->peer, c->close_code);
+				lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			}
+			continue;
+		}
+		if ((code = guard_error(c->fd, &why))) {
+			/* a frame header with nothing after it: no callback came */
+			protocol_error(c, code, why);
 			continue;
 		}
 		uint64_t behind = S.ring.head - c->tail;
@@ -307,7 +457,7 @@ void clients_check(int64_t now)
 			if (log_allow(&S.rl_client, now) >= 0)
 				log_warn("client too slow, closing", " peer=%s behind=%llu sent=%llu", c->peer,
 					 (unsigned long long)behind, (unsigned long long)c->sent);
-			start_close(c, CLOSE_TRY_AGAIN_LATER);
+			start_close(c, CLOSE_TRY_AGAIN_LATER, "too slow");
 		}
 	}
 }
@@ -366,20 +516,11 @@ static size_t fill_ring(struct client *c, unsigned char *out, size_t cap, struct
 	return n;
 }
 
-static int client_write(struct client *c)
+/* Moves queued replies into OUT (CAP bytes), oldest first; returns the bytes. */
+static size_t take_replies(struct client *c, unsigned char *out, size_t cap)
 {
-	unsigned char *out = S.scratch + LWS_PRE;
 	size_t n = 0;
-	int more = 0;
-
-	if (c->closing) {
-		const char *r = c->close_code == LWS_CLOSE_STATUS_GOINGAWAY ? "going away"
-				: c->close_code == CLOSE_TRY_AGAIN_LATER    ? "too slow"
-									    : "too many requests pending";
-		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)r, strlen(r));
-		return -1;
-	}
-	while (c->nreplies && n + c->reply_len[0] <= SCRATCH) {
+	while (c->nreplies && n + c->reply_len[0] <= cap) {
 		memcpy(out + n, c->reply[0], c->reply_len[0]);
 		n += c->reply_len[0];
 		free(c->reply[0]);
@@ -387,6 +528,48 @@ static int client_write(struct client *c)
 		memmove(c->reply_len, c->reply_len + 1, (size_t)(c->nreplies - 1) * sizeof c->reply_len[0]);
 		c->nreplies--;
 	}
+	return n;
+}
+
+/* The close frame, written by serve rather than by libwebsockets: libwebsockets 4.1 shuts
+ * the socket right after its own close frame and closes it at the next byte the client
+ * sends, and a client that sends anything (a ping) before it has read that far gets a
+ * reset that throws away what it had not read, the close frame included. Written here,
+ * the connection stays open until the client answers the close (or --close-timeout). */
+static int close_write(struct client *c, unsigned char *out)
+{
+	size_t n = 0;
+	if (c->close_sent)
+		return 0; /* waiting for the client's answer: nothing more goes out */
+	if (c->close_after_replies) /* the error that explains the close goes first */
+		n = take_replies(c, out, SCRATCH - 2 - 125);
+	const char *why = c->close_why ? c->close_why : "";
+	size_t wl = strlen(why);
+	if (wl > 123)
+		wl = 123;
+	out[n++] = 0x88; /* FIN + close */
+	out[n++] = (unsigned char)(2 + wl);
+	out[n++] = (unsigned char)(c->close_code >> 8);
+	out[n++] = (unsigned char)c->close_code;
+	memcpy(out + n, why, wl);
+	n += wl;
+	if (lws_write(c->wsi, out, n, LWS_WRITE_RAW) < (int)n)
+		return -1;
+	S.m_bytes_sent->v += (double)n;
+	c->close_sent = 1;
+	c->close_sent_at = clk_mono_us();
+	return 0;
+}
+
+static int client_write(struct client *c)
+{
+	unsigned char *out = S.scratch + LWS_PRE;
+	size_t n = 0;
+	int more = 0;
+
+	if (c->closing)
+		return close_write(c, out);
+	n = take_replies(c, out, SCRATCH);
 	if (c->nreplies)
 		more = 1;
 	/* Latest tickers and books first, except those the ring will bring anyway. */
@@ -415,7 +598,7 @@ static int client_write(struct client *c)
 	/* Then the ring from the client's position, skipping what its filter excludes. */
 	if (!more && !c->cache_todo) {
 		if (c->tail < S.ring.oldest) {
-			start_close(c, CLOSE_TRY_AGAIN_LATER);
+			start_close(c, CLOSE_TRY_AGAIN_LATER, "too slow");
 			S.m_slow->v++;
 			return 0;
 		}
@@ -732,10 +915,14 @@ static int reject(struct lws *wsi, int status, struct met *counter, const char *
 /* Query filters: ?types=trade,ticker&exchanges=upbit&symbols=BTC-KRW */
 static int query_filter(struct lws *wsi, struct filter *f, char *err, size_t errlen)
 {
-	char arg[1024];
+	static const char *const keys[] = { "types=", "exchanges=", "symbols=" };
+	char arg[4096];
 	filter_all(f);
-	for (int i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
-		static const char *const keys[] = { "types=", "exchanges=", "symbols=" };
+	for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+		if (lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) < 0) {
+			snprintf(err, errlen, "a query parameter is longer than %zu bytes", sizeof arg - 1);
+			return -1;
+		}
 		for (int k = 0; k < 3; k++)
 			if (!strncmp(arg, keys[k], strlen(keys[k])) &&
 			    filter_list(f, k, arg + strlen(keys[k]), err, errlen))
@@ -776,23 +963,43 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			return reject(wsi, 429, NULL, "too many connections from this address");
 		}
 		c->counted = 1;
-		if (query_filter(wsi, &c->f, buf, sizeof buf)) {
-			per_ip_remove(c->peer);
-			c->counted = 0;
-			return reject(wsi, 400, S.m_client_errors, buf);
+		char err[512];
+		if (query_filter(wsi, &c->f, err, sizeof err)) {
+			/* Told in the connection, which every client can read (a browser cannot
+			 * read the body of a refused upgrade): the error, then 1008. */
+			filter_free(&c->f);
+			filter_all(&c->f);
+			if (!(c->bad_filter = strdup(err))) {
+				per_ip_remove(c->peer);
+				c->counted = 0;
+				return reject(wsi, 400, S.m_client_errors, err);
+			}
+			S.m_client_errors->v++;
+			char q[600];
+			if (log_allow(&S.rl_client, clk_mono_us()) >= 0)
+				log_info("client filter refused", " peer=%s error=%s", c->peer,
+					 log_quote(q, sizeof q, err, strlen(err)));
 		}
 		return 0;
 	}
 	case LWS_CALLBACK_ESTABLISHED: {
 		struct filter f = c->f;
 		int counted = c->counted;
+		char *bad_filter = c->bad_filter;
 		memset(c, 0, sizeof *c);
 		c->f = f;
 		c->counted = counted;
 		c->wsi = wsi;
+		c->fd = lws_get_socket_fd(wsi);
 		c->tail = S.ring.head;
 		c->cache_todo = 1;
 		lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+		const char *why;
+		int code = 0;
+		if (lws_get_network_wsi(wsi) != wsi)
+			guard_stop(c->fd); /* one stream of an HTTP/2 connection: no frames of ours */
+		else
+			code = guard_start(c->fd, MAX_CLIENT_MSG, &why);
 		c->next = S.clients;
 		if (S.clients)
 			S.clients->prev = c;
@@ -801,19 +1008,57 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		S.m_clients->v = S.nclients;
 		S.m_accepted->v++;
 		log_debug("client connected", " peer=%s clients=%d", c->peer, S.nclients);
+		if (bad_filter) {
+			reply_text_error(c, bad_filter);
+			free(bad_filter);
+			c->cache_todo = 0;
+			start_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "bad filter");
+			c->close_after_replies = 1;
+		} else if (code) {
+			protocol_error(c, code, why);
+		}
 		lws_callback_on_writable(wsi);
 		break;
 	}
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return client_write(c);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
 		/* libwebsockets answers the close frame; no line may follow its answer */
-		if (c) {
-			c->peer_closing = 1;
-			idle_remove(c);
+		if (!c)
+			break;
+		c->peer_closing = 1;
+		idle_remove(c);
+		if (c->close_sent) {
+			/* the answer to serve's close frame: done, nothing to echo */
+			c->close_handed = 1;
+			return -1;
+		}
+		const char *why;
+		int code = guard_error(c->fd, &why);
+		if (code) {
+			/* a close frame with a code no endpoint may send: 1002, not an echo */
+			protocol_error(c, code, why);
+			lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)why, strlen(why));
+			c->close_handed = 1;
+			return -1;
+		}
+		int sent = guard_peer_close_code(c->fd);
+		if (len >= 2 && sent && (((const unsigned char *)in)[0] << 8 | ((const unsigned char *)in)[1]) != sent) {
+			/* libwebsockets 4.1 turns the registered codes 1012..1014 into 1002 before
+			 * it echoes them: echo what the client sent */
+			lws_close_reason(wsi, (enum lws_close_status)sent, NULL, 0);
+			c->close_handed = 1;
+			return -1;
 		}
 		break;
+	}
 	case LWS_CALLBACK_RECEIVE: {
+		const char *why;
+		int code = guard_error(c->fd, &why);
+		if (code)
+			protocol_error(c, code, why);
+		if (c->closing)
+			break; /* nothing it sends now is read; the close frame goes out when writable */
 		int first = lws_is_first_fragment(wsi), last = lws_is_final_fragment(wsi) &&
 								    !lws_remaining_packet_payload(wsi);
 		if (first) {
@@ -840,7 +1085,7 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			}
 		}
 		if (c->closing)
-			return client_write(c);
+			break; /* start_close asked for the writable callback */
 		if (c->nreplies || c->cache_todo) {
 			idle_remove(c);
 			lws_callback_on_writable(wsi);
@@ -852,8 +1097,12 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			per_ip_remove(c->peer);
 			c->counted = 0;
 		}
+		filter_free(&c->f);
+		free(c->bad_filter);
+		c->bad_filter = NULL;
 		if (!c->wsi)
 			break;
+		guard_stop(c->fd);
 		idle_remove(c);
 		if (c->prev)
 			c->prev->next = c->next;
@@ -903,7 +1152,7 @@ static void names_json(struct jw *w, const char *key, const struct filter *f, in
 			}
 	} else if (kind == F_SYMBOLS) {
 		for (int i = 0; i < f->nsyms; i++) {
-			const char *name = symbol_name(f->syms[i]);
+			const char *name = f->syms[i] == SYM_PENDING ? f->pending[i] : symbol_name(f->syms[i]);
 			if (!first)
 				jw_char(w, ',');
 			first = 0;

@@ -22,6 +22,9 @@ struct http_req {
 
 static const char *const stages[] = { "ingest", "convert", "distribute", "serve", "elect" };
 #define NSTAGES 5
+/* Every tool rewrites its RUN_DIR/<tool>.prom once a second. One that has not for this long
+ * has stopped (or hangs): its numbers describe the past and are not served as current. */
+#define TEXTFILE_STALE_S 10.0
 
 /* Reads a whole (small) file; caller frees. */
 static char *slurp(const char *path, size_t *len, double *age_s)
@@ -78,15 +81,8 @@ static char *render_metrics(size_t *len)
 	const char *texts[NSTAGES + 1];
 	size_t lens[NSTAGES + 1];
 	char *owned[NSTAGES + 1] = { 0 };
-	int n = 0;
+	int n = 1; /* serve's own metrics go first, rendered once the files are counted */
 	char reason[64];
-	S.m_ready->v = serve_ready(reason, sizeof reason);
-	S.m_rss->v = met_rss_bytes();
-	owned[n] = met_render(S.reg, &lens[n]);
-	if (!owned[n])
-		return NULL;
-	texts[n] = owned[n];
-	n++;
 	if (S.o.run_dir) {
 		for (int i = 0; i < NSTAGES; i++) {
 			char path[4096], name[64];
@@ -95,14 +91,30 @@ static char *render_metrics(size_t *len)
 			snprintf(name, sizeof name, "%s.prom", stages[i]);
 			if (rundir_path(S.o.run_dir, name, path, sizeof path))
 				continue;
-			owned[n] = slurp(path, &lens[n], NULL);
+			double age;
+			owned[n] = slurp(path, &lens[n], &age);
+			if (owned[n] && age > TEXTFILE_STALE_S) {
+				static struct log_limit rl;
+				char q[512];
+				S.m_stale_textfiles->v++;
+				if (log_allow(&rl, clk_mono_us()) >= 0)
+					log_warn("metrics file not rewritten for a while, left out of /metrics",
+						 " file=%s age_s=%.0f limit_s=%.0f",
+						 log_quote(q, sizeof q, path, strlen(path)), age, TEXTFILE_STALE_S);
+				free(owned[n]);
+				owned[n] = NULL;
+			}
 			if (owned[n]) {
 				texts[n] = owned[n];
 				n++;
 			}
 		}
 	}
-	char *merged = met_merge(texts, lens, n, len);
+	S.m_ready->v = serve_ready(reason, sizeof reason);
+	S.m_rss->v = met_rss_bytes();
+	owned[0] = met_render(S.reg, &lens[0]);
+	texts[0] = owned[0];
+	char *merged = owned[0] ? met_merge(texts, lens, n, len) : NULL;
 	for (int i = 0; i < n; i++)
 		free(owned[i]);
 	return merged;
@@ -315,7 +327,9 @@ void status_refresh(int64_t now_mono)
 		if (!text)
 			continue;
 		present[i] = 1;
-		met_scan(text, len, scan_cb, &sc[i]);
+		/* a stale file shows its age, not its numbers */
+		if (age[i] <= TEXTFILE_STALE_S)
+			met_scan(text, len, scan_cb, &sc[i]);
 		free(text);
 	}
 	/* serve itself */

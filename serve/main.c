@@ -1,7 +1,9 @@
 /* serve: fans normalized lines out to WebSocket clients, and serves the web UI, health,
  * readiness, metrics and status on the same port. */
 #include "clock.h"
+#include "exchanges/xch.h"
 #include "exitcode.h"
+#include "guard.h"
 #include "loop.h"
 #include "opt.h"
 #include "rundir.h"
@@ -19,6 +21,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,6 +43,19 @@ static int type_of(const struct js_doc *d, int t)
 	return MT_OTHER;
 }
 
+/* The feed produced a name serve cannot keep: its table is full (63 exchanges, 65535
+ * symbols) or the name is too long. The line still goes out, to clients that do not
+ * filter on that part; it is not cached. */
+static void name_dropped(struct met *counter, const char *kind, const char *s, size_t n)
+{
+	static struct log_limit rl;
+	char q[128];
+	counter->v++;
+	if (log_allow(&rl, clk_mono_us()) >= 0)
+		log_warn("name not kept: table full or name too long; its lines are not cached",
+			 " kind=%s name=%s bytes=%zu", kind, log_quote(q, sizeof q, s, n > 40 ? 40 : n), n);
+}
+
 static void on_line(const char *line, size_t len)
 {
 	struct js_doc *d = &S.doc;
@@ -52,8 +69,11 @@ static void on_line(const char *line, size_t len)
 	}
 	int type = type_of(d, js_get(d, 0, "type"));
 	int ex = js_get(d, 0, "exchange"), sy = js_get(d, 0, "symbol");
-	unsigned exch = js_type(d, ex) == JS_STRING ? intern_exchange(js_ptr(d, ex), js_len(d, ex)) : 0;
-	unsigned sym = js_type(d, sy) == JS_STRING ? intern_symbol(js_ptr(d, sy), js_len(d, sy)) : 0;
+	unsigned exch = 0, sym = 0;
+	if (js_type(d, ex) == JS_STRING && !(exch = intern_exchange(js_ptr(d, ex), js_len(d, ex))))
+		name_dropped(S.m_names_full_exch, "exchange", js_ptr(d, ex), js_len(d, ex));
+	if (js_type(d, sy) == JS_STRING && !(sym = intern_symbol(js_ptr(d, sy), js_len(d, sy))))
+		name_dropped(S.m_names_full_sym, "symbol", js_ptr(d, sy), js_len(d, sy));
 	int64_t local_ts = 0;
 	if (js_int64(d, js_get(d, 0, "local_ts"), &local_ts))
 		local_ts = 0;
@@ -167,6 +187,7 @@ static void accept_clients(void)
 			return;
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		guard_accept(fd);
 		lws_sock_file_fd_type f;
 		f.sockfd = fd;
 		if (!lws_adopt_descriptor_vhost(S.vh, type, f, NULL, NULL))
@@ -269,6 +290,9 @@ static void usage(FILE *f)
 		"      --ring-bytes BYTES     bytes kept in the ring (default 67108864)\n"
 		"      --max-backlog N        a client further behind is closed with 1013 (default 16384)\n"
 		"      --max-backlog-bytes B  same, in bytes (default 8388608)\n"
+		"      --close-timeout MS     a client serve closes has MS for its socket to take the\n"
+		"                             close frame, and MS to answer it; else it is dropped\n"
+		"                             (default 5000)\n"
 		"      --ready-timeout MS     /ready fails after MS without input (default 10000)\n"
 		"      --send-threads N       threads beside the event loop's that write lines to\n"
 		"                             clients (default: one per other CPU, at most 3)\n"
@@ -281,15 +305,19 @@ static void usage(FILE *f)
 		"      --tls-cert FILE        serve wss:// and https:// with this certificate\n"
 		"      --tls-key FILE         and this key\n"
 		"      --exit-on-eof          stop at the end of the input instead of waiting\n"
-		"  -n, --check                validate the options and exit\n"
+		"  -n, --check                validate the options and the files they name (TLS\n"
+		"                             certificate and key, --www, --auth-secret) and exit\n"
 		"  -h, --help                 this text\n"
 		"  -V, --version              the version\n\n"
-		"Client protocol: ?types=&exchanges=&symbols= filters; {\"op\":\"subscribe\",...} and\n"
-		"{\"op\":\"ping\"}. SIGTERM closes every client with 1001 and exits within 10 s.\n"
+		"Client protocol: ?types=&exchanges=&symbols= filters (a bad one: an error line, then\n"
+		"1008); {\"op\":\"subscribe\",...} and {\"op\":\"ping\"}. Too slow: 1013; RFC 6455\n"
+		"broken: 1002; a message over 4 KiB: 1009. SIGTERM closes every client with 1001 and\n"
+		"exits within 10 s.\n"
 		EXITCODE_HELP);
 }
 
 static char www_default[PATH_MAX + 32];
+static int www_given;
 
 static int parse_opts(int argc, char **argv)
 {
@@ -299,6 +327,7 @@ static int parse_opts(int argc, char **argv)
 		{ "auth-secret", required_argument, NULL, 'S' },
 		{ "bind", required_argument, NULL, 'a' },
 		{ "check", no_argument, NULL, 'n' },
+		{ "close-timeout", required_argument, NULL, 'c' },
 		{ "exit-on-eof", no_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "input", required_argument, NULL, 'i' },
@@ -334,14 +363,25 @@ static int parse_opts(int argc, char **argv)
 	o->max_backlog = 16384;
 	o->max_backlog_bytes = 8 << 20;
 	o->ready_timeout_ms = 10000;
+	o->close_timeout_ms = 5000;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	o->send_threads = cpus > 4 ? 3 : cpus > 1 ? (int)cpus - 1 : 0;
 	while ((c = getopt_long(argc, argv, "a:hi:m:np:r:Vw:", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'a': o->bind = optarg; break;
+		case 'a': {
+			unsigned char addr[16];
+			if (inet_pton(AF_INET, optarg, addr) != 1 && inet_pton(AF_INET6, optarg, addr) != 1) {
+				fprintf(stderr, "serve: --bind takes an IPv4 or IPv6 address such as 127.0.0.1 or ::1, not \"%s\"\n",
+					optarg);
+				return -1;
+			}
+			o->bind = optarg;
+			break;
+		}
 		case 'A':
 			if (o->nadmin_nets == 16 || cidr_parse(optarg, &o->admin_nets[o->nadmin_nets])) {
-				fprintf(stderr, "serve: --admin-allow takes a network such as 10.0.0.0/8 (16 at most)\n");
+				fprintf(stderr, "serve: --admin-allow takes a network such as 10.0.0.0/8 (16 at most), not \"%s\"\n",
+					optarg);
 				return -1;
 			}
 			o->nadmin_nets++;
@@ -365,6 +405,11 @@ static int parse_opts(int argc, char **argv)
 			o->max_backlog = (uint32_t)v;
 			break;
 		case 'C': o->tls_cert = optarg; break;
+		case 'c':
+			if (opt_long(optarg, 100, 600000, &v, err, sizeof err))
+				goto bad;
+			o->close_timeout_ms = (int)v;
+			break;
 		case 'E': o->exit_on_eof = 1; break;
 		case 'G':
 			if (opt_long(optarg, 1 << 16, 1LL << 34, &v, err, sizeof err))
@@ -393,7 +438,7 @@ static int parse_opts(int argc, char **argv)
 			break;
 		case 'P':
 			if (optarg[0] != '/') {
-				fprintf(stderr, "serve: --path must start with /\n");
+				fprintf(stderr, "serve: --path must start with /, not \"%s\"\n", optarg);
 				return -1;
 			}
 			o->path = optarg;
@@ -410,7 +455,10 @@ static int parse_opts(int argc, char **argv)
 			o->ready_timeout_ms = (int)v;
 			break;
 		case 'V': printf("serve %s\n", SERVE_VERSION); exit(EXIT_OK);
-		case 'w': o->www = optarg; break;
+		case 'w':
+			o->www = optarg;
+			www_given = 1;
+			break;
 		case 'Y':
 			if (opt_long(optarg, 4096, 1LL << 34, &v, err, sizeof err))
 				goto bad;
@@ -465,6 +513,90 @@ bad:
 	return -1;
 }
 
+/* ---- what --check validates beyond the command line (and a start does too) ---- */
+
+static const char *ssl_why(void)
+{
+	const char *r = ERR_reason_error_string(ERR_peek_last_error());
+	return r ? r : "unknown error";
+}
+
+/* The certificate chain and key load, and belong together: what libwebsockets will do
+ * with them, so a bad pair is a configuration error and not a failure at run time. */
+static int check_tls(char *err, size_t errlen)
+{
+	const struct opts *o = &S.o;
+	SSL_CTX *ctx, *keyctx;
+	int rc = -1;
+	if (access(o->tls_cert, R_OK)) {
+		snprintf(err, errlen, "--tls-cert %s: %s", o->tls_cert, strerror(errno));
+		return -1;
+	}
+	if (access(o->tls_key, R_OK)) {
+		snprintf(err, errlen, "--tls-key %s: %s", o->tls_key, strerror(errno));
+		return -1;
+	}
+	/* the key alone first, so that "not a key" and "not this certificate's key" differ */
+	keyctx = SSL_CTX_new(TLS_server_method());
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx || !keyctx) {
+		snprintf(err, errlen, "cannot set up TLS: out of memory");
+		goto out;
+	}
+	ERR_clear_error();
+	if (SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert) != 1)
+		snprintf(err, errlen, "--tls-cert %s: not a PEM certificate (%s)", o->tls_cert, ssl_why());
+	else if (SSL_CTX_use_PrivateKey_file(keyctx, o->tls_key, SSL_FILETYPE_PEM) != 1)
+		snprintf(err, errlen, "--tls-key %s: not a PEM private key (%s)", o->tls_key, ssl_why());
+	else if (SSL_CTX_use_PrivateKey_file(ctx, o->tls_key, SSL_FILETYPE_PEM) != 1 ||
+		 SSL_CTX_check_private_key(ctx) != 1)
+		snprintf(err, errlen, "--tls-key %s is not the key of the certificate in --tls-cert %s",
+			 o->tls_key, o->tls_cert);
+	else
+		rc = 0;
+out:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	SSL_CTX_free(keyctx);
+	return rc;
+}
+
+/* A --www given on the command line must hold the page; the default one may be missing
+ * (an installation without the web UI), which is only worth a warning. */
+static int check_www(int given, char *err, size_t errlen)
+{
+	char index[PATH_MAX + 64];
+	struct stat st;
+	const char *why = NULL;
+	snprintf(index, sizeof index, "%s/index.html", S.o.www);
+	if (stat(S.o.www, &st))
+		why = strerror(errno);
+	else if (!S_ISDIR(st.st_mode))
+		why = "not a directory";
+	else if (access(index, R_OK))
+		why = "no readable index.html in it";
+	if (!why)
+		return 0;
+	if (!given) {
+		log_warn("no web UI: the default --www directory is unusable", " www=%s reason=\"%s\"", S.o.www, why);
+		return 0;
+	}
+	snprintf(err, errlen, "--www %s: %s", S.o.www, why);
+	return -1;
+}
+
+static int check_files(char *err, size_t errlen)
+{
+	char e[256];
+	if (S.o.auth_secret && auth_load_secret(S.o.auth_secret, e, sizeof e)) {
+		snprintf(err, errlen, "--auth-secret %s", e);
+		return -1;
+	}
+	if (S.o.tls_cert && check_tls(err, errlen))
+		return -1;
+	return check_www(www_given, err, errlen);
+}
+
 static int setup_metrics(void)
 {
 	struct met_reg *r = S.reg = met_new();
@@ -488,6 +620,24 @@ static int setup_metrics(void)
 				     "Requests for /metrics or /api/status refused.", NULL);
 	S.m_slow = met_add(r, MET_COUNTER, "exchange_serve_slow_clients_closed_total",
 			   "Clients closed with 1013 because they fell too far behind.", NULL);
+	S.m_close_timeouts = met_add(r, MET_COUNTER, "exchange_serve_close_timeouts_total",
+				     "Clients dropped without a close frame: their socket took none for --close-timeout.",
+				     NULL);
+	S.m_proto_errors = met_add(r, MET_COUNTER, "exchange_serve_protocol_errors_total",
+				   "Clients closed for what they sent, by close code (1002 protocol error, 1009 too large).",
+				   "code=\"1002\"");
+	S.m_proto_too_large = met_add(r, MET_COUNTER, "exchange_serve_protocol_errors_total",
+				      "Clients closed for what they sent, by close code (1002 protocol error, 1009 too large).",
+				      "code=\"1009\"");
+	S.m_names_full_exch = met_add(r, MET_COUNTER, "exchange_serve_names_dropped_total",
+				      "Input lines whose exchange or symbol serve could not keep (table full, name too long): not cached, sent only to clients that do not filter on it.",
+				      "kind=\"exchange\"");
+	S.m_names_full_sym = met_add(r, MET_COUNTER, "exchange_serve_names_dropped_total",
+				     "Input lines whose exchange or symbol serve could not keep (table full, name too long): not cached, sent only to clients that do not filter on it.",
+				     "kind=\"symbol\"");
+	S.m_stale_textfiles = met_add(r, MET_COUNTER, "exchange_serve_stale_textfiles_total",
+				      "Metrics files in RUN_DIR left out of /metrics because their tool had not rewritten them for 10 s.",
+				      NULL);
 	S.m_lines = met_add(r, MET_COUNTER, "exchange_serve_lines_total", "Normalized lines received.", NULL);
 	S.m_bad_lines = met_add(r, MET_COUNTER, "exchange_serve_input_errors_total",
 				"Input lines skipped (not JSON objects, too long).", NULL);
@@ -512,7 +662,9 @@ static int setup_metrics(void)
 			       S.m_slow && S.m_lines && S.m_bad_lines && S.m_sent && S.m_bytes_sent &&
 			       S.m_client_errors && S.m_client_msgs && S.m_evicted && S.m_streams && S.m_ready &&
 			       S.m_latency && S.m_rss && S.m_rejected_auth && S.m_rejected_origin &&
-			       S.m_rejected_ip && S.m_rejected_admin
+			       S.m_rejected_ip && S.m_rejected_admin && S.m_close_timeouts && S.m_proto_errors &&
+			       S.m_proto_too_large && S.m_names_full_exch && S.m_names_full_sym &&
+			       S.m_stale_textfiles
 		       ? 0
 		       : -1;
 }
@@ -532,13 +684,13 @@ int main(int argc, char **argv)
 	static struct lws_http_mount mounts[5];
 	static const char *const api_paths[] = { "/health", "/ready", "/metrics", "/api/status" };
 	struct lws_context_creation_info info;
-	char err[256];
+	char err[1024];
 
 	if (parse_opts(argc, argv))
 		return EXIT_USAGE;
 	log_init("serve");
-	if (S.o.auth_secret && auth_load_secret(S.o.auth_secret, err, sizeof err)) {
-		log_error("cannot load the token secret", " error=\"%s\"", err);
+	if (check_files(err, sizeof err)) {
+		fprintf(stderr, "serve: %s\n", err);
 		return EXIT_USAGE;
 	}
 	if (S.o.check)
@@ -549,11 +701,19 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	S.sigfd = sig_init(signals, err, sizeof err);
+	if (guard_init()) {
+		log_error("cannot find recv and SSL_read to check client frames", NULL);
+		return EXIT_RUNTIME;
+	}
 	if (S.sigfd < 0 || setup_metrics() || ring_init(&S.ring, S.o.ring, S.o.ring_bytes)) {
 		log_error("cannot start", " error=\"%s\"", S.sigfd < 0 ? err : "out of memory");
 		return EXIT_RUNTIME;
 	}
 	cache_init(&S.cache);
+	/* The exchanges the relay knows have ids from the start, so clients can name them
+	 * before the feed does; other names come from the feed alone. */
+	for (const struct xch *const *x = xch_all; *x; x++)
+		intern_exchange((*x)->name, strlen((*x)->name));
 	js_init(&S.doc, 0);
 	S.scratch = malloc(LWS_PRE + SCRATCH);
 	int infd = STDIN_FILENO;
@@ -652,6 +812,7 @@ int main(int argc, char **argv)
 	ring_free(&S.ring);
 	cache_free(&S.cache);
 	intern_free();
+	guard_free();
 	js_free(&S.doc);
 	ndj_free(&S.in);
 	free(S.scratch);

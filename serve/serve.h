@@ -8,6 +8,7 @@
 #include "met.h"
 #include "ndj.h"
 #include "ring.h"
+#include "sym.h"
 
 #include <libwebsockets.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@ struct opts {
 	uint32_t max_backlog;
 	uint64_t max_backlog_bytes;
 	int ready_timeout_ms;
+	int close_timeout_ms;  /* a client that takes no close frame for this long is dropped */
 	int send_threads;      /* threads beside the loop's that write to clients */
 	int exit_on_eof;
 	int check;
@@ -45,12 +47,15 @@ struct opts {
 	int max_per_ip;
 };
 
-/* What a client wants: type bits, exchange bits (bit = interned id), and symbols. */
+/* What a client wants: type bits, exchange bits (bit = interned id), and symbols: ids of
+ * names the feed has produced, or names it has not produced yet, kept here (clients.c). */
 struct filter {
 	uint32_t types;
 	uint64_t exchanges;
 	uint32_t syms[MAX_FILTER_SYMS];
-	int nsyms; /* 0: every symbol */
+	int nsyms;             /* 0: every symbol */
+	int npending;          /* entries still waiting for the feed to produce their name */
+	char (*pending)[SYM_MAX]; /* their names, by entry; allocated on the first one */
 };
 
 struct client {
@@ -67,7 +72,15 @@ struct client {
 	int rx_bad;
 	int closing;           /* close with close_code at the next chance */
 	uint16_t close_code;
+	const char *close_why; /* static text for the close frame */
 	int64_t closing_since;
+	int close_after_replies; /* closing, but the queued replies go out first */
+	int close_sent;        /* serve's close frame went out: waiting for the answer */
+	int64_t close_sent_at;
+	int close_handed;      /* the close is libwebsockets' now */
+	int killed;            /* dropped without a close frame after --close-timeout */
+	char *bad_filter;      /* the query filter's error, told once connected */
+	int fd;
 	int idle;              /* caught up and waiting for data: on the idle list */
 	int peer_closing;      /* the client sent a close frame: nothing more goes to it */
 	unsigned char *pend;   /* LWS_PRE + pend_len: a batch the kernel took only part of */
@@ -106,7 +119,9 @@ struct serve {
 	struct met *m_clients, *m_accepted, *m_rejected_full, *m_rejected_path, *m_rejected_drain,
 		*m_slow, *m_lines, *m_bad_lines, *m_sent, *m_bytes_sent, *m_latency, *m_rss,
 		*m_client_errors, *m_evicted, *m_streams, *m_ready, *m_client_msgs, *m_rejected_auth,
-		*m_rejected_origin, *m_rejected_ip, *m_rejected_admin;
+		*m_rejected_origin, *m_rejected_ip, *m_rejected_admin, *m_close_timeouts,
+		*m_proto_errors, *m_proto_too_large, *m_names_full_exch, *m_names_full_sym,
+		*m_stale_textfiles;
 };
 
 /* Most bytes one client gets in one send(): a batch of pre-framed messages. */
@@ -124,6 +139,7 @@ int fanout_start(int threads); /* 0, or -1 when a thread cannot start */
 void fanout_stop(void);
 void clients_check(int64_t now);
 void clients_close_all(uint16_t code);
+void filter_free(struct filter *f);
 
 /* access.c: the checks made before a WebSocket upgrade or an admin endpoint */
 int access_upgrade(struct lws *wsi, char *why, size_t whylen); /* 0 ok, else an HTTP status */

@@ -8,7 +8,7 @@ setup() { setup_tmp; }
 teardown() { teardown_tmp; }
 
 @test "fuzz: the corpus and kept crashers replay cleanly through every harness" {
-	for h in normalize lines; do
+	for h in normalize lines b64url; do
 		files=("$ROOT"/tests/fuzz/corpus/$h/*)
 		crashers=("$ROOT"/tests/fuzz/crashers/$h-*)
 		[ -e "${crashers[0]}" ] || crashers=()

@@ -18,7 +18,7 @@ teardown() {
 rejected_with() {
 	local want=$1
 	shift
-	run "$BIN/wsclient" --exit-on-close --connect-timeout 5000 --stats "$TMP/rej.json" "$@"
+	run "$BIN/wsclient" --exit-on-close --connect-timeout 5000 --duration 10000 --stats "$TMP/rej.json" "$@"
 	[[ "$output" == *"rejected client=0 status=$want"* ]] || { echo "$output"; return 1; }
 	jq -e '.messages == 0' "$TMP/rej.json" >/dev/null
 }
@@ -42,6 +42,54 @@ rejected_with() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *'"type":"ticker"'* ]]
 	[ "$(serve_metric 'exchange_serve_rejected_total{reason="auth"}')" -eq 5 ]
+}
+
+# b64url: standard input as base64url without padding.
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+
+# sign PAYLOAD [HEADER]: a token over PAYLOAD (JSON text) signed with $TMP/secret, as
+# scripts/mint-token does (the secret is the file's text without its trailing newline).
+sign() {
+	local hdr='{"alg":"HS256","typ":"JWT"}' h p key
+	[ $# -lt 2 ] || hdr=$2
+	h=$(printf '%s' "$hdr" | b64url)
+	p=$(printf '%s' "$1" | b64url)
+	key=$(printf '%s' "$(cat "$TMP/secret")" | od -An -v -tx1 | tr -d ' \n')
+	printf '%s.%s.%s' "$h" "$p" "$(printf '%s' "$h.$p" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$key" -binary | b64url)"
+}
+
+@test "tokens: claims are checked strictly (nbf, numeric exp and iat), and the encoding too" {
+	start_serve --auth-secret "$TMP/secret"
+	local now exp good
+	now=$(date +%s)
+	exp=$((now + 600))
+	good=$(sign "{\"sub\":\"a\",\"exp\":$exp}")
+	run "$BIN/wsclient" --count 1 -s '{"op":"ping"}' "$WS?token=$good"
+	[[ "$output" == *'"type":"pong"'* ]]
+	# validly signed, but not yet valid, or with times that are not numbers
+	rejected_with 401 "$WS?token=$(sign "{\"exp\":$exp,\"nbf\":$((now + 3600))}")"
+	rejected_with 401 "$WS?token=$(sign "{\"exp\":\"$exp\"}")"
+	rejected_with 401 "$WS?token=$(sign "{\"exp\":$exp.5}")"
+	rejected_with 401 "$WS?token=$(sign "{\"exp\":$exp,\"nbf\":\"0\"}")"
+	rejected_with 401 "$WS?token=$(sign "{\"exp\":$exp,\"iat\":$((now + 3600))}")"
+	rejected_with 401 "$WS?token=$(sign "[{\"exp\":$exp}]")"
+	# the signature in anything but its one canonical encoding
+	rejected_with 401 "$WS?token=${good}="
+	rejected_with 401 "$WS?token=${good}=junk"
+	rejected_with 401 "$WS?token=${good}junk"
+	rejected_with 401 "$WS?token=${good}.x"
+	# the last of the 43 characters of a 32-byte signature ends in 2 bits that must be 0
+	local last=${good: -1} alt
+	alt=$(printf '%s' "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" |
+		awk -v c="$last" '{ i = index($0, c) - 1; printf "%s", substr($0, i - i % 4 + 1 + (i % 4 == 0), 1) }')
+	[ "$alt" != "$last" ]
+	rejected_with 401 "$WS?token=${good%?}$alt"
+	# nbf and iat in the past are fine
+	run "$BIN/wsclient" --count 1 -s '{"op":"ping"}' "$WS?token=$(sign "{\"exp\":$exp,\"nbf\":$((now - 10)),\"iat\":$((now - 10))}")"
+	[[ "$output" == *'"type":"pong"'* ]]
+	[ "$(serve_metric 'exchange_serve_rejected_total{reason="auth"}')" -eq 11 ]
+	# a header that is not HS256, validly signed
+	rejected_with 401 "$WS?token=$(sign "{\"exp\":$exp}" '{"alg":"none"}')"
 }
 
 @test "origins: an unlisted browser origin gets 403; listed origins and programs get through" {

@@ -2,6 +2,7 @@
 # serve: the client protocol of design.md, fan-out, slow clients, HTTP endpoints, shutdown.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 setup() { setup_tmp; }
 teardown() {
@@ -40,8 +41,110 @@ many_trades() {
 	[ "$(jq -r .id "$TMP/c1.out" | tr '\n' ' ')" = "1 4 " ]
 	[ "$(jq -r .type "$TMP/c2.out" | sort | uniq -c | awk '{print $1 $2}' | tr '\n' ' ')" = "1ticker 4trade " ]
 	[ "$(wc -l <"$TMP/c3.out")" -eq 6 ]
-	run "$BIN/wsclient" --exit-on-close "$WS?types=candles"
-	[[ "$output" == *"rejected client=0 status=400"* ]]
+}
+
+# bad_url_filter QUERY TEXT: a client with ?QUERY is told TEXT in an error line, then 1008.
+bad_url_filter() {
+	local out first
+	out=$("$BIN/wsclient" --exit-on-close --duration 10000 --stats "$TMP/bad.json" "$WS?$1" 2>&1) || true
+	[[ "$out" == *"closed client=0 code=1008"* ]] || { echo "$out"; return 1; }
+	first=$(echo "$out" | grep -m1 '^{')
+	[ "$(echo "$first" | jq -r .type)" = error ] || { echo "$out"; return 1; }
+	[[ "$(echo "$first" | jq -r .error)" == *"$2"* ]] || { echo "$first"; return 1; }
+	jq -e '.messages == 1' "$TMP/bad.json" >/dev/null
+}
+
+@test "a bad filter in the URL is told in the connection: an error naming the value, then 1008" {
+	start_serve
+	line ticker upbit BTC-KRW 1 | feed # cached: a refused filter must not replay it
+	wait_until 10 bash -c "curl -fs http://127.0.0.1:$PORT/metrics | grep -q '^exchange_serve_cached_streams 1'"
+	bad_url_filter "exchanges=nope" 'unknown exchange "nope" in exchanges (known: binance, upbit, bithumb,'
+	bad_url_filter "types=trade,nosuch" 'unknown type "nosuch" in types (known: trade, ticker, book, status)'
+	bad_url_filter "types=candles" 'unknown type "candles" in types'
+	bad_url_filter "symbols=BTC-KRW,NOT_A%20SYMBOL" 'bad symbol "NOT_A SYMBOL" in symbols'
+	bad_url_filter "symbols=$(seq -f 'S%g-KRW' 1 65 | paste -sd,)" "too many symbols (at most 64)"
+	[ "$(serve_metric exchange_serve_client_errors_total)" -eq 5 ]
+	# a good one next to them still works
+	run "$BIN/wsclient" --count 1 "$WS?exchanges=upbit&symbols=btc-krw"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"type":"ticker"'* ]]
+}
+
+@test "a subscribe naming an unknown exchange gets an error naming it; the previous filter stays" {
+	start_serve
+	start c1 "$BIN/wsclient" "$WS?types=trade&exchanges=upbit" \
+		-s '{"op":"subscribe","exchanges":["binance","nope"]}' \
+		-s '{"op":"subscribe","types":["trade"],"symbols":["BTC-KRW","bad symbol"]}' -s '{"op":"ping"}'
+	wait_until 10 grep -q '"type":"pong"' "$TMP/c1.out"
+	[ "$(sed -n 1p "$TMP/c1.out" | jq -r .error)" = 'unknown exchange "nope" in exchanges (known: binance, upbit, bithumb, coinbase, bybit, okx, kraken, bitget, gateio)' ]
+	[[ "$(sed -n 2p "$TMP/c1.out" | jq -r .error)" == 'bad symbol "bad symbol" in symbols'* ]]
+	{
+		line trade binance BTC-USDT 1
+		line trade upbit BTC-KRW 2
+	} | feed
+	# still trades of upbit only
+	wait_until 10 grep -q '"id":"2"' "$TMP/c1.out"
+	run ! grep -q '"exchange":"binance"' "$TMP/c1.out"
+}
+
+@test "an unknown symbol is accepted and delivered once the feed produces it" {
+	start_serve
+	line trade upbit BTC-KRW 1 | feed
+	start c1 "$BIN/wsclient" "$WS?symbols=NEW-KRW,btc-krw" -s '{"op":"ping"}'
+	start c2 "$BIN/wsclient" "$WS" -s '{"op":"subscribe","symbols":["LATER-USDT-PERP"]}'
+	wait_until 10 grep -q '"type":"pong"' "$TMP/c1.out"
+	wait_until 10 grep -q '"type":"subscribed"' "$TMP/c2.out"
+	grep -q '"symbols":\["LATER-USDT-PERP"\]' "$TMP/c2.out"
+	{
+		line trade upbit NEW-KRW 2
+		line trade upbit ETH-KRW 3
+		line trade upbit BTC-KRW 4
+		line trade binance-futures LATER-USDT-PERP 5
+		line trade upbit NEW-KRW 6
+	} | feed
+	wait_until 10 grep -q '"id":"6"' "$TMP/c1.out"
+	[ "$(jq -r 'select(.type == "trade") | .id' "$TMP/c1.out" | tr '\n' ' ')" = "2 4 6 " ]
+	wait_until 10 grep -q '"id":"5"' "$TMP/c2.out"
+	[ "$(jq -r 'select(.type == "trade") | .id' "$TMP/c2.out" | tr '\n' ' ')" = "5 " ]
+}
+
+@test "names from clients never fill serve's tables: after a flood of made-up names, new ones on the feed are cached and selectable" {
+	start_serve
+	# 1100 subscribes, 70400 made-up symbols in all (more than the 65535 the table holds),
+	# and 50 more naming made-up exchanges (few enough that their 50 answers never wait
+	# for the client 64 at a time, which would close it with 1008).
+	awk 'BEGIN {
+		for (i = 0; i < 1100; i++) {
+			printf "{\"op\":\"subscribe\",\"symbols\":["
+			for (k = 0; k < 64; k++) printf "%s\"F%dX%d-USDT\"", k ? "," : "", i, k
+			print "]}"
+		}
+		for (i = 0; i < 50; i++) printf "{\"op\":\"subscribe\",\"exchanges\":[\"fake%d\"]}\n", i
+	}' >"$TMP/flood"
+	run "$BIN/wsclient" -q --count 1150 --duration 60000 --stats "$TMP/flood.json" --send-file "$TMP/flood" "$WS?types=status"
+	jq -e '.messages == 1150' "$TMP/flood.json" || { cat "$TMP/flood.json"; echo "$output"; return 1; }
+	# an exchange and a symbol the feed has not produced before
+	line ticker kraken ZZZ-USD 7 | feed
+	wait_until 10 bash -c "curl -fs http://127.0.0.1:$PORT/metrics | grep -q '^exchange_serve_cached_streams 1'"
+	run "$BIN/wsclient" --count 1 "$WS?exchanges=kraken&symbols=ZZZ-USD"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"exchange":"kraken","symbol":"ZZZ-USD"'* ]]
+	[ "$(serve_metric 'exchange_serve_names_dropped_total{kind="symbol"}')" -eq 0 ]
+	[ "$(serve_metric 'exchange_serve_names_dropped_total{kind="exchange"}')" -eq 0 ]
+}
+
+@test "the feed producing more names than the tables hold: counted, logged, the lines still go out" {
+	start_serve
+	start all "$BIN/wsclient" -q --stats "$TMP/all.json" "$WS?types=trade"
+	wait_until 10 serve_clients_eq 1
+	# 63 exchange ids: 9 the relay knows, 54 more from the feed, then two that do not fit
+	awk -v ts="$(date +%s%6N)" 'BEGIN {
+		for (i = 1; i <= 56; i++)
+			printf "{\"type\":\"trade\",\"exchange\":\"x%d\",\"symbol\":\"BTC-USDT\",\"local_ts\":%s,\"id\":\"%d\",\"price\":1,\"amount\":1,\"side\":\"buy\"}\n", i, ts, i
+	}' | feed
+	wait_until 10 bash -c "jq -e '.messages == 56' '$TMP/all.json' >/dev/null 2>&1"
+	[ "$(serve_metric 'exchange_serve_names_dropped_total{kind="exchange"}')" -eq 2 ]
+	grep -q 'name not kept: table full or name too long.*kind=exchange name="x55"' "$TMP/serve.err"
 }
 
 @test "the latest ticker and book of every matching stream come first, on connect and on subscribe" {
@@ -63,7 +166,7 @@ many_trades() {
 	[ "$(sed -n 3p "$TMP/seen")" = '["subscribed",null,null]' ]
 	[ "$(sed -n 4p "$TMP/seen")" = '["ticker","binance",95000]' ]
 	grep -q '{"type":"subscribed","types":\["ticker"\],"exchanges":\["binance"\],"symbols":\[\]}' "$TMP/c1.out"
-	! grep -q '"type":"trade"' "$TMP/c1.out"
+	run ! grep -q '"type":"trade"' "$TMP/c1.out"
 	line ticker binance BTC-USDT 95001 | feed
 	wait_until 10 grep -q '"last":95001' "$TMP/c1.out"
 }
@@ -196,6 +299,100 @@ server_data_segs() {
 	wait_until 10 serve_clients_eq 1
 }
 
+@test "a client cut for slowness reads the 1013 close frame when it reads again" {
+	start_serve --max-backlog 2000 --max-backlog-bytes 1000000
+	# stalls after 10 messages, pinging the server while it does not read
+	start slow "$BIN/wsclient" --stall-after 10 --exit-on-close --stats "$TMP/slow.json" -q "$WS"
+	local slow=$LAST_PID
+	wait_until 10 serve_clients_eq 1
+	many_trades 500 binance BTC-USDT >"$TMP/lines"
+	for _ in $(seq 1 60); do feed "$TMP/lines"; done
+	wait_until 20 bash -c "curl -fs http://127.0.0.1:$PORT/metrics | grep -q '^exchange_serve_slow_clients_closed_total 1'"
+	kill -USR1 "$slow" # read again
+	wait_until 20 grep -q 'closed client=0 code=1013 reason="too slow"' "$TMP/slow.err"
+	wait "$slow"
+	# it read what the kernel had taken before the cut, then the close frame; not the rest
+	jq -e '.close_codes == {"1013": 1} and .messages > 10 and .messages < 30000' "$TMP/slow.json"
+	[ "$(serve_metric exchange_serve_close_timeouts_total)" -eq 0 ]
+}
+
+@test "a client whose socket takes not even the close frame is dropped after --close-timeout, counted" {
+	start_serve --max-backlog 20000 --close-timeout 1000
+	# a tiny fixed receive buffer: serve's socket to it fills early and stays full
+	start slow "$BIN/wsclient" --no-read --rcvbuf 1024 --exit-on-close "$WS"
+	wait_until 10 serve_clients_eq 1
+	many_trades 500 binance BTC-USDT >"$TMP/lines"
+	for _ in $(seq 1 120); do feed "$TMP/lines"; done
+	wait_until 20 bash -c "curl -fs http://127.0.0.1:$PORT/metrics | grep -q '^exchange_serve_close_timeouts_total 1'"
+	wait_until 10 serve_clients_eq 0
+	grep -q 'msg="client took no close frame in time, dropping it".*code=1013 timeout_ms=1000' "$TMP/serve.err"
+	run "$BIN/serve" --close-timeout 50 --check
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--close-timeout: 50 is out of range (100-600000)"* ]]
+}
+
+# closed_with_at URL ARGS...: a client of URL sending what ARGS say; prints the code serve
+# closed it with. closed_with ARGS...: the same on $WS.
+closed_with_at() {
+	local url=$1
+	shift
+	"$BIN/wsclient" --exit-on-close --connect-timeout 5000 --duration 10000 "$@" "$url" 2>&1 |
+		grep -o 'closed client=0 code=[0-9]*' | cut -d= -f3
+}
+closed_with() { closed_with_at "$WS" "$@"; }
+
+@test "RFC 6455: unmasked frames and invalid close codes close with 1002, a header announcing more than 4 KiB with 1009" {
+	start_serve
+	[ "$(closed_with --unmasked -s '{"op":"ping"}')" = 1002 ]
+	for code in 0 999 1004 1005 1006 1015 1016 2999 5000 65535; do
+		[ "$(closed_with --send-close "$code")" = 1002 ] || { echo "close code $code"; return 1; }
+	done
+	# a close frame of one byte (no room for a code)
+	[ "$(closed_with --send-raw '8881 37fa213d 00')" = 1002 ]
+	# valid codes are echoed, 1012..1014 included (libwebsockets 4.1 would answer 1002)
+	for code in 1000 1001 1003 1007 1011 1012 1013 1014 3000 4999; do
+		[ "$(closed_with --send-close "$code")" = "$code" ] || { echo "close code $code"; return 1; }
+	done
+	# 1 GiB announced, nothing sent after the header: closed at once, not held open
+	local t0=$SECONDS
+	[ "$(closed_with --send-raw '81ff0000000040000000 37fa213d')" = 1009 ]
+	[ $((SECONDS - t0)) -lt 3 ]
+	# 5000 bytes announced in a 16-bit length, and a fragmented message over 4 KiB
+	[ "$(closed_with --send-raw '81fe1388 37fa213d')" = 1009 ]
+	[ "$(closed_with --send-raw "01fe0800 00000000 $(head -c 2048 /dev/zero | od -An -v -tx1 | tr -d ' \n') 80fe0801 00000000")" = 1009 ]
+	[ "$(serve_metric 'exchange_serve_protocol_errors_total{code="1002"}')" -eq 12 ]
+	[ "$(serve_metric 'exchange_serve_protocol_errors_total{code="1009"}')" -eq 3 ]
+	# well-formed clients are unaffected
+	run "$BIN/wsclient" --count 1 -s '{"op":"ping"}' "$WS"
+	[[ "$output" == *'"type":"pong"'* ]]
+}
+
+@test "RFC 6455: a client that sends frames before the upgrade is answered is closed with 1002" {
+	start_serve
+	local key=dGhlIHNhbXBsZSBub25jZQ==
+	{
+		printf 'GET /ws/exchange HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+		printf 'Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n' "$key"
+		printf '\x81\x8d\x00\x00\x00\x00{"op":"ping"}'
+		sleep 1
+	} | timeout 5 nc -q 1 127.0.0.1 "$PORT" >"$TMP/raw" || true
+	grep -q '^HTTP/1.1 101' "$TMP/raw"
+	# the answer holds a close frame with 1002 (0x03ea), and no pong
+	od -An -v -tx1 "$TMP/raw" | tr -d ' \n' | grep -Eq '88[0-7][0-9a-f]03ea'
+	run ! grep -q pong "$TMP/raw"
+}
+
+@test "RFC 6455 checks hold over TLS too" {
+	make_certs
+	start_serve --tls-cert "$TMP/tls/server.crt" --tls-key "$TMP/tls/server.key"
+	local wss="wss://localhost:$PORT/ws/exchange"
+	[ "$(closed_with_at "$wss" --ca "$TMP/tls/ca.crt" --unmasked -s '{"op":"ping"}')" = 1002 ]
+	[ "$(closed_with_at "$wss" --ca "$TMP/tls/ca.crt" --send-close 5000)" = 1002 ]
+	[ "$(closed_with_at "$wss" --ca "$TMP/tls/ca.crt" --send-raw '81ff0000000040000000 37fa213d')" = 1009 ]
+	run "$BIN/wsclient" --ca "$TMP/tls/ca.crt" --count 1 -s '{"op":"ping"}' "$wss"
+	[[ "$output" == *'"type":"pong"'* ]]
+}
+
 @test "the upstream ending does not drop clients; /ready tells" {
 	start_serve --ready-timeout 500
 	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/ready"
@@ -228,7 +425,7 @@ server_data_segs() {
 	[ $((SECONDS - t0)) -lt 10 ]
 	wait_until 5 grep -q 'code=1001' "$TMP/c1.err"
 	wait_until 5 grep -q 'code=1001' "$TMP/c2.err"
-	! curl -fs "http://127.0.0.1:$PORT/health"
+	run ! curl -fs "http://127.0.0.1:$PORT/health"
 }
 
 @test "--max-clients refuses upgrades beyond the limit with 503" {
@@ -269,4 +466,80 @@ server_data_segs() {
 	line trade upbit BTC-KRW 1 | feed
 	wait_until 10 grep -q '"type":"trade"' "$TMP/c1.out"
 	curl -fs --cacert "$TMP/tls/ca.crt" "https://localhost:$PORT/health"
+}
+
+@test "--check validates the files and addresses the options name (exit 2, naming the option and why)" {
+	make_certs
+	mkdir -p "$TMP/www" "$TMP/empty"
+	echo '<html></html>' >"$TMP/www/index.html"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other" \
+		-keyout "$TMP/other.key" -out "$TMP/other.crt" 2>/dev/null
+	echo "not a certificate" >"$TMP/garbage.pem"
+	: >"$TMP/empty-secret"
+	check_fails() { # check_fails TEXT ARGS...: --check exits 2 and says TEXT
+		local want=$1 out rc=0
+		shift
+		out=$("$BIN/serve" "$@" --check 2>&1) || rc=$?
+		if [ "$rc" -ne 2 ] || [[ "$out" != *"$want"* ]]; then
+			echo "serve $* --check: $rc $out"
+			return 1
+		fi
+	}
+	check_fails '--bind takes an IPv4 or IPv6 address' --bind 1.2.3.4.5
+	check_fails '--bind takes an IPv4 or IPv6 address' --bind localhost
+	check_fails "--www $TMP/nope: No such file or directory" --www "$TMP/nope"
+	check_fails "--www $TMP/empty: no readable index.html in it" --www "$TMP/empty"
+	check_fails "--www $TMP/www/index.html: not a directory" --www "$TMP/www/index.html"
+	check_fails "--tls-cert $TMP/nope.crt: No such file or directory" --tls-cert "$TMP/nope.crt" --tls-key "$TMP/tls/server.key"
+	check_fails "--tls-key $TMP/nope.key: No such file or directory" --tls-cert "$TMP/tls/server.crt" --tls-key "$TMP/nope.key"
+	check_fails "--tls-cert $TMP/garbage.pem: not a PEM certificate" --tls-cert "$TMP/garbage.pem" --tls-key "$TMP/tls/server.key"
+	check_fails "--tls-key $TMP/garbage.pem: not a PEM private key" --tls-cert "$TMP/tls/server.crt" --tls-key "$TMP/garbage.pem"
+	check_fails "--tls-key $TMP/other.key is not the key of the certificate in --tls-cert" --tls-cert "$TMP/tls/server.crt" --tls-key "$TMP/other.key"
+	check_fails "--auth-secret $TMP/empty-secret: the secret must have at least 16 bytes" --auth-secret "$TMP/empty-secret"
+	run "$BIN/serve" --bind 127.0.0.1 --www "$TMP/www" --tls-cert "$TMP/tls/server.crt" --tls-key "$TMP/tls/server.key" --check
+	[ "$status" -eq 0 ]
+	run "$BIN/serve" --bind ::1 --check
+	[ "$status" -eq 0 ]
+	# the same checks before a real start: exit 2, not a failure at run time
+	run "$BIN/serve" --port "$(free_port)" --tls-cert "$TMP/tls/server.crt" --tls-key "$TMP/other.key"
+	[ "$status" -eq 2 ]
+}
+
+# opt_error TEXT ARGS...: serve ARGS --check exits 2 and says TEXT.
+opt_error() {
+	local want=$1 out rc=0
+	shift
+	out=$("$BIN/serve" "$@" --check 2>&1) || rc=$?
+	if [ "$rc" -ne 2 ] || [[ "$out" != *"$want"* ]]; then
+		echo "serve $*: $rc $out"
+		return 1
+	fi
+}
+
+@test "option errors name the option and the valid range" {
+	opt_error '--port: 99999 is out of range (0-65535)' --port 99999
+	opt_error '--max-clients: -1 is out of range (0-1000000)' --max-clients -1
+	opt_error '--ring: 12 is out of range (64-16777216)' --ring 12
+	opt_error '--send-threads: "x" is not a whole number (0-16)' --send-threads x
+	opt_error '--ready-timeout: 5 is out of range (100-86400000)' --ready-timeout 5
+	opt_error '--path must start with /, not "ws"' --path ws
+	opt_error '--admin-allow takes a network such as 10.0.0.0/8 (16 at most), not "10.0.0.0/33"' --admin-allow 10.0.0.0/33
+}
+
+@test "a metrics file whose tool stopped rewriting it is left out of /metrics and counted" {
+	mkdir -p "$TMP/run"
+	printf '# TYPE exchange_ingest_frames_total counter\nexchange_ingest_frames_total{exchange="binance"} 42\n' >"$TMP/run/ingest.prom"
+	printf '# TYPE exchange_elect_leader gauge\nexchange_elect_leader 1\n' >"$TMP/run/elect.prom"
+	touch -d '2 days ago' "$TMP/run/elect.prom"
+	start_serve --run-dir "$TMP/run"
+	curl -fs "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics"
+	grep -q '^exchange_ingest_frames_total{exchange="binance"} 42$' "$TMP/metrics"
+	run ! grep -q 'exchange_elect_leader' "$TMP/metrics"
+	[ "$(metric "$TMP/metrics" exchange_serve_stale_textfiles_total)" -eq 1 ]
+	grep -q 'metrics file not rewritten for a while, left out of /metrics.*elect.prom' "$TMP/serve.err"
+	# /api/status shows the stale stage as down, with its age, and none of its numbers
+	curl -fs "http://127.0.0.1:$PORT/api/status" | jq -e '(.stages[] | select(.name == "elect") | .up == false and .metrics_age_s > 86400) and (.stages[] | select(.name == "ingest") | .up == true)'
+	# rewritten, it is back
+	touch "$TMP/run/elect.prom"
+	curl -fs "http://127.0.0.1:$PORT/metrics" | grep -q '^exchange_elect_leader 1$'
 }

@@ -64,7 +64,11 @@ static struct {
 	const char *host_header;	/* a -H Host: goes to the handshake's Host */
 	char **sends;
 	size_t *send_lens;
+	uint8_t *send_raw;		/* 1: bytes written as they are, no framing */
 	size_t nsends, send_max;
+	int unmasked;			/* text messages as unmasked frames */
+	long resume_after_ms;		/* a stalled connection reads again (0: never) */
+	long rcvbuf;			/* SO_RCVBUF for each connection (0: the kernel's) */
 	int print, prefix, quiet;
 	const char *stats;
 	long stats_interval_ms;
@@ -265,12 +269,15 @@ struct client {
 	uint8_t assembling, too_big;
 	uint8_t timed_out;		/* abandoned at --connect-timeout */
 	uint8_t want_ping;		/* stalled: a ping is due */
+	uint8_t resumed;		/* read again after a stall (--resume-after) */
+	lws_sorted_usec_list_t sul_resume;
 	char reason[REASON_MAX];
 };
 
 static struct client *clients;
 static struct lws_context *context;
 static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_usr1;	/* SIGUSR1: stalled connections read again */
 
 static struct {
 	/* live counts of client states */
@@ -483,6 +490,8 @@ launch(struct client *c)
 	c->state = CS_CONNECTING;
 	c->wsi = NULL;
 	c->closing = c->peer_closed = c->stalled = c->want_ping = 0;
+	c->resumed = 0;
+	lws_sul_cancel(&c->sul_resume);
 	c->assembling = c->too_big = 0;
 	c->len = 0;
 	c->conn_msgs = 0;
@@ -553,6 +562,7 @@ static void
 after_connection(struct client *c)
 {
 	c->wsi = NULL;
+	lws_sul_cancel(&c->sul_resume);
 	if (c->buf && c->cap > KEEP_BUF) {
 		free(c->buf);
 		c->buf = NULL;
@@ -755,6 +765,51 @@ scan_latency(const char *p, size_t len, int64_t now_wall)
 	h_add(now_wall - v);
 }
 
+/* A stalled connection reads again, for good (--resume-after, SIGUSR1). */
+static void
+resume(struct client *c)
+{
+	if (c->state != CS_OPEN || !c->stalled || !c->wsi || c->closing)
+		return;
+	lws_sul_cancel(&c->sul_resume);
+	c->stalled = 0;
+	c->resumed = 1;
+	c->want_ping = 0;
+	lws_rx_flow_control(c->wsi, 1);
+	logm(LV_INFO, "resumed", "client=%d messages=%" PRIu64, c->idx,
+	     c->conn_msgs);
+}
+
+static void
+resume_due(lws_sorted_usec_list_t *sul)
+{
+	resume(lws_container_of(sul, struct client, sul_resume));
+}
+
+static void
+resume_all(void)
+{
+	long i;
+
+	got_usr1 = 0;
+	for (i = 0; i < opt.clients; i++)
+		resume(&clients[i]);
+}
+
+/* The connection stops reading (--no-read, --stall-after). */
+static void
+stall(struct client *c, struct lws *wsi)
+{
+	c->stalled = 1;
+	st.stalled++;
+	lws_rx_flow_control(wsi, 0);
+	logm(LV_DEBUG, "stalled", "client=%d messages=%" PRIu64, c->idx,
+	     c->conn_msgs);
+	if (opt.resume_after_ms)
+		lws_sul_schedule(context, 0, &c->sul_resume, resume_due,
+				 (lws_usec_t)opt.resume_after_ms * 1000);
+}
+
 /* One whole message. */
 static void
 on_message(struct client *c, const char *p, size_t len)
@@ -780,14 +835,9 @@ on_message(struct client *c, const char *p, size_t len)
 		if (st.reached + st.given_up >= opt.clients)
 			check_progress();
 	}
-	if (opt.stall_after > 0 && !c->stalled &&
-	    c->conn_msgs >= (uint64_t)opt.stall_after && c->wsi) {
-		c->stalled = 1;
-		st.stalled++;
-		lws_rx_flow_control(c->wsi, 0);
-		logm(LV_DEBUG, "stalled", "client=%d messages=%" PRIu64, c->idx,
-		     c->conn_msgs);
-	}
+	if (opt.stall_after > 0 && !c->stalled && !c->resumed &&
+	    c->conn_msgs >= (uint64_t)opt.stall_after && c->wsi)
+		stall(c, c->wsi);
 }
 
 static void
@@ -923,6 +973,15 @@ on_established(struct client *c, struct lws *wsi)
 	c->state = CS_OPEN;
 	c->backoff_ms = 0;
 	tail_reset(lws_get_socket_fd(wsi));
+	if (opt.rcvbuf) {
+		int v = (int)opt.rcvbuf;
+
+		/* set, the size is fixed: the kernel no longer grows it */
+		if (setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_RCVBUF,
+			       &v, sizeof(v)))
+			logm(LV_WARN, "cannot set SO_RCVBUF", "client=%d error=\"%s\"",
+			     c->idx, strerror(errno));
+	}
 	pump_soon();
 	if (!c->ever) {
 		c->ever = 1;
@@ -937,11 +996,8 @@ on_established(struct client *c, struct lws *wsi)
 		logm(LV_INFO, "reconnected", "client=%d", c->idx);
 	}
 	logm(LV_DEBUG, "connected", "client=%d", c->idx);
-	if (opt.stall_after == 0) {
-		c->stalled = 1;
-		st.stalled++;
-		lws_rx_flow_control(wsi, 0);
-	}
+	if (opt.stall_after == 0)
+		stall(c, wsi);
 	if (opt.nsends)
 		lws_callback_on_writable(wsi);
 	if (st.stopping) {
@@ -972,8 +1028,10 @@ on_writeable(struct client *c, struct lws *wsi)
 		return 0;
 	k = c->nsent++;
 	memcpy(send_scratch + LWS_PRE, opt.sends[k], opt.send_lens[k]);
+	/* raw sends (--send-raw, --send-close, --unmasked) are whole frames
+	 * built by us: lws writes them without a header of its own */
 	n = lws_write(wsi, send_scratch + LWS_PRE, opt.send_lens[k],
-		      LWS_WRITE_TEXT);
+		      opt.send_raw[k] ? LWS_WRITE_RAW : LWS_WRITE_TEXT);
 	if (n < (int)opt.send_lens[k]) {
 		logm(LV_ERROR, "send failed", "client=%d", c->idx);
 		return -1;
@@ -1046,6 +1104,8 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (got_signal && !st.stopping)
 			stop(EXIT_OK, got_signal == SIGINT ? "SIGINT" : "SIGTERM");
+		if (got_usr1 && !st.stopping)
+			resume_all();
 		return 0;
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -1109,7 +1169,10 @@ static struct lws_protocols protocols[] = {
 static void
 on_signal(int sig)
 {
-	got_signal = sig;
+	if (sig == SIGUSR1)
+		got_usr1 = 1;
+	else
+		got_signal = sig;
 	if (context)
 		lws_cancel_service(context);
 }
@@ -1182,10 +1245,11 @@ parse_num(const char *s, long long lo, long long hi, long long *out)
 }
 
 static int
-add_send(const char *s, size_t n)
+add_send_as(const char *s, size_t n, int raw)
 {
 	char **ns = realloc(opt.sends, (opt.nsends + 1) * sizeof(*ns));
 	size_t *nl;
+	uint8_t *nr;
 
 	if (!ns)
 		return -1;
@@ -1194,14 +1258,128 @@ add_send(const char *s, size_t n)
 	if (!nl)
 		return -1;
 	opt.send_lens = nl;
-	opt.sends[opt.nsends] = strndup(s, n);
+	nr = realloc(opt.send_raw, opt.nsends + 1);
+	if (!nr)
+		return -1;
+	opt.send_raw = nr;
+	opt.send_raw[opt.nsends] = (uint8_t)raw;
+	opt.sends[opt.nsends] = malloc(n + 1);
 	if (!opt.sends[opt.nsends])
 		return -1;
+	memcpy(opt.sends[opt.nsends], s, n);
+	opt.sends[opt.nsends][n] = '\0';
 	opt.send_lens[opt.nsends] = n;
 	if (n > opt.send_max)
 		opt.send_max = n;
 	opt.nsends++;
 	return 0;
+}
+
+static int
+add_send(const char *s, size_t n)
+{
+	return add_send_as(s, n, 0);
+}
+
+/* --send-raw: hex digits, optionally separated by spaces, written verbatim. */
+static int
+add_send_hex(const char *hex)
+{
+	unsigned char *b = malloc(strlen(hex) / 2 + 1);
+	size_t n = 0;
+	int hi = -1, rc;
+
+	if (!b)
+		return -1;
+	for (; *hex; hex++) {
+		int v;
+
+		if (*hex == ' ')
+			continue;
+		if (*hex >= '0' && *hex <= '9')
+			v = *hex - '0';
+		else if (*hex >= 'a' && *hex <= 'f')
+			v = *hex - 'a' + 10;
+		else if (*hex >= 'A' && *hex <= 'F')
+			v = *hex - 'A' + 10;
+		else
+			break;
+		if (hi < 0) {
+			hi = v;
+		} else {
+			b[n++] = (unsigned char)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	rc = *hex || hi >= 0 || !n ? -1 : add_send_as((char *)b, n, 1);
+	free(b);
+	return rc;
+}
+
+/*
+ * A client frame built here rather than by lws, so that it may break the
+ * rules (--unmasked, --send-close with any code): FIN, OPCODE, and the
+ * payload P, masked with a fixed key unless MASKED is 0.  Added to the sends
+ * as raw bytes.
+ */
+static int
+add_frame(int opcode, const unsigned char *p, size_t len, int masked)
+{
+	static const unsigned char key[4] = { 0x37, 0xfa, 0x21, 0x3d };
+	unsigned char *f = malloc(len + 14);
+	size_t h = 0, i;
+	int rc;
+
+	if (!f)
+		return -1;
+	f[h++] = (unsigned char)(0x80 | opcode);
+	if (len < 126) {
+		f[h++] = (unsigned char)((masked ? 0x80 : 0) | len);
+	} else if (len < 65536) {
+		f[h++] = (unsigned char)((masked ? 0x80 : 0) | 126);
+		f[h++] = (unsigned char)(len >> 8);
+		f[h++] = (unsigned char)len;
+	} else {
+		f[h++] = (unsigned char)((masked ? 0x80 : 0) | 127);
+		for (i = 0; i < 8; i++)
+			f[h++] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	}
+	if (masked) {
+		memcpy(f + h, key, 4);
+		h += 4;
+	}
+	for (i = 0; i < len; i++)
+		f[h + i] = masked ? p[i] ^ key[i & 3] : p[i];
+	rc = add_send_as((char *)f, h + len, 1);
+	free(f);
+	return rc;
+}
+
+/* --unmasked: the text messages given so far become unmasked frames. */
+static int
+unmask_sends(void)
+{
+	size_t i, n = opt.nsends;
+	char **old = opt.sends;
+	size_t *old_lens = opt.send_lens;
+	uint8_t *old_raw = opt.send_raw;
+	int rc = 0;
+
+	opt.sends = NULL;
+	opt.send_lens = NULL;
+	opt.send_raw = NULL;
+	opt.nsends = opt.send_max = 0;
+	for (i = 0; i < n; i++) {
+		if (!rc)
+			rc = old_raw[i] ? add_send_as(old[i], old_lens[i], 1)
+					: add_frame(1, (unsigned char *)old[i],
+						    old_lens[i], 0);
+		free(old[i]);
+	}
+	free(old);
+	free(old_lens);
+	free(old_raw);
+	return rc;
 }
 
 static int
@@ -1288,11 +1466,19 @@ usage(FILE *f)
 "      --stall-after N     stop reading after N messages on a connection\n"
 "      --stall-ping MS     while not reading, ping every MS so a server-side\n"
 "                          close is noticed (default 1000, 0 = never)\n"
+"      --resume-after MS   a stalled connection reads again after MS (SIGUSR1:\n"
+"                          every stalled connection reads again now)\n"
+"      --send-raw HEX      send these bytes as they are, in order with -s\n"
+"      --send-close CODE   send a close frame with CODE (any 0..65535), in order\n"
+"      --unmasked          send the -s messages as unmasked frames\n"
+"      --rcvbuf BYTES      fixed socket receive buffer (no autotuning), so a\n"
+"                          stalled connection fills the server's socket sooner\n"
 "      --reconnect         reconnect closed connections (200 ms .. 2 s back-off)\n"
 "  -h, --help              this text\n"
 "Messages are printed by default only with one client. Logs go to stderr.\n"
 "Exit: 0 ok, 1 runtime failure (a client never connected, stdout error),\n"
 "2 usage.  SIGINT/SIGTERM close every connection (1000) and exit 0.\n"
+"SIGUSR1 makes stalled connections read again.\n"
 "LOG_LEVEL=debug|info|warn|error (default info).\n", f);
 }
 
@@ -1300,6 +1486,7 @@ enum {
 	O_CONNECT_TIMEOUT = 256, O_CA, O_SEND_FILE, O_PREFIX, O_STATS,
 	O_STATS_INTERVAL, O_COUNT, O_DURATION, O_EXIT_ON_CLOSE, O_NO_READ,
 	O_STALL_AFTER, O_RECONNECT, O_MAX_INFLIGHT, O_VERSION, O_STALL_PING,
+	O_RESUME_AFTER, O_SEND_RAW, O_SEND_CLOSE, O_UNMASKED, O_RCVBUF,
 };
 
 static const struct option long_opts[] = {
@@ -1322,6 +1509,11 @@ static const struct option long_opts[] = {
 	{ "no-read", no_argument, NULL, O_NO_READ },
 	{ "stall-after", required_argument, NULL, O_STALL_AFTER },
 	{ "stall-ping", required_argument, NULL, O_STALL_PING },
+	{ "resume-after", required_argument, NULL, O_RESUME_AFTER },
+	{ "send-raw", required_argument, NULL, O_SEND_RAW },
+	{ "send-close", required_argument, NULL, O_SEND_CLOSE },
+	{ "unmasked", no_argument, NULL, O_UNMASKED },
+	{ "rcvbuf", required_argument, NULL, O_RCVBUF },
 	{ "reconnect", no_argument, NULL, O_RECONNECT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, O_VERSION },
@@ -1425,6 +1617,34 @@ parse_args(int argc, char **argv)
 				return bad_arg("--stall-ping", optarg);
 			opt.stall_ping_ms = (long)v;
 			break;
+		case O_RESUME_AFTER:
+			if (parse_num(optarg, 1, 86400000LL, &v))
+				return bad_arg("--resume-after", optarg);
+			opt.resume_after_ms = (long)v;
+			break;
+		case O_SEND_RAW:
+			if (add_send_hex(optarg))
+				return bad_arg("--send-raw", optarg);
+			break;
+		case O_SEND_CLOSE: {
+			unsigned char code[2];
+
+			if (parse_num(optarg, 0, 65535, &v))
+				return bad_arg("--send-close", optarg);
+			code[0] = (unsigned char)(v >> 8);
+			code[1] = (unsigned char)v;
+			if (add_frame(8, code, 2, 1))
+				return EXIT_RUNTIME;
+			break;
+		}
+		case O_UNMASKED:
+			opt.unmasked = 1;
+			break;
+		case O_RCVBUF:
+			if (parse_num(optarg, 1024, 1 << 30, &v))
+				return bad_arg("--rcvbuf", optarg);
+			opt.rcvbuf = (long)v;
+			break;
 		case O_RECONNECT:
 			opt.reconnect = 1;
 			break;
@@ -1456,6 +1676,8 @@ parse_args(int argc, char **argv)
 		fputs("wsclient: --ca and --insecure exclude each other\n", stderr);
 		return EXIT_USAGE;
 	}
+	if (opt.unmasked && unmask_sends())
+		return EXIT_RUNTIME;
 	opt.print = !opt.quiet && (opt.clients == 1 || print_flag || opt.prefix);
 	return -1;
 }
@@ -1518,6 +1740,7 @@ main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	/* big frames arrive in fewer pieces, but each connection holds one
@@ -1570,6 +1793,8 @@ main(int argc, char **argv)
 	while (!st.done) {
 		if (got_signal && !st.stopping)
 			stop(EXIT_OK, got_signal == SIGINT ? "SIGINT" : "SIGTERM");
+		if (got_usr1 && !st.stopping)
+			resume_all();
 		if (lws_service(context, 0) < 0)
 			break;
 	}
@@ -1627,6 +1852,7 @@ main(int argc, char **argv)
 		free(opt.sends[i]);
 	free(opt.sends);
 	free(opt.send_lens);
+	free(opt.send_raw);
 	for (i = 0; i < (long)opt.nheaders; i++)
 		free(opt.headers[i]);
 	free(opt.headers);
