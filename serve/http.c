@@ -1,5 +1,6 @@
 /* http.c: /health, /ready, /metrics and /api/status on serve's port. */
 #include "clock.h"
+#include "events.h"
 #include "jw.h"
 #include "rundir.h"
 #include "serve.h"
@@ -536,6 +537,14 @@ int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 			}
 			memcpy(body, S.status_json, S.status_len);
 			return respond(wsi, r, 200, "application/json", body, S.status_len);
+		}
+		if (!strcmp(uri, "/api/events")) {
+			/* The incident history (events.c), behind the same access rule as /api/status. */
+			int code = 403;
+			char *body = access_admin(wsi) ? events_http(wsi, &blen, &code) : dup_text("forbidden\n", &blen);
+			if (!body)
+				return lws_return_http_status(wsi, 500, NULL) ? -1 : -1;
+			return respond(wsi, r, code, code == 403 ? "text/plain" : "application/json", body, blen);
 		}
 		char *body = dup_text("not found\n", &blen);
 		return respond(wsi, r, 404, "text/plain", body, blen);
