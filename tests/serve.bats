@@ -422,3 +422,15 @@ json_match() {
 	grep -q 'msg="status lines arrive faster than the event history records them' "$TMP/serve.err"
 }
 
+@test "/api/status: a node without Kafka or ZooKeeper says not configured, not down" {
+	mkdir -p "$TMP/run"
+	printf '# TYPE exchange_kafka_up gauge\nexchange_kafka_up 0\n# TYPE exchange_distribute_kafka_configured gauge\nexchange_distribute_kafka_configured 0\n' >"$TMP/run/distribute.prom"
+	start_serve --run-dir "$TMP/run"
+	curl -fs "http://127.0.0.1:$PORT/api/status" >"$TMP/status.json"
+	jq -e '.kafka == {"configured": false}' "$TMP/status.json"
+	jq -e '.stages[] | select(.name == "elect") | .configured == false and .up == false' "$TMP/status.json"
+	# With --kafka, a Kafka that is down is down.
+	printf '# TYPE exchange_kafka_up gauge\nexchange_kafka_up 0\n# TYPE exchange_distribute_kafka_configured gauge\nexchange_distribute_kafka_configured 1\n' >"$TMP/run/distribute.prom"
+	printf '# TYPE exchange_elect_leader gauge\nexchange_elect_leader 1\n' >"$TMP/run/elect.prom"
+	wait_until 5 json_match /api/status '.kafka.up == false and (.stages[] | select(.name == "elect") | has("configured") | not)'
+}
