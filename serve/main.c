@@ -508,7 +508,7 @@ static int setup_metrics(void)
 	S.m_evicted = met_add(r, MET_COUNTER, "exchange_serve_ring_evicted_total",
 			      "Messages that left the shared ring.", NULL);
 	S.m_streams = met_add(r, MET_GAUGE, "exchange_serve_cached_streams",
-			      "Streams with a cached latest ticker or book.", NULL);
+			      "Cached lines for new clients: the latest ticker and book per stream, status line per exchange.", NULL);
 	S.m_ready = met_add(r, MET_GAUGE, "exchange_serve_ready", "1 when /ready answers 200.", NULL);
 	S.m_latency = met_add_hist(r, "exchange_pipeline_latency_seconds",
 				   "Ingest receive time (local_ts) to the write to a client.", NULL,

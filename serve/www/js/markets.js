@@ -204,11 +204,13 @@ function drawSpark(mk, c) {
     last = p;
   }
   if (n < 2) { c.line.setAttribute('points', ''); return; }
-  const span = max - min || 1, step = 60 / (s.length - 1);
+  const step = 60 / (s.length - 1);
+  // A price that did not move is a line across the middle.
+  const y = max > min ? (p) => 15 - ((p - min) / (max - min)) * 14 : () => 8;
   let pts = '';
   for (let i = 0; i < s.length; i++) {
     if (s[i] === null) continue;
-    pts += `${(i * step).toFixed(1)},${(15 - ((s[i] - min) / span) * 14).toFixed(1)} `;
+    pts += `${(i * step).toFixed(1)},${y(s[i]).toFixed(1)} `;
   }
   c.line.setAttribute('points', pts);
   setClass(c.trend, 'trend ' + (last > first ? 'up' : last < first ? 'down' : ''));

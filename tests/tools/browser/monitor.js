@@ -248,7 +248,12 @@ module.exports = {
     await filled(t);
     await t.waitFor(`document.querySelectorAll('#trades li[data-symbol]').length >= 10`, 15000, 'trades');
     t.ok(await t.eval(`document.documentElement.scrollWidth <= window.innerWidth`), 'the page scrolls sideways');
-    const cut = await t.eval(`[...document.querySelectorAll('#trades .sym')].filter((s) => s.scrollWidth > s.clientWidth + 1).map((s) => s.textContent)`);
+    // A symbol is whole when neither it nor the market cell holding it is clipped.
+    const cut = await t.eval(`[...document.querySelectorAll('#trades li[data-symbol]')].filter((li) => {
+      const mk = li.children[1], sym = li.querySelector('.sym');
+      const a = sym.getBoundingClientRect(), b = mk.getBoundingClientRect();
+      return mk.scrollWidth > mk.clientWidth + 1 || sym.scrollWidth > Math.ceil(a.width) + 1 || a.right > b.right + 1 || a.left < b.left - 1;
+    }).map((li) => li.dataset.symbol)`);
     t.ok(!cut.length, 'symbols cut on the tape: ' + cut.join(' '));
     const cutM = await t.eval(`[...document.querySelectorAll('${ROWS} td.symbol button')].filter((s) => s.scrollWidth > s.clientWidth + 1).map((s) => s.textContent)`);
     t.ok(!cutM.length, 'symbols cut in the table: ' + cutM.join(' '));
