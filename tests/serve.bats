@@ -434,3 +434,25 @@ json_match() {
 	printf '# TYPE exchange_elect_leader gauge\nexchange_elect_leader 1\n' >"$TMP/run/elect.prom"
 	wait_until 5 json_match /api/status '.kafka.up == false and (.stages[] | select(.name == "elect") | has("configured") | not)'
 }
+
+@test "/api/events: a long detail is cut between characters; a status line without a usable event is counted, not recorded" {
+	start_serve --run-dir "$TMP/run"
+	# 396 and 399 ASCII bytes, then é (escaped, 6 bytes; raw, 2) straddling the 400-byte cut.
+	pad=$(printf '%396s' '' | tr ' ' x)
+	pad399=$(printf '%399s' '' | tr ' ' x)
+	long=$(printf '%100s' '' | tr ' ' y)
+	{
+		printf '{"type":"status","exchange":"okx","local_ts":%s,"event":"error","detail":"%s\\u00e9\\"%s"}\n' "$(date +%s%6N)" "$pad" "$long"
+		printf '{"type":"status","exchange":"okx","local_ts":%s,"event":"error","detail":"%s\xc3\xa9%s"}\n' "$(date +%s%6N)" "$pad399" "$long"
+		printf '{"type":"status","exchange":"okx","local_ts":%s,"detail":"no event"}\n' "$(date +%s%6N)"
+		printf '{"type":"status","exchange":"okx","local_ts":%s,"event":"%s"}\n' "$(date +%s%6N)" "$long"
+	} | feed
+	wait_until 10 json_match '/api/events?exchange=okx' '.matched == 2'
+	events '?exchange=okx' >"$TMP/okx.json"
+	# A character straddling the cut is left out whole, escaped or not.
+	[ "$(jq -r '.events[1].detail' "$TMP/okx.json")" = "$pad..." ]
+	[ "$(jq -r '.events[0].detail' "$TMP/okx.json")" = "$pad399..." ]
+	# The file holds the same valid JSON lines.
+	jq -e -s 'map(select(.exchange == "okx")) | length == 2' "$TMP/run/events.ndjson"
+	wait_until 5 grep -q '^exchange_serve_events_dropped_total{reason="shape"} 2$' "$TMP/run/serve.prom"
+}

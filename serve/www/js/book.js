@@ -3,7 +3,7 @@
 // of the last update, repainted live at most 10 times a second.
 import { $, el, isNum, setText, setClass, onFrame, schedule } from './util.js';
 import * as fmt from './format.js';
-import { markets, on, serverNow } from './store.js';
+import { on, serverNow } from './store.js';
 
 const LEVELS = 20;
 const EVERY = 100;
@@ -56,7 +56,6 @@ export function close() {
   delete panel.dataset.key;
   for (const fn of listeners) fn('');
 }
-export function currentKey() { return current ? current.key : ''; }
 $('#book-close').addEventListener('click', close);
 
 function paintSide(rows, levels, p, maxCum, reforce) {
@@ -140,5 +139,3 @@ panel.addEventListener('mouseover', (ev) => {
   td.title = td.classList.contains('cum') ? `${fmt.exact(r.shown[2])} ${current.base} up to ${fmt.exact(r.level[0])}`
     : `${fmt.exact(r.level[1])} ${current.base} at ${fmt.exact(r.level[0])} ${current.quote}`;
 });
-// Opens the book of the market KEY ("exchange|symbol") if the page has it.
-export function openKey(key) { const mk = markets.get(key); if (mk) open(mk); return !!mk; }

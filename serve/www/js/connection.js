@@ -22,7 +22,7 @@ function setState(state, note) {
   for (const fn of listeners.state) fn(link);
 }
 
-export function wsURL() {
+function wsURL() {
   let u = null;
   const full = params.get('url');
   if (full) {

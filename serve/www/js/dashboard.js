@@ -158,7 +158,7 @@ function push(sample) {
   if (hist.t.length > HISTORY) for (const k of Object.keys(hist)) hist[k].shift();
   if (route.name === 'dashboard') draw();
 }
-export function draw() {
+function draw() {
   for (const fig of document.querySelectorAll('#dashboard .chart')) {
     const key = fig.dataset.metric;
     const data = hist[key] || [];

@@ -26,7 +26,7 @@ function query() {
   return q.toString();
 }
 
-export async function refresh() {
+async function refresh() {
   clearTimeout(timer);
   if (busy) { again = true; return; }   // a filter changed during a request: ask again after it
   busy = true;

@@ -34,7 +34,7 @@ export function decimals(n) {
   return i < 0 ? 0 : Math.min(MAX_DECIMALS, s.length - i - 1);
 }
 // Commas in the integer part of a decimal text.
-export function group(s) {
+function group(s) {
   const neg = s[0] === '-';
   const body = neg ? s.slice(1) : s;
   const dot = body.indexOf('.');

@@ -165,4 +165,3 @@ renderKnown();
 connection.connect();
 dashboard.poll();
 setInterval(everySecond, 1000);
-document.documentElement.dataset.ready = '1';

@@ -14,7 +14,7 @@ const AGE_WARN = 5, AGE_BAD = 30;
 const FLASH_MS = 450;
 const every = { rows: 100, order: 250 };
 // Venues whose 24 h change is not rolling: it runs from the day's open.
-export const CHANGE_BASIS = {
+const CHANGE_BASIS = {
   upbit: "since 00:00 KST (the exchange's day open), not a rolling 24 h",
   bithumb: "since 00:00 KST (the exchange's day open), not a rolling 24 h",
 };
@@ -33,7 +33,6 @@ const stale = new Set();          // off-screen markets with changes not yet sho
 let orderDirty = true, rangeDirty = false;
 let sort = { key: null, dir: 1 };
 let selected = '';
-let dimmed = new Set();
 const lastRun = { rows: 0, order: 0 };
 const watch = new Set(storage.get('relay.watchlist', []).filter((k) => typeof k === 'string').slice(0, 500));
 watchOnly.checked = !!storage.get('relay.watchOnly', false);
@@ -336,12 +335,10 @@ export function tick() {
     if (d !== v.dim) { v.dim = d; v.row.classList.toggle('stale', d); }
     if (mk.sparkGen !== v.sparkGen && v.index >= 0) { v.sparkGen = mk.sparkGen; drawSpark(mk, v.cells); }
   }
-  dimmed = dim;
   if (sort.key && sort.key !== 'exchange' && sort.key !== 'symbol') orderDirty = true;
   if (orderDirty) schedule();
   return dim;
 }
-export function dimmedExchanges() { return dimmed; }
 
 // ---- events
 

@@ -98,7 +98,6 @@ export function renderConn(node) {
   const label = link.state === 'connected' ? 'connected' + (node ? ' · ' + node : '')
     : link.state === 'connecting' ? 'connecting…' : 'disconnected' + (link.note ? ' · ' + link.note : '');
   setText($('.conn-text', connEl), label);
-  document.body.classList.toggle('offline', link.state !== 'connected' && !!link.everConnected);
 }
 
 onFrame(() => { if (dirty) renderFeeds(); return false; });

@@ -4,13 +4,13 @@
 import { isNum, now, intParam } from './util.js';
 import * as fmt from './format.js';
 
-export const MAX_MARKETS = 2000;      // rows in the markets table
+const MAX_MARKETS = 2000;      // rows in the markets table
 const EVICT_AFTER = 60000;            // when full, a market silent this long gives way to a new one
 export const STALE_MS = intParam('stale', 10, 2, 3600) * 1000;  // a feed silent this long is stale
 const MAX_FEEDS = 100;
 const MAX_SEEN = 300;                 // status lines kept for the Events page's offline view
 export const SPARK_EVERY = 10000;     // price samples for the sparklines: one per 10 s...
-export const SPARK_N = 90;            // ...for 15 minutes
+const SPARK_N = 90;            // ...for 15 minutes
 const MAX_CLOCK_SKEW = 10 * 60 * 1000;
 const BOOK_DEC_LEVELS = 3;            // book levels whose prices teach a market its tick size
 const RATE_WINDOW = 5;                // seconds of message-rate history
@@ -40,7 +40,7 @@ export const link = { state: 'connecting', since: now(), lastSeq: null, gaps: 0 
 // ---- markets
 
 // BTC-USDT spot, BTC-USDT-PERP perpetual, BTC-USDT-20261225 dated future.
-export function parseSymbol(sym) {
+function parseSymbol(sym) {
   const parts = sym.split('-');
   const base = parts[0] || sym, quote = parts[1] || '';
   let kind = 'spot';

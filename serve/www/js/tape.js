@@ -152,4 +152,3 @@ minInput.addEventListener('input', () => {
   rebuild = true;
   schedule();
 });
-export function isPaused() { return paused || hovering; }

@@ -15,9 +15,6 @@ export function el(tag, cls, text) {
 // DOM writes only when something changed: unchanged text costs no style or layout work.
 export function setText(node, text) { if (node && node.textContent !== text) node.textContent = text; }
 export function setClass(node, cls) { if (node && node.className !== cls) node.className = cls; }
-export function setAttr(node, name, value) {
-  if (value == null) { if (node.hasAttribute(name)) node.removeAttribute(name); } else if (node.getAttribute(name) !== value) node.setAttribute(name, value);
-}
 
 export const params = new URLSearchParams(location.search);
 // A ?token= in the page's address also opens the admin endpoints where serve restricts them.
