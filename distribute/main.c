@@ -802,6 +802,11 @@ static int setup_metrics(void)
 			     "Consumed records dropped for an epoch older than the newest known.", NULL);
 	D.m_lag = met_add(r, MET_GAUGE, "exchange_distribute_consumer_lag", "Records behind the end of the topic.", NULL);
 	D.m_kafka_up = met_add(r, MET_GAUGE, "exchange_kafka_up", "1 while Kafka is usable.", NULL);
+	/* So a dashboard can tell a node without Kafka from one whose Kafka is down. */
+	struct met *configured = met_add(r, MET_GAUGE, "exchange_distribute_kafka_configured",
+					 "1 when distribute was given Kafka brokers (--kafka).", NULL);
+	if (configured)
+		configured->v = D.o.brokers != NULL;
 	D.m_assigned = met_add(r, MET_GAUGE, "exchange_distribute_partitions_assigned",
 			       "Topic partitions assigned to this node's consumer.", NULL);
 	D.m_ready = met_add(r, MET_GAUGE, "exchange_distribute_consumer_ready",

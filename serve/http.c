@@ -1,5 +1,6 @@
 /* http.c: /health, /ready, /metrics and /api/status on serve's port. */
 #include "clock.h"
+#include "events.h"
 #include "jw.h"
 #include "rundir.h"
 #include "serve.h"
@@ -150,6 +151,7 @@ struct scan {
 	double frames[64], connected[64], reconnects[64], dropped[64], age[64];
 	/* distribute */
 	double kafka_up, kafka_mode, lag, produced, consumed, have_kafka;
+	double kafka_configured, have_kafka_configured; /* distribute says whether it has --kafka */
 	/* feed latency buckets summed over exchanges */
 	struct hist_snap feed;
 	const char *counter_name;
@@ -230,6 +232,9 @@ static void scan_cb(void *ctx, const char *name, size_t nlen, const char *labels
 	if (IS("exchange_kafka_up")) {
 		sc->kafka_up = v;
 		sc->have_kafka = 1;
+	} else if (IS("exchange_distribute_kafka_configured")) {
+		sc->kafka_configured = v;
+		sc->have_kafka_configured = 1;
 	} else if (IS("exchange_distribute_kafka_mode")) {
 		sc->kafka_mode = v;
 	} else if (IS("exchange_distribute_consumer_lag")) {
@@ -416,6 +421,8 @@ void status_refresh(int64_t now_mono)
 			jw_lit(&w, ",\"up\":true");
 		else
 			jw_lit(&w, ",\"up\":false");
+		if (!present[i] && !strcmp(stages[i], "elect"))
+			jw_lit(&w, ",\"configured\":false"); /* no elect: a standalone node */
 		if (present[i]) {
 			double rate = dt > 0 && st.prev_counter[i] <= sc[i].counter ? (sc[i].counter - st.prev_counter[i]) / dt : 0;
 			if (counters[i] || i == 3)
@@ -457,7 +464,9 @@ void status_refresh(int64_t now_mono)
 	}
 
 	jw_lit(&w, ",\"kafka\":");
-	if (sc[2].have_kafka) {
+	if (sc[2].have_kafka_configured && !sc[2].kafka_configured) {
+		jw_lit(&w, "{\"configured\":false}");
+	} else if (sc[2].have_kafka) {
 		if (sc[2].kafka_up > 0)
 			jw_lit(&w, "{\"up\":true");
 		else
@@ -550,6 +559,14 @@ int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 			}
 			memcpy(body, S.status_json, S.status_len);
 			return respond(wsi, r, 200, "application/json", body, S.status_len);
+		}
+		if (!strcmp(uri, "/api/events")) {
+			/* The incident history (events.c), behind the same access rule as /api/status. */
+			int code = 403;
+			char *body = access_admin(wsi) ? events_http(wsi, &blen, &code) : dup_text("forbidden\n", &blen);
+			if (!body)
+				return lws_return_http_status(wsi, 500, NULL) ? -1 : -1;
+			return respond(wsi, r, code, code == 403 ? "text/plain" : "application/json", body, blen);
 		}
 		char *body = dup_text("not found\n", &blen);
 		return respond(wsi, r, 404, "text/plain", body, blen);

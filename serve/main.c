@@ -2,6 +2,7 @@
  * readiness, metrics and status on the same port. */
 #include "clock.h"
 #include "exchanges/xch.h"
+#include "events.h"
 #include "exitcode.h"
 #include "guard.h"
 #include "loop.h"
@@ -85,6 +86,11 @@ static void on_line(const char *line, size_t len)
 	ring_push(&S.ring, m);
 	if ((type == MT_TICKER || type == MT_BOOK) && exch && sym && !cache_put(&S.cache, m))
 		S.m_streams->v = S.cache.n;
+	/* The latest status line of each exchange, for pages that open later; and the history. */
+	if (type == MT_STATUS && exch) {
+		cache_put(&S.cache, m);
+		events_status(d);
+	}
 	msg_unref(m);
 }
 
@@ -259,6 +265,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		char why[64];
 		S.m_ready->v = serve_ready(why, sizeof why);
 		status_refresh(now);
+		events_tick(S.m_slow->v);
 		if (S.o.run_dir && met_write_file(S.reg, S.o.run_dir, "serve", err, sizeof err))
 			log_warn("cannot write metrics", " error=\"%s\"", err);
 	}
@@ -277,7 +284,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: serve [OPTIONS] < normalized.ndjson\n"
 		"Fans normalized lines out to WebSocket clients; serves the web UI, /health, /ready,\n"
-		"/metrics and /api/status on the same port.\n\n"
+		"/metrics, /api/status and /api/events (the incident history, kept in the run\n"
+		"directory's events.ndjson and events.ndjson.1) on the same port.\n\n"
 		"  -p, --port N               TCP port (default 8080)\n"
 		"  -a, --bind ADDR            address to listen on (default all)\n"
 		"      --path PATH            WebSocket path (default /ws/exchange)\n"
@@ -300,7 +308,7 @@ static void usage(FILE *f)
 		"                             with exp; ?token= or Authorization: Bearer), else 401\n"
 		"      --allow-origin ORIGIN  browsers from other origins get 403 (repeatable)\n"
 		"      --max-per-ip N         connections per client address, beyond that 429\n"
-		"      --admin-allow CIDR     /metrics and /api/status only from these networks, or\n"
+		"      --admin-allow CIDR     /metrics and /api/* only from these networks, or\n"
 		"                             with an admin token (\"scope\":\"admin\"); else 403\n"
 		"      --tls-cert FILE        serve wss:// and https:// with this certificate\n"
 		"      --tls-key FILE         and this key\n"
@@ -651,7 +659,7 @@ static int setup_metrics(void)
 	S.m_evicted = met_add(r, MET_COUNTER, "exchange_serve_ring_evicted_total",
 			      "Messages that left the shared ring.", NULL);
 	S.m_streams = met_add(r, MET_GAUGE, "exchange_serve_cached_streams",
-			      "Streams with a cached latest ticker or book.", NULL);
+			      "Cached lines for new clients: the latest ticker and book per stream, status line per exchange.", NULL);
 	S.m_ready = met_add(r, MET_GAUGE, "exchange_serve_ready", "1 when /ready answers 200.", NULL);
 	S.m_latency = met_add_hist(r, "exchange_pipeline_latency_seconds",
 				   "Ingest receive time (local_ts) to the write to a client.", NULL,
@@ -681,7 +689,7 @@ int main(int argc, char **argv)
 		{ "raw", cb_raw, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};
-	static struct lws_http_mount mounts[5];
+	static struct lws_http_mount mounts[6];
 	static const char *const api_paths[] = { "/health", "/ready", "/metrics", "/api/status" };
 	struct lws_context_creation_info info;
 	char err[1024];
@@ -714,6 +722,10 @@ int main(int argc, char **argv)
 	 * before the feed does; other names come from the feed alone. */
 	for (const struct xch *const *x = xch_all; *x; x++)
 		intern_exchange((*x)->name, strlen((*x)->name));
+	if (events_init(S.reg, S.o.run_dir, S.o.node_id, err, sizeof err)) {
+		log_error("cannot start", " error=\"%s\"", err);
+		return EXIT_RUNTIME;
+	}
 	js_init(&S.doc, 0);
 	S.scratch = malloc(LWS_PRE + SCRATCH);
 	int infd = STDIN_FILENO;
@@ -754,6 +766,12 @@ int main(int argc, char **argv)
 	mounts[4].def = "index.html";
 	mounts[4].origin_protocol = LWSMPRO_FILE;
 	mounts[4].cache_max_age = 0;
+	/* The event history (events.c); mounts match by longest prefix, so order does not matter. */
+	mounts[4].mount_next = &mounts[5];
+	mounts[5].mountpoint = "/api/events";
+	mounts[5].mountpoint_len = (unsigned char)strlen(mounts[5].mountpoint);
+	mounts[5].origin = "http-api";
+	mounts[5].origin_protocol = LWSMPRO_CALLBACK;
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
 	memset(&info, 0, sizeof info);
@@ -811,6 +829,7 @@ int main(int argc, char **argv)
 		rundir_remove_pid(S.o.run_dir, "serve");
 	ring_free(&S.ring);
 	cache_free(&S.cache);
+	events_free();
 	intern_free();
 	guard_free();
 	js_free(&S.doc);

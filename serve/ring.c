@@ -231,9 +231,15 @@ void cache_free(struct cache *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* Status lines are kept one per exchange, whatever their symbol. */
+static uint32_t key_sym(const struct msg *m)
+{
+	return m->type == MT_STATUS ? 0 : m->sym;
+}
+
 static uint32_t key_hash(const struct msg *m)
 {
-	return ((uint32_t)m->type * 2654435761u) ^ ((uint32_t)m->exch * 40503u) ^ (m->sym * 2246822519u);
+	return ((uint32_t)m->type * 2654435761u) ^ ((uint32_t)m->exch * 40503u) ^ (key_sym(m) * 2246822519u);
 }
 
 static uint32_t *cache_slot(struct cache *c, const struct msg *m)
@@ -244,7 +250,7 @@ static uint32_t *cache_slot(struct cache *c, const struct msg *m)
 		if (!pos)
 			return &c->index[i];
 		const struct msg *e = c->entry[pos - 1];
-		if (e->type == m->type && e->exch == m->exch && e->sym == m->sym)
+		if (e->type == m->type && e->exch == m->exch && key_sym(e) == key_sym(m))
 			return &c->index[i];
 	}
 }

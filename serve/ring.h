@@ -63,7 +63,8 @@ void intern_free(void);
 const char *exchange_name(unsigned id);
 const char *symbol_name(unsigned id);
 
-/* The latest ticker and book per stream, in first-seen order, for new subscribers. */
+/* The latest ticker and book per stream, and status line per exchange, in first-seen order,
+ * for new subscribers. */
 struct cache {
 	struct msg **entry;
 	uint32_t n, cap;

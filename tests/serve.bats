@@ -542,4 +542,189 @@ opt_error() {
 	# rewritten, it is back
 	touch "$TMP/run/elect.prom"
 	curl -fs "http://127.0.0.1:$PORT/metrics" | grep -q '^exchange_elect_leader 1$'
+
+# status_lines N EXCHANGE EVENT [FIRST]: N status lines numbered FIRST.. in their detail
+# ("incident K" and padding to about 300 bytes), one local_ts apart each.
+status_lines() {
+	local ts
+	ts=$(date +%s%6N)
+	awk -v n="$1" -v ex="$2" -v ev="$3" -v first="${4:-1}" -v ts="$ts" 'BEGIN {
+		pad = sprintf("%240s", ""); gsub(/ /, "x", pad)
+		for (i = first; i < first + n; i++)
+			printf "{\"type\":\"status\",\"exchange\":\"%s\",\"symbol\":\"BTC-KRW\",\"local_ts\":%d,\"event\":\"%s\",\"detail\":\"incident %d %s\"}\n", ex, ts + i, ev, i, pad
+	}'
+}
+
+# A status line: status EXCHANGE EVENT [DETAIL [SYMBOL]]
+status() {
+	local sym=""
+	[ -n "${4:-}" ] && sym=",\"symbol\":\"$4\""
+	printf '{"type":"status","exchange":"%s"%s,"local_ts":%s,"event":"%s","detail":"%s"}\n' "$1" "$sym" "$(date +%s%6N)" "$2" "${3:-}"
+}
+
+events() { curl -fs "http://127.0.0.1:$PORT/api/events$1"; }
+
+# json_match PATH FILTER: GET PATH answers JSON for which the jq FILTER is true (jq -e alone
+# passes on empty input, so a failed request must fail here first).
+json_match() {
+	local body
+	body=$(curl -fs "http://127.0.0.1:$PORT$1") && [ -n "$body" ] && jq -e "$2" <<<"$body" >/dev/null
+}
+
+@test "the latest status line of each exchange comes first too, whatever its symbol" {
+	start_serve
+	{
+		status upbit connected wss://upbit
+		status binance connected wss://binance
+		status upbit resync "sequence gap" BTC-KRW
+		status upbit disconnected "idle timeout"
+		line ticker upbit BTC-KRW 100
+	} | feed
+	wait_until 10 json_match /api/status '.messages.received == 5'
+	start c1 "$BIN/wsclient" "$WS"
+	start c2 "$BIN/wsclient" "$WS?exchanges=binance"
+	wait_until 10 at_least 3 "$TMP/c1.out" '"type"'
+	wait_until 10 at_least 1 "$TMP/c2.out" '"type"'
+	sleep 0.2
+	# One status per exchange (Upbit's latest, its disconnection), in first-seen order.
+	[ "$(jq -c 'select(.type == "status") | [.exchange, .event]' "$TMP/c1.out" | tr '\n' ' ')" = '["upbit","disconnected"] ["binance","connected"] ' ]
+	[ "$(jq -c '[.type, .exchange, .event]' "$TMP/c2.out" | tr '\n' ' ')" = '["status","binance","connected"] ' ]
+}
+
+@test "/api/events: status lines and serve's own start, newest first, filtered by exchange and kind" {
+	start_serve --run-dir "$TMP/run" --node-id ev-node
+	{
+		status upbit connected wss://upbit
+		status binance connected wss://binance
+		status upbit resync "sequence gap 1041 -> 1043" BTC-KRW
+		status upbit disconnected "idle timeout"
+		line trade upbit BTC-KRW 1
+	} | feed
+	wait_until 10 json_match /api/events '.held == 5'
+	events >"$TMP/all.json"
+	jq -e '.node == "ev-node" and .capacity == 4096 and .matched == 5' "$TMP/all.json"
+	[ "$(jq -c '[.events[] | [.exchange, .event]]' "$TMP/all.json")" = '[["upbit","disconnected"],["upbit","resync"],["binance","connected"],["upbit","connected"],["relay","start"]]' ]
+	jq -e '.events[1] | .symbol == "BTC-KRW" and .detail == "sequence gap 1041 -> 1043" and (.local_ts | type) == "number"' "$TMP/all.json"
+	jq -e '[.per_hour[].total] | add == 5' "$TMP/all.json"
+	[ "$(events '?exchange=upbit' | jq -c '[.events[].event]')" = '["disconnected","resync","connected"]' ]
+	[ "$(events '?kind=connected,resync' | jq -c '[.events[] | .exchange + " " + .event]')" = '["upbit resync","binance connected","upbit connected"]' ]
+	[ "$(events '?exchange=upbit&kind=connected%2Cdisconnected&limit=1' | jq -c '[.matched, [.events[].event]]')" = '[2,["disconnected"]]' ]
+	[ "$(events '?kind=resync' | jq -c '.per_hour | map(.kinds)')" = '[{"resync":1}]' ]
+	run curl -s -w '%{http_code}' "http://127.0.0.1:$PORT/api/events?limit=0"
+	[ "$output" = '{"error":"limit must be a whole number from 1 to 4096"}
+400' ]
+	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/events?limit=abc"
+	[ "$output" = 400 ]
+	# Serve's own: a role change in the run directory, and a slow client cut.
+	echo follower >"$TMP/run/role"
+	echo "node-2 ws://node-2:8080/ws/exchange" >"$TMP/run/leader"
+	wait_until 10 json_match '/api/events?kind=role' '.events[0].detail == "follower, leader node-2 ws://node-2:8080/ws/exchange"'
+}
+
+@test "/api/events follows the access rule of /api/status" {
+	start_serve --admin-allow 10.0.0.0/8 --run-dir "$TMP/run"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/events")" = 403 ]
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/status")" = 403 ]
+	wait_until 5 grep -q '^exchange_serve_admin_rejected_total 2$' "$TMP/run/serve.prom"
+}
+
+@test "/api/events records a slow client cut off" {
+	start_serve --max-backlog 2000 --max-backlog-bytes 1000000
+	start slow "$BIN/wsclient" --no-read "$WS"
+	wait_until 10 serve_clients_eq 1
+	many_trades 500 binance BTC-USDT >"$TMP/lines"
+	for _ in $(seq 1 60); do feed "$TMP/lines"; sleep 0.05; done
+	wait_until 20 bash -c "curl -fs http://127.0.0.1:$PORT/metrics | grep -q '^exchange_serve_slow_clients_closed_total 1'"
+	wait_until 5 json_match '/api/events?kind=slow_client' '.events[0] | .exchange == "relay" and .detail == "1 client closed with 1013: too slow to keep up"'
+}
+
+@test "/api/events survives a restart of serve" {
+	start_serve --run-dir "$TMP/run"
+	{
+		status kraken connected wss://kraken
+		status kraken resync "checksum mismatch" BTC-USD
+	} | feed
+	wait_until 10 json_match /api/events '.held == 3'
+	kill -TERM "$(pid_of serve)"
+	wait "$(pid_of serve)" || true
+	exec 8>&-
+	start_serve --run-dir "$TMP/run"
+	events >"$TMP/after.json"
+	[ "$(jq -c '[.events[] | [.exchange, .event]]' "$TMP/after.json")" = '[["relay","start"],["kraken","resync"],["kraken","connected"],["relay","start"]]' ]
+	jq -e '.events[1].detail == "checksum mismatch" and .events[1].symbol == "BTC-USD"' "$TMP/after.json"
+}
+
+@test "/api/events is bounded: 4096 in memory, two files of at most 1 MiB, the newest kept across a restart" {
+	start_serve --run-dir "$TMP/run"
+	# 5000 incidents of about 380 bytes, within the 1000 a second serve records.
+	for b in 0 1 2 3 4; do
+		status_lines 1000 upbit resync $((b * 1000 + 1)) | feed
+		sleep 1.05
+	done
+	wait_until 10 json_match '/api/events?limit=1' '.events[0].detail | startswith("incident 5000 ")'
+	events '?limit=4096' >"$TMP/all.json"
+	jq -e '.held == 4096 and .matched == 4096 and (.events | length) == 4096 and .dropped_total == 0' "$TMP/all.json"
+	# Newest first, consecutive: incident 5000 down to 905.
+	[ "$(jq -r '.events[0].detail, .events[4095].detail' "$TMP/all.json" | cut -d' ' -f2 | tr '\n' ' ')" = '5000 905 ' ]
+	[ "$(stat -c %s "$TMP/run/events.ndjson")" -le 1048576 ]
+	[ "$(stat -c %s "$TMP/run/events.ndjson.1")" -le 1048576 ]
+	[ "$(stat -c %s "$TMP/run/events.ndjson.1")" -gt 1000000 ]
+	kill -TERM "$(pid_of serve)"
+	wait "$(pid_of serve)" || true
+	exec 8>&-
+	start_serve --run-dir "$TMP/run"
+	events '?kind=resync&limit=4096' >"$TMP/after.json"
+	# What the two files held: all of .1 and the newer file, up to incident 5000.
+	jq -e '.matched > 2700 and (.events[0].detail | startswith("incident 5000 "))' "$TMP/after.json"
+	[ "$(jq '[.events[].detail | split(" ")[1] | tonumber] | . == (sort | reverse)' "$TMP/after.json")" = true ]
+}
+
+@test "/api/events: a flood of status lines is recorded up to 1000 a second, the rest counted" {
+	start_serve --run-dir "$TMP/run"
+	status_lines 3000 okx error | feed
+	wait_until 10 bash -c "curl -fs http://127.0.0.1:$PORT/metrics | awk '\$1 == \"exchange_serve_lines_total\" && \$2 == 3000 { ok = 1 } END { exit !ok }'"
+	recorded=$(serve_metric exchange_serve_events_total)
+	dropped=$(serve_metric 'exchange_serve_events_dropped_total{reason="rate"}')
+	echo "recorded=$recorded dropped=$dropped"
+	[ "$dropped" -gt 0 ]
+	[ "$recorded" -lt 3000 ]
+	# Every status line is either recorded or counted (plus serve's own start).
+	[ $((recorded + dropped)) -eq 3001 ]
+	[ "$(wc -l <"$TMP/run/events.ndjson")" -eq "$recorded" ]
+	grep -q 'msg="status lines arrive faster than the event history records them' "$TMP/serve.err"
+}
+
+@test "/api/status: a node without Kafka or ZooKeeper says not configured, not down" {
+	mkdir -p "$TMP/run"
+	printf '# TYPE exchange_kafka_up gauge\nexchange_kafka_up 0\n# TYPE exchange_distribute_kafka_configured gauge\nexchange_distribute_kafka_configured 0\n' >"$TMP/run/distribute.prom"
+	start_serve --run-dir "$TMP/run"
+	curl -fs "http://127.0.0.1:$PORT/api/status" >"$TMP/status.json"
+	jq -e '.kafka == {"configured": false}' "$TMP/status.json"
+	jq -e '.stages[] | select(.name == "elect") | .configured == false and .up == false' "$TMP/status.json"
+	# With --kafka, a Kafka that is down is down.
+	printf '# TYPE exchange_kafka_up gauge\nexchange_kafka_up 0\n# TYPE exchange_distribute_kafka_configured gauge\nexchange_distribute_kafka_configured 1\n' >"$TMP/run/distribute.prom"
+	printf '# TYPE exchange_elect_leader gauge\nexchange_elect_leader 1\n' >"$TMP/run/elect.prom"
+	wait_until 5 json_match /api/status '.kafka.up == false and (.stages[] | select(.name == "elect") | has("configured") | not)'
+}
+
+@test "/api/events: a long detail is cut between characters; a status line without a usable event is counted, not recorded" {
+	start_serve --run-dir "$TMP/run"
+	# 396 and 399 ASCII bytes, then é (escaped, 6 bytes; raw, 2) straddling the 400-byte cut.
+	pad=$(printf '%396s' '' | tr ' ' x)
+	pad399=$(printf '%399s' '' | tr ' ' x)
+	long=$(printf '%100s' '' | tr ' ' y)
+	{
+		printf '{"type":"status","exchange":"okx","local_ts":%s,"event":"error","detail":"%s\\u00e9\\"%s"}\n' "$(date +%s%6N)" "$pad" "$long"
+		printf '{"type":"status","exchange":"okx","local_ts":%s,"event":"error","detail":"%s\xc3\xa9%s"}\n' "$(date +%s%6N)" "$pad399" "$long"
+		printf '{"type":"status","exchange":"okx","local_ts":%s,"detail":"no event"}\n' "$(date +%s%6N)"
+		printf '{"type":"status","exchange":"okx","local_ts":%s,"event":"%s"}\n' "$(date +%s%6N)" "$long"
+	} | feed
+	wait_until 10 json_match '/api/events?exchange=okx' '.matched == 2'
+	events '?exchange=okx' >"$TMP/okx.json"
+	# A character straddling the cut is left out whole, escaped or not.
+	[ "$(jq -r '.events[1].detail' "$TMP/okx.json")" = "$pad..." ]
+	[ "$(jq -r '.events[0].detail' "$TMP/okx.json")" = "$pad399..." ]
+	# The file holds the same valid JSON lines.
+	jq -e -s 'map(select(.exchange == "okx")) | length == 2' "$TMP/run/events.ndjson"
+	wait_until 5 grep -q '^exchange_serve_events_dropped_total{reason="shape"} 2$' "$TMP/run/serve.prom"
 }

@@ -1,0 +1,141 @@
+// The order book panel: the top 20 bids and asks of the market clicked in the table, with
+// cumulative size and depth bars, spread (absolute and in basis points), mid and the age
+// of the last update, repainted live at most 10 times a second.
+import { $, el, isNum, setText, setClass, onFrame, schedule } from './util.js';
+import * as fmt from './format.js';
+import { on, serverNow } from './store.js';
+
+const LEVELS = 20;
+const EVERY = 100;
+
+const panel = $('#book');
+const asksBody = $('#book-asks');
+const bidsBody = $('#book-bids');
+let current = null;        // the Market shown
+let dirty = false, lastRun = 0, fmtGen = -1;
+const listeners = [];
+export function onChange(fn) { listeners.push(fn); }
+
+// Twenty rows per side, built once; each remembers what it shows. Asks are laid out best
+// last (REVERSE), so the best ask sits on the spread line, just above the best bid.
+function makeRows(tbody, side, reverse) {
+  const rows = [];
+  for (let i = 0; i < LEVELS; i++) {
+    const tr = el('tr', 'lvl ' + side);
+    const px = el('td', 'px'), sz = el('td', 'sz'), cum = el('td', 'cum');
+    tr.append(px, sz, cum);
+    if (reverse) tbody.prepend(tr); else tbody.append(tr);
+    rows.push({ tr, px, sz, cum, shown: [undefined, undefined, undefined], depth: -1, level: null });
+  }
+  return rows;
+}
+const askRows = makeRows(asksBody, 'ask', true);
+const bidRows = makeRows(bidsBody, 'bid');
+
+on('book', (mk) => { if (mk === current) { dirty = true; schedule(); } });
+on('market', (mk) => { if (mk === current) { dirty = true; schedule(); } });   // the last price, with or without a book
+on('removed', (mk) => { if (mk === current) close(); });
+on('clear', () => close());
+
+export function open(mk) {
+  current = mk;
+  fmtGen = -1;
+  panel.hidden = false;
+  panel.dataset.key = mk.key;
+  setText($('#book-title'), mk.symbol);
+  setText($('#book-exchange'), mk.exchange);
+  dirty = true;
+  schedule();
+  for (const fn of listeners) fn(mk.key);
+  // On a narrow screen the panel sits below the table: bring it into view.
+  if (window.matchMedia('(max-width: 1279px)').matches) panel.scrollIntoView({ block: 'start', behavior: 'auto' });
+}
+export function close() {
+  current = null;
+  panel.hidden = true;
+  delete panel.dataset.key;
+  for (const fn of listeners) fn('');
+}
+$('#book-close').addEventListener('click', close);
+
+function paintSide(rows, levels, p, maxCum, reforce) {
+  let cum = 0;
+  for (let i = 0; i < LEVELS; i++) {
+    const r = rows[i];
+    const l = i < levels.length ? levels[i] : null;
+    r.level = l;
+    if (l) cum += l[1];
+    const vals = l ? [l[0], l[1], cum] : [undefined, undefined, undefined];
+    if (reforce || vals[0] !== r.shown[0]) r.px.textContent = l ? fmt.price(p, l[0]) : '';
+    if (reforce || vals[1] !== r.shown[1]) r.sz.textContent = l ? fmt.size(p, l[1]) : '';
+    if (reforce || vals[2] !== r.shown[2]) r.cum.textContent = l ? fmt.size(p, cum) : '';
+    r.shown = vals;
+    // The depth bar: cumulative size against the larger side's total, in whole percent.
+    const depth = l && maxCum > 0 ? Math.round((cum / maxCum) * 100) : 0;
+    if (depth !== r.depth) { r.depth = depth; r.tr.style.setProperty('--depth', depth + '%'); }
+    r.tr.classList.toggle('empty', !l);
+  }
+}
+function total(levels) {
+  let s = 0;
+  for (let i = 0; i < levels.length && i < LEVELS; i++) s += levels[i][1];
+  return s;
+}
+
+function paint() {
+  dirty = false;
+  const mk = current;
+  const b = mk.book;
+  const reforce = fmtGen !== mk.fmtGen;
+  fmtGen = mk.fmtGen;
+  $('#book-empty').hidden = !!b;
+  const bids = b ? b.bids : [], asks = b ? b.asks : [];
+  const maxCum = Math.max(total(bids), total(asks));
+  paintSide(bidRows, bids, mk.p, maxCum, reforce);
+  paintSide(askRows, asks, mk.p, maxCum, reforce);
+  const bestBid = bids.length ? bids[0][0] : mk.bid, bestAsk = asks.length ? asks[0][0] : mk.ask;
+  const spread = isNum(bestBid) && isNum(bestAsk) ? bestAsk - bestBid : undefined;
+  const mid = isNum(spread) ? (bestBid + bestAsk) / 2 : undefined;
+  setText($('#book-spread'), isNum(spread) ? fmt.price(mk.p, spread) : '—');
+  setText($('#book-spread-bps'), isNum(spread) && mid > 0 ? fmt.bps((spread / mid) * 1e4) + ' bps' : '');
+  setText($('#book-mid'), isNum(mid) ? fmt.derived(mk.p, mid) : '—');
+  setText($('#book-last'), isNum(mk.last) ? fmt.price(mk.p, mk.last) : '—');
+  setClass($('#book-spread-row'), 'spread-row' + (isNum(spread) && spread < 0 ? ' crossed' : ''));
+  setText($('#book-levels'), b ? `${Math.min(LEVELS, bids.length)} bids · ${Math.min(LEVELS, asks.length)} asks` : '');
+  const d = mk.deriv;
+  const deriv = $('#book-deriv');
+  deriv.hidden = !d;
+  if (d) {
+    setText($('#book-mark'), isNum(d.mark) ? fmt.price(mk.p, d.mark) : '—');
+    setText($('#book-funding'), isNum(d.funding_rate) ? fmt.pct(d.funding_rate * 100, 4) : '—');
+  }
+  ageTick();
+}
+export function ageTick() {
+  if (!current) return;
+  const b = current.book;
+  const a = b ? (serverNow() - b.t) / 1000 : undefined;
+  setText($('#book-age'), isNum(a) ? fmt.age(a) : '—');
+  setClass($('#book-age'), 'num' + (a >= 30 ? ' bad' : a >= 5 ? ' warn' : ''));
+}
+
+onFrame((t) => {
+  if (!dirty || !current) return false;
+  if (panel.hidden) return false;
+  if (t - lastRun < EVERY) return true;
+  lastRun = t;
+  paint();
+  return false;
+});
+
+// Exact values on hover: sizes are rounded for display.
+panel.addEventListener('mouseover', (ev) => {
+  const td = ev.target.closest('td');
+  if (!td || !current) return;
+  const rows = td.closest('tbody') === asksBody ? askRows : td.closest('tbody') === bidsBody ? bidRows : null;
+  if (!rows) return;
+  const r = rows.find((x) => x.tr === td.parentNode);
+  if (!r || !r.level) { td.title = ''; return; }
+  td.title = td.classList.contains('cum') ? `${fmt.exact(r.shown[2])} ${current.base} up to ${fmt.exact(r.level[0])}`
+    : `${fmt.exact(r.level[1])} ${current.base} at ${fmt.exact(r.level[0])} ${current.quote}`;
+});
