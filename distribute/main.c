@@ -93,29 +93,29 @@ static void emit_line(const char *line, size_t len, int64_t seq)
 static void emit_local(const char *line, size_t len)
 {
 	char suffix[SEQ_SUFFIX_MAX];
-	size_t n = line_unstamped_len(line, len);
-	if (n < 2 || line[len - 1] != '}')
+	long n = seq_body_len(line, len);
+	if (n < 2) /* not an object with a key */
 		return;
-	out_put(line, n - 1, suffix, seq_suffix(suffix, D.last_seq));
+	out_put(line, (size_t)n, suffix, seq_suffix(suffix, D.last_seq));
 }
 
 /* LINE (without any position it had) stamped with position SEQ, in D.stamp. NULL when it
  * is not a JSON object or there is no memory. */
 static const char *stamp(const char *line, size_t len, int64_t seq, size_t *out)
 {
-	size_t n = line_unstamped_len(line, len);
-	if (n < 2 || line[len - 1] != '}')
+	long n = seq_body_len(line, len);
+	if (n < 2) /* not an object with a key */
 		return NULL;
-	if (n + SEQ_SUFFIX_MAX > D.stamp_cap) {
-		size_t cap = n + SEQ_SUFFIX_MAX + 4096;
+	if ((size_t)n + SEQ_SUFFIX_MAX > D.stamp_cap) {
+		size_t cap = (size_t)n + SEQ_SUFFIX_MAX + 4096;
 		char *p = realloc(D.stamp, cap);
 		if (!p)
 			return NULL;
 		D.stamp = p;
 		D.stamp_cap = cap;
 	}
-	memcpy(D.stamp, line, n - 1);
-	*out = n - 1 + seq_suffix(D.stamp + n - 1, seq);
+	memcpy(D.stamp, line, (size_t)n);
+	*out = (size_t)n + seq_suffix(D.stamp + n, seq);
 	return D.stamp;
 }
 
@@ -287,7 +287,7 @@ static void set_mode(enum mode m, const char *why)
 			 * come back has a position not newer than the last one written). */
 			for (uint32_t k = 0; k < recent.n; k++) {
 				uint32_t i = (recent.head + k) % RECENT_MAX;
-				emit_line(recent.line[i], recent.len[i], line_seq(recent.line[i], recent.len[i]));
+				emit_line(recent.line[i], recent.len[i], seq_of_line(recent.line[i], recent.len[i]));
 			}
 		} else {
 			relay_start();
@@ -519,7 +519,7 @@ static void on_record(void *ctx, const char *line, size_t len, int64_t epoch, in
 		D.newest_epoch = epoch;
 	if (D.mode != MODE_KAFKA)
 		return;
-	int64_t seq = line_seq(line, len);
+	int64_t seq = seq_of_line(line, len);
 	if (seq < 0)
 		emit_local(line, len); /* a producer that does not number its lines */
 	else
@@ -529,7 +529,7 @@ static void on_record(void *ctx, const char *line, size_t len, int64_t epoch, in
 static void on_relayed(void *ctx, const char *line, size_t len)
 {
 	static const char gap[] = "{\"type\":\"status\",\"event\":\"gap\"";
-	int64_t seq = line_seq(line, len);
+	int64_t seq = seq_of_line(line, len);
 	/* The leader's serve could not replay from our position: our clients missed it too. */
 	if (seq < 0 || (len > sizeof gap && !memcmp(line, gap, sizeof gap - 1)))
 		emit_local(line, len); /* (a leader that does not number its lines, too) */

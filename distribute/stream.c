@@ -7,41 +7,6 @@
 
 /* ---- line fields ---- */
 
-int64_t line_seq(const char *line, size_t len)
-{
-	/* ...,"seq":123} — read backwards from the closing brace. */
-	if (len < 9 || line[len - 1] != '}')
-		return -1;
-	size_t i = len - 1;
-	int64_t v = 0, mul = 1;
-	int digits = 0;
-	while (i > 0 && line[i - 1] >= '0' && line[i - 1] <= '9') {
-		if (++digits > 18)
-			return -1;
-		v += (line[i - 1] - '0') * mul;
-		mul *= 10;
-		i--;
-	}
-	if (!digits || i < 7 || memcmp(line + i - 7, ",\"seq\":", 7))
-		return -1;
-	return v;
-}
-
-size_t line_unstamped_len(const char *line, size_t len)
-{
-	if (line_seq(line, len) < 0)
-		return len;
-	const char *p = line + len - 1;
-	while (*--p != ',')
-		;
-	return (size_t)(p - line) + 1; /* keeps the place of the brace: the caller adds it back */
-}
-
-size_t seq_suffix(char *out, int64_t seq)
-{
-	return (size_t)snprintf(out, SEQ_SUFFIX_MAX, ",\"seq\":%lld}", (long long)seq);
-}
-
 int64_t line_local_ts(const char *line, size_t len)
 {
 	const char *p = memmem(line, len < 256 ? len : 256, "\"local_ts\":", 11);

@@ -7,18 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The most digits a position has, and the text ",\"seq\":N}" at most. */
-#define SEQ_SUFFIX_MAX 32
+#include "seq.h"
 
-/* ---- one line's fields (normalized lines: keys in the contract's order) ---- */
-
-/* The position at the end of LINE (`,"seq":N}`), or -1 when it has none. */
-int64_t line_seq(const char *line, size_t len);
-/* LINE's length without its position (LEN when it has none). */
-size_t line_unstamped_len(const char *line, size_t len);
-/* The text that ends LINE at position SEQ, for a line of UNSTAMPED length whose last byte
- * was '}': `,"seq":N}`. Returns its length. */
-size_t seq_suffix(char *out, int64_t seq);
 /* local_ts of LINE (0 when it has none). */
 int64_t line_local_ts(const char *line, size_t len);
 /* For a trade line: a 64-bit key of (exchange, symbol, id); returns 1. 0 for other lines. */
