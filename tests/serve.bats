@@ -542,6 +542,7 @@ opt_error() {
 	# rewritten, it is back
 	touch "$TMP/run/elect.prom"
 	curl -fs "http://127.0.0.1:$PORT/metrics" | grep -q '^exchange_elect_leader 1$'
+}
 
 # status_lines N EXCHANGE EVENT [FIRST]: N status lines numbered FIRST.. in their detail
 # ("incident K" and padding to about 300 bytes), one local_ts apart each.
