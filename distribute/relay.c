@@ -112,10 +112,11 @@ static void connect_now(void)
 	/* Resume after the newest position we have: a reconnect, or a new leader, loses and
 	 * repeats nothing that its serve still holds. */
 	int64_t since = R.sink.position(R.sink.ctx);
+	char sep = strchr(p, '?') ? '&' : '?';
 	if (since > 0)
-		snprintf(path, sizeof path, "/%s%csince=%lld", p, strchr(p, '?') ? '&' : '?', (long long)since);
+		snprintf(path, sizeof path, "/%s%crelay=1&since=%lld", p, sep, (long long)since);
 	else
-		snprintf(path, sizeof path, "/%s", p);
+		snprintf(path, sizeof path, "/%s%crelay=1", p, sep);
 	struct lws_client_connect_info i;
 	memset(&i, 0, sizeof i);
 	i.context = R.cfg.ctx;

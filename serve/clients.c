@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "guard.h"
 #include "jw.h"
+#include "seq.h"
 #include "serve.h"
 #include "sig.h"
 #include "sym.h"
@@ -217,7 +218,7 @@ static int queue_reply(struct client *c, const char *text, size_t len)
 		start_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many requests pending");
 		return -1;
 	}
-	struct msg *m = msg_new(text, len, MT_OTHER, 0, 0, 0);
+	struct msg *m = msg_new(text, len, NULL, 0, MT_OTHER, 0, 0, 0);
 	if (!m)
 		return -1;
 	char *copy = malloc(m->len);
@@ -264,6 +265,119 @@ static void reply_subscribed(struct client *c)
 	if (!w.err)
 		queue_reply(c, w.buf, w.len);
 	jw_free(&w);
+}
+
+/* ---- stream positions: where a client starts ---- */
+
+/* A position from a client: a whole number below 2^53 (what a JavaScript number holds). */
+static int parse_since(const char *v, size_t n, int64_t *out, char *err, size_t errlen)
+{
+	int64_t x = 0;
+	if (!n || n > 16) {
+		snprintf(err, errlen, "since takes a stream position, a whole number from 0 to %lld",
+			 (long long)(SEQ_MAX - 1));
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9') {
+			snprintf(err, errlen, "since takes a stream position, a whole number from 0 to %lld, not \"%.*s\"",
+				 (long long)(SEQ_MAX - 1), (int)(n > 24 ? 24 : n), v);
+			return -1;
+		}
+		x = x * 10 + (v[i] - '0');
+	}
+	if (x >= SEQ_MAX) {
+		snprintf(err, errlen, "since takes a stream position, a whole number from 0 to %lld",
+			 (long long)(SEQ_MAX - 1));
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+static int by_ring_seq(const void *a, const void *b)
+{
+	uint64_t x = S.cache.entry[*(const uint32_t *)a]->seq, y = S.cache.entry[*(const uint32_t *)b]->seq;
+	return (x > y) - (x < y);
+}
+
+/* The cache replay: the latest ticker, book and status of every stream the ring will not
+ * bring from the client's position, oldest position first, so a client (a follower's relay
+ * among them) sees positions go up. */
+static void cache_start(struct client *c)
+{
+	free(c->cache_order);
+	c->cache_order = NULL;
+	c->cache_n = c->cache_pos = 0;
+	c->cache_todo = 0;
+	if (!S.cache.n)
+		return;
+	c->cache_order = malloc(S.cache.n * sizeof *c->cache_order);
+	if (!c->cache_order)
+		return; /* without memory for the order there is no replay; live data follows */
+	for (uint32_t i = 0; i < S.cache.n; i++)
+		if (S.cache.entry[i]->seq < c->tail)
+			c->cache_order[c->cache_n++] = i;
+	qsort(c->cache_order, c->cache_n, sizeof *c->cache_order, by_ring_seq);
+	c->cache_todo = 1;
+}
+
+/* {"type":"status","event":"gap","from":F,"to":T,...}: lines from F up to, not including, T
+ * may be missing (the ring no longer holds them). */
+static void reply_gap(struct client *c, int64_t from, int64_t to)
+{
+	char text[256];
+	int k = snprintf(text, sizeof text,
+			 "{\"type\":\"status\",\"event\":\"gap\",\"from\":%lld,\"to\":%lld,\"local_ts\":%lld,"
+			 "\"detail\":\"positions from %lld to %lld are no longer held here\",\"seq\":%lld}",
+			 (long long)from, (long long)to, (long long)clk_now_us(), (long long)from,
+			 (long long)to - 1, (long long)from - 1);
+	queue_reply(c, text, (size_t)k);
+}
+
+/* A resume further ahead of every position seen and of the clock than this is no position
+ * of this stream: a leader starts numbering at the time in µs and numbers one per line. */
+#define SINCE_AHEAD_US ((int64_t)3600 * 1000000)
+
+/* Where C starts: SINCE < 0 as a new client (the cache, then live data); else after stream
+ * position SINCE. */
+static void client_position(struct client *c, int64_t since)
+{
+	c->min_pos = -1;
+	c->live_from = 0;
+	c->tail = S.ring.head;
+	if (since < 0) {
+		cache_start(c);
+		return;
+	}
+	int64_t clock = clk_now_us();
+	if (since > S.last_pos && since > (S.last_pos > clock ? S.last_pos : clock) + SINCE_AHEAD_US) {
+		char err[200];
+		snprintf(err, sizeof err, "since %lld is ahead of the stream (newest position %lld); live data from now",
+			 (long long)since, (long long)S.last_pos);
+		reply_error(c, err);
+		S.m_resume_errors->v++;
+		cache_start(c);
+		return;
+	}
+	S.m_resumes->v++;
+	if (S.ring.oldest == S.ring.head || since >= S.last_pos) {
+		c->min_pos = since; /* nothing held after it yet: only what comes after it */
+		return;
+	}
+	struct msg *oldest = ring_get(&S.ring, S.ring.oldest);
+	if (oldest->pos > since + 1 && S.ring.evicted) {
+		/* The ring has let go of what followed SINCE: say so, then the latest state of
+		 * every stream from before what is held, then all that is held. */
+		S.m_resume_gaps->v++;
+		reply_gap(c, since + 1, oldest->pos);
+		c->tail = S.ring.oldest;
+		cache_start(c);
+	} else {
+		c->tail = ring_after_pos(&S.ring, since);
+	}
+	c->live_from = S.ring.head;
+	S.m_resume_lines->v += (double)(S.ring.head - c->tail);
 }
 
 /* ---- client messages ---- */
@@ -341,12 +455,23 @@ static void on_client_message(struct client *c, const char *s, size_t n, int bin
 			reply_error(c, err);
 			return;
 		}
+		int64_t since = -1;
+		int st = js_get(d, 0, "since");
+		if (st >= 0 && js_type(d, st) != JS_NULL &&
+		    (js_type(d, st) != JS_NUMBER || parse_since(js_ptr(d, st), js_len(d, st), &since, err, sizeof err))) {
+			if (js_type(d, st) != JS_NUMBER)
+				snprintf(err, sizeof err, "since takes a stream position, a whole number from 0 to %lld",
+					 (long long)(SEQ_MAX - 1));
+			reply_error(c, err);
+			S.m_resume_errors->v++;
+			since = -1;
+		}
 		filter_free(&c->f);
 		c->f = f;
 		reply_subscribed(c);
-		/* The new filter's streams start from their latest ticker and book. */
-		c->cache_pos = 0;
-		c->cache_todo = 1;
+		/* The new filter's streams start from their latest ticker and book, or after the
+		 * position the client names. */
+		client_position(c, since);
 		return;
 	}
 	reply_error(c, "unknown op (use subscribe or ping)");
@@ -450,9 +575,12 @@ void clients_check(int64_t now)
 			protocol_error(c, code, why);
 			continue;
 		}
-		uint64_t behind = S.ring.head - c->tail;
+		/* A resuming client is behind by what it asked for: only what came after its
+		 * resume counts (it is cut only when the ring lets go of what it still needs). */
+		uint64_t from = c->tail > c->live_from ? c->tail : c->live_from;
+		uint64_t behind = S.ring.head - from;
 		if (c->tail < S.ring.oldest || behind > S.o.max_backlog ||
-		    ring_backlog_bytes(&S.ring, c->tail) > S.o.max_backlog_bytes) {
+		    ring_backlog_bytes(&S.ring, from) > S.o.max_backlog_bytes) {
 			S.m_slow->v++;
 			if (log_allow(&S.rl_client, now) >= 0)
 				log_warn("client too slow, closing", " peer=%s behind=%llu sent=%llu", c->peer,
@@ -496,7 +624,7 @@ static size_t fill_ring(struct client *c, unsigned char *out, size_t cap, struct
 	*need = 0;
 	while (c->tail < S.ring.head) {
 		struct msg *m = ring_get(&S.ring, c->tail);
-		if (match(&c->f, m)) {
+		if (m->pos > c->min_pos && match(&c->f, m)) {
 			if (n + m->len > cap) {
 				if (!n)
 					*need = m->len;
@@ -574,12 +702,15 @@ static int client_write(struct client *c)
 		more = 1;
 	/* Latest tickers and books first, except those the ring will bring anyway. */
 	while (!more && c->cache_todo) {
-		if (c->cache_pos >= S.cache.n) {
+		if (c->cache_pos >= c->cache_n) {
 			c->cache_todo = 0;
+			free(c->cache_order);
+			c->cache_order = NULL;
 			break;
 		}
-		struct msg *m = S.cache.entry[c->cache_pos];
-		if (m->seq < c->tail && match(&c->f, m)) {
+		/* an entry replaced since the order was taken comes from the ring */
+		struct msg *m = S.cache.entry[c->cache_order[c->cache_pos]];
+		if (m->seq < c->tail && m->pos > c->min_pos && match(&c->f, m)) {
 			if (n + m->len > SCRATCH) {
 				if (n) {
 					more = 1;
@@ -879,6 +1010,14 @@ void clients_wake(void)
 	}
 	if (!F.njob)
 		return;
+	/* Followers' relays first: should this node die during the round, its followers hold
+	 * at least what any client of it got, which is what that client resumes from on them. */
+	for (int i = 0, k = 0; i < F.njob; i++)
+		if (F.job[i].c->relay) {
+			struct job t = F.job[k];
+			F.job[k++] = F.job[i];
+			F.job[i] = t;
+		}
 	run_round();
 	for (int i = 0; i < F.njob; i++) {
 		struct job *j = &F.job[i];
@@ -931,6 +1070,26 @@ static int query_filter(struct lws *wsi, struct filter *f, char *err, size_t err
 	return 0;
 }
 
+/* ?since=N (where to resume) and ?relay=1 (a follower's distribute). A bad since is told
+ * once connected, and the client gets live data from now. */
+static void query_position(struct lws *wsi, struct client *c)
+{
+	char arg[4096], err[200];
+	c->since = -1;
+	for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+		int n = lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n >= 6 && !strncmp(arg, "since=", 6)) {
+			if (parse_since(arg + 6, (size_t)n - 6, &c->since, err, sizeof err)) {
+				c->since = -1;
+				free(c->since_error);
+				c->since_error = strdup(err);
+			}
+		} else if (n == 7 && !strcmp(arg, "relay=1")) {
+			c->relay = 1;
+		}
+	}
+}
+
 int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct client *c = user;
@@ -964,6 +1123,7 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		}
 		c->counted = 1;
 		char err[512];
+		query_position(wsi, c);
 		if (query_filter(wsi, &c->f, err, sizeof err)) {
 			/* Told in the connection, which every client can read (a browser cannot
 			 * read the body of a refused upgrade): the error, then 1008. */
@@ -984,15 +1144,21 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	}
 	case LWS_CALLBACK_ESTABLISHED: {
 		struct filter f = c->f;
-		int counted = c->counted;
-		char *bad_filter = c->bad_filter;
+		int counted = c->counted, relay = c->relay;
+		char *bad_filter = c->bad_filter, *since_error = c->since_error;
+		int64_t since = c->since;
 		memset(c, 0, sizeof *c);
 		c->f = f;
 		c->counted = counted;
+		c->relay = relay;
 		c->wsi = wsi;
 		c->fd = lws_get_socket_fd(wsi);
-		c->tail = S.ring.head;
-		c->cache_todo = 1;
+		if (since_error) {
+			reply_error(c, since_error);
+			S.m_resume_errors->v++;
+			free(since_error);
+		}
+		client_position(c, since_error ? -1 : since);
 		lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
 		const char *why;
 		int code = 0;
@@ -1012,6 +1178,8 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			reply_text_error(c, bad_filter);
 			free(bad_filter);
 			c->cache_todo = 0;
+			free(c->cache_order);
+			c->cache_order = NULL;
 			start_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "bad filter");
 			c->close_after_replies = 1;
 		} else if (code) {
@@ -1100,6 +1268,10 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		filter_free(&c->f);
 		free(c->bad_filter);
 		c->bad_filter = NULL;
+		free(c->since_error);
+		c->since_error = NULL;
+		free(c->cache_order);
+		c->cache_order = NULL;
 		if (!c->wsi)
 			break;
 		guard_stop(c->fd);

@@ -5,9 +5,11 @@
 #include "events.h"
 #include "exitcode.h"
 #include "guard.h"
+#include "journal.h"
 #include "loop.h"
 #include "opt.h"
 #include "rundir.h"
+#include "seq.h"
 #include "serve.h"
 #include "sig.h"
 
@@ -57,11 +59,31 @@ static void name_dropped(struct met *counter, const char *kind, const char *s, s
 			 " kind=%s name=%s bytes=%zu", kind, log_quote(q, sizeof q, s, n > 40 ? 40 : n), n);
 }
 
-static void on_line(const char *line, size_t len)
+/* The stream position of a line: its own "seq" when distribute numbered it. While the input
+ * carries no positions at all (serve fed straight from convert), serve numbers the lines as
+ * a leader would, from the clock in µs; once it carries positions, a line without one is a
+ * node's own notice and repeats the position before it. Positions never go back along the
+ * ring: a line that would (a misrouted input) is taken as a notice too, counted. */
+static int64_t position_of(int64_t own)
+{
+	if (own >= 0) {
+		S.numbered = 1;
+		if (own >= S.last_pos)
+			return own;
+		S.m_pos_back->v++;
+		return S.last_pos;
+	}
+	if (S.numbered)
+		return S.last_pos;
+	if (S.own_pos <= S.last_pos)
+		S.own_pos = S.last_pos + 1 > clk_now_us() ? S.last_pos + 1 : clk_now_us();
+	return S.own_pos++;
+}
+
+/* One line into the ring and the cache (and the journal, unless it comes from there). */
+static void take_line(const char *line, size_t len, int live)
 {
 	struct js_doc *d = &S.doc;
-	S.m_lines->v++;
-	S.last_line_mono = clk_mono_us();
 	if (js_parse(d, line, len) != JS_OK || js_type(d, 0) != JS_OBJECT) {
 		S.m_bad_lines->v++;
 		if (log_allow(&S.rl_input, clk_mono_us()) >= 0)
@@ -78,20 +100,48 @@ static void on_line(const char *line, size_t len)
 	int64_t local_ts = 0;
 	if (js_int64(d, js_get(d, 0, "local_ts"), &local_ts))
 		local_ts = 0;
-	struct msg *m = msg_new(line, len, type, exch, sym, local_ts);
+	/* Every line a client gets ends with its position: the line's own, or one set here. */
+	int64_t own = seq_of_line(line, len);
+	int64_t pos = position_of(own);
+	long body = seq_body_len(line, len);
+	char suffix[SEQ_SUFFIX_MAX];
+	size_t slen = 0;
+	if (pos != own && body > 1)
+		slen = seq_suffix(suffix, pos);
+	else
+		body = (long)len; /* as it came (or not an object we can end: sent as it is) */
+	struct msg *m = msg_new(line, (size_t)body, suffix, slen, type, exch, sym, local_ts);
 	if (!m) {
 		S.m_bad_lines->v++;
 		return;
 	}
+	m->pos = pos;
+	S.last_pos = pos;
 	ring_push(&S.ring, m);
+	if (live)
+		journal_add(line, (size_t)body, suffix, slen);
 	if ((type == MT_TICKER || type == MT_BOOK) && exch && sym && !cache_put(&S.cache, m))
 		S.m_streams->v = S.cache.n;
-	/* The latest status line of each exchange, for pages that open later; and the history. */
+	/* The latest status line of each exchange, for pages that open later; and the history
+	 * (already kept for lines read back from the journal). */
 	if (type == MT_STATUS && exch) {
 		cache_put(&S.cache, m);
-		events_status(d);
+		if (live)
+			events_status(d);
 	}
 	msg_unref(m);
+}
+
+static void on_line(const char *line, size_t len)
+{
+	S.m_lines->v++;
+	S.last_line_mono = clk_mono_us();
+	take_line(line, len, 1);
+}
+
+static void from_journal(const char *line, size_t len)
+{
+	take_line(line, len, 0);
 }
 
 static void drain_lines(void)
@@ -109,6 +159,8 @@ static void drain_lines(void)
 			break;
 		}
 	}
+	/* Into the journal before any client has them: what a client got survives a restart. */
+	journal_flush();
 	clients_wake();
 }
 
@@ -261,6 +313,11 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		char err[256];
 		S.last_second = now;
 		S.m_evicted->v = (double)S.ring.evicted;
+		const struct journal_stats *js = journal_stats();
+		S.m_journal_lines->v = (double)js->lines;
+		S.m_journal_errors->v = (double)js->errors;
+		S.m_journal_replayed->v = (double)js->replayed;
+		S.m_position->v = (double)S.last_pos;
 		S.m_rss->v = met_rss_bytes();
 		char why[64];
 		S.m_ready->v = serve_ready(why, sizeof why);
@@ -294,8 +351,11 @@ static void usage(FILE *f)
 		"  -i, --input PATH           read lines from PATH (a FIFO is reopened at EOF)\n"
 		"      --node-id ID           name in /api/status (default $NODE_ID or the host name)\n"
 		"  -m, --max-clients N        refuse upgrades beyond N clients with 503 (default 10000)\n"
-		"      --ring N               messages kept for clients to catch up (default 65536)\n"
-		"      --ring-bytes BYTES     bytes kept in the ring (default 67108864)\n"
+		"      --ring N               messages kept for clients to catch up and resume\n"
+		"                             (default 1048576)\n"
+		"      --ring-bytes BYTES     bytes kept in the ring (default 268435456)\n"
+		"      --journal-bytes BYTES  the newest lines kept in RUN_DIR too, so a restarted\n"
+		"                             serve still has them (default 67108864; 0: none)\n"
 		"      --max-backlog N        a client further behind is closed with 1013 (default 16384)\n"
 		"      --max-backlog-bytes B  same, in bytes (default 8388608)\n"
 		"      --close-timeout MS     a client serve closes has MS for its socket to take the\n"
@@ -347,6 +407,7 @@ static int parse_opts(int argc, char **argv)
 		{ "path", required_argument, NULL, 'P' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "ready-timeout", required_argument, NULL, 'T' },
+		{ "journal-bytes", required_argument, NULL, 'J' },
 		{ "ring", required_argument, NULL, 'R' },
 		{ "ring-bytes", required_argument, NULL, 'G' },
 		{ "run-dir", required_argument, NULL, 'r' },
@@ -366,8 +427,9 @@ static int parse_opts(int argc, char **argv)
 	o->run_dir = getenv("RUN_DIR");
 	o->node_id = getenv("NODE_ID");
 	o->max_clients = 10000;
-	o->ring = 65536;
-	o->ring_bytes = 64 << 20;
+	o->ring = 1 << 20;
+	o->ring_bytes = 256 << 20;
+	o->journal_bytes = 64 << 20;
 	o->max_backlog = 16384;
 	o->max_backlog_bytes = 8 << 20;
 	o->ready_timeout_ms = 10000;
@@ -452,6 +514,11 @@ static int parse_opts(int argc, char **argv)
 			o->path = optarg;
 			break;
 		case 'r': o->run_dir = optarg; break;
+		case 'J':
+			if (opt_long(optarg, 0, 1LL << 34, &v, err, sizeof err))
+				goto bad;
+			o->journal_bytes = (uint64_t)v;
+			break;
 		case 'R':
 			if (opt_long(optarg, 64, 1 << 24, &v, err, sizeof err))
 				goto bad;
@@ -658,6 +725,23 @@ static int setup_metrics(void)
 				  "Messages received from clients.", NULL);
 	S.m_evicted = met_add(r, MET_COUNTER, "exchange_serve_ring_evicted_total",
 			      "Messages that left the shared ring.", NULL);
+	S.m_resumes = met_add(r, MET_COUNTER, "exchange_serve_resumes_total",
+			      "Clients that resumed after a stream position (?since= or a subscribe's since).", NULL);
+	S.m_resume_gaps = met_add(r, MET_COUNTER, "exchange_serve_resume_gaps_total",
+				  "Resumes from a position the ring no longer holds (told with a gap line).", NULL);
+	S.m_resume_lines = met_add(r, MET_COUNTER, "exchange_serve_resume_lines_total",
+				   "Ring lines behind the live position when resumes started (before filters).", NULL);
+	S.m_resume_errors = met_add(r, MET_COUNTER, "exchange_serve_resume_errors_total",
+				    "Bad since values (not a position, or ahead of the stream): told, and live data given.", NULL);
+	S.m_pos_back = met_add(r, MET_COUNTER, "exchange_serve_positions_back_total",
+			       "Input lines whose position was below one already taken in (kept as notices).", NULL);
+	S.m_journal_lines = met_add(r, MET_COUNTER, "exchange_serve_journal_lines_total",
+				    "Lines written to the journal (RUN_DIR/serve.journal).", NULL);
+	S.m_journal_errors = met_add(r, MET_COUNTER, "exchange_serve_journal_errors_total",
+				     "Journal writes that failed: those lines would not survive a restart.", NULL);
+	S.m_journal_replayed = met_add(r, MET_GAUGE, "exchange_serve_journal_replayed_lines",
+				       "Lines read back from the journal when serve started.", NULL);
+	S.m_position = met_add(r, MET_GAUGE, "exchange_serve_position", "The newest stream position taken in.", NULL);
 	S.m_streams = met_add(r, MET_GAUGE, "exchange_serve_cached_streams",
 			      "Cached lines for new clients: the latest ticker and book per stream, status line per exchange.", NULL);
 	S.m_ready = met_add(r, MET_GAUGE, "exchange_serve_ready", "1 when /ready answers 200.", NULL);
@@ -672,7 +756,9 @@ static int setup_metrics(void)
 			       S.m_latency && S.m_rss && S.m_rejected_auth && S.m_rejected_origin &&
 			       S.m_rejected_ip && S.m_rejected_admin && S.m_close_timeouts && S.m_proto_errors &&
 			       S.m_proto_too_large && S.m_names_full_exch && S.m_names_full_sym &&
-			       S.m_stale_textfiles
+			       S.m_stale_textfiles && S.m_resumes && S.m_resume_gaps && S.m_resume_lines &&
+			       S.m_resume_errors && S.m_pos_back && S.m_journal_lines && S.m_journal_errors &&
+			       S.m_journal_replayed && S.m_position
 		       ? 0
 		       : -1;
 }
@@ -727,6 +813,11 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	js_init(&S.doc, 0);
+	/* What the previous serve took in, back into the ring and the cache first. */
+	if (S.o.run_dir && S.o.journal_bytes &&
+	    journal_open(S.o.run_dir, S.o.journal_bytes, from_journal, err, sizeof err))
+		log_warn("no journal: lines will not survive a restart", " error=\"%s\"", err);
+	S.numbered = 0; /* whether the input numbers its lines is the input's to say */
 	S.scratch = malloc(LWS_PRE + SCRATCH);
 	int infd = STDIN_FILENO;
 	if (S.o.input) {
@@ -827,6 +918,7 @@ int main(int argc, char **argv)
 	lws_context_destroy(S.ctx);
 	if (S.o.run_dir)
 		rundir_remove_pid(S.o.run_dir, "serve");
+	journal_close();
 	ring_free(&S.ring);
 	cache_free(&S.cache);
 	events_free();

@@ -3,9 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct msg *msg_new(const char *line, size_t len, int type, unsigned exch, unsigned sym,
-		    int64_t local_ts)
+struct msg *msg_new(const char *line, size_t body, const char *tail, size_t tlen, int type, unsigned exch,
+		    unsigned sym, int64_t local_ts)
 {
+	size_t len = body + tlen;
 	size_t hdr = len < 126 ? 2 : len < 65536 ? 4 : 10;
 	struct msg *m = malloc(sizeof *m + hdr + len);
 	if (!m)
@@ -25,7 +26,9 @@ struct msg *msg_new(const char *line, size_t len, int type, unsigned exch, unsig
 		for (int i = 7; i >= 0; i--)
 			*p++ = (unsigned char)((uint64_t)len >> (8 * i));
 	}
-	memcpy(p, line, len);
+	memcpy(p, line, body);
+	if (tlen)
+		memcpy(p + body, tail, tlen);
 	m->len = (uint32_t)(hdr + len);
 	m->type = (uint8_t)type;
 	m->exch = (uint16_t)exch;
@@ -84,6 +87,19 @@ void ring_push(struct ring *r, struct msg *m)
 	m->refs++;
 	r->bytes += m->len;
 	r->slot[m->seq & (r->cap - 1)] = m;
+}
+
+uint64_t ring_after_pos(const struct ring *r, int64_t pos)
+{
+	uint64_t lo = r->oldest, hi = r->head;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (r->slot[mid & (r->cap - 1)]->pos <= pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 uint64_t ring_backlog_bytes(const struct ring *r, uint64_t seq)

@@ -11,7 +11,8 @@ enum msg_type { MT_TRADE, MT_TICKER, MT_BOOK, MT_STATUS, MT_OTHER, MT_COUNT };
 /* One normalized line, framed once as a WebSocket text frame for every client. Shared by
  * the ring and the cache, freed when neither holds it. */
 struct msg {
-	uint64_t seq;
+	uint64_t seq;      /* place in this serve's ring */
+	int64_t pos;       /* place in the cluster's stream ("seq" at the line's end) */
 	uint64_t cum;      /* framed bytes of every message up to and including this one */
 	int64_t local_ts;  /* µs, for the pipeline latency; 0 when the line had none */
 	uint32_t len;      /* framed length: header + payload */
@@ -22,9 +23,10 @@ struct msg {
 	unsigned char data[];
 };
 
-/* Builds a message for the line LINE (no newline). NULL when out of memory. */
-struct msg *msg_new(const char *line, size_t len, int type, unsigned exch, unsigned sym,
-		    int64_t local_ts);
+/* Builds a message for the line LINE (no newline) followed by TAIL (TLEN bytes, may be 0).
+ * NULL when out of memory. */
+struct msg *msg_new(const char *line, size_t len, const char *tail, size_t tlen, int type, unsigned exch,
+		    unsigned sym, int64_t local_ts);
 void msg_unref(struct msg *m);
 
 /* The ring keeps the newest messages within a count and a byte budget. Sequence numbers
@@ -51,6 +53,9 @@ static inline struct msg *ring_get(const struct ring *r, uint64_t seq)
 }
 /* Bytes between position SEQ and the head (what a client at SEQ still has to receive). */
 uint64_t ring_backlog_bytes(const struct ring *r, uint64_t seq);
+/* The ring sequence of the oldest message held whose stream position is above POS (the
+ * head when none is): stream positions never go down along the ring. */
+uint64_t ring_after_pos(const struct ring *r, int64_t pos);
 
 /* Interned names: exchanges (ids 1..63) and symbols (ids 1..). 0 means none or full. */
 unsigned intern_exchange(const char *s, size_t n);

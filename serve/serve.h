@@ -31,6 +31,7 @@ struct opts {
 	int max_clients;
 	uint32_t ring;
 	uint64_t ring_bytes;
+	uint64_t journal_bytes;
 	uint32_t max_backlog;
 	uint64_t max_backlog_bytes;
 	int ready_timeout_ms;
@@ -62,8 +63,17 @@ struct client {
 	struct lws *wsi;
 	struct filter f;
 	uint64_t tail;         /* next ring sequence to send */
-	uint32_t cache_pos;    /* next cache entry to consider; cache_todo while replaying */
+	uint32_t cache_pos;    /* next of cache_order to consider; cache_todo while replaying */
 	int cache_todo;
+	uint32_t *cache_order; /* the cache entries to replay, oldest stream position first */
+	uint32_t cache_n;
+	int64_t min_pos;       /* lines at or before this stream position are not sent: a
+	                        * resume from a position the ring has not reached yet */
+	uint64_t live_from;    /* ring sequence where a resume meets the live stream: its
+	                        * backlog counts from there */
+	int64_t since;         /* ?since= of the upgrade, -1 when none */
+	char *since_error;     /* a bad ?since=, told once connected */
+	int relay;             /* a follower's relay (?relay=1): written first */
 	char *reply[MAX_REPLIES];
 	uint16_t reply_len[MAX_REPLIES];
 	int nreplies;
@@ -106,6 +116,9 @@ struct serve {
 	int64_t drain_deadline;
 	int done;
 	int64_t started_us, last_line_mono;
+	int64_t last_pos;      /* the newest stream position taken in */
+	int numbered;          /* the input carries positions (from distribute) */
+	int64_t own_pos;       /* serve's own numbering, while the input carries none */
 	struct client *clients, *idle;
 	int nclients;
 	lws_sorted_usec_list_t sul_tick;
@@ -117,6 +130,8 @@ struct serve {
 	/* metrics */
 	struct met_reg *reg;
 	struct met *m_clients, *m_accepted, *m_rejected_full, *m_rejected_path, *m_rejected_drain,
+		*m_resumes, *m_resume_gaps, *m_resume_lines, *m_resume_errors, *m_pos_back,
+		*m_journal_lines, *m_journal_errors, *m_journal_replayed, *m_position,
 		*m_slow, *m_lines, *m_bad_lines, *m_sent, *m_bytes_sent, *m_latency, *m_rss,
 		*m_client_errors, *m_evicted, *m_streams, *m_ready, *m_client_msgs, *m_rejected_auth,
 		*m_rejected_origin, *m_rejected_ip, *m_rejected_admin, *m_close_timeouts,

@@ -587,8 +587,8 @@ json_match() {
 	wait_until 10 at_least 3 "$TMP/c1.out" '"type"'
 	wait_until 10 at_least 1 "$TMP/c2.out" '"type"'
 	sleep 0.2
-	# One status per exchange (Upbit's latest, its disconnection), in first-seen order.
-	[ "$(jq -c 'select(.type == "status") | [.exchange, .event]' "$TMP/c1.out" | tr '\n' ' ')" = '["upbit","disconnected"] ["binance","connected"] ' ]
+	# One status per exchange (Upbit's latest, its disconnection), oldest position first.
+	[ "$(jq -c 'select(.type == "status") | [.exchange, .event]' "$TMP/c1.out" | tr '\n' ' ')" = '["binance","connected"] ["upbit","disconnected"] ' ]
 	[ "$(jq -c '[.type, .exchange, .event]' "$TMP/c2.out" | tr '\n' ' ')" = '["status","binance","connected"] ' ]
 }
 

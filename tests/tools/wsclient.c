@@ -13,6 +13,7 @@
  */
 
 #include "common/tool.h"
+#include "seq.h"
 
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
@@ -78,6 +79,7 @@ static struct {
 	long long stall_after;		/* -1: never */
 	long stall_ping_ms;		/* 0: no pings while stalled */
 	int reconnect;
+	int no_resume;
 } opt = {
 	.clients = 1, .connect_timeout_ms = 30000, .max_inflight = 200,
 	.stats_interval_ms = 1000, .stall_after = -1, .stall_ping_ms = 1000,
@@ -269,6 +271,8 @@ struct client {
 	uint8_t assembling, too_big;
 	uint8_t timed_out;		/* abandoned at --connect-timeout */
 	uint8_t want_ping;		/* stalled: a ping is due */
+	int64_t last_seq;		/* newest stream position received, -1 none */
+	char *path;			/* the URL's path, with since= when resuming */
 	uint8_t resumed;		/* read again after a stall (--resume-after) */
 	lws_sorted_usec_list_t sul_resume;
 	char reason[REASON_MAX];
@@ -285,6 +289,9 @@ static struct {
 	long connected;		/* open, not counting our own final closes */
 	long connected_ever, connects, failed, rejected, closed;
 	long reconnects, stalled, too_big;
+	long resumes;			/* reconnections that asked for since= */
+	long gaps;			/* gap lines received */
+	long seq_repeats;		/* lines whose position was not above the last one */
 	long reached;		/* clients that got --count messages */
 	long given_up;		/* finished without getting them */
 	uint64_t messages, bytes;
@@ -354,7 +361,8 @@ write_stats_to(FILE *f)
 		first = 0;
 	}
 	fprintf(f, "},\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64
-		",\"too_big\":%ld", st.messages, st.bytes, st.too_big);
+		",\"too_big\":%ld,\"resumes\":%ld,\"gaps\":%ld,\"seq_repeats\":%ld",
+		st.messages, st.bytes, st.too_big, st.resumes, st.gaps, st.seq_repeats);
 	if (st.first_us >= 0)
 		fprintf(f, ",\"first_ms\":%.3f,\"last_ms\":%.3f",
 			(double)st.first_us / 1000.0,
@@ -473,6 +481,19 @@ launch(struct client *c)
 	i.address = target.host;
 	i.port = target.port;
 	i.path = target.path;
+	/* --reconnect resumes after the newest position this client has: what it missed while
+	 * away comes first, and nothing twice (serve's ?since=). */
+	if (opt.reconnect && !opt.no_resume && c->last_seq >= 0) {
+		size_t n = strlen(target.path) + 40;
+		char *p = realloc(c->path, n);
+		if (p) {
+			c->path = p;
+			snprintf(p, n, "%s%csince=%lld", target.path, strchr(target.path, '?') ? '&' : '?',
+				 (long long)c->last_seq);
+			i.path = p;
+			st.resumes++;
+		}
+	}
 	i.host = opt.host_header ? opt.host_header : target.host;
 	i.origin = NULL;		/* -H Origin: is sent verbatim */
 	i.protocol = NULL;
@@ -818,6 +839,17 @@ on_message(struct client *c, const char *p, size_t len)
 	c->conn_msgs++;
 	st.messages++;
 	st.bytes += len;
+	int64_t seq = seq_of_line(p, len);
+	if (len > 30 && !memcmp(p, "{\"type\":\"status\",\"event\":\"gap\"", 30)) {
+		st.gaps++;
+		logm(LV_WARN, "gap", "client=%d line=%.*s", c->idx, (int)(len > 300 ? 300 : len), p);
+	} else if (seq >= 0) {
+		/* a node's own notice repeats the position before it; a stream line never does */
+		if (seq <= c->last_seq && memcmp(p, "{\"type\":\"status\"", 16))
+			st.seq_repeats++;
+		if (seq > c->last_seq)
+			c->last_seq = seq;
+	}
 	if (stats_on) {
 		int64_t now = wall_us();
 		int64_t rel = now - st.start_wall;
@@ -1473,7 +1505,9 @@ usage(FILE *f)
 "      --unmasked          send the -s messages as unmasked frames\n"
 "      --rcvbuf BYTES      fixed socket receive buffer (no autotuning), so a\n"
 "                          stalled connection fills the server's socket sooner\n"
-"      --reconnect         reconnect closed connections (200 ms .. 2 s back-off)\n"
+"      --reconnect         reconnect closed connections (200 ms .. 2 s back-off),\n"
+"                          resuming after the newest stream position received\n"
+"      --no-resume         reconnect without asking to resume (live data from then)\n"
 "  -h, --help              this text\n"
 "Messages are printed by default only with one client. Logs go to stderr.\n"
 "Exit: 0 ok, 1 runtime failure (a client never connected, stdout error),\n"
@@ -1486,7 +1520,7 @@ enum {
 	O_CONNECT_TIMEOUT = 256, O_CA, O_SEND_FILE, O_PREFIX, O_STATS,
 	O_STATS_INTERVAL, O_COUNT, O_DURATION, O_EXIT_ON_CLOSE, O_NO_READ,
 	O_STALL_AFTER, O_RECONNECT, O_MAX_INFLIGHT, O_VERSION, O_STALL_PING,
-	O_RESUME_AFTER, O_SEND_RAW, O_SEND_CLOSE, O_UNMASKED, O_RCVBUF,
+	O_RESUME_AFTER, O_SEND_RAW, O_SEND_CLOSE, O_UNMASKED, O_RCVBUF, O_NO_RESUME,
 };
 
 static const struct option long_opts[] = {
@@ -1515,6 +1549,7 @@ static const struct option long_opts[] = {
 	{ "unmasked", no_argument, NULL, O_UNMASKED },
 	{ "rcvbuf", required_argument, NULL, O_RCVBUF },
 	{ "reconnect", no_argument, NULL, O_RECONNECT },
+	{ "no-resume", no_argument, NULL, O_NO_RESUME },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -1645,6 +1680,9 @@ parse_args(int argc, char **argv)
 				return bad_arg("--rcvbuf", optarg);
 			opt.rcvbuf = (long)v;
 			break;
+		case O_NO_RESUME:
+			opt.no_resume = 1;
+			break;
 		case O_RECONNECT:
 			opt.reconnect = 1;
 			break;
@@ -1774,6 +1812,7 @@ main(int argc, char **argv)
 	st.start_wall = wall_us();
 	for (i = 0; i < opt.clients; i++) {
 		clients[i].idx = (int)i;
+		clients[i].last_seq = -1;
 		queue_push(&clients[i]);
 	}
 	logm(LV_INFO, "starting", "url=\"%s\" clients=%ld", opt.url, opt.clients);
@@ -1842,6 +1881,8 @@ main(int argc, char **argv)
 	context = NULL;
 	for (i = 0; i < opt.clients; i++)
 		free(clients[i].buf);
+	for (i = 0; i < opt.clients; i++)
+		free(clients[i].path);
 	free(clients);
 	free(cq.q);
 	free(send_scratch);

@@ -1,0 +1,178 @@
+#!/usr/bin/env bats
+# Stream positions and resume at serve: every line ends with its position, ?since= and a
+# subscribe's since replay what a client missed from the ring, a resume beyond the ring is
+# told with one gap line, bad positions get an error and live data, and the journal keeps
+# the ring across a restart of serve.
+
+load helpers
+
+setup() { setup_tmp; }
+teardown() {
+	exec 8>&- 2>/dev/null
+	teardown_tmp
+}
+
+# numbered FIRST N [SYMBOL]: N trade lines with positions FIRST.. (ids equal to positions).
+numbered() {
+	local ts
+	ts=$(date +%s%6N)
+	awk -v first="$1" -v n="$2" -v sym="${3:-BTC-USDT}" -v ts="$ts" 'BEGIN {
+		for (i = first; i < first + n; i++)
+			printf "{\"type\":\"trade\",\"exchange\":\"binance\",\"symbol\":\"%s\",\"ts\":1,\"local_ts\":%s,\"id\":\"%d\",\"price\":1.5,\"amount\":2,\"side\":\"buy\",\"seq\":%d}\n", sym, ts, i, i
+	}'
+}
+positions() { jq -r 'select(.type == "trade") | .seq' "$1" | tr '\n' ' '; }
+# seq_range A B: "A A+1 ... B "
+seq_range() { seq "$1" "$2" | tr '\n' ' '; }
+position_is() { [ "$(serve_metric exchange_serve_position)" = "$1" ]; }
+replayed_is() { [ "$(serve_metric exchange_serve_journal_replayed_lines)" = "$1" ]; }
+
+@test "every line gets its position: an unnumbered input is numbered by serve, consecutively from the clock" {
+	t0=$(date +%s%6N)
+	start_serve
+	start c "$BIN/wsclient" "$WS"
+	wait_until 10 serve_clients_eq 1
+	for i in 1 2 3; do line trade binance BTC-USDT "$i"; done | feed
+	wait_until 10 at_least 3 "$TMP/c.out" '"type":"trade"'
+	jq -e -s 'all(.[]; (keys_unsorted | last) == "seq")' "$TMP/c.out"
+	mapfile -t p < <(jq -r .seq "$TMP/c.out")
+	[ "${p[0]}" -ge "$t0" ]
+	[ "${p[1]}" = $((p[0] + 1)) ] && [ "${p[2]}" = $((p[0] + 2)) ]
+}
+
+@test "a numbered input keeps its positions; a notice without one repeats the last position" {
+	start_serve
+	start c "$BIN/wsclient" "$WS"
+	wait_until 10 serve_clients_eq 1
+	{
+		numbered 500 2
+		printf '{"type":"status","exchange":"relay","local_ts":1,"event":"mode","detail":"direct"}\n'
+		numbered 502 1
+	} | feed
+	wait_until 10 at_least 4 "$TMP/c.out" '"seq"'
+	[ "$(jq -r '"\(.type)=\(.seq)"' "$TMP/c.out" | tr '\n' ' ')" = "trade=500 trade=501 status=501 trade=502 " ]
+}
+
+@test "?since=N replays every matching line after N from the ring, then live data, nothing twice" {
+	start_serve
+	{ numbered 1000 50 BTC-USDT; numbered 1050 50 ETH-USDT; } | feed
+	wait_until 10 position_is 1099
+	start all "$BIN/wsclient" "$WS?since=1019"
+	start eth "$BIN/wsclient" "$WS?types=trade&symbols=ETH-USDT&since=1079"
+	wait_until 10 at_least 80 "$TMP/all.out" '"type":"trade"'
+	wait_until 10 at_least 20 "$TMP/eth.out" '"type":"trade"'
+	numbered 1100 5 ETH-USDT | feed
+	wait_until 10 at_least 85 "$TMP/all.out" '"type":"trade"'
+	wait_until 10 at_least 25 "$TMP/eth.out" '"type":"trade"'
+	sleep 0.3
+	[ "$(positions "$TMP/all.out")" = "$(seq_range 1020 1104)" ]
+	[ "$(positions "$TMP/eth.out")" = "$(seq_range 1080 1104)" ]
+	# no cache replay before a resume: the ring brings all it needs
+	[ "$(jq -r .type "$TMP/all.out" | sort -u)" = trade ]
+	[ "$(serve_metric exchange_serve_resumes_total)" = 2 ]
+}
+
+@test "a subscribe with since resumes the same way" {
+	start_serve
+	numbered 2000 30 | feed
+	wait_until 10 position_is 2029
+	start c "$BIN/wsclient" --send '{"op":"subscribe","types":["trade"],"since":2024}' "$WS?types=ticker"
+	wait_until 10 at_least 5 "$TMP/c.out" '"type":"trade"'
+	sleep 0.3
+	grep -q '"type":"subscribed"' "$TMP/c.out"
+	[ "$(positions "$TMP/c.out")" = "$(seq_range 2025 2029)" ]
+}
+
+@test "a resume from before what the ring holds: one gap line with the range, the state of every stream, then all the ring holds" {
+	start_serve --ring 64
+	{
+		printf '{"type":"ticker","exchange":"binance","symbol":"SOL-USDT","local_ts":1,"last":7,"seq":3000}\n'
+		numbered 3001 199
+	} | feed
+	wait_until 10 position_is 3199
+	start c "$BIN/wsclient" "$WS?since=3010"
+	wait_until 10 at_least 64 "$TMP/c.out" '"type":"trade"'
+	sleep 0.3
+	[ "$(count "$TMP/c.out" '"event":"gap"')" = 1 ]
+	gap=$(grep '"event":"gap"' "$TMP/c.out")
+	[ "$(jq -r '"\(.from) \(.to)"' <<<"$gap")" = "3011 3136" ]
+	# the gap line first, then the ticker the ring let go of, then the 64 lines it holds
+	[ "$(head -1 "$TMP/c.out" | jq -r .event)" = gap ]
+	[ "$(sed -n 2p "$TMP/c.out" | jq -r '"\(.type) \(.seq)"')" = "ticker 3000" ]
+	[ "$(positions "$TMP/c.out")" = "$(seq_range 3136 3199)" ]
+	[ "$(serve_metric exchange_serve_resume_gaps_total)" = 1 ]
+}
+
+@test "bad positions get an error line naming the value, and live data from now" {
+	start_serve
+	numbered 4000 10 | feed
+	wait_until 10 position_is 4009
+	for q in 'since=abc' 'since=-5' 'since=99999999999999999999' "since=$((2 ** 52 + 5))"; do
+		name=c${#q}
+		start "$name" "$BIN/wsclient" "$WS?$q"
+		wait_until 10 grep -q '"type":"error"' "$TMP/$name.out"
+		grep '"type":"error"' "$TMP/$name.out" | grep -q 'since'
+	done
+	start s "$BIN/wsclient" --send '{"op":"subscribe","since":"x"}' "$WS"
+	wait_until 10 grep -q '"type":"error".*since' "$TMP/s.out"
+	# every one of them gets what comes next, and none the past
+	numbered 4010 3 | feed
+	for f in "$TMP"/c*.out "$TMP/s.out"; do
+		wait_until 10 at_least 3 "$f" '"type":"trade"'
+		[ "$(positions "$f")" = "4010 4011 4012 " ]
+	done
+	[ "$(serve_metric exchange_serve_resume_errors_total)" = 5 ]
+	grep -q "ahead of the stream" "$TMP/c22.out"
+}
+
+@test "a resume from a position the ring has not reached yet waits for it: only later lines come" {
+	start_serve
+	numbered 5000 10 | feed
+	wait_until 10 position_is 5009
+	start c "$BIN/wsclient" "$WS?since=5014"
+	wait_until 10 serve_clients_eq 1
+	numbered 5010 10 | feed
+	wait_until 10 at_least 5 "$TMP/c.out" '"type":"trade"'
+	sleep 0.3
+	[ "$(positions "$TMP/c.out")" = "$(seq_range 5015 5019)" ]
+}
+
+@test "the journal: a serve that restarts (even kill -9) has its lines again, and a client resumes across it" {
+	mkdir -p "$TMP/run"
+	start_serve --run-dir "$TMP/run"
+	start c "$BIN/wsclient" --reconnect --stats "$TMP/c.json" "$WS?types=trade"
+	wait_until 10 serve_clients_eq 1
+	numbered 6000 40 | feed
+	wait_until 10 at_least 40 "$TMP/c.out" '"type":"trade"'
+	# The client stops reading; serve takes 40 more lines (into the ring and the journal) and dies.
+	kill -STOP "$(pid_of c)"
+	numbered 6040 40 | feed
+	wait_until 10 position_is 6079
+	kill -9 "$(pid_of serve)"
+	kill -CONT "$(pid_of c)"
+	start serve2 "$BIN/serve" --port "$PORT" --bind 127.0.0.1 --input "$TMP/serve.in" --run-dir "$TMP/run"
+	wait_until 10 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
+	wait_until 5 replayed_is 80
+	numbered 6080 20 | feed
+	wait_until 15 at_least 100 "$TMP/c.out" '"type":"trade"'
+	sleep 0.5
+	# every trade once, in order, whatever the client had read when serve died
+	[ "$(positions "$TMP/c.out")" = "$(seq_range 6000 6099)" ]
+	kill "$(pid_of c)"
+	wait_until 5 test -s "$TMP/c.json"
+	jq -e '.resumes >= 1 and .gaps == 0 and .seq_repeats == 0' "$TMP/c.json"
+}
+
+@test "a cut by a crash in the journal's last line is left out, and the journal stays readable" {
+	mkdir -p "$TMP/run"
+	numbered 7000 5 >"$TMP/run/serve.journal"
+	printf '{"type":"trade","exchange":"binance","sym' >>"$TMP/run/serve.journal"
+	start_serve --run-dir "$TMP/run"
+	wait_until 5 replayed_is 5
+	start c "$BIN/wsclient" "$WS?since=6999"
+	wait_until 10 at_least 5 "$TMP/c.out" '"type":"trade"'
+	numbered 7005 1 | feed
+	wait_until 10 at_least 6 "$TMP/c.out" '"type":"trade"'
+	[ "$(positions "$TMP/c.out")" = "$(seq_range 7000 7005)" ]
+	jq -e -s 'length == 6' "$TMP/run/serve.journal"
+}
