@@ -81,6 +81,7 @@ struct kafka_cfg {
 	const char *brokers, *topic, *group_prefix, *node_id;
 	const char *const (*xprops)[2]; /* -X key=value, given to both clients */
 	int nxprops;
+	int64_t start_offset; /* where the consumer starts in partition 0; -1: its end */
 };
 /* Where consumed records go: the payload and its epoch and seq headers (-1 when absent). */
 struct kafka_sink {
@@ -92,6 +93,7 @@ struct kafka_stats {
 	uint64_t delivery_failed; /* records the producer refused or could not deliver */
 	uint64_t consumed;
 	int64_t lag;              /* records behind the end of the topic */
+	int64_t offset;           /* of the last record consumed, -1 none */
 	int ready;                /* the consumer fetches the topic */
 };
 int kafka_start(const struct kafka_cfg *cfg, const struct kafka_sink *sink, char *err, size_t errlen);

@@ -164,6 +164,7 @@ int kafka_start(const struct kafka_cfg *cfg, const struct kafka_sink *sink, char
 	memset(&K, 0, sizeof K);
 	K.cfg = *cfg;
 	K.sink = *sink;
+	K.stats.offset = -1;
 	js_init(&K.doc, 0);
 	if (pipe2(K.pipe, O_CLOEXEC | O_NONBLOCK)) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
@@ -215,10 +216,12 @@ int kafka_start(const struct kafka_cfg *cfg, const struct kafka_sink *sink, char
 	rd_kafka_queue_io_event_enable(K.cons_q, K.pipe[1], "c", 1);
 
 	/* The stream is partition 0 (the producer writes only there, so every node sees one
-	 * order). Assigning it directly, from the end, starts at once — no group join to wait
+	 * order). Assigning it directly, from the end (or where this node stopped reading, when
+	 * it restarts), starts at once — no group join to wait
 	 * for — and keeps the position through a Kafka outage: nothing is revoked. */
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(parts, K.cfg.topic, 0)->offset = RD_KAFKA_OFFSET_END;
+	rd_kafka_topic_partition_list_add(parts, K.cfg.topic, 0)->offset =
+		K.cfg.start_offset >= 0 ? K.cfg.start_offset : RD_KAFKA_OFFSET_END;
 	rd_kafka_resp_err_t e = rd_kafka_assign(K.cons, parts);
 	rd_kafka_topic_partition_list_destroy(parts);
 	if (e) {
@@ -281,6 +284,7 @@ void kafka_service(void)
 			break;
 		if (!m->err) {
 			K.stats.consumed++;
+			K.stats.offset = m->offset;
 			K.last_record = mono_now();
 			K.sink.record(K.sink.ctx, m->payload, m->len, header_int(m, "epoch"), header_int(m, "seq"));
 		}

@@ -146,6 +146,77 @@ static void forget_recent(int64_t older_than)
 	}
 }
 
+/* ---- where this node stood: what its serve took in before ---- */
+
+/* Reads one of serve's journal files: the newest position and the trades in it. */
+static void learn_journal(const char *path, uint64_t *lines)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	uint64_t key;
+	if (!f)
+		return;
+	while ((n = getline(&buf, &cap, f)) > 0) {
+		if (buf[n - 1] != '\n')
+			break; /* a line cut by a crash */
+		n--;
+		int64_t pos = seq_of_line(buf, (size_t)n);
+		if (pos > D.last_seq)
+			D.last_seq = pos;
+		if (line_trade_key(buf, (size_t)n, &key))
+			seen_add(&D.seen, key, line_local_ts(buf, (size_t)n));
+		(*lines)++;
+	}
+	free(buf);
+	fclose(f);
+}
+
+/* A distribute that restarts under a running serve picks up where the node stood: serve's
+ * journal holds what it took in, so the relay resumes after its newest position, and the
+ * trades in it are not passed on again (a new leader may publish some once more). */
+static void learn_where_we_stood(void)
+{
+	char path[4200];
+	uint64_t lines = 0;
+	if (!D.o.run_dir)
+		return;
+	snprintf(path, sizeof path, "%s/serve.journal.1", D.o.run_dir);
+	learn_journal(path, &lines);
+	snprintf(path, sizeof path, "%s/serve.journal", D.o.run_dir);
+	learn_journal(path, &lines);
+	if (lines)
+		log_info("took in serve's journal", " lines=%llu position=%lld trades=%u",
+			 (unsigned long long)lines, (long long)D.last_seq, D.seen.n);
+}
+
+/* RUN_DIR/kafka.offset ("TOPIC OFFSET"): the next record this node's consumer would read,
+ * so a distribute that restarts reads on from there instead of from the end of the topic
+ * (what it took in already is dropped by position). -1 when unknown. */
+static int64_t read_offset(void)
+{
+	char buf[600], topic[512];
+	long long off;
+	if (!D.o.run_dir || rundir_read(D.o.run_dir, "kafka.offset", buf, sizeof buf) <= 0 ||
+	    sscanf(buf, "%511s %lld", topic, &off) != 2 || strcmp(topic, D.o.topic) || off < 0)
+		return -1;
+	log_info("reading the topic on from where this node stopped", " topic=%s offset=%lld", topic, off);
+	return off;
+}
+
+static void write_offset(void)
+{
+	static int64_t written = -1;
+	char buf[600], err[256];
+	const struct kafka_stats *ks = kafka_stats();
+	if (!D.o.run_dir || ks->offset < 0 || ks->offset == written)
+		return;
+	snprintf(buf, sizeof buf, "%s %lld\n", D.o.topic, (long long)ks->offset + 1);
+	if (!rundir_write(D.o.run_dir, "kafka.offset", buf, err, sizeof err))
+		written = ks->offset;
+}
+
 /* ---- the leader numbers what it publishes ---- */
 
 /* A leader's positions are consecutive. A new term (this process leading for the first
@@ -552,6 +623,7 @@ static void write_metrics(void)
 	char err[256];
 	if (D.o.brokers) {
 		const struct kafka_stats *ks = kafka_stats();
+		write_offset();
 		D.m_produced->v = (double)ks->produced;
 		D.m_delivery_failed->v = (double)ks->delivery_failed;
 		D.m_consumed->v = (double)ks->consumed;
@@ -884,6 +956,7 @@ int main(int argc, char **argv)
 	/* The pid file first, then the role: elect either signals us or wrote the role already. */
 	if (D.o.run_dir)
 		rundir_write_pid(D.o.run_dir, "distribute", err, sizeof err);
+	learn_where_we_stood();
 	D.role = D.o.run_dir ? rundir_role(D.o.run_dir) : ROLE_LEADER;
 	if (D.role == ROLE_STANDBY)
 		D.role = ROLE_FOLLOWER; /* whether ingest runs is ingest's business; we keep what comes */
@@ -895,6 +968,7 @@ int main(int argc, char **argv)
 		const struct kafka_cfg kc = {
 			.brokers = D.o.brokers, .topic = D.o.topic, .group_prefix = D.o.group_prefix,
 			.node_id = D.o.node_id, .xprops = D.o.xprops, .nxprops = D.o.nxprops,
+			.start_offset = read_offset(),
 		};
 		const struct kafka_sink ksink = { .record = on_record };
 		if (kafka_start(&kc, &ksink, err, sizeof err)) {

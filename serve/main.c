@@ -63,7 +63,8 @@ static void name_dropped(struct met *counter, const char *kind, const char *s, s
  * carries no positions at all (serve fed straight from convert), serve numbers the lines as
  * a leader would, from the clock in µs; once it carries positions, a line without one is a
  * node's own notice and repeats the position before it. Positions never go back along the
- * ring: a line that would (a misrouted input) is taken as a notice too, counted. */
+ * ring: a line below the newest position taken in was taken in already (distribute
+ * restarted, and resumed a little early): -1, dropped and counted. */
 static int64_t position_of(int64_t own)
 {
 	if (own >= 0) {
@@ -71,7 +72,7 @@ static int64_t position_of(int64_t own)
 		if (own >= S.last_pos)
 			return own;
 		S.m_pos_back->v++;
-		return S.last_pos;
+		return -1;
 	}
 	if (S.numbered)
 		return S.last_pos;
@@ -103,6 +104,8 @@ static void take_line(const char *line, size_t len, int live)
 	/* Every line a client gets ends with its position: the line's own, or one set here. */
 	int64_t own = seq_of_line(line, len);
 	int64_t pos = position_of(own);
+	if (pos < 0)
+		return;
 	long body = seq_body_len(line, len);
 	char suffix[SEQ_SUFFIX_MAX];
 	size_t slen = 0;
@@ -734,7 +737,7 @@ static int setup_metrics(void)
 	S.m_resume_errors = met_add(r, MET_COUNTER, "exchange_serve_resume_errors_total",
 				    "Bad since values (not a position, or ahead of the stream): told, and live data given.", NULL);
 	S.m_pos_back = met_add(r, MET_COUNTER, "exchange_serve_positions_back_total",
-			       "Input lines whose position was below one already taken in (kept as notices).", NULL);
+			       "Input lines whose position was below one already taken in: had already, dropped.", NULL);
 	S.m_journal_lines = met_add(r, MET_COUNTER, "exchange_serve_journal_lines_total",
 				    "Lines written to the journal (RUN_DIR/serve.journal).", NULL);
 	S.m_journal_errors = met_add(r, MET_COUNTER, "exchange_serve_journal_errors_total",
