@@ -58,19 +58,31 @@ struct dist {
 	int64_t next_seq;     /* the leader's next position */
 	int64_t last_seq;     /* the newest position written for serve */
 	struct seen seen;
+	int64_t judged_from;  /* local_ts of the first trade this node passed on or found in
+	                       * serve's journal: a kept trade older than that went by
+	                       * before this node took part, and is not judged */
 	struct standby sb;
 	int promoting;        /* leading, but still taking in what the old leader got out */
 	int64_t promote_started;
 	lws_sorted_usec_list_t sul_promote;
 	char *stamp;          /* a line being numbered */
 	size_t stamp_cap;
+	/* a follower back in Kafka mode relays on until Kafka carries the stream past this */
+	int64_t relay_until;
+	/* a restart whose place in the topic is gone (retention): the relay fills the hole */
+	enum { CU_NONE, CU_CHECK, CU_RELAY } catchup;
+	int64_t kafka_start;  /* offset the consumer was asked to start at */
+	struct standby held;  /* Kafka's lines while the relay fills the hole */
+	int64_t held_first;   /* position of the first of them */
+	int64_t catchup_started;
 	/* metrics */
 	struct met_reg *reg;
 	struct met *m_in, *m_out, *m_dropped, *m_too_long, *m_kafka_mode, *m_leader, *m_rss, *m_produced,
 		*m_delivery_failed, *m_consumed, *m_fenced, *m_lag, *m_kafka_up, *m_relay_connected,
 		*m_relayed, *m_relay_stale, *m_duplicates, *m_discarded, *m_assigned, *m_mode_switches, *m_ready,
 		*m_trade_dups, *m_position, *m_standby_lines, *m_standby_bytes, *m_standby_dropped,
-		*m_standby_published, *m_standby_unjudged, *m_promotions, *m_promote_wait, *m_not_object;
+		*m_standby_published, *m_standby_unjudged, *m_promotions, *m_promote_wait, *m_not_object,
+		*m_catchups, *m_catchup_gaps;
 };
 
 extern struct dist D;

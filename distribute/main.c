@@ -27,6 +27,7 @@
 #define PROMOTE_QUIET_US (200 * 1000)
 #define PROMOTE_POLL_US (20 * LWS_US_PER_MS)
 #define STANDBY_MAX_LINES (1u << 20)
+#define CATCHUP_MAX_US ((int64_t)10 * 1000000)
 
 struct dist D;
 
@@ -84,8 +85,12 @@ static void emit_line(const char *line, size_t len, int64_t seq)
 		D.m_trade_dups->v++;
 		return;
 	}
-	if (!out_put(line, len, NULL, 0) && trade)
-		seen_add(&D.seen, key, line_local_ts(line, len));
+	if (!out_put(line, len, NULL, 0) && trade) {
+		int64_t ts = line_local_ts(line, len);
+		seen_add(&D.seen, key, ts);
+		if (!D.judged_from)
+			D.judged_from = ts;
+	}
 }
 
 /* A line of this node only (a mode change): it carries the position of the stream line
@@ -165,8 +170,12 @@ static void learn_journal(const char *path, uint64_t *lines)
 		int64_t pos = seq_of_line(buf, (size_t)n);
 		if (pos > D.last_seq)
 			D.last_seq = pos;
-		if (line_trade_key(buf, (size_t)n, &key))
-			seen_add(&D.seen, key, line_local_ts(buf, (size_t)n));
+		if (line_trade_key(buf, (size_t)n, &key)) {
+			int64_t ts = line_local_ts(buf, (size_t)n);
+			seen_add(&D.seen, key, ts);
+			if (!D.judged_from)
+				D.judged_from = ts;
+		}
 		(*lines)++;
 	}
 	free(buf);
@@ -363,6 +372,10 @@ static void set_mode(enum mode m, const char *why)
 		} else {
 			relay_start();
 		}
+	} else if (D.role == ROLE_FOLLOWER && relay_active()) {
+		/* The leader may still be in direct mode: relay on until Kafka brings a line past
+		 * what the relay brought (on_record), or nothing would come meanwhile. */
+		D.relay_until = D.last_seq;
 	} else {
 		relay_stop();
 	}
@@ -432,6 +445,9 @@ static void publish_kept(void)
 		last[h] = i + 1;
 	}
 	int64_t horizon = seen_horizon(&D.seen);
+	/* before this node took part in the stream, nothing tells what the cluster had */
+	if (D.judged_from > horizon)
+		horizon = D.judged_from - 1;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct kept *k = standby_at(&D.sb, i);
 		if (line_trade_key(k->line, k->len, &key)) {
@@ -578,8 +594,43 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 /* ---- what the Kafka consumer and the relay hand over ---- */
 
+/* The relay has filled the hole a restart found in the topic: Kafka's held lines follow. */
+static void catchup_finish(const char *why)
+{
+	log_info("caught up through the relay; on with the topic", " reason=\"%s\" held=%u", why, D.held.n);
+	D.catchup = CU_NONE;
+	if (D.mode == MODE_KAFKA)
+		relay_stop();
+	for (uint32_t i = 0; i < D.held.n; i++) {
+		const struct kept *k = standby_at(&D.held, i);
+		emit_line(k->line, k->len, seq_of_line(k->line, k->len));
+	}
+	standby_clear(&D.held);
+}
+
+/* The first record after a restart: when it is not the one asked for, the topic no longer
+ * holds what came while this node was away (its retention), and the leader's serve has it
+ * still: the relay fetches it after our newest position, while Kafka's lines wait. */
+static void catchup_check(void)
+{
+	const struct kafka_stats *ks = kafka_stats();
+	D.catchup = CU_NONE;
+	if (ks->offset <= D.kafka_start || D.role != ROLE_FOLLOWER)
+		return;
+	log_warn("the topic no longer holds where this node stopped; catching up from the leader's serve",
+		 " wanted_offset=%lld got_offset=%lld position=%lld", (long long)D.kafka_start,
+		 (long long)ks->offset, (long long)D.last_seq);
+	D.m_catchups->v++;
+	D.catchup = CU_RELAY;
+	D.catchup_started = clk_mono_us();
+	D.held_first = -1;
+	relay_start();
+}
+
 static void on_record(void *ctx, const char *line, size_t len, int64_t epoch, int64_t hseq)
 {
+	if (D.catchup == CU_CHECK)
+		catchup_check();
 	/* Fencing: a record from an older epoch than the newest known is a zombie leader's. */
 	int64_t floor = D.newest_epoch > D.epoch ? D.newest_epoch : D.epoch;
 	if (epoch < floor) {
@@ -588,13 +639,27 @@ static void on_record(void *ctx, const char *line, size_t len, int64_t epoch, in
 	}
 	if (epoch > D.newest_epoch)
 		D.newest_epoch = epoch;
-	if (D.mode != MODE_KAFKA)
-		return;
 	int64_t seq = seq_of_line(line, len);
-	if (seq < 0)
+	if (seq < 0) {
 		emit_local(line, len); /* a producer that does not number its lines */
-	else
-		emit_line(line, len, seq);
+		return;
+	}
+	if (D.catchup == CU_RELAY) {
+		if (D.held_first < 0)
+			D.held_first = seq;
+		standby_keep(&D.held, line, len, clk_mono_us());
+		return;
+	}
+	/* In direct mode too: the relay and the topic bring the same positions, and whichever
+	 * comes second is dropped. */
+	emit_line(line, len, seq);
+	if (D.relay_until >= 0 && seq > D.relay_until) {
+		D.relay_until = -1;
+		if (D.mode == MODE_KAFKA && relay_active()) {
+			log_info("Kafka carries the stream again; relay no longer needed", " position=%lld", (long long)seq);
+			relay_stop();
+		}
+	}
 }
 
 static void on_relayed(void *ctx, const char *line, size_t len)
@@ -606,11 +671,24 @@ static void on_relayed(void *ctx, const char *line, size_t len)
 		emit_local(line, len); /* (a leader that does not number its lines, too) */
 	else
 		emit_line(line, len, seq); /* the leader's own notices repeat a position: dropped */
+	if (D.catchup == CU_RELAY && D.held_first >= 0 && seq >= D.held_first - 1)
+		catchup_finish("the relay reached the topic's first line");
 }
 
 static int relay_wanted(void *ctx)
 {
 	return D.role == ROLE_FOLLOWER || D.promoting;
+}
+
+/* A catch-up that gets nowhere (no leader to relay from) ends: what the topic has follows,
+ * and the hole stays, counted. */
+static void catchup_tick(int64_t now)
+{
+	if (D.catchup != CU_RELAY || now - D.catchup_started < CATCHUP_MAX_US)
+		return;
+	D.m_catchup_gaps->v++;
+	log_warn("the relay could not fill the topic's hole; going on without it", " held=%u", D.held.n);
+	catchup_finish("gave up");
 }
 
 static int64_t relay_position(void *ctx)
@@ -649,6 +727,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 {
 	int64_t now = clk_mono_us();
 	mode_tick(now);
+	catchup_tick(now);
 	if (now - D.last_epoch_read >= 1000000) {
 		D.last_epoch_read = now;
 		read_epoch(); /* fencing uses the newest epoch this node knows of */
@@ -911,9 +990,13 @@ static int setup_metrics(void)
 				   "How long the last promotion took in the old leader's last lines before publishing.", NULL);
 	D.m_not_object = met_add(r, MET_COUNTER, "exchange_distribute_not_object_total",
 				 "Input lines that are not a JSON object, skipped.", NULL);
+	D.m_catchups = met_add(r, MET_COUNTER, "exchange_distribute_catchups_total",
+			       "Restarts that found the topic no longer held where the node stopped, filled from the leader's serve.", NULL);
+	D.m_catchup_gaps = met_add(r, MET_COUNTER, "exchange_distribute_catchup_gaps_total",
+				   "Catch-ups that gave up: the node's clients miss what the topic no longer held.", NULL);
 	D.m_rss = met_add(r, MET_GAUGE, "exchange_process_resident_memory_bytes",
 			  "Resident memory of each tool's process.", "tool=\"distribute\"");
-	return D.m_trade_dups && D.m_position && D.m_standby_lines && D.m_standby_bytes && D.m_standby_dropped &&
+	return D.m_catchups && D.m_catchup_gaps && D.m_trade_dups && D.m_position && D.m_standby_lines && D.m_standby_bytes && D.m_standby_dropped &&
 			       D.m_standby_published && D.m_standby_unjudged && D.m_promotions && D.m_promote_wait &&
 			       D.m_not_object && D.m_in && D.m_out && D.m_dropped && D.m_too_long && D.m_kafka_mode && D.m_mode_switches &&
 			       D.m_leader && D.m_produced && D.m_delivery_failed && D.m_consumed && D.m_fenced &&
@@ -946,7 +1029,8 @@ int main(int argc, char **argv)
 	D.sigfd = sig_init(signals, err, sizeof err);
 	if (D.sigfd < 0 || setup_metrics() || ndj_init(&D.in, STDIN_FILENO, D.o.max_line) ||
 	    oq_init(&D.out, STDOUT_FILENO, D.o.out_buffer) || seen_init(&D.seen, D.o.trade_window) ||
-	    standby_init(&D.sb, STANDBY_MAX_LINES, D.o.standby_bytes, (int64_t)D.o.standby_s * 1000000)) {
+	    standby_init(&D.sb, STANDBY_MAX_LINES, D.o.standby_bytes, (int64_t)D.o.standby_s * 1000000) ||
+	    standby_init(&D.held, STANDBY_MAX_LINES, 256 << 20, CATCHUP_MAX_US * 2)) {
 		log_error("cannot start", " error=\"%s\"", D.sigfd < 0 ? err : "out of memory");
 		return EXIT_RUNTIME;
 	}
@@ -956,6 +1040,7 @@ int main(int argc, char **argv)
 	/* The pid file first, then the role: elect either signals us or wrote the role already. */
 	if (D.o.run_dir)
 		rundir_write_pid(D.o.run_dir, "distribute", err, sizeof err);
+	D.relay_until = -1;
 	learn_where_we_stood();
 	D.role = D.o.run_dir ? rundir_role(D.o.run_dir) : ROLE_LEADER;
 	if (D.role == ROLE_STANDBY)
@@ -968,8 +1053,9 @@ int main(int argc, char **argv)
 		const struct kafka_cfg kc = {
 			.brokers = D.o.brokers, .topic = D.o.topic, .group_prefix = D.o.group_prefix,
 			.node_id = D.o.node_id, .xprops = D.o.xprops, .nxprops = D.o.nxprops,
-			.start_offset = read_offset(),
+			.start_offset = D.kafka_start = read_offset(),
 		};
+		D.catchup = D.kafka_start >= 0 ? CU_CHECK : CU_NONE;
 		const struct kafka_sink ksink = { .record = on_record };
 		if (kafka_start(&kc, &ksink, err, sizeof err)) {
 			log_error("cannot start the Kafka clients", " error=\"%s\"", err);
@@ -1027,6 +1113,7 @@ int main(int argc, char **argv)
 	forget_recent(INT64_MAX);
 	seen_free(&D.seen);
 	standby_free(&D.sb);
+	standby_free(&D.held);
 	free(D.stamp);
 	ndj_free(&D.in);
 	oq_free(&D.out);

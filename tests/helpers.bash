@@ -232,3 +232,34 @@ start_kafka() {
 }
 
 kafka_cmd() { printf '%s\n' "$1" | timeout 5 nc -U -q 1 "$TMP/kafka.sock"; }
+
+# start_nginx CONF PORT1 PORT2: the project's deploy/CONF, real nginx on loopback, in front
+# of the nodes on PORT1 and PORT2 (its backend1 and backend2). Plain port in $NGX_PORT, TLS
+# port (nginx-tls.conf) in $NGX_TLS_PORT.
+start_nginx() {
+	local nginx
+	nginx=$(PATH=$PATH:/usr/sbin:/sbin command -v nginx || true)
+	[ -n "$nginx" ] || { echo "nginx is not installed (make deps)"; return 1; }
+	local conf=$1 p1=$2 p2=$3 d=$TMP/nginx
+	NGX_PORT=$(free_port)
+	NGX_TLS_PORT=$(free_port)
+	mkdir -p "$d/cache"
+	sed -e "s#backend1:8080#127.0.0.1:$p1#" -e "s#backend2:8080#127.0.0.1:$p2#" \
+		-e "s#listen 80;#listen 127.0.0.1:$NGX_PORT;#" -e "s#listen 443 ssl;#listen 127.0.0.1:$NGX_TLS_PORT ssl;#" \
+		-e "s#/var/run/nginx.pid#$d/nginx.pid#" -e "s#/var/cache/nginx#$d/cache#g" \
+		-e "s#/etc/nginx/tls/tls.crt#$TMP/tls/server.crt#" -e "s#/etc/nginx/tls/tls.key#$TMP/tls/server.key#" \
+		"$ROOT/deploy/$conf" >"$d/nginx.conf"
+	if grep -vE '^\s*#' "$d/nginx.conf" | grep -nE 'backend[0-9]+:|listen +(80|443)\b|/var/run/|/var/cache/|/etc/nginx/'; then
+		echo "deploy/$conf names something the test does not render"
+		return 1
+	fi
+	# Workers as the test's user, so they can use the temp directories under $TMP.
+	local user=()
+	[ "$(id -u)" = 0 ] && user=(-g "user root;")
+	start nginx "$nginx" -p "$d/" -c nginx.conf -e "$d/error.log" "${user[@]}"
+	if [ "$conf" = nginx-tls.conf ]; then
+		wait_until 10 curl -fs --cacert "$TMP/tls/ca.crt" "https://localhost:$NGX_TLS_PORT/health" -o /dev/null
+	else
+		wait_until 10 curl -fs "http://127.0.0.1:$NGX_PORT/health" -o /dev/null
+	fi
+}

@@ -30,8 +30,6 @@ teardown() {
 	teardown_tmp
 }
 
-NGINX=$(PATH=$PATH:/usr/sbin:/sbin command -v nginx || true)
-
 # start_node NAME [PORT]: a standalone node fed by the fake exchange "fx"; its port in
 # $PORT_NAME. The node leads its own process group (setsid execs, so the recorded pid is
 # exchanged's), which teardown sweeps.
@@ -63,34 +61,6 @@ start_nodes() {
 	wait_until 20 node_up b
 }
 
-# start_nginx CONF: deploy/CONF on loopback in front of nodes a and b. Plain port in
-# $NGX_PORT, TLS port (nginx-tls.conf) in $NGX_TLS_PORT.
-start_nginx() {
-	[ -n "$NGINX" ] || { echo "nginx is not installed (make deps)"; return 1; }
-	local conf=$1 d=$TMP/nginx
-	NGX_PORT=$(free_port)
-	NGX_TLS_PORT=$(free_port)
-	mkdir -p "$d/cache"
-	sed -e "s#backend1:8080#127.0.0.1:$PORT_a#" -e "s#backend2:8080#127.0.0.1:$PORT_b#" \
-		-e "s#listen 80;#listen 127.0.0.1:$NGX_PORT;#" -e "s#listen 443 ssl;#listen 127.0.0.1:$NGX_TLS_PORT ssl;#" \
-		-e "s#/var/run/nginx.pid#$d/nginx.pid#" -e "s#/var/cache/nginx#$d/cache#g" \
-		-e "s#/etc/nginx/tls/tls.crt#$TMP/tls/server.crt#" -e "s#/etc/nginx/tls/tls.key#$TMP/tls/server.key#" \
-		"$ROOT/deploy/$conf" >"$d/nginx.conf"
-	if grep -vE '^\s*#' "$d/nginx.conf" | grep -nE 'backend[0-9]+:|listen +(80|443)\b|/var/run/|/var/cache/|/etc/nginx/'; then
-		echo "deploy/$conf names something the test does not render"
-		return 1
-	fi
-	# Workers as the test's user, so they can use the temp directories under $TMP.
-	local user=()
-	[ "$(id -u)" = 0 ] && user=(-g "user root;")
-	start nginx "$NGINX" -p "$d/" -c nginx.conf -e "$d/error.log" "${user[@]}"
-	if [ "$conf" = nginx-tls.conf ]; then
-		wait_until 10 curl -fs --cacert "$TMP/tls/ca.crt" "https://localhost:$NGX_TLS_PORT/health" -o /dev/null
-	else
-		wait_until 10 curl -fs "http://127.0.0.1:$NGX_PORT/health" -o /dev/null
-	fi
-}
-
 # got_after N FILE: every client index listed in FILE printed a message after line N of
 # the client's output (wsclient --prefix: "<index> <message>").
 got_after() {
@@ -109,7 +79,7 @@ answered_by() { [ "$(curl -fs "http://127.0.0.1:$NGX_PORT/api/status" | jq -r .n
 	PORT_b=$(free_port)
 	start_node a
 	wait_until 20 node_up a
-	start_nginx nginx.conf
+	start_nginx nginx.conf "$PORT_a" "$PORT_b"
 	start first "$BIN/wsclient" -n 10 --reconnect -q "ws://127.0.0.1:$NGX_PORT/ws/exchange?types=trade"
 	wait_until 20 node_clients_eq a 10
 	# Node b comes up. Once nginx tries it again (fail_timeout), it has the fewest
@@ -144,7 +114,7 @@ answered_by() { [ "$(curl -fs "http://127.0.0.1:$NGX_PORT/api/status" | jq -r .n
 
 @test "nginx: SIGTERM of a node: its clients get 1001, reconnect through nginx to the other node and get data again" {
 	start_nodes
-	start_nginx nginx.conf
+	start_nginx nginx.conf "$PORT_a" "$PORT_b"
 	start client "$BIN/wsclient" -n 20 --reconnect -p --prefix "ws://127.0.0.1:$NGX_PORT/ws/exchange?types=trade"
 	wait_until 20 clients_sum_eq 20
 	seq 0 19 >"$TMP/all"
@@ -178,7 +148,7 @@ answered_by() { [ "$(curl -fs "http://127.0.0.1:$NGX_PORT/api/status" | jq -r .n
 @test "nginx-tls.conf: http:// redirects to https://; wss:// and https:// reach both nodes" {
 	make_certs
 	start_nodes
-	start_nginx nginx-tls.conf
+	start_nginx nginx-tls.conf "$PORT_a" "$PORT_b"
 	run curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$NGX_PORT/ws/exchange?types=trade"
 	[ "$output" = "301 https://127.0.0.1/ws/exchange?types=trade" ]
 	curl -fsS --cacert "$TMP/tls/ca.crt" -D "$TMP/headers" "https://localhost:$NGX_TLS_PORT/ready" -o /dev/null
