@@ -61,11 +61,11 @@ start_node() {
 }
 
 trades() { count "$TMP/$1.out" '"type":"trade"'; }
-# Every client gets N more trades.
+# Every client gets 20 more trades.
 settle() {
 	local c want
 	for c in $CLIENTS; do
-		want=$(($(trades "$c") + ${1:-20}))
+		want=$(($(trades "$c") + 20))
 		wait_until 30 at_least "$want" "$TMP/$c.out" '"type":"trade"'
 	done
 }
@@ -84,7 +84,7 @@ ngx_backend() {
 # The figures: per client, the trades it got, the ones missing between its first and
 # the last one published, and the ones it got twice.
 account() {
-	local c ids newest
+	local c
 	fx fx pause
 	newest_of() { jq -r 'select(.type == "trade") | .id' "$TMP/$1.out" | sort -n | tail -1; }
 	# wait until every client holds the newest trade any of them has
