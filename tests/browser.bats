@@ -30,6 +30,15 @@ start_demo() {
 	wait_until 20 bash -c "curl -fs http://127.0.0.1:$PORT/metrics | awk '\$1 == \"exchange_serve_cached_streams\" && \$2 >= 18 { ok = 1 } END { exit !ok }'"
 }
 
+# The demo with /metrics, /api/status and /api/events refused to this host.
+start_demo_restricted() {
+	PORT=$(free_port)
+	RUN_DIR="$TMP/run" PORT=$PORT BIND=127.0.0.1 start demo "$ROOT/scripts/demo"
+	wait_until 20 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
+	wait_until 20 grep -q '^exchange_serve_cached_streams 2[0-9]' "$TMP/run/serve.prom"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/events")" = 403 ]
+}
+
 # page SCENARIO [browser-run options] -- [ARGS...]: runs a scenario on the page at $PORT.
 page() {
 	local scenario=$1 opts=()
@@ -102,6 +111,11 @@ page() {
 	start_demo
 	page events -- "$TMP/run"
 	[ -s "$TMP/page/events-1400x900.png" ]
+}
+
+@test "browser: where serve restricts /api/events, the Events page lists the status lines the page saw" {
+	SERVE_ARGS="--admin-allow 10.0.0.0/8" start_demo_restricted
+	page restricted --allow 'status of 403'
 }
 
 @test "browser: perps beside spot with basis and funding, stream positions resumed after a restart, gaps noted" {

@@ -32,8 +32,11 @@ function makeRows(tbody, side, reverse) {
 const askRows = makeRows(asksBody, 'ask', true);
 const bidRows = makeRows(bidsBody, 'bid');
 
-on('book', (mk) => { if (mk === current) { dirty = true; schedule(); } });
-on('market', (mk) => { if (mk === current) { dirty = true; schedule(); } });   // the last price, with or without a book
+// While a repaint waits for its turn a timer is set: no frame is asked for meanwhile.
+let waiting = false;
+const mark = (mk) => { if (mk === current) { dirty = true; if (!waiting) schedule(); } };
+on('book', mark);
+on('market', mark);   // the last price, with or without a book
 on('removed', (mk) => { if (mk === current) close(); });
 on('clear', () => close());
 
@@ -120,12 +123,12 @@ export function ageTick() {
 }
 
 onFrame((t) => {
-  if (!dirty || !current) return false;
-  if (panel.hidden) return false;
-  if (t - lastRun < EVERY) return true;
+  waiting = false;
+  if (!dirty || !current || panel.hidden) return 0;
+  if (t - lastRun < EVERY) { waiting = true; return EVERY - (t - lastRun); }
   lastRun = t;
   paint();
-  return false;
+  return 0;
 });
 
 // Exact values on hover: sizes are rounded for display.

@@ -170,11 +170,12 @@ function cellAge(x, mk, t) {
 }
 
 onFrame((t) => {
-  if (!dirty) return false;
-  if (t - lastRun < (route.name === 'cross' ? every.shown : every.hidden)) return true;
+  if (!dirty) return 0;
+  const due = route.name === 'cross' ? every.shown : every.hidden;
+  if (t - lastRun < due) return due - (t - lastRun);
   lastRun = t;
   render();
-  return false;
+  return 0;
 });
 
 // ---- history

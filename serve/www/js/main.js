@@ -82,11 +82,11 @@ function renderKnown() {
   }
 }
 onFrame((t) => {
-  if (!knownDirty) return false;
-  if (t - knownAt < 2000) return true;
+  if (!knownDirty) return 0;
+  if (t - knownAt < 2000) return 2000 - (t - knownAt);
   knownAt = t;
   renderKnown();
-  return false;
+  return 0;
 });
 function syncForm() {
   $('#f-symbol').value = filter.symbols.join(',');

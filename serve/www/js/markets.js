@@ -45,7 +45,9 @@ function view(mk) {
   return v;
 }
 
-on('market', (mk) => { dirty.add(mk); schedule(); });
+// While the rows wait for their next turn a timer is set: no frame is asked for meanwhile.
+let waiting = false;
+on('market', (mk) => { dirty.add(mk); if (!waiting) schedule(); });
 on('added', () => { orderDirty = true; schedule(); });
 on('removed', (mk) => { dropRow(mk); dirty.delete(mk); stale.delete(mk); orderDirty = true; schedule(); });
 on('clear', () => { body.replaceChildren(); dirty.clear(); stale.clear(); orderDirty = true; schedule(); });
@@ -293,10 +295,12 @@ window.addEventListener('resize', onScroll);
 document.addEventListener('visibilitychange', onScroll);
 
 onFrame((t) => {
-  let again = false;
+  let wait = 0;
+  waiting = false;
+  const pace = (k) => { const w = every[k] - (t - lastRun[k]); if (!wait || w < wait) wait = w; };
   if (orderDirty) {
     // The first rows of a fresh table go in at once; later arrivals and re-sorts are paced.
-    if (body.childElementCount < 50 || t - lastRun.order >= every.order) { lastRun.order = t; reorder(); } else again = true;
+    if (body.childElementCount < 50 || t - lastRun.order >= every.order) { lastRun.order = t; reorder(); } else pace('order');
   }
   if (dirty.size || (rangeDirty && stale.size)) {
     // At most ~10 repaints a second per row: faster than the eye, far cheaper than 60.
@@ -314,10 +318,10 @@ onFrame((t) => {
         for (const mk of stale) { const v = view(mk); if (v.index >= first && v.index <= lastRow) { renderRow(mk, false); stale.delete(mk); } }
       }
       rangeDirty = false;
-    } else again = true;
+    } else { pace('rows'); waiting = true; }
   }
   if (unflashDue) unflash(t);
-  return again;
+  return wait;
 });
 
 // Once a second (and when the link changes): off-screen rows catch up, ages tick, stale

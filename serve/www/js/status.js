@@ -100,7 +100,7 @@ export function renderConn(node) {
   setText($('.conn-text', connEl), label);
 }
 
-onFrame(() => { if (dirty) renderFeeds(); return false; });
+onFrame(() => { if (dirty) renderFeeds(); return 0; });
 
 // Once a second (DIMMED: the exchanges whose rows are dimmed).
 export function tick(dimmed) {

@@ -22,12 +22,13 @@ const recent = [];             // {m, mk, liq} or {gap}, oldest first
 let pending = 0;               // entries in recent not yet on the tape
 let paused = false, hovering = false, rebuild = false, lastRun = 0;
 let terms = [], minUsd = 0;
+let throttled = false;         // a timer brings the next turn: no frame asked for meanwhile
 
 on('trade', (m, mk, liq) => {
   recent.push({ m, mk, liq });
   if (recent.length > MAX_RECENT) recent.splice(0, recent.length - MAX_RECENT);
   pending = Math.min(pending + 1, MAX_RECENT);
-  schedule();
+  if (!throttled) schedule();
 });
 on('gap', (g) => {
   recent.push({ gap: g });
@@ -121,12 +122,13 @@ function render() {
 onFrame((t) => {
   const stopped = paused || hovering;
   setText(waiting, stopped && pending ? `${pending >= MAX_RECENT ? MAX_RECENT + '+' : pending} new` : '');
-  if (stopped && !rebuild) return false;
-  if (!pending && !rebuild) return false;
-  if (t - lastRun < EVERY) return true;
+  throttled = false;
+  if (stopped && !rebuild) return 0;
+  if (!pending && !rebuild) return 0;
+  if (t - lastRun < EVERY) { throttled = true; return EVERY - (t - lastRun); }
   lastRun = t;
   render();
-  return false;
+  return 0;
 });
 
 function setPaused(p) {

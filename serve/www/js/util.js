@@ -39,29 +39,39 @@ export const storage = {
 };
 
 // ---- rendering: every DOM update happens in one animation frame callback, from the views
-// that registered. A view's function returns true when it wants another frame (it was
-// throttled), so an idle page schedules nothing.
+// that registered. A view's function returns how many milliseconds until it wants to render
+// again (it is throttled and has something waiting), or 0 when it has nothing to do. The
+// next frame is then asked for by a timer at that time, never by a frame every 16 ms: a
+// busy page renders a few times a second, an idle page not at all.
 const renderers = [];
-let queued = false;
+let queued = false, timer = 0, timerAt = 0;
 export function onFrame(fn) { renderers.push(fn); }
 export function schedule() {
   if (queued) return;
   queued = true;
   requestAnimationFrame(frame);
 }
+function later(ms) {
+  const at = now() + ms;
+  if (timer && timerAt <= at) return;
+  clearTimeout(timer);
+  timerAt = at;
+  timer = setTimeout(() => { timer = 0; schedule(); }, ms);
+}
 function frame() {
   queued = false;
   const t = now();
-  let again = false;
+  let wait = Infinity;
   for (const fn of renderers) {
     try {
-      if (fn(t)) again = true;
+      const w = fn(t);
+      if (w > 0 && w < wait) wait = w;
     } catch (e) {
       // One broken view must not stop the others; the console keeps the trace.
       console.error(e);
     }
   }
-  if (again) schedule();
+  if (wait !== Infinity) later(wait);
 }
 
 // The current route (view), set by main.js.

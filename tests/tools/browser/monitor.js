@@ -316,6 +316,18 @@ module.exports = {
     await t.waitFor(`(() => { const r = [...document.querySelectorAll('#ev-table tbody tr')]; return r.length >= 1 && r.every((tr) => tr.dataset.exchange === 'upbit' && tr.dataset.kind === 'disconnected'); })()`, 5000, 'kind filter');
   },
 
+  // serve restricts /api/events and /api/status (--admin-allow): the Events page says so and
+  // lists the status lines the page saw itself (serve's cached ones included).
+  async restricted(t) {
+    await filled(t);
+    await t.goto(t.url.replace(/#.*$/, '') + '#events');
+    await t.waitFor(`document.querySelector('#ev-source').textContent.includes('/api/events unavailable (restricted by serve')`, 8000, 'the Events page says why');
+    await t.waitFor(`(() => { const r = [...document.querySelectorAll('#ev-table tbody tr')].map((tr) => tr.dataset.exchange + ' ' + tr.dataset.kind);
+      return r.includes('binance connected') && r.includes('upbit connected'); })()`, 5000, "the page's own status lines listed");
+    await t.goto(t.url.replace(/#.*$/, '') + '#dashboard');
+    await t.waitFor(`!document.querySelector('#dash-error').hidden && document.querySelector('#dash-error').textContent.includes('HTTP 403')`, 5000, 'the dashboard says /api/status is restricted');
+  },
+
   // The page's CPU over SECONDS, after a warm-up, on VIEW (book: the monitor with a book
   // open, the default; monitor; cross; dashboard; events): prints one JSON line.
   async cpu(t, [seconds, label, view]) {
