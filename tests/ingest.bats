@@ -410,3 +410,32 @@ oversize_is() { grep -q "^exchange_ingest_oversize_frames_total{exchange=\"binan
 	got=$(grep '"type":"book"' "$TMP/convert.out" | tail -1 | jq -c '{bids, asks}')
 	[ "$want" = "$got" ]
 }
+
+# snapshot_rec LEVELS: a Binance book:full recording whose REST snapshot has LEVELS levels a
+# side, and a diff after it.
+snapshot_rec() {
+	awk -v n="$1" 'BEGIN {
+		printf "{\"exchange\":\"binance\",\"local_ts\":1732222222000000,\"data\":{\"stream\":\"btcusdt@depthSnapshot\",\"data\":{\"lastUpdateId\":107,\"bids\":["
+		for (i = 0; i < n; i++) printf "%s[\"%d.00\",\"1.5\"]", i ? "," : "", 1000 - i
+		printf "],\"asks\":["
+		for (i = 0; i < n; i++) printf "%s[\"%d.00\",\"0.5\"]", i ? "," : "", 1001 + i
+		printf "]}}}\n"
+		printf "{\"exchange\":\"binance\",\"local_ts\":1732222222100000,\"data\":{\"stream\":\"btcusdt@depth@100ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":1732222222100,\"s\":\"BTCUSDT\",\"U\":100,\"u\":102,\"b\":[[\"95.00\",\"1\"]],\"a\":[]}}}\n"
+	}'
+}
+
+# ctl COMMAND: one command to ingest's control socket; prints the answer.
+ctl() { printf '%s\n' "$*" | timeout 5 nc -U -q 1 "$TMP/run/ingest.sock"; }
+
+@test "a REST snapshot longer than an envelope line may be fails, counted; the connection stays" {
+	snapshot_rec 400 >"$TMP/full.rec" # some 16 KiB of body, for lines of 1 KiB + 4 KiB
+	start_fakex fx binance --recording "$TMP/full.rec" --rate 20 --loop
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c book:full --max-frame 1024 --run-dir "$TMP/run" --url "binance=ws://127.0.0.1:$FX_PORT"
+	wait_until 10 at_least 1 "$TMP/ingest.out" '"event":"connected"'
+	[ "$(ctl resync binance BTC-USDT)" = "ok snapshot requested" ]
+	wait_until 10 grep -q '"event":"error","detail":"snapshot for BTC-USDT failed: body too large"' "$TMP/ingest.out"
+	grep -q 'level=warn tool=ingest msg="snapshot request failed" exchange=binance symbol=BTC-USDT .*error="body too large"' "$TMP/ingest.err"
+	wait_until 5 bash -c "grep -q '^exchange_ingest_snapshot_failures_total{exchange=\"binance\"} 1\$' '$TMP/run/ingest.prom'"
+	[ "$(count "$TMP/ingest.out" 'depthSnapshot')" -eq 0 ]
+	[ "$(count "$TMP/ingest.out" '"event":"connected"')" -eq 1 ]
+}
