@@ -184,6 +184,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		conn_tick(&g.conns[i], now);
 		active += g.conns[i].state != CONN_IDLE;
 	}
+	rest_tick(now);
 	if (now - g.last_metrics >= METRICS_EVERY_US) {
 		g.last_metrics = now;
 		write_metrics();

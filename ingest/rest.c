@@ -24,6 +24,8 @@ struct rest_req {
 	/* The connection lws holds for this request: set by lws when it creates it (pwsi),
 	 * cleared when lws destroys it, so that a late callback of an old one is told apart. */
 	struct lws *wsi;
+	int64_t deadline;      /* clk_mono_us: past it, the request fails */
+	int timed_out;         /* ended by rest_tick: that is why, whatever lws says */
 	int status;            /* HTTP status of the answer (0: none yet) */
 	char *body;
 	size_t len;
@@ -68,9 +70,14 @@ static void done(struct rest_req *r, const char *err)
 	memset(r, 0, sizeof *r);
 }
 
-/* A request ended without its body; lws says WHY. */
+/* Why a request ended without its body, when lws says WHY: a timeout of ours wins. */
 static void ended(struct rest_req *r, const char *why)
 {
+	char err[64];
+	if (r->timed_out) {
+		snprintf(err, sizeof err, "no complete answer within %d s", REST_TIMEOUT_MS / 1000);
+		why = err;
+	}
 	done(r, why);
 }
 
@@ -222,6 +229,7 @@ int rest_fetch(const struct rest_get *g)
 	if (!strcmp(prot, "https"))
 		i.ssl_connection = LCCSCF_USE_SSL;
 	r->in_use = 1;
+	r->deadline = clk_mono_us() + (int64_t)REST_TIMEOUT_MS * 1000;
 	char msg[64];
 	snprintf(msg, sizeof msg, "fetching a %s", r->what);
 	log_info(msg, " exchange=%s symbol=%s url=%s", r->src->exchange, r->sym, r->url);
@@ -231,4 +239,18 @@ int rest_fetch(const struct rest_get *g)
 		return -1;
 	}
 	return 0;
+}
+
+void rest_tick(int64_t now)
+{
+	for (int i = 0; i < REST_MAX; i++) {
+		struct rest_req *r = &reqs[i];
+		if (!r->in_use || r->timed_out || now < r->deadline)
+			continue;
+		r->timed_out = 1;
+		if (r->wsi)
+			lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		else
+			ended(r, NULL);
+	}
 }

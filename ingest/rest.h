@@ -1,5 +1,5 @@
 /* rest.h: ingest's REST client — an HTTP GET whose JSON body becomes one envelope line,
- * {"stream":TAG,"data":BODY}, bounded in size, each outcome counted. Order book
+ * {"stream":TAG,"data":BODY}, bounded in size and in time, each outcome counted. Order book
  * snapshots use it today; instrument metadata is the next. */
 #ifndef INGEST_REST_H
 #define INGEST_REST_H
@@ -12,6 +12,7 @@
 
 #define REST_MAX 8                  /* requests in flight at once */
 #define REST_MAX_BODY (32u << 20)   /* a longer body fails the request */
+#define REST_TIMEOUT_MS 10000       /* a request not done by then fails */
 
 struct rest_get {
 	const struct out_src *src; /* whose line it is (must outlive the request) */
@@ -32,6 +33,9 @@ void rest_teardown(void);
  * copied. Returns 0, or -1 when it cannot start now (all requests busy, a bad URL, lws
  * refused it). */
 int rest_fetch(const struct rest_get *g);
+
+/* Ends the requests that passed REST_TIMEOUT_MS; called by the loop's tick. */
+void rest_tick(int64_t now);
 
 /* The lws protocol of REST requests; each one's user data is its request. */
 int rest_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -427,6 +427,31 @@ snapshot_rec() {
 # ctl COMMAND: one command to ingest's control socket; prints the answer.
 ctl() { printf '%s\n' "$*" | timeout 5 nc -U -q 1 "$TMP/run/ingest.sock"; }
 
+@test "a REST snapshot not done within 10 s fails: said at warn level and in an event, counted; the next one is fetched" {
+	snapshot_rec 2 >"$TMP/full.rec"
+	start_fakex fx binance --recording "$TMP/full.rec" --rate 20 --loop
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c book:full --run-dir "$TMP/run" --url "binance=ws://127.0.0.1:$FX_PORT"
+	wait_until 10 at_least 1 "$TMP/ingest.out" '"event":"connected"'
+	# The exchange takes the request's TCP connection and never answers it.
+	fx fx hang on
+	[ "$(ctl resync binance BTC-USDT)" = "ok snapshot requested" ]
+	t0=$SECONDS
+	wait_until 1 at_least 1 "$TMP/ingest.err" 'msg="fetching a snapshot" exchange=binance symbol=BTC-USDT'
+	[ "$(ctl resync binance BTC-USDT)" = "ok snapshot requested" ] # the same one, still on its way
+	wait_until 15 grep -q '"event":"error","detail":"snapshot for BTC-USDT failed: no complete answer within 10 s"' "$TMP/ingest.out"
+	[ $((SECONDS - t0)) -ge 9 ]
+	grep -q 'level=warn tool=ingest msg="snapshot request failed" exchange=binance symbol=BTC-USDT url=http://127.0.0.1:[0-9]*/api/v3/depth?symbol=BTCUSDT&limit=1000 error="no complete answer within 10 s"' "$TMP/ingest.err"
+	[ "$(count "$TMP/ingest.err" 'msg="fetching a snapshot"')" -eq 1 ]
+	wait_until 5 bash -c "grep -q '^exchange_ingest_snapshot_failures_total{exchange=\"binance\"} 1\$' '$TMP/run/ingest.prom'"
+	# The exchange connection was never in question, and the next request gets through.
+	fx fx hang off
+	[ "$(ctl resync binance BTC-USDT)" = "ok snapshot requested" ]
+	wait_until 10 grep -q '^{"exchange":"binance","local_ts":[0-9]*,"data":{"stream":"btcusdt@depthSnapshot","data":{"lastUpdateId":107,' "$TMP/ingest.out"
+	wait_until 5 bash -c "grep -q '^exchange_ingest_snapshots_total{exchange=\"binance\"} 1\$' '$TMP/run/ingest.prom'"
+	[ "$(count "$TMP/ingest.out" '"event":"connected"')" -eq 1 ]
+	[ "$(count "$TMP/ingest.out" '"event":"disconnected"')" -eq 0 ]
+}
+
 @test "a REST snapshot longer than an envelope line may be fails, counted; the connection stays" {
 	snapshot_rec 400 >"$TMP/full.rec" # some 16 KiB of body, for lines of 1 KiB + 4 KiB
 	start_fakex fx binance --recording "$TMP/full.rec" --rate 20 --loop
