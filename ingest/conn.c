@@ -89,13 +89,14 @@ struct step {
 #define GO(state, action) { CONN_##state, action }
 
 /* Every transition of a connection is a cell here: the state it goes to and what is done on
- * the way. An event with no cell in a state is ignored there. Whatever ends a connection from
- * our side goes to CLOSING (or STOPPING), and only lws's report of the end (CLOSED) leaves
- * those: the end of a connection is reported once, whichever way it came. */
+ * the way. An event with no cell in a state is ignored there. Only START makes an idle
+ * connection wanted: the role decides, so a follower's or a stopping ingest's stays idle
+ * whoever asks for a reconnect. Whatever ends a connection from our side goes to CLOSING (or
+ * STOPPING), and only lws's report of the end (CLOSED) leaves those: the end of a connection is
+ * reported once, whichever way it came. */
 static const struct step table[CONN_NSTATES][CONN_NEVENTS] = {
 	[CONN_IDLE] = {
 		[CONN_EV_START]           = GO(CONNECTING, act_connect),
-		[CONN_EV_RECONNECT]       = GO(CONNECTING, act_connect),
 	},
 	[CONN_CONNECTING] = {
 		[CONN_EV_CONNECTED]       = GO(OPEN, act_opened),
@@ -136,8 +137,9 @@ static const struct step table[CONN_NSTATES][CONN_NEVENTS] = {
 /* The one dispatch. The state is entered before the action runs, and nothing follows the
  * action: an action may raise an event itself (an attempt that cannot even start ends at
  * once, from inside act_connect), and that event finds the state it expects. WHY may be
- * NULL (the event's own reason); FAIL counts only for CLOSED. */
-static void dispatch(struct conn *c, enum conn_ev ev, enum conn_fail fail, const char *why)
+ * NULL (the event's own reason); FAIL counts only for CLOSED. Returns 0, or -1 when the
+ * state ignores the event. */
+static int dispatch(struct conn *c, enum conn_ev ev, enum conn_fail fail, const char *why)
 {
 	const struct step *s = &table[c->state][ev];
 	struct ev_arg a = {
@@ -148,7 +150,7 @@ static void dispatch(struct conn *c, enum conn_ev ev, enum conn_fail fail, const
 	if (!s->act) {
 		log_debug("event ignored", " exchange=%s state=%s event=%s", c->x->name,
 			  state_names[c->state], ev_info[ev].name);
-		return;
+		return -1;
 	}
 	if (c->state != s->to) {
 		log_debug("state", " exchange=%s event=%s from=%s to=%s", c->x->name, ev_info[ev].name,
@@ -158,11 +160,12 @@ static void dispatch(struct conn *c, enum conn_ev ev, enum conn_fail fail, const
 		c->m_connected->v = s->to == CONN_OPEN;
 	}
 	s->act(c, &a);
+	return 0;
 }
 
-void conn_event(struct conn *c, enum conn_ev ev)
+int conn_event(struct conn *c, enum conn_ev ev)
 {
-	dispatch(c, ev, CONN_F_NONE, NULL);
+	return dispatch(c, ev, CONN_F_NONE, NULL);
 }
 
 /* ---- the actions ---- */

@@ -127,8 +127,9 @@ void conn_cancel_timer(struct conn *c);
 /* Frees its buffers; after the lws context is gone. */
 void conn_free(struct conn *c);
 
-/* Dispatches EV through the table. From outside: START, STOP and RECONNECT. */
-void conn_event(struct conn *c, enum conn_ev ev);
+/* Dispatches EV through the table. From outside: START, STOP and RECONNECT. Returns 0, or -1
+ * when the connection's state ignores EV (RECONNECT while idle or stopping). */
+int conn_event(struct conn *c, enum conn_ev ev);
 /* Called every tick: raises the timeout events that fell due, asks to send what is due. */
 void conn_tick(struct conn *c, int64_t now);
 

@@ -134,8 +134,10 @@ static void reconnect(struct ctl_client *cl, const char *exchange)
 		reply(cl, "error unknown exchange\n");
 		return;
 	}
-	conn_event(c, CONN_EV_RECONNECT);
-	reply(cl, "ok\n");
+	if (conn_event(c, CONN_EV_RECONNECT))
+		reply(cl, "error not active (a follower, or stopping)\n");
+	else
+		reply(cl, "ok\n");
 }
 
 static void command(struct ctl_client *cl, char *line)

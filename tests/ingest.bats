@@ -361,6 +361,25 @@ oversize_is() { grep -q "^exchange_ingest_oversize_frames_total{exchange=\"binan
 	[[ "$output" == error* ]]
 }
 
+@test "control socket: reconnect makes no connection for a follower; a leader's is replaced at once" {
+	echo follower >"$TMP/run/role"
+	start_fakex fx upbit --recording "$TMP/upbit.rec" --rate 20 --loop
+	start ingest "$BIN/ingest" -x upbit:BTC-KRW --run-dir "$TMP/run" --url "upbit=ws://127.0.0.1:$FX_PORT/websocket/v1"
+	pid=$LAST_PID
+	wait_until 10 test -S "$TMP/run/ingest.sock"
+	run ctl reconnect upbit
+	[[ "$output" == "error not active"* ]]
+	ctl status | jq -e '.role == "follower" and .exchanges[0].state == "idle"'
+	[ "$(fx fx stats | jq .accepted)" -eq 0 ]
+	kill -USR1 "$pid"
+	wait_until 10 at_least 3 "$TMP/ingest.out" '"data":'
+	[ "$(ctl reconnect upbit)" = "ok" ]
+	wait_until 10 at_least 2 "$TMP/ingest.out" '"event":"connected"'
+	grep -q '"event":"disconnected","detail":"reconnect requested"' "$TMP/ingest.out"
+	[ "$(count "$TMP/ingest.err" 'msg="reconnecting"')" -eq 0 ] # at once, no back-off
+	[ "$(fx fx stats | jq .accepted)" -eq 2 ]
+}
+
 @test "SIGTERM stops ingest cleanly; usage errors exit 2" {
 	start_fakex fx binance --recording "$TMP/binance.rec" --rate 20 --loop
 	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --url "binance=ws://127.0.0.1:$FX_PORT"
