@@ -116,12 +116,24 @@ checkpoint() {
 	fx fx play
 }
 # The time from T0 (ms) to the new leader's "leading" line (it publishes from then on).
+leading_after() { # leading_after NODE T0: the ms of NODE's first "leading" line after T0
+	grep 'tool=distribute msg="leading"' "$TMP/$1.node.err" | sed 's/^ts=\([^ ]*\) .*/\1/' |
+		while read -r t; do
+			ms=$(date -d "$t" +%s%3N)
+			[ "$ms" -ge "$2" ] && { echo "$ms"; break; }
+		done
+}
 note_failover() {
 	local t0=$1 l t
 	l=$(leader_node | grep -vx "$2" | head -1)
-	t=$(grep 'tool=distribute msg="leading"' "$TMP/$l.node.err" | tail -1 | sed 's/^ts=\([^ ]*\) .*/\1/')
-	[ -n "$t" ] || return 0
-	FAILOVER_NOTE=$(printf '  (new leader %s publishing %d ms after)' "$l" $(($(date -d "$t" +%s%3N) - t0)))
+	wait_until 10 bash -c "grep -q 'tool=distribute msg=\"leading\"' '$TMP/$l.node.err'" || return 0
+	for _ in $(seq 1 100); do
+		t=$(leading_after "$l" "$t0")
+		[ -n "$t" ] && break
+		sleep 0.05
+	done
+	[ -n "$t" ] && FAILOVER_NOTE=$(printf '  (new leader %s publishing %d ms after)' "$l" $((t - t0)))
+	return 0
 }
 
 # run_failures MODE RATE
