@@ -49,7 +49,7 @@ start_node() {
 	[ -f "$TMP/$n.port" ] || free_port >"$TMP/$n.port"
 	port=$(port_of "$n")
 	mkdir -p "$TMP/$n"
-	env ZOOKEEPER_CONNECT="$ZK" ZK_SESSION_TIMEOUT_MS=2000 ZK_ELECTION_PATH="/nolost/$BATS_TEST_NUMBER" \
+	env ZOOKEEPER_CONNECT="$ZK" ZK_SESSION_TIMEOUT_MS=2000 ZK_ELECTION_PATH="/nolost/${BATS_TEST_NUMBER:-1}" \
 		KAFKA_BOOTSTRAP_SERVERS="${KAFKA:-}" KAFKA_FALLBACK_AFTER=2 \
 		EXCHANGES="binance:BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT,BNB-BTC" CHANNELS=trade \
 		EXCHANGE_URLS="binance=ws://127.0.0.1:$FX_PORT" NODE_ID="$n" RUN_DIR="$TMP/$n" PORT="$port" \
@@ -90,7 +90,7 @@ same_newest() {
 }
 count_so_far() {
 	local c total unique first last
-	fx fx pause
+	fx fx pause >/dev/null
 	wait_until 30 same_newest
 	sleep 1
 	wait_until 10 same_newest
@@ -113,7 +113,7 @@ checkpoint() {
 	count_so_far
 	printf '#   %-66s lost %5d  duplicated %5d%s\n' "$1" $((LOST - was_lost)) $((DUPS - was_dups)) "${FAILOVER_NOTE:-}" >&3
 	FAILOVER_NOTE=
-	fx fx play
+	fx fx play >/dev/null
 }
 # The time from T0 (ms) to the new leader's "leading" line (it publishes from then on).
 leading_after() { # leading_after NODE T0: the ms of NODE's first "leading" line after T0
