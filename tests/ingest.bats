@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# ingest against the fake exchange (tests/tools/fakex.c), over ws:// and wss://.
+# ingest against the fake exchange (tests/tools/fakex/), over ws:// and wss://.
 
 load helpers
 
