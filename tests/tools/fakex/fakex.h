@@ -217,7 +217,7 @@ struct conn {
 	int running;		/* replay timer is scheduled */
 	int64_t replay_at;	/* when it runs (mono_us) */
 	size_t cursor;
-	uint64_t pass;		/* --loop: passes of the recording completed (trade ids move) */
+	uint64_t pass;		/* --loop: passes of the recording completed */
 	uint64_t live_at;	/* --live: absolute line count reached */
 	int live_joined;
 	int64_t base_us, due_us;
@@ -276,9 +276,10 @@ void replays_due(void);
 int replay_timer_start(void);
 /* The furthest line any connection's replay has reached. */
 size_t replay_reach(void);
-const struct rline *replay_take(struct conn *c);
-/* The frame sent for L on C; valid until the next call. */
-const char *line_render(struct conn *c, const struct rline *l, size_t *n);
+/* The next line C wants and the pass of the recording it belongs to, or NULL. */
+const struct rline *replay_take(struct conn *c, uint64_t *pass);
+/* The frame sent for L of pass PASS on C; valid until the next call. */
+const char *line_render(struct conn *c, const struct rline *l, uint64_t pass, size_t *n);
 /* A `skip` fault eats this line.  Returns 1 when it did. */
 int fault_skip(struct conn *c, const struct rline *l);
 /* Recomputes C's want[] from its subscriptions (and the dialect's want hook). */

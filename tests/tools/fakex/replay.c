@@ -77,15 +77,16 @@ replay_advance(struct conn *c)
 }
 
 /* Finds the next line this connection wants, looking at most at one whole pass of the
- * recording.  Returns NULL when there is none right now. */
+ * recording, and the pass it belongs to.  Returns NULL when there is none right now. */
 const struct rline *
-replay_take(struct conn *c)
+replay_take(struct conn *c, uint64_t *pass)
 {
 	size_t looked, from = c->cursor;
 
 	for (looked = 0; looked < rec.n && !c->done; looked++) {
 		const struct rline *l = &rec.lines[c->cursor];
 
+		*pass = c->pass;
 		replay_advance(c);
 		if (line_wanted(c, l)) {
 			if (c->done)
@@ -223,7 +224,7 @@ corrupt(struct conn *c, struct sbuf *out, const char *s, size_t *n)
 }
 
 const char *
-line_render(struct conn *c, const struct rline *l, size_t *n)
+line_render(struct conn *c, const struct rline *l, uint64_t pass, size_t *n)
 {
 	static struct sbuf retimed, reided, corrupted;
 	const char *s;
@@ -235,8 +236,8 @@ line_render(struct conn *c, const struct rline *l, size_t *n)
 	if (opt.retime && l->ts > 0 && dl->retime_keys)
 		s = move_numbers(dl->retime_keys, 1, s, len, (wall_us() - l->ts) / 1000, &retimed,
 				 &len);
-	if (c->pass && dl->reid_keys)
-		s = move_numbers(dl->reid_keys, 0, s, len, (int64_t)(c->pass * REID_STEP), &reided,
+	if (pass && dl->reid_keys)
+		s = move_numbers(dl->reid_keys, 0, s, len, (int64_t)(pass * REID_STEP), &reided,
 				 &len);
 	if (c->corrupt_pending)
 		s = corrupt(c, &corrupted, s, &len);
@@ -266,10 +267,10 @@ fault_skip(struct conn *c, const struct rline *l)
 	return 1;
 }
 
-/* Queues line L for C.  Past QUEUE_CAP a line is dropped (a slow client) unless FORCE:
- * catch-up frames after a subscription must all go out. */
+/* Queues line L of pass PASS for C.  Past QUEUE_CAP a line is dropped (a slow client)
+ * unless FORCE: catch-up frames after a subscription must all go out. */
 static void
-queue_line(struct conn *c, const struct rline *l, int force)
+queue_line(struct conn *c, const struct rline *l, uint64_t pass, int force)
 {
 	const char *s;
 	size_t n;
@@ -286,7 +287,7 @@ queue_line(struct conn *c, const struct rline *l, int force)
 			dl->lost(c);
 		return;
 	}
-	s = line_render(c, l, &n);
+	s = line_render(c, l, pass, &n);
 	m = msg_new(s, n, data_wp(), MK_DATA);
 	if (!m || conn_push(c, m)) {
 		free(m);
@@ -393,7 +394,7 @@ live_pos(int64_t now)
 static void
 live_tick(struct conn *c, int64_t now)
 {
-	uint64_t target = live_pos(now);
+	uint64_t target = live_pos(now), pass;
 	int64_t due;
 	int budget;
 
@@ -405,10 +406,10 @@ live_tick(struct conn *c, int64_t now)
 			return;
 		}
 		l = &rec.lines[c->live_at % rec.n];
-		c->pass = c->live_at / rec.n;
+		pass = c->live_at / rec.n;
 		c->live_at++;
 		if (line_wanted(c, l))
-			queue_line(c, l, 0);
+			queue_line(c, l, pass, 0);
 	}
 	if (budget == TICK_BUDGET) {
 		replay_schedule(c, 1000);
@@ -428,10 +429,11 @@ real_tick(struct conn *c, int64_t now)
 
 	for (budget = 0; budget < TICK_BUDGET && c->due_us <= now; budget++) {
 		const struct rline *l = &rec.lines[c->cursor];
+		uint64_t pass = c->pass;
 
 		replay_advance(c);
 		if (line_wanted(c, l))
-			queue_line(c, l, 0);
+			queue_line(c, l, pass, 0);
 		if (c->done) {
 			fxlog(LV_INFO, "replay reached the end of the recording", "conn=%u",
 			      c->id);
@@ -447,14 +449,15 @@ static void
 rate_tick(struct conn *c, int64_t now)
 {
 	uint64_t target = (uint64_t)(now - c->base_us) * (uint64_t)opt.rate / 1000000u + 1;
+	uint64_t pass;
 	int budget;
 
 	for (budget = 0; budget < TICK_BUDGET && c->paced < target; budget++) {
-		const struct rline *l = replay_take(c);
+		const struct rline *l = replay_take(c, &pass);
 
 		if (!l)
 			return;
-		queue_line(c, l, 0);
+		queue_line(c, l, pass, 0);
 		c->paced++;
 	}
 	if (c->done)
@@ -571,7 +574,7 @@ book_catch_up(struct conn *c, const char *key)
 	for (m = j; m < c->cursor && m < rec.n; m++) {
 		if (rec.lines[m].key != id)
 			continue;
-		queue_line(c, &rec.lines[m], 1);
+		queue_line(c, &rec.lines[m], c->pass, 1);
 		n++;
 	}
 	g.st.snapshots_sent++;

@@ -434,14 +434,15 @@ write_queued(struct conn *c)
 static int
 write_next_line(struct conn *c)
 {
-	const struct rline *l = replay_take(c);
+	uint64_t pass;
+	const struct rline *l = replay_take(c, &pass);
 	const char *s;
 	size_t len;
 	int n;
 
 	if (!l || fault_skip(c, l))
 		return 0;
-	s = line_render(c, l, &len);
+	s = line_render(c, l, pass, &len);
 	if (LWS_PRE + len > c->scratch_cap) {
 		unsigned char *nb = realloc(c->scratch, LWS_PRE + len);
 
