@@ -41,17 +41,24 @@ okx_idle_since(struct conn *c, int64_t now, const char **why)
 	return c->last_rx_us > c->last_tx_us ? c->last_rx_us : c->last_tx_us;
 }
 
+/* Every answer opens with the request's id, when it had one. */
+static void
+okx_begin(struct sbuf *b, const char *id)
+{
+	sb_addc(b, '{');
+	if (id) {
+		sb_adds(b, "\"id\":");
+		sb_json_str(b, id, strlen(id));
+		sb_addc(b, ',');
+	}
+}
+
 static void
 okx_error(struct conn *c, const char *id, const char *code, const char *msg)
 {
 	struct sbuf b = { 0 };
 
-	sb_addc(&b, '{');
-	if (id) {
-		sb_adds(&b, "\"id\":");
-		sb_json_str(&b, id, strlen(id));
-		sb_addc(&b, ',');
-	}
+	okx_begin(&b, id);
 	sb_addf(&b, "\"event\":\"error\",\"code\":\"%s\",\"msg\":", code);
 	sb_json_str(&b, msg, strlen(msg));
 	sb_adds(&b, ",\"connId\":");
@@ -66,12 +73,7 @@ okx_ack(struct conn *c, const char *id, const char *op, const char *ch, const ch
 {
 	struct sbuf b = { 0 };
 
-	sb_addc(&b, '{');
-	if (id) {
-		sb_adds(&b, "\"id\":");
-		sb_json_str(&b, id, strlen(id));
-		sb_addc(&b, ',');
-	}
+	okx_begin(&b, id);
 	sb_addf(&b, "\"event\":\"%s\",\"arg\":{\"channel\":", op);
 	sb_json_str(&b, ch, strlen(ch));
 	sb_adds(&b, ",\"instId\":");
