@@ -338,7 +338,8 @@ struct req {
 };
 
 /* Parses TEXT (one JSON value).  Returns 0, or -1 when it is not JSON (d.err_at tells
- * where) or out of memory.  The root is token 0.  Caller frees with rq_free. */
+ * where), holds a lone UTF-16 surrogate escape, or memory ran out.  The root is token 0.
+ * The caller frees with rq_free, whatever this returned. */
 int rq_parse(struct req *r, const char *text, size_t len);
 void rq_free(struct req *r);
 static inline int rq_type(const struct req *r, int t) { return js_type(&r->d, t); }
@@ -430,7 +431,7 @@ extern const struct dialect dl_binance, dl_upbit, dl_bithumb, dl_coinbase, dl_by
 extern const struct dialect *dl;
 
 /* ------------------------------------------------------------------ */
-/* options and state shared by the core's files (main.c, server.c) */
+/* the options (main.c) and the server's state, which every file reads */
 
 extern struct options {
 	long port;
