@@ -134,6 +134,7 @@ move_numbers(const char *const *keys, int epoch_ms, const char *s, size_t n, int
 	     struct sbuf *out, size_t *outlen)
 {
 	size_t i = 0, from = 0;
+	char num[24];
 
 	out->len = 0;
 	out->oom = 0;
@@ -163,11 +164,13 @@ move_numbers(const char *const *keys, int epoch_ms, const char *s, size_t n, int
 		if (epoch_ms ? e - d != 13 :
 		    q ? e >= n || s[e] != '"' : e < n && s[e] >= '0' && s[e] <= '9')
 			continue;
-		sb_add(out, s + from, d - from);
 		if (epoch_ms)
-			sb_addf(out, "%lld", (long long)((int64_t)v + by));
+			k = (size_t)snprintf(num, sizeof(num), "%lld", (long long)((int64_t)v + by));
 		else
-			sb_addf(out, "%llu", (unsigned long long)(v + (uint64_t)by));
+			k = (size_t)snprintf(num, sizeof(num), "%llu",
+					     (unsigned long long)(v + (uint64_t)by));
+		sb_add(out, s + from, d - from);
+		sb_add(out, num, k);
 		from = e;
 	}
 	if (!from || out->oom) {
