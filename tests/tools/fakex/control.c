@@ -254,17 +254,23 @@ cmd_play(char *arg, struct sbuf *o)
 	sb_adds(o, "ok playing\n");
 }
 
+/* Queues M on every connection and answers how many. */
 static void
-cmd_garbage(char *arg, struct sbuf *o)
+send_all(struct msg *m, struct sbuf *o)
 {
-	static const char junk[] = "this is not json {{{";
-	struct msg *m = msg_new(junk, sizeof(junk) - 1, LWS_WRITE_TEXT, MK_OTHER);
-
 	if (!m) {
 		sb_adds(o, "error out of memory\n");
 		return;
 	}
 	sb_addf(o, "ok sent %d\n", broadcast(m));
+}
+
+static void
+cmd_garbage(char *arg, struct sbuf *o)
+{
+	static const char junk[] = "this is not json {{{";
+
+	send_all(msg_new(junk, sizeof(junk) - 1, LWS_WRITE_TEXT, MK_OTHER), o);
 }
 
 static void
@@ -294,17 +300,10 @@ cmd_huge(char *arg, struct sbuf *o)
 static void
 cmd_send(char *arg, struct sbuf *o)
 {
-	struct msg *m;
-
-	if (!*arg) {
+	if (!*arg)
 		sb_adds(o, "error usage: send TEXT\n");
-		return;
-	}
-	if (!(m = msg_new(arg, strlen(arg), data_wp(), MK_OTHER))) {
-		sb_adds(o, "error out of memory\n");
-		return;
-	}
-	sb_addf(o, "ok sent %d\n", broadcast(m));
+	else
+		send_all(msg_new(arg, strlen(arg), data_wp(), MK_OTHER), o);
 }
 
 static void
@@ -569,29 +568,18 @@ ctl_take(struct ctl *x, const char *p, size_t chunk, int nl)
 			x->discarding = 0;
 		return 0;
 	}
-	if (x->in_len + chunk > CTL_LINE_MAX) {
+	if (x->in.len + chunk > CTL_LINE_MAX) {
 		sb_adds(&x->out, "error line too long\n");
-		x->in_len = 0;
+		x->in.len = 0;
 		x->discarding = !nl;
 		return 0;
 	}
-	if (x->in_len + chunk + 1 > x->in_cap) {
-		size_t nc = x->in_cap ? x->in_cap : 256;
-		char *nb;
-
-		while (nc < x->in_len + chunk + 1)
-			nc *= 2;
-		if (!(nb = realloc(x->in, nc)))
-			return -1;
-		x->in = nb;
-		x->in_cap = nc;
-	}
-	memcpy(x->in + x->in_len, p, chunk);
-	x->in_len += chunk;
-	x->in[x->in_len] = '\0';
+	sb_add(&x->in, p, chunk);
+	if (x->in.oom)
+		return -1;
 	if (nl) {
-		ctl_command(x->in, x->in_len, &x->out);
-		x->in_len = 0;
+		ctl_command(x->in.p, x->in.len, &x->out);
+		x->in.len = 0;
 	}
 	return 0;
 }
@@ -641,8 +629,7 @@ cb_ctl(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, 
 		return x && x->role == CTL_CONN ? ctl_flush(wsi, x) : 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (x) {
-			free(x->in);
-			x->in = NULL;
+			sb_free(&x->in);
 			sb_free(&x->out);
 		}
 		return 0;

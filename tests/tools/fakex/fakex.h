@@ -201,8 +201,7 @@ struct conn {
 	size_t scratch_cap;
 
 	/* input */
-	char *rx;
-	size_t rx_len, rx_cap;
+	struct sbuf rx;		/* the client message being read */
 	int rx_in_msg, rx_binary;
 	int64_t last_rx_us;
 	int64_t rl_start_us;
@@ -315,8 +314,7 @@ int cb_ctl(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *
 /* The per-session state of the raw descriptors adopted into the loop. */
 struct ctl {
 	int role;		/* CTL_* */
-	char *in;
-	size_t in_len, in_cap;
+	struct sbuf in;		/* the line being read */
 	int discarding;		/* inside an over-long line: skip to '\n' */
 	struct sbuf out;
 	size_t out_off;

@@ -212,13 +212,12 @@ conn_free(struct conn *c)
 	}
 	c->qtail = NULL;
 	free(c->scratch);
-	free(c->rx);
+	sb_free(&c->rx);
 	free(c->want);
 	free(c->path);
 	free(c->x);
 	ks_free(&c->subs);
 	c->scratch = NULL;
-	c->rx = NULL;
 	c->want = NULL;
 	c->path = NULL;
 	c->x = NULL;
@@ -337,30 +336,19 @@ conn_receive(struct conn *c, const char *in, size_t len)
 	int r;
 
 	if (!c->rx_in_msg) {
-		c->rx_len = 0;
+		c->rx.len = 0;
 		c->rx_binary = lws_frame_is_binary(c->wsi);
 	}
-	if (c->rx_len + len > MAX_IN_MSG) {
+	if (c->rx.len + len > MAX_IN_MSG) {
 		fxlog(LV_WARN, "client message too big, closing", "conn=%u limit=%d", c->id,
 		      MAX_IN_MSG);
 		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 				 (unsigned char *)"message too big", 15);
 		return -1;
 	}
-	if (c->rx_len + len + 1 > c->rx_cap) {
-		size_t nc = c->rx_cap ? c->rx_cap : 1024;
-		char *nb;
-
-		while (nc < c->rx_len + len + 1)
-			nc *= 2;
-		if (!(nb = realloc(c->rx, nc)))
-			return -1;
-		c->rx = nb;
-		c->rx_cap = nc;
-	}
-	memcpy(c->rx + c->rx_len, in, len);
-	c->rx_len += len;
-	c->rx[c->rx_len] = '\0';
+	sb_add(&c->rx, in, len);
+	if (c->rx.oom)
+		return -1;
 	c->last_rx_us = mono_us();
 	if (!lws_is_final_fragment(c->wsi) || lws_remaining_packet_payload(c->wsi)) {
 		c->rx_in_msg = 1;
@@ -369,13 +357,10 @@ conn_receive(struct conn *c, const char *in, size_t len)
 	c->rx_in_msg = 0;
 	if (rate_exceeded(c))
 		return -1;
-	r = conn_message(c, c->rx, c->rx_len);
+	r = conn_message(c, c->rx.p, c->rx.len);
 	/* Do not keep a 64 KiB buffer around for one big message. */
-	if (c->rx_cap > 16384) {
-		free(c->rx);
-		c->rx = NULL;
-		c->rx_cap = 0;
-	}
+	if (c->rx.cap > 16384)
+		sb_free(&c->rx);
 	return r;
 }
 
