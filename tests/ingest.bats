@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# ingest against the fake exchange (tests/tools/fakex.c), over ws:// and wss://.
+# ingest against the fake exchange (tests/tools/fakex/), over ws:// and wss://.
 
 load helpers
 
@@ -55,6 +55,17 @@ data_lines() { grep -c '"data":' "$1" 2>/dev/null || true; }
 	jq -e '([.[] | select(. < 500)] | length) >= 0.9 * length' "$TMP/gaps"
 	jq -e '[.[] | select(. > 50000)] | length >= 4' "$TMP/gaps"
 	jq -e '[.[] | select(. >= 2000 and . <= 50000)] | length <= 2' "$TMP/gaps"
+}
+
+@test "fakex --loop: each pass moves every trade id of a frame on by 10^9, however many it holds" {
+	# One Kraken frame of 40 trades with ids 1..40: each id grows by up to 9 digits a pass.
+	jq -nc '{exchange:"kraken",local_ts:1732223022000000,data:{channel:"trade",type:"update",data:[range(1;41) | {symbol:"BTC/USD",side:"buy",price:95000.1,qty:0.001,ord_type:"market",trade_id:.,timestamp:"2024-11-21T21:03:42.000000Z"}]}}' >"$TMP/kraken.rec"
+	start_fakex fx kraken --recording "$TMP/kraken.rec" --rate 20 --loop
+	start ingest "$BIN/ingest" -x kraken:BTC-USD -c trade --url "kraken=ws://127.0.0.1:$FX_PORT/v2"
+	wait_until 10 at_least 3 "$TMP/ingest.out" '"type":"update"'
+	jq -c 'select(.data.channel == "trade") | [.data.data[].trade_id]' "$TMP/ingest.out" | head -3 >"$TMP/got"
+	for pass in 0 1 2; do jq -nc --argjson p "$pass" '[range(1;41) | . + $p * 1000000000]'; done >"$TMP/want"
+	diff "$TMP/want" "$TMP/got"
 }
 
 @test "upbit: one request with ticket, types and QUOTE-BASE codes; binary frames become lines" {
