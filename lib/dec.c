@@ -127,7 +127,7 @@ int dec_cmp(const char *a, size_t an, const char *b, size_t bn)
 	return na ? -r : r;
 }
 
-/* One operand of dec_sub: sign, integer digits and fraction digits. */
+/* One operand of dec_sub and dec_mul: sign, integer digits and fraction digits. */
 struct operand {
 	int neg;
 	const char *ip, *fp;
@@ -204,6 +204,68 @@ int dec_sub(const char *a, size_t an, const char *b, size_t bn, char *out)
 		out[o++] = '.';
 		for (size_t j = 1 + il; j < end; j++)
 			out[o++] = (char)('0' + r[j]);
+	}
+	out[o] = 0;
+	return (int)o;
+}
+
+int dec_mul(const char *a, size_t an, const char *b, size_t bn, char *out)
+{
+	struct operand x[2] = { operand(a, an), operand(b, bn) };
+	/* Each operand as one digit string (integer digits, then fraction digits). */
+	unsigned char v[2][DEC_MAX];
+	size_t len[2], nz[2] = { 0, 0 };
+	for (int k = 0; k < 2; k++) {
+		len[k] = x[k].il + x[k].fl;
+		if (len[k] > DEC_MAX)
+			return -1;
+		for (size_t j = 0; j < x[k].il; j++)
+			v[k][j] = (unsigned char)(x[k].ip[j] - '0');
+		for (size_t j = 0; j < x[k].fl; j++)
+			v[k][x[k].il + j] = (unsigned char)(x[k].fp[j] - '0');
+		for (size_t j = 0; j < len[k]; j++)
+			nz[k] += v[k][j] != 0;
+	}
+	/* The operand with fewer non-zero digits drives the loop. */
+	int s = nz[1] <= nz[0] ? 1 : 0, l = !s;
+	size_t nd = len[0] + len[1], fl = x[0].fl + x[1].fl;
+	unsigned acc[2 * DEC_MAX];
+	memset(acc, 0, nd * sizeof acc[0]);
+	/* Digit i of the long one times digit j of the short one lands in column i + j + 1
+	 * (column 0 takes the last carry). Columns hold at most 81 x DEC_MAX: no overflow. */
+	for (size_t j = 0; j < len[s]; j++) {
+		unsigned d = v[s][j];
+		if (!d)
+			continue;
+		for (size_t i = 0; i < len[l]; i++)
+			acc[i + j + 1] += d * v[l][i];
+	}
+	for (size_t c = nd; c-- > 1;) {
+		acc[c - 1] += acc[c] / 10;
+		acc[c] %= 10;
+	}
+	/* Canonical: the point sits before the last FL digits. */
+	size_t ip = nd - fl, start = 0, end = nd;
+	while (start < ip && acc[start] == 0)
+		start++;
+	while (end > ip && acc[end - 1] == 0)
+		end--;
+	int zero = start == end;
+	size_t need = (size_t)(x[0].neg != x[1].neg && !zero) + (start < ip ? ip - start : 1) +
+		      (end > ip ? 1 + end - ip : 0);
+	if (need > DEC_MAX - 1)
+		return -1;
+	size_t o = 0;
+	if (x[0].neg != x[1].neg && !zero)
+		out[o++] = '-';
+	if (start == ip)
+		out[o++] = '0';
+	for (size_t c = start; c < ip; c++)
+		out[o++] = (char)('0' + acc[c]);
+	if (end > ip) {
+		out[o++] = '.';
+		for (size_t c = ip; c < end; c++)
+			out[o++] = (char)('0' + acc[c]);
 	}
 	out[o] = 0;
 	return (int)o;
