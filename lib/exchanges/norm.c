@@ -172,6 +172,15 @@ int norm_dec(struct norm *n, const char *key, const struct js_doc *d, int t)
 	return 0;
 }
 
+/* The type of the line being written ("trade", "liquidation"): norm_head wrote it first. */
+static const char *line_type(const struct norm *n)
+{
+	size_t at = n->line_head + sizeof "{\"type\":\"" - 1;
+	if (!n->w->buf || n->w->len < at + 11)
+		return "trade";
+	return !memcmp(n->w->buf + at, "liquidation", 11) ? "liquidation" : "trade";
+}
+
 /* "key":<decimal> like norm_dec; notes in n->drop when the value is not above zero. */
 static int dec_positive(struct norm *n, const char *key, const struct js_doc *d, int t,
 			enum norm_reason r)
@@ -187,7 +196,7 @@ static int dec_positive(struct norm *n, const char *key, const struct js_doc *d,
 	size_t len = (size_t)(n->w->buf + n->w->len - v);
 	if (v[0] == '-' || dec_is_zero(v, len)) {
 		n->drop = r;
-		snprintf(n->why, sizeof n->why, "trade %s %.*s", key, (int)(len > 40 ? 40 : len), v);
+		snprintf(n->why, sizeof n->why, "%s %s %.*s", line_type(n), key, (int)(len > 40 ? 40 : len), v);
 	}
 	return 0;
 }
@@ -293,7 +302,7 @@ int norm_price_amount_scaled(struct norm *n, const struct js_doc *d, int px, int
 	jw_raw(n->w, v, (size_t)k);
 	if (n->drop == NR_COUNT && (v[0] == '-' || dec_is_zero(v, (size_t)k))) {
 		n->drop = NR_AMOUNT;
-		snprintf(n->why, sizeof n->why, "amount %.40s", v);
+		snprintf(n->why, sizeof n->why, "%s amount %.40s", line_type(n), v);
 	}
 	return 0;
 }
