@@ -1,6 +1,5 @@
 #include "sym.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* Quote assets recognised at the end of concatenated symbols, longest first so that
@@ -77,10 +76,13 @@ int sym_join_contract(const char *base, size_t bl, const char *quote, size_t ql,
 {
 	char pair[SYM_MAX];
 	int k = sym_join(base, bl, quote, ql, pair);
-	if (k < 0 || (expiry && !valid_date(expiry, strlen(expiry))))
+	size_t el = expiry ? strlen(expiry) : 4;
+	if (k < 0 || (expiry && !valid_date(expiry, el)) || (size_t)k + 1 + el >= SYM_MAX)
 		return -1;
-	int w = snprintf(out, SYM_MAX, "%s-%s", pair, expiry ? expiry : "PERP");
-	return w < 0 || w >= SYM_MAX ? -1 : w;
+	memcpy(out, pair, (size_t)k);
+	out[k] = '-';
+	memcpy(out + k + 1, expiry ? expiry : "PERP", el + 1);
+	return k + 1 + (int)el;
 }
 
 int sym_split_sep(const char *s, size_t n, char sep, int quote_first, char *out)
