@@ -140,98 +140,109 @@ static int underlying(const char *sym, char *out)
 	return sym_join(base, strlen(base), quote, strlen(quote), out) < 0 ? -1 : 0;
 }
 
-/* Argument K (0, 1, ...) of the subscription, as {"channel":..,"instId":..} text into OUT:
- * each symbol's channels, then per derivative underlying its index, then per instrument
- * type present the liquidations and the instruments channel. Returns its length, 0 when
- * there are no more, -1 when it does not fit. */
-static int arg_at(const struct xch_sub *sub, int k, char *out, size_t n)
+/* Packs subscribe arguments into message WANT: {"op":"subscribe","args":[...]}, as many per
+ * request as the 64 KB limit allows. */
+struct packer {
+	char *out;
+	size_t len, limit;
+	int want, msg, args, stop;
+};
+
+static const char pack_head[] = "{\"op\":\"subscribe\",\"args\":[", pack_tail[] = "]}";
+
+/* Adds one argument (TEXT, AL bytes); sets p->stop once message WANT is complete. */
+static void pack(struct packer *p, const char *text, size_t al)
 {
-	char id[SYM_MAX], u[SYM_MAX], v[SYM_MAX];
+	const size_t hl = sizeof pack_head - 1, tl = sizeof pack_tail - 1;
+	if (p->stop)
+		return;
+	if (p->args && p->len + 1 + al + tl > p->limit) {
+		if (p->msg == p->want) {
+			p->stop = 1;
+			return;
+		}
+		p->msg++;
+		p->len = hl;
+		p->args = 0;
+	}
+	if (p->args) {
+		if (p->msg == p->want)
+			p->out[p->len] = ',';
+		p->len++;
+	}
+	if (p->msg == p->want)
+		memcpy(p->out + p->len, text, al);
+	p->len += al;
+	p->args++;
+}
+
+/* Every argument of the subscription, in order, to pack(): each symbol's channels, then per
+ * derivative underlying its index, then per instrument type present its liquidations and
+ * the instruments channel. Returns 0, or -1 when a symbol cannot be named. One pass: the
+ * underlyings seen are kept, so a long list costs no more than its length squared in
+ * string comparisons. */
+static int each_arg(const struct xch_sub *sub, struct packer *p)
+{
+	char seen[XCH_MAX_SYMBOLS][SYM_MAX], id[SYM_MAX], u[SYM_MAX], arg[ARG_MAX];
 	enum inst_kind kind;
-	int w;
+	int nseen = 0, types = 0, w;
 	for (int s = 0; s < sub->nsym; s++) {
 		if (inst_id(sub->sym[s], id, sizeof id, &kind) < 0)
 			return -1;
+		types |= kind == SWAP ? 1 : kind == FUTURES ? 2 : 0;
 		for (int c = 0; c < NCHANNELS; c++) {
 			if (!(sub->channels & channels[c].channel) || (channels[c].derivatives_only && kind == SPOT) ||
-			    (channels[c].perp_only && kind != SWAP) || k-- > 0)
+			    (channels[c].perp_only && kind != SWAP))
 				continue;
-			w = snprintf(out, n, "{\"channel\":\"%s\",\"instId\":\"%s\"}", channels[c].name, id);
-			return w < 0 || (size_t)w >= n ? -1 : w;
+			w = snprintf(arg, sizeof arg, "{\"channel\":\"%s\",\"instId\":\"%s\"}", channels[c].name, id);
+			if (w < 0 || (size_t)w >= sizeof arg)
+				return -1;
+			pack(p, arg, (size_t)w);
 		}
 	}
-	if (sub->channels & XCH_DERIVATIVE)
-		for (int s = 0; s < sub->nsym; s++) {
-			if (underlying(sub->sym[s], u) < 0)
-				continue;
-			int seen = 0;
-			for (int t = 0; t < s && !seen; t++)
-				seen = underlying(sub->sym[t], v) == 0 && !strcmp(u, v);
-			if (seen || k-- > 0)
-				continue;
-			w = snprintf(out, n, "{\"channel\":\"index-tickers\",\"instId\":\"%s\"}", u);
-			return w < 0 || (size_t)w >= n ? -1 : w;
-		}
-	static const char *const types[2] = { "SWAP", "FUTURES" };
+	for (int s = 0; s < sub->nsym && (sub->channels & XCH_DERIVATIVE); s++) {
+		int dup = 0;
+		if (underlying(sub->sym[s], u) < 0)
+			continue;
+		for (int t = 0; t < nseen && !dup; t++)
+			dup = !strcmp(seen[t], u);
+		if (dup)
+			continue;
+		strcpy(seen[nseen++], u);
+		w = snprintf(arg, sizeof arg, "{\"channel\":\"index-tickers\",\"instId\":\"%s\"}", u);
+		if (w < 0 || (size_t)w >= sizeof arg)
+			return -1;
+		pack(p, arg, (size_t)w);
+	}
 	for (int t = 0; t < 2; t++) {
-		int present = 0;
-		for (int s = 0; s < sub->nsym && !present; s++)
-			present = inst_id(sub->sym[s], id, sizeof id, &kind) >= 0 && kind == (t ? FUTURES : SWAP);
-		if (!present)
+		if (!(types & (1 << t)))
 			continue;
 		for (int c = 0; c < 2; c++) {
-			if ((c == 0 && !(sub->channels & XCH_LIQUIDATION)) || k-- > 0)
+			if (c == 0 && !(sub->channels & XCH_LIQUIDATION))
 				continue;
-			w = snprintf(out, n, "{\"channel\":\"%s\",\"instType\":\"%s\"}",
-				     c ? "instruments" : "liquidation-orders", types[t]);
-			return w < 0 || (size_t)w >= n ? -1 : w;
+			w = snprintf(arg, sizeof arg, "{\"channel\":\"%s\",\"instType\":\"%s\"}",
+				     c ? "instruments" : "liquidation-orders", t ? "FUTURES" : "SWAP");
+			pack(p, arg, (size_t)w);
 		}
 	}
 	return 0;
 }
 
-/* Message I of the subscription: {"op":"subscribe","args":[...]}, the arguments packed
- * into as few requests as the 64 KB limit allows (480 subscribe requests per hour per
- * connection are allowed, so fewer is better). */
+/* Message I of the subscription (480 subscribe requests per hour per connection are
+ * allowed, so fewer is better). */
 static int okx_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out, size_t n)
 {
-	static const char head[] = "{\"op\":\"subscribe\",\"args\":[", tail[] = "]}";
-	const size_t hl = sizeof head - 1, tl = sizeof tail - 1;
-	size_t len = hl;
-	int msg = 0, args = 0;
+	const size_t hl = sizeof pack_head - 1, tl = sizeof pack_tail - 1;
 	if (n < hl + tl + ARG_MAX)
 		return -1;
-	size_t limit = n - 1 < REQUEST_MAX ? n - 1 : REQUEST_MAX;
-	memcpy(out, head, hl); /* every message starts so; the one wanted is built behind it */
-	for (int k = 0;; k++) {
-		char arg[ARG_MAX];
-		int al = arg_at(sub, k, arg + 1, sizeof arg - 1);
-		if (al < 0)
-			return -1;
-		if (!al)
-			break;
-		if (args && len + 1 + (size_t)al + tl > limit) {
-			if (msg == i)
-				break;
-			msg++;
-			len = hl;
-			args = 0;
-		}
-		const char *a = arg + 1;
-		if (args) {
-			arg[0] = ',';
-			a = arg;
-			al++;
-		}
-		if (msg == i)
-			memcpy(out + len, a, (size_t)al);
-		len += (size_t)al;
-		args++;
-	}
-	if (msg != i || !args)
+	struct packer p = { .out = out, .len = hl, .limit = n - 1 < REQUEST_MAX ? n - 1 : REQUEST_MAX, .want = i };
+	memcpy(out, pack_head, hl); /* every message starts so; the one wanted is built behind it */
+	if (each_arg(sub, &p))
+		return -1;
+	if (p.msg != i || !p.args)
 		return 0;
-	memcpy(out + len, tail, tl + 1);
-	return (int)(len + tl);
+	memcpy(out + p.len, pack_tail, tl + 1);
+	return (int)(p.len + tl);
 }
 
 /* A fresh `books` snapshot comes only with a new subscription: unsubscribe, then subscribe. */

@@ -227,6 +227,34 @@ static void test_okx_derivatives(void)
 	CHECK_STR(resync(x, &c, "BTC-USDT-PERP", 0), "{\"op\":\"unsubscribe\",\"args\":[{\"channel\":\"books\",\"instId\":\"BTC-USDT-SWAP\"}]}");
 }
 
+/* The most symbols a connection takes, all derivatives: every argument once, in requests
+ * within OKX's 64 KB. */
+static void test_okx_many(void)
+{
+	struct xch_conn c = { 0 };
+	memset(&sub, 0, sizeof sub);
+	sub.channels = XCH_ALL_CHANNELS;
+	for (int i = 0; i < XCH_MAX_SYMBOLS; i++)
+		snprintf(sub.sym[sub.nsym++], SYM_MAX, "C%03d-USDT-%s", i / 2, i % 2 ? "20261225" : "PERP");
+	const struct xch *x = xch_find("okx", 3);
+	int args = 0, index = 0, msgs = 0;
+	for (int i = 0;; i++) {
+		const char *m = subscribe(x, &c, i);
+		if (!m[0])
+			break;
+		msgs++;
+		CHECK(strlen(m) <= 65536);
+		for (const char *p = m; (p = strstr(p, "\"channel\"")); p++)
+			args++;
+		for (const char *p = m; (p = strstr(p, "index-tickers")); p++)
+			index++;
+	}
+	/* 128 swaps x 6 channels, 128 futures x 5, 128 underlyings, 2 types x 2. */
+	CHECK_INT(args, 128 * 6 + 128 * 5 + 128 + 4);
+	CHECK_INT(index, 128);
+	CHECK(msgs >= 2);
+}
+
 static void test_bitget_futures(void)
 {
 	static const char *const syms[] = { "BTC-USDT-PERP", NULL };
@@ -299,6 +327,7 @@ UNIT_SUITE(xch_tests) = {
 	{ "xch: binance-futures routes books to /public and the rest to /market", test_binance_futures },
 	{ "xch: bybit-linear topics and spellings", test_bybit_linear },
 	{ "xch: okx subscribes derivatives' channels and fetches their metadata", test_okx_derivatives },
+	{ "xch: okx packs the most symbols' arguments into 64 KB requests, each once", test_okx_many },
 	{ "xch: bitget-futures arguments carry USDT-FUTURES", test_bitget_futures },
 	{ "xch: gateio-futures requests, resyncs and contract metadata", test_gateio_futures },
 	{ "xch: hyperliquid subscriptions, metadata and the names it teaches", test_hyperliquid },
