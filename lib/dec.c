@@ -209,9 +209,91 @@ int dec_sub(const char *a, size_t an, const char *b, size_t bn, char *out)
 	return (int)o;
 }
 
+/* When X is plus or minus a power of ten, sets *E to its exponent (10^E) and returns 1. */
+static int power_of_ten(const struct operand *x, long *e)
+{
+	int found = 0;
+	for (size_t j = 0; j < x->il + x->fl; j++) {
+		char c = j < x->il ? x->ip[j] : x->fp[j - x->il];
+		if (c == '0')
+			continue;
+		if (c != '1' || found)
+			return 0;
+		found = 1;
+		*e = j < x->il ? (long)(x->il - 1 - j) : -(long)(j - x->il + 1);
+	}
+	return found;
+}
+
+/* X x 10^E, negative when NEG, in canonical form into OUT; its length, or -1 when too long.
+ * X's digits (integer, then fraction) are D; the point moves to after IL + E of them, and
+ * the zeros outside D are written as needed. */
+static int shifted(const struct operand *x, int neg, long e, char *out)
+{
+	char d[2 * DEC_MAX];
+	long nd = (long)(x->il + x->fl), point = (long)x->il + e, start = 0, end = nd;
+	if (nd > (long)sizeof d)
+		return -1;
+	memcpy(d, x->ip, x->il);
+	memcpy(d + x->il, x->fp, x->fl);
+	while (start < nd && d[start] == '0')
+		start++;
+	while (end > start && d[end - 1] == '0')
+		end--;
+	if (start == end) {
+		out[0] = '0';
+		out[1] = 0;
+		return 1;
+	}
+	long ints = start < point ? point - start : 0, fracs = end > point ? end - point : 0;
+	long need = neg + (ints ? ints : 1) + (fracs ? 1 + fracs : 0);
+	if (need > DEC_MAX - 1)
+		return -1;
+	char *o = out;
+	if (neg)
+		*o++ = '-';
+	if (!ints) {
+		*o++ = '0';
+	} else {
+		long have = (end < point ? end : point) - start; /* digits of D before the point */
+		memcpy(o, d + start, (size_t)have);
+		memset(o + have, '0', (size_t)(ints - have));
+		o += ints;
+	}
+	if (fracs) {
+		*o++ = '.';
+		long zeros = start > point ? start - point : 0, from = start > point ? start : point;
+		memset(o, '0', (size_t)zeros);
+		memcpy(o + zeros, d + from, (size_t)(end - from));
+		o += fracs;
+	}
+	*o = 0;
+	return (int)(o - out);
+}
+
+int dec_pow10(const char *b, size_t bn, long *e)
+{
+	struct operand x = operand(b, bn);
+	return !x.neg && power_of_ten(&x, e);
+}
+
+int dec_shift(const char *a, size_t an, long e, char *out)
+{
+	struct operand x = operand(a, an);
+	if (e > DEC_MAX || e < -DEC_MAX)
+		return -1;
+	return shifted(&x, x.neg, e, out);
+}
+
 int dec_mul(const char *a, size_t an, const char *b, size_t bn, char *out)
 {
 	struct operand x[2] = { operand(a, an), operand(b, bn) };
+	/* A contract size is most often a power of ten: the product is the other operand with
+	 * its point moved by the exponent. */
+	long e;
+	int p = power_of_ten(&x[1], &e) ? 0 : power_of_ten(&x[0], &e) ? 1 : -1;
+	if (p >= 0)
+		return shifted(&x[p], x[0].neg != x[1].neg, e, out);
 	/* Each operand as one digit string (integer digits, then fraction digits). */
 	unsigned char v[2][DEC_MAX];
 	size_t len[2], nz[2] = { 0, 0 };

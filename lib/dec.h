@@ -32,6 +32,13 @@ int dec_sub(const char *a, size_t an, const char *b, size_t bn, char *out);
  * digits, so the usual power-of-ten size is a shift. */
 int dec_mul(const char *a, size_t an, const char *b, size_t bn, char *out);
 
+/* When canonical B is a positive power of ten (1, 1000, 0.01), sets *E to its exponent and
+ * returns 1; else 0. */
+int dec_pow10(const char *b, size_t bn, long *e);
+/* Writes A x 10^E, canonical A moved by E places, into OUT (DEC_MAX bytes). Returns the
+ * length, or -1 when it would not fit. dec_mul by a power of ten, its exponent known. */
+int dec_shift(const char *a, size_t an, long e, char *out);
+
 /* True when canonical decimal S is zero. */
 static inline int dec_is_zero(const char *s, size_t n) { return n == 1 && s[0] == '0'; }
 

@@ -600,6 +600,10 @@ int norm_book_from_scaled(struct norm *n, const struct book *b, const char *sym,
 		norm_resync(n, sym, "crossed book");
 		return 0;
 	}
+	/* A contract size is most often a power of ten: found out once per line. */
+	long e = 0;
+	size_t ml = mult ? strlen(mult) : 0;
+	int pow10 = mult && dec_pow10(mult, ml, &e);
 	norm_book_begin(n, sym, ts);
 	for (int s = 0; s < 2; s++) {
 		if (s)
@@ -614,7 +618,7 @@ int norm_book_from_scaled(struct norm *n, const struct book *b, const char *sym,
 			size_t pl = strlen(l->px), ql = strlen(l->qty), k = 0;
 			qty = l->qty;
 			if (mult) {
-				int m = dec_mul(l->qty, ql, mult, strlen(mult), scaled);
+				int m = pow10 ? dec_shift(l->qty, ql, e, scaled) : dec_mul(l->qty, ql, mult, ml, scaled);
 				if (m < 0) {
 					if (n->skipped)
 						n->skipped(n->ctx, n->x, NR_NUMBER, "book amount times the contract size is too large");

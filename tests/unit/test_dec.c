@@ -268,6 +268,59 @@ static void test_mul_grid(void)
 	CHECK_INT(bad, 0);
 }
 
+/* Powers of ten move the point: the same result as the exponent form through dec_canon. */
+static void test_mul_powers_of_ten(void)
+{
+	static const char *const values[] = { "0", "1", "7", "-7", "12.5", "-0.001", "30166", "2216113.01000000309",
+					      "99999999", "0.000000123" };
+	int bad = 0;
+	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+		for (int k = -12; k <= 12; k++) {
+			char p[40], want[DEC_MAX], e[64];
+			/* 10^k spelt canonically: "1000", "0.001" */
+			snprintf(e, sizeof e, "1e%d", k);
+			dec_canon(e, strlen(e), p);
+			snprintf(e, sizeof e, "%se%d", values[i], k);
+			if (dec_canon(e, strlen(e), want) < 0)
+				strcpy(want, "ERR");
+			if (strcmp(mul(values[i], p), want) && bad++ < 5)
+				CHECK_STR(mul(values[i], p), want);
+			if (strcmp(mul(p, values[i]), want) && bad++ < 5)
+				CHECK_STR(mul(p, values[i]), want);
+			char neg[48];
+			snprintf(neg, sizeof neg, "-%s", p);
+			snprintf(e, sizeof e, "-%se%d", values[i][0] == '-' ? values[i] + 1 : values[i], k);
+			if (values[i][0] == '-')
+				snprintf(e, sizeof e, "%se%d", values[i] + 1, k);
+			if (dec_canon(e, strlen(e), want) < 0)
+				strcpy(want, "ERR");
+			if (strcmp(mul(values[i], neg), want) && bad++ < 5)
+				CHECK_STR(mul(values[i], neg), want);
+		}
+	CHECK_INT(bad, 0);
+	/* What the book writer uses: the exponent found once, then shifts. */
+	long e = 99;
+	char out[DEC_MAX];
+	CHECK_INT(dec_pow10("0.0001", 6, &e), 1);
+	CHECK_INT(e, -4);
+	CHECK_INT(dec_pow10("1000", 4, &e), 1);
+	CHECK_INT(e, 3);
+	CHECK_INT(dec_pow10("1", 1, &e), 1);
+	CHECK_INT(e, 0);
+	CHECK_INT(dec_pow10("0.5", 3, &e), 0);
+	CHECK_INT(dec_pow10("-10", 3, &e), 0);
+	CHECK_INT(dec_pow10("11", 2, &e), 0);
+	CHECK_INT(dec_shift("30166", 5, -4, out), 6);
+	CHECK_STR(out, "3.0166");
+	CHECK_INT(dec_shift("0.25", 4, 3, out), 3);
+	CHECK_STR(out, "250");
+	CHECK_INT(dec_shift("1", 1, 80, out), -1);
+	/* Not powers of ten: the long way. */
+	CHECK_STR(mul("3", "11"), "33");
+	CHECK_STR(mul("3", "0.11"), "0.33");
+	CHECK_STR(mul("3", "2"), "6");
+}
+
 static void test_mul_bound(void)
 {
 	/* 10^39 squared has 79 digits: all of DEC_MAX but the NUL. */
@@ -281,7 +334,7 @@ static void test_mul_bound(void)
 	CHECK_STR(mul(a, a), want);
 	CHECK_INT(strlen(mul(a, "10")), 41);
 	/* One digit more does not fit; neither does a fraction that long. */
-	char b[DEC_MAX];
+	char b[DEC_MAX + 1];
 	snprintf(b, sizeof b, "%s0", a);
 	CHECK_STR(mul(a, b), "ERR");
 	/* 1e-40 squared needs 82 characters; 1e-38 squared, 78. */
@@ -305,6 +358,7 @@ UNIT_SUITE(dec_tests) = {
 	{ "dec: multiplication by contract sizes", test_mul_contract_sizes },
 	{ "dec: multiplication signs and zero", test_mul_signs_and_zero },
 	{ "dec: multiplication against integer arithmetic on a grid", test_mul_grid },
+	{ "dec: multiplication by powers of ten moves the point", test_mul_powers_of_ten },
 	{ "dec: multiplication bounded by DEC_MAX", test_mul_bound },
 	{ NULL, NULL },
 };
