@@ -39,14 +39,26 @@ start_demo_restricted() {
 	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/events")" = 403 ]
 }
 
-# page SCENARIO [browser-run options] -- [ARGS...]: runs a scenario on the page at $PORT.
+# page SCENARIO [browser-run options] -- [ARGS...]: runs a scenario of $SCENARIOS
+# (default monitor.js in tests/tools/browser) on the page at $PORT.
 page() {
 	local scenario=$1 opts=()
 	shift
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
 	[ "${1:-}" = -- ] && shift
 	"$ROOT/tests/tools/browser-run" --out "$TMP/page" "${opts[@]}" "http://127.0.0.1:$PORT/" \
-		"$ROOT/tests/tools/browser/monitor.js" "$scenario" "$@"
+		"$ROOT/tests/tools/browser/${SCENARIOS:-monitor.js}" "$scenario" "$@"
+}
+
+# serve alone, reading $TMP/serve.in (a FIFO this shell also holds open on fd 8, so a
+# writer that comes and goes is never an end of input).
+start_serve_fifo() {
+	PORT=$(free_port)
+	mkfifo "$TMP/serve.in"
+	exec 8<>"$TMP/serve.in"
+	start serve "$BIN/serve" --port "$PORT" --bind 127.0.0.1 --input "$TMP/serve.in"
+	echo "$LAST_PID" >"$TMP/serve.cur"
+	wait_until 10 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
 }
 
 @test "browser: markets of both exchanges with spread, range, volumes in units, sparklines; search and watchlist" {
@@ -118,13 +130,22 @@ page() {
 	page restricted --allow 'status of 403'
 }
 
-@test "browser: perps beside spot with basis and funding, stream positions resumed after a restart, gaps noted" {
-	PORT=$(free_port)
-	mkfifo "$TMP/serve.in"
-	exec 8<>"$TMP/serve.in"
-	start serve "$BIN/serve" --port "$PORT" --bind 127.0.0.1 --input "$TMP/serve.in"
-	echo "$LAST_PID" >"$TMP/serve.cur"
-	wait_until 10 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
+@test "browser: perps and futures after their spot market with mark, basis, funding and countdown, OI; their book; liquidations on the tape; cross view; a dashboard row per venue; type filters" {
+	start_serve_fifo
+	SCENARIOS=perps.js page desktop -- "$TMP/serve.in"
+	exec 8>&-
+	for shot in perps perps-book perps-cross perps-dashboard; do [ -s "$TMP/page/$shot-1400x900.png" ]; done
+}
+
+@test "browser: perps on a phone (390x844): funding over its countdown, nothing overflows, symbols whole, the perp's book and the cross view" {
+	start_serve_fifo
+	SCENARIOS=perps.js page phone --size 390,844 -- "$TMP/serve.in"
+	exec 8>&-
+	for shot in perps perps-book perps-cross; do [ -s "$TMP/page/$shot-390x844.png" ]; done
+}
+
+@test "browser: stream positions resumed after a restart of serve, gaps noted" {
+	start_serve_fifo
 	# Restarts serve on the same port: SIGTERM (clients get 1001), then a new one.
 	cat >"$TMP/restart" <<-EOF
 		#!/bin/sh

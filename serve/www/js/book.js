@@ -1,9 +1,11 @@
 // The order book panel: the top 20 bids and asks of the market clicked in the table, with
 // cumulative size and depth bars, spread (absolute and in basis points), mid and the age
-// of the last update, repainted live at most 10 times a second.
+// of the last update, repainted live at most 10 times a second. For a perpetual or a future
+// also its mark and index prices, basis over its spot market, funding rate with the time to
+// the next funding, and open interest.
 import { $, el, isNum, setText, setClass, onFrame, schedule } from './util.js';
 import * as fmt from './format.js';
-import { on, serverNow } from './store.js';
+import { on, serverNow, spotOf, basisOf } from './store.js';
 
 const LEVELS = 20;
 const EVERY = 100;
@@ -37,6 +39,8 @@ let waiting = false;
 const mark = (mk) => { if (mk === current) { dirty = true; if (!waiting) schedule(); } };
 on('book', mark);
 on('market', mark);   // the last price, with or without a book
+// The spot price under a derivative's basis.
+on('market', (mk) => { if (current && mk.kind === 'spot' && current.kind !== 'spot' && spotOf(current) === mk) mark(current); });
 on('removed', (mk) => { if (mk === current) close(); });
 on('clear', () => close());
 
@@ -105,21 +109,31 @@ function paint() {
   setText($('#book-last'), isNum(mk.last) ? fmt.price(mk.p, mk.last) : '—');
   setClass($('#book-spread-row'), 'spread-row' + (isNum(spread) && spread < 0 ? ' crossed' : ''));
   setText($('#book-levels'), b ? `${Math.min(LEVELS, bids.length)} bids · ${Math.min(LEVELS, asks.length)} asks` : '');
-  const d = mk.deriv;
-  const deriv = $('#book-deriv');
-  deriv.hidden = !d;
-  if (d) {
-    setText($('#book-mark'), isNum(d.mark) ? fmt.price(mk.p, d.mark) : '—');
-    setText($('#book-funding'), isNum(d.funding_rate) ? fmt.pct(d.funding_rate * 100, 4) : '—');
-  }
+  $('#book-deriv').hidden = mk.kind === 'spot';
+  if (mk.kind !== 'spot') paintDeriv(mk);
   ageTick();
+}
+function paintDeriv(mk) {
+  const d = mk.deriv || {};
+  const val = (id, text, title) => { const e = $(id); setText(e, text || '—'); e.title = title || ''; };
+  val('#book-mark', fmt.computed(mk.p, d.mark), isNum(d.mark) ? fmt.exact(d.mark) : '');
+  val('#book-index', fmt.computed(mk.p, d.index), isNum(d.index) ? fmt.exact(d.index) : '');
+  const b = basisOf(mk);
+  val('#book-basis', b && isNum(b.bps) ? fmt.bpsSigned(b.bps) + ' bps' : '',
+    b && isNum(b.bps) ? `${mk.symbol} ${b.from} over ${b.spot.exchange} ${b.spot.symbol} ${fmt.derived(b.spot.p, b.spotPx)}` : '');
+  val('#book-funding', fmt.funding(d.funding_rate), isNum(d.predicted_funding_rate) ? 'predicted next ' + fmt.funding(d.predicted_funding_rate) : '');
+  val('#book-oi', fmt.volume(d.open_interest, mk.base), isNum(d.open_interest) ? fmt.exact(d.open_interest) + ' ' + mk.base
+    + (isNum(d.open_interest_value) ? ` (value ${fmt.volume(d.open_interest_value, mk.quote)})` : '') : '');
 }
 export function ageTick() {
   if (!current) return;
   const b = current.book;
-  const a = b ? (serverNow() - b.t) / 1000 : undefined;
+  const t = serverNow();
+  const a = b ? (t - b.t) / 1000 : undefined;
   setText($('#book-age'), isNum(a) ? fmt.age(a) : '—');
   setClass($('#book-age'), 'num' + (a >= 30 ? ' bad' : a >= 5 ? ' warn' : ''));
+  const ts = current.deriv && current.deriv.funding_ts;
+  if (current.kind !== 'spot') setText($('#book-next'), isNum(ts) ? fmt.countdown((ts / 1000 - t) / 1000) : '—');
 }
 
 onFrame((t) => {

@@ -1,10 +1,11 @@
 // The cross-exchange view: one row per base asset, a column per exchange and quote, the
 // premium of each KRW market over the USDT market of the same base (through USDT-KRW),
-// perpetuals beside spot with their basis and funding, the age of every price, and the
+// perpetuals beside spot with their premium over spot (the basis, in bps, over the same
+// spot market as in the markets table) and funding, the age of every price, and the
 // premium's history over the last hour from the page's own samples (one every 10 s).
 import { $, el, isNum, setText, setClass, onFrame, schedule, route } from './util.js';
 import * as fmt from './format.js';
-import { markets, on, serverNow, STALE_MS } from './store.js';
+import { markets, on, serverNow, basisOf, STALE_MS } from './store.js';
 import { lines, PALETTE } from './chart.js';
 
 const QUOTES = ['USDT', 'USDC', 'USD', 'KRW'];
@@ -23,9 +24,6 @@ const history = new Map();      // "base|exchange" -> [[tMs, premium %], ...]
 on('market', () => { dirty = true; });
 on('added', () => { dirty = true; });
 on('clear', () => { dirty = true; shape = ''; });
-
-// The venue whose spot market a derivatives venue's perp is compared with.
-const spotVenue = (ex) => ex.replace(/-(futures|linear|inverse|swap|perp)$/, '');
 
 function build() {
   const byBase = new Map(), usdtKrw = new Map(), cols = new Map();
@@ -66,11 +64,6 @@ function premium(m, base, col) {
   if (!k || !isNum(k.price) || !ref || !isNum(fx) || fx <= 0 || !(ref.price > 0)) return { k, ref, fx };
   return { k, ref, fx, v: (k.price / (ref.price * fx) - 1) * 100 };
 }
-function basis(mk, row) {
-  const spot = row.get(spotVenue(mk.exchange) + ' ' + mk.quote) || row.get(mk.exchange + ' ' + mk.quote) || refUsdt(row);
-  const px = mk.price;
-  return spot && isNum(spot.price) && spot.price > 0 && isNum(px) ? { v: (px / spot.price - 1) * 100, spot } : null;
-}
 
 function cell(cls, market) {
   const td = el('td', cls);
@@ -107,7 +100,7 @@ function render() {
     }
     for (const c of m.colList) {
       const th = el('th', 'n' + (c.perp ? ' perp' : ''), c.exchange);
-      th.append(el('small', null, c.quote + (c.perp ? ' perp · basis · funding' : '')));
+      th.append(el('small', null, c.quote + (c.perp ? ' perp · basis bps · funding' : '')));
       htr.append(th);
     }
     table.tHead.replaceChildren(htr);
@@ -139,11 +132,13 @@ function render() {
       const x = cells.get(base + '|' + c.key);
       setText(x.v, mk && isNum(mk.price) ? fmt.price(mk.p, mk.price) : '—');
       if (c.perp) {
-        const b = mk && basis(mk, row);
+        const b = mk && basisOf(mk);
+        const bps = b ? b.bps : undefined;
         const f = mk && mk.deriv && mk.deriv.funding_rate;
-        setText(x.sub, (b ? 'basis ' + fmt.pct(b.v, 3) : '') + (isNum(f) ? (b ? ' · ' : '') + 'f ' + fmt.pct(f * 100, 4) : ''));
-        x.td.title = mk ? `${mk.exchange} ${mk.symbol}` + (b ? `: basis over ${b.spot.exchange} ${b.spot.symbol} ${fmt.price(b.spot.p, b.spot.price)}` : '')
-          + (isNum(f) ? `, funding rate ${fmt.pct(f * 100, 4)}` : '') : '';
+        setText(x.sub, (isNum(bps) ? fmt.bpsSigned(bps) + ' bps' : '') + (isNum(f) ? (isNum(bps) ? ' · ' : '') + 'f ' + fmt.funding(f) : ''));
+        setClass(x.sub, 'sub' + (bps > 0 ? ' up' : bps < 0 ? ' down' : ''));
+        x.td.title = mk ? `${mk.exchange} ${mk.symbol}` + (isNum(bps) ? `: ${b.from} ${fmt.exact(b.px)}, basis ${fmt.bpsSigned(bps)} bps over ${b.spot.exchange} ${b.spot.symbol} ${fmt.derived(b.spot.p, b.spotPx)}` : '')
+          + (isNum(f) ? `, funding rate ${fmt.funding(f)}` : '') : '';
       }
       cellAge(x, mk, t);
     }

@@ -1,10 +1,12 @@
 // The node dashboard, from /api/status: role, mode, clients, message rates, latency, Kafka,
-// the stages and the exchange feeds, with two minutes of history. The same answer seeds the
+// the stages, and a row per venue (exchange id: spot and derivatives venues alike) with its
+// feed, its markets, the messages of each type the page receives from it and its latest
+// status line; two minutes of history. The same answer seeds the
 // feed chips and the server's clock, so it is polled once a second on every view. A
 // standalone node's Kafka and elect read "not configured", not "down".
 import { $, el, isNum, now, setText, setClass, authHeaders, route } from './util.js';
 import * as fmt from './format.js';
-import { noteApiFeeds, setStatusClock } from './store.js';
+import { noteApiFeeds, setStatusClock, feeds, feedState, rate, markets, serverNow } from './store.js';
 import { area } from './chart.js';
 
 const HISTORY = 120;
@@ -44,6 +46,7 @@ export async function poll() {
   } finally {
     clearTimeout(to);
     timer = setTimeout(poll, 1000);
+    if (route.name === 'dashboard') renderVenues();
   }
 }
 
@@ -102,13 +105,7 @@ function render(st) {
       [isNum(s.metrics_age_s) ? fmt.age(s.metrics_age_s) : '—', 'n' + (s.metrics_age_s > AGE_WARN ? ' warn' : '')]];
   }, (s) => (s.configured === false && s.name === 'elect' ? 'standalone node: no ZooKeeper (ZOOKEEPER_CONNECT unset), this node leads for good' : ''));
   const exs = Array.isArray(st.exchanges) ? st.exchanges : [];
-  rows($('#dash-exchanges'), exs, 7, 'no exchange feeds (follower, or ingest idle)', (x) => {
-    const c = x.connected === true ? ['connected', 'good'] : x.connected === false ? ['disconnected', 'bad'] : ['—', 'muted'];
-    const a = numOr(x.last_frame_age_s);
-    return [[str(x.exchange)], c, [fmt.rate(x.rate), 'n'], [fmt.count(x.frames), 'n'],
-      [isNum(a) ? fmt.age(a) : '—', 'n' + (a >= AGE_BAD ? ' bad' : a >= AGE_WARN ? ' warn' : '')],
-      [fmt.count(x.reconnects), 'n' + (x.reconnects > 0 ? ' warn' : '')], [fmt.count(x.dropped), 'n' + (x.dropped > 0 ? ' warn' : '')]];
-  });
+  apiFeeds = new Map(exs.filter((x) => x && typeof x.exchange === 'string').map((x) => [x.exchange, x]));
   noteApiFeeds(exs);
   for (const fn of listeners) fn(st);
 
@@ -121,7 +118,47 @@ function render(st) {
   });
 }
 
-// Table rows from a list, reusing cells: spec(item) -> [[text, className], ...].
+// ---- venues: one row per exchange id, from /api/status (ingest's view of the feed) and the
+// page's own (its markets, the lines it receives per type, the latest status line).
+let apiFeeds = new Map();
+const TYPES = ['trade', 'ticker', 'book', 'derivative', 'liquidation'];
+const FEED_CLASS = { live: 'good', stale: 'warn', down: 'bad', offline: 'bad', waiting: 'muted' };
+function renderVenues() {
+  const kinds = new Map();
+  for (const mk of markets.values()) {
+    let k = kinds.get(mk.exchange);
+    if (!k) kinds.set(mk.exchange, (k = { spot: 0, perp: 0, future: 0, other: 0 }));
+    k[mk.kind]++;
+  }
+  const t = serverNow();
+  const list = [...feeds.values()].filter((f) => f.exchange !== 'relay').sort((a, b) => a.exchange.localeCompare(b.exchange));
+  rows($('#dash-exchanges'), list, 13, 'no venue yet (a follower, or ingest idle, and no data on this page)', (f) => {
+    const x = apiFeeds.get(f.exchange) || {};
+    const s = feedState(f, t);
+    const k = kinds.get(f.exchange);
+    const mkts = k ? ['spot', 'perp', 'future', 'other'].filter((n) => k[n]).map((n) => `${k[n]} ${n}`).join(' · ') : '';
+    const per = rate.perExType.get(f.exchange) || {};
+    const a = numOr(x.last_frame_age_s);
+    const st = f.status;
+    const bad = st && (st.event === 'disconnected' || st.event === 'error');
+    return [
+      [f.exchange, 'venue'],
+      [s.text, 'feed ' + FEED_CLASS[s.state], `${s.state}${s.since ? ' for ' + fmt.age((t - s.since) / 1000) : ''}`
+        + (x.connected === true ? ' · ingest connected' : x.connected === false ? ' · ingest disconnected' : ' · not in /api/status')],
+      [mkts || '—', 'markets'],
+      [isNum(x.rate) ? fmt.rate(x.rate) : '—', 'n', isNum(x.frames) ? fmt.count(x.frames) + ' frames since ingest started' : ''],
+      ...TYPES.map((ty) => [per[ty] > 0 ? fmt.rate(per[ty]) : '—', 'n t-' + ty + (per[ty] > 0 ? '' : ' muted')]),
+      [isNum(a) ? fmt.age(a) : '—', 'n' + (a >= AGE_BAD ? ' bad' : a >= AGE_WARN ? ' warn' : '')],
+      [fmt.count(x.reconnects), 'n' + (x.reconnects > 0 ? ' warn' : '')], [fmt.count(x.dropped), 'n' + (x.dropped > 0 ? ' warn' : '')],
+      [st ? `${st.event}${st.symbol ? ' ' + st.symbol : ''}${st.detail ? ': ' + st.detail : ''} · ${fmt.age((t - st.t) / 1000)} ago` : '—',
+        'status' + (bad ? ' bad' : st && st.event === 'resync' ? ' warn' : ''), st ? `${st.event} ${st.symbol || ''} ${st.detail || ''}`.trim() : ''],
+    ];
+  });
+  const body = $('#dash-exchanges').tBodies[0];
+  list.forEach((f, i) => { const tr = body.rows[i]; if (tr && tr.dataset.exchange !== f.exchange) tr.dataset.exchange = f.exchange; });
+}
+
+// Table rows from a list, reusing cells: spec(item) -> [[text, className, title], ...].
 function rows(table, items, ncols, emptyText, spec, titleOf) {
   const body = table.tBodies[0];
   if (!items.length) {
@@ -138,10 +175,11 @@ function rows(table, items, ncols, emptyText, spec, titleOf) {
   items.forEach((it, i) => {
     const row = body.rows[i] || body.insertRow();
     const o = it && typeof it === 'object' ? it : {};
-    spec(o).forEach(([text, cls], j) => {
+    spec(o).forEach(([text, cls, title], j) => {
       const td = row.cells[j] || row.insertCell();
       setText(td, text);
       setClass(td, cls || '');
+      if (title !== undefined && td.title !== title) td.title = title;
     });
     if (titleOf) row.title = titleOf(o);
   });
@@ -169,5 +207,5 @@ function draw() {
     area($('canvas', fig), data, HISTORY, key === 'dropped_rate' ? '#d29922' : key.includes('p99') ? '#a371f7' : '#58a6ff', label);
   }
 }
-export function shown() { draw(); }
+export function shown() { draw(); renderVenues(); }
 window.addEventListener('resize', () => { if (route.name === 'dashboard') draw(); });

@@ -52,18 +52,23 @@ export function fixed(v, dec) {
 
 // ---- per-market precision
 
-// Markets by "exchange|symbol": the most decimals seen in their prices and amounts.
+// Markets by "exchange|symbol": the most decimals seen in their prices and amounts, and
+// whether any price was seen at all.
 const prec = new Map();
 export function precisionOf(key) {
   let p = prec.get(key);
-  if (!p) { p = { px: 0, amt: 0 }; prec.set(key, p); }
+  if (!p) { p = { px: 0, amt: 0, seen: false }; prec.set(key, p); }
   return p;
 }
-// Notes a price of KEY's market; true when its decimals grew (its cells need a repaint).
+// Notes a traded or quoted price of a market (never a computed one: a mark or an index
+// price carries as many decimals as the venue's arithmetic left, not the tick); true when
+// its decimals grew, or on its first price (its cells need a repaint).
 export function notePrice(p, v) {
   if (!isNum(v)) return false;
+  const first = !p.seen;
+  p.seen = true;
   const d = decimals(v);
-  if (d <= p.px) return false;
+  if (d <= p.px) return first;
   p.px = d;
   return true;
 }
@@ -76,6 +81,13 @@ export function forget(key) { prec.delete(key); }
 
 // A price of the market P (from precisionOf).
 export function price(p, v) { return fixed(v, p ? p.px : decimals(v)); }
+// A price the venue computed (mark, index): rounded to the market's decimals, so it reads
+// like the market's other prices (the exact value belongs in a tooltip); before the market
+// has shown a price, with its own decimals, at most 8.
+export function computed(p, v) {
+  if (!isNum(v)) return '';
+  return fixed(v, p && p.seen ? p.px : Math.min(8, decimals(v)));
+}
 // A price computed from others (a mid): one more decimal than the market's where it needs it
 // (a mid between two ticks), so a KRW mid of whole won stays whole.
 export function derived(p, v) {
@@ -139,9 +151,30 @@ export function pct(p, digits = 2) {
   const zero = Number(v) === 0;
   return (p > 0 && !zero ? '+' : '') + (zero ? (0).toFixed(digits) : v) + '%';
 }
+// Basis points (0.01 %): fewer decimals as the figure grows, 3 significant digits or more.
 export function bps(v) {
   if (!isNum(v)) return '';
-  return v >= 100 ? nf(0).format(v) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3);
+  const a = Math.abs(v);
+  return a >= 100 ? nf(0).format(v) : a >= 10 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toFixed(3);
+}
+// A signed figure in basis points (a basis, a premium): +10.5, -0.250, 0.000.
+export function bpsSigned(v) {
+  if (!isNum(v)) return '';
+  const s = bps(v);
+  return Number(s.replace(/,/g, '')) === 0 ? bps(0) : (v > 0 ? '+' : '') + s;
+}
+// A funding rate (a fraction per funding period) in percent with 4 decimals: +0.0100%.
+export function funding(rate) { return isNum(rate) ? pct(rate * 100, 4) : ''; }
+// Time left until a moment (the next funding): 7h 59m, 42m 10s, 9s; "now" once it is due.
+export function countdown(sec) {
+  if (!isNum(sec)) return '';
+  if (sec <= 0) return 'now';
+  sec = Math.ceil(sec);
+  const h = Math.floor(sec / 3600), m = Math.floor(sec / 60) % 60, s = sec % 60;
+  if (h >= 48) return Math.round(h / 24) + 'd';
+  if (h) return `${h}h ${m < 10 ? '0' : ''}${m}m`;
+  if (m) return `${m}m ${s < 10 ? '0' : ''}${s}s`;
+  return s + 's';
 }
 export function age(sec) {
   if (!isNum(sec)) return '';

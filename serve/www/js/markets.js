@@ -1,14 +1,17 @@
 // The markets table: one row per exchange and symbol, with prices, spread, the day's range,
 // volumes with their units, a sparkline of the last minutes and the age of the last update.
-// Rows of a stale feed are dimmed. A search box filters as you type; a star pins a market
-// to the top (the watchlist, kept in localStorage). A click opens the market's order book.
+// A perpetual or dated future sits right after the spot market it is measured against, with
+// its mark price, basis over that spot market (bps), funding rate with the time to the next
+// funding, and open interest. Rows of a stale feed are dimmed. A search box filters as you
+// type; a star pins a market to the top (the watchlist, kept in localStorage). A click opens
+// the market's order book.
 //
 // The table is a CSS grid per row, each row a fixed-height, fully contained box skipped by
 // the browser while off screen: updating a few cells never re-lays out a 2000-row table.
 // Rows off screen are only marked and repainted once a second, or when scrolled into view.
 import { $, el, isNum, now, setText, setClass, onFrame, schedule, storage, route } from './util.js';
 import * as fmt from './format.js';
-import { markets, on, state, serverNow, staleExchanges, SPARK_EVERY } from './store.js';
+import { markets, on, state, serverNow, staleExchanges, spotOf, spotVenue, derivativesOf, basisOf, SPARK_EVERY } from './store.js';
 
 const AGE_WARN = 5, AGE_BAD = 30;
 const FLASH_MS = 450;
@@ -18,7 +21,8 @@ const CHANGE_BASIS = {
   upbit: "since 00:00 KST (the exchange's day open), not a rolling 24 h",
   bithumb: "since 00:00 KST (the exchange's day open), not a rolling 24 h",
 };
-const COLS = ['pin', 'exchange', 'symbol', 'last', 'bid', 'ask', 'spread', 'change', 'high', 'low', 'volume', 'qvol', 'trend', 'age'];
+const COLS = ['pin', 'exchange', 'symbol', 'last', 'bid', 'ask', 'spread', 'change', 'mark', 'basis', 'funding', 'oi',
+  'high', 'low', 'volume', 'qvol', 'trend', 'age'];
 
 const table = $('#market');
 const body = table.tBodies[0];
@@ -31,6 +35,7 @@ export function onOpenBook(fn) { onOpen = fn; }
 const dirty = new Set();          // markets to repaint next frame
 const stale = new Set();          // off-screen markets with changes not yet shown
 let orderDirty = true, rangeDirty = false;
+let nDeriv = 0;                   // derivatives in the table: their columns show while any is
 let sort = { key: null, dir: 1 };
 let selected = '';
 const lastRun = { rows: 0, order: 0 };
@@ -48,9 +53,12 @@ function view(mk) {
 // While the rows wait for their next turn a timer is set: no frame is asked for meanwhile.
 let waiting = false;
 on('market', (mk) => { dirty.add(mk); if (!waiting) schedule(); });
-on('added', () => { orderDirty = true; schedule(); });
-on('removed', (mk) => { dropRow(mk); dirty.delete(mk); stale.delete(mk); orderDirty = true; schedule(); });
-on('clear', () => { body.replaceChildren(); dirty.clear(); stale.clear(); orderDirty = true; schedule(); });
+on('added', (mk) => { if (mk.kind !== 'spot') nDeriv++; orderDirty = true; schedule(); });
+on('removed', (mk) => {
+  if (mk.kind !== 'spot') nDeriv--;
+  dropRow(mk); dirty.delete(mk); stale.delete(mk); orderDirty = true; schedule();
+});
+on('clear', () => { nDeriv = 0; body.replaceChildren(); dirty.clear(); stale.clear(); orderDirty = true; schedule(); });
 
 function buildRow(mk, v) {
   const tr = document.createElement('tr');
@@ -69,12 +77,17 @@ function buildRow(mk, v) {
   c.pin.append(pin);
   c.pinBtn = pin;
   c.exchange.textContent = mk.exchange;
+  c.exchange.title = mk.exchange;
   const sym = el('button', 'sym', mk.symbol);
   sym.type = 'button';
   sym.title = 'open the order book of ' + mk.exchange + ' ' + mk.symbol;
   c.symbol.append(sym);
   c.symbol.dataset.ex = mk.exchange;
-  if (mk.kind !== 'spot') tr.classList.add(mk.kind);
+  if (mk.kind !== 'spot') {
+    tr.classList.add(mk.kind);
+    c.fr = c.funding.appendChild(el('span', 'fr'));
+    c.next = c.funding.appendChild(el('small', 'next'));
+  }
   if (CHANGE_BASIS[mk.exchange]) { c.change.classList.add('day'); c.change.title = CHANGE_BASIS[mk.exchange]; }
   c.trend.innerHTML = '<svg viewBox="0 0 60 16" preserveAspectRatio="none" aria-hidden="true"><polyline/></svg>';
   c.line = c.trend.firstChild.firstChild;
@@ -171,17 +184,46 @@ function renderRow(mk, animate) {
     c.qvol.title = isNum(mk.quoteVolume) ? fmt.exact(mk.quoteVolume) + ' ' + mk.quote : '';
     shown.qvol = mk.quoteVolume;
   }
-  if (mk.deriv && mk.deriv.t !== shown.deriv) {
-    shown.deriv = mk.deriv.t;
-    const d = mk.deriv, parts = [];
-    if (isNum(d.mark)) parts.push('mark ' + fmt.price(mk.p, d.mark));
-    if (isNum(d.index)) parts.push('index ' + fmt.price(mk.p, d.index));
-    if (isNum(d.funding_rate)) parts.push('funding ' + fmt.pct(d.funding_rate * 100, 4));
-    if (isNum(d.open_interest)) parts.push('open interest ' + fmt.volume(d.open_interest, mk.base));
-    c.symbol.title = `${mk.exchange} ${mk.symbol}: ` + parts.join(' · ');
-  }
+  if (mk.kind !== 'spot') renderDeriv(mk, v, shown);
   if (mk.sparkGen !== v.sparkGen) { v.sparkGen = mk.sparkGen; drawSpark(mk, c); }
-  renderAge(mk, v, serverNow());
+  const t = serverNow();
+  renderAge(mk, v, t);
+  if (c.next) renderNext(mk, v, t);
+}
+// A derivative's cells: mark, basis over its spot market, funding rate, open interest. The
+// basis moves with either market, so it is compared by value, not by the line that came.
+function renderDeriv(mk, v, shown) {
+  const c = v.cells, d = mk.deriv;
+  if (d && d.t !== shown.deriv) {
+    shown.deriv = d.t;
+    c.mark.textContent = fmt.computed(mk.p, d.mark);
+    c.mark.title = [isNum(d.mark) ? 'mark ' + fmt.exact(d.mark) : '', isNum(d.index) ? 'index ' + fmt.exact(d.index) : ''].filter(Boolean).join(' · ');
+    const fr = d.funding_rate;
+    c.fr.textContent = fmt.funding(fr);
+    setClass(c.funding, 'funding' + (fr > 0 ? ' up' : fr < 0 ? ' down' : ''));
+    c.funding.title = isNum(fr) ? `funding rate ${fmt.funding(fr)} per period (${fr > 0 ? 'longs pay shorts' : fr < 0 ? 'shorts pay longs' : 'nobody pays'})`
+      + (isNum(d.predicted_funding_rate) ? ` · predicted next ${fmt.funding(d.predicted_funding_rate)}` : '')
+      + (isNum(d.funding_ts) ? ` · next funding ${fmt.stamp(d.funding_ts)}` : '') : '';
+    c.oi.textContent = fmt.volume(d.open_interest, mk.base);
+    c.oi.title = isNum(d.open_interest) ? `open interest ${fmt.exact(d.open_interest)} ${mk.base}`
+      + (isNum(d.open_interest_value) ? ` (value ${fmt.volume(d.open_interest_value, mk.quote)})` : '') : '';
+  }
+  const b = basisOf(mk);
+  const bps = b ? b.bps : undefined;
+  if (bps !== shown.basis || (b && b.spot) !== shown.basisSpot) {
+    shown.basis = bps;
+    shown.basisSpot = b && b.spot;
+    c.basis.textContent = fmt.bpsSigned(bps);
+    setClass(c.basis, 'basis' + (bps > 0 ? ' up' : bps < 0 ? ' down' : ''));
+    c.basis.title = !b ? `no spot market of ${mk.base} to measure ${mk.symbol} against`
+      : !isNum(bps) ? `basis over ${b.spot.exchange} ${b.spot.symbol}: no price yet`
+        : `basis ${fmt.bpsSigned(bps)} bps: ${mk.symbol} ${b.from} ${fmt.exact(b.px)} over ${b.spot.exchange} ${b.spot.symbol} ${fmt.exact(b.spotPx)}`;
+  }
+}
+// Time to the next funding, from the venue's funding time on the server's clock.
+function renderNext(mk, v, t) {
+  const ts = mk.deriv && mk.deriv.funding_ts;
+  setText(v.cells.next, isNum(ts) ? fmt.countdown((ts / 1000 - t) / 1000) : '');
 }
 function renderAge(mk, v, nowMs) {
   if (!v.cells) return;
@@ -221,10 +263,15 @@ function drawSpark(mk, c) {
 
 // ---- order, search and watchlist
 
+const deriv = (m, k) => (m.deriv && isNum(m.deriv[k]) ? m.deriv[k] : undefined);
 const sortValue = {
   exchange: (m) => m.exchange, symbol: (m) => m.symbol, last: (m) => m.last, bid: (m) => m.bid, ask: (m) => m.ask,
   spread: (m) => m.spreadBps, change: (m) => m.change, high: (m) => m.high, low: (m) => m.low,
   volume: (m) => m.volume, qvol: (m) => m.quoteVolume, age: (m) => (m.t ? -m.t : undefined),
+  mark: (m) => deriv(m, 'mark'), funding: (m) => deriv(m, 'funding_rate'),
+  basis: (m) => { const b = m.kind !== 'spot' && basisOf(m); return b ? b.bps : undefined; },
+  // Open interest by value, so markets of different bases compare.
+  oi: (m) => deriv(m, 'open_interest_value') ?? (isNum(deriv(m, 'open_interest')) && isNum(m.price) ? m.deriv.open_interest * m.price : undefined),
 };
 const KIND_ORDER = { spot: 0, perp: 1, future: 2, other: 3 };
 function compare(a, b) {
@@ -239,10 +286,18 @@ function compare(a, b) {
       if (r) return r * sort.dir;
     }
   }
-  // Default: by market, a perpetual right after its spot, then by exchange.
-  return a.base < b.base ? -1 : a.base > b.base ? 1 : a.quote < b.quote ? -1 : a.quote > b.quote ? 1
-    : KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0)
-    || (a.exchange < b.exchange ? -1 : a.exchange > b.exchange ? 1 : 0);
+  // Default: by base, quote and exchange; a derivative right after the spot market it is
+  // measured against (or where its venue's spot market would be).
+  // Under one spot market: perpetuals, then futures; the venue's own first.
+  const ga = groupOf(a), gb = groupOf(b);
+  return cmp(a.base, b.base) || cmp(ga.quote, gb.quote) || cmp(ga.exchange, gb.exchange)
+    || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || (spotVenue(b.exchange) === gb.exchange) - (spotVenue(a.exchange) === ga.exchange)
+    || cmp(a.exchange, b.exchange) || cmp(a.symbol, b.symbol);
+}
+const cmp = (x, y) => (x < y ? -1 : x > y ? 1 : 0);
+function groupOf(m) {
+  if (m.kind === 'spot') return m;
+  return spotOf(m) || { quote: m.quote, exchange: spotVenue(m.exchange) };
 }
 let terms = [];
 function matches(mk) {
@@ -268,6 +323,7 @@ function reorder() {
     body.insertBefore(v.row, node);
   });
   rangeDirty = true;
+  table.classList.toggle('deriv', nDeriv > 0);
   const shownN = list.length, total = markets.size;
   setText($('#market-count'), !total ? '' : (shownN === total ? `${total} market${total === 1 ? '' : 's'}` : `${shownN} of ${total} markets`)
     + (state.capped ? ' (limit reached: narrow the filter)' : ''));
@@ -307,6 +363,8 @@ onFrame((t) => {
     if (t - lastRun.rows >= every.rows) {
       lastRun.rows = t;
       const [first, lastRow] = visibleRange();
+      // A spot price moves the basis of the derivatives measured against it.
+      if (nDeriv) for (const mk of [...dirty]) if (mk.kind === 'spot') for (const d of derivativesOf(mk)) dirty.add(d);
       for (const mk of dirty) {
         const v = view(mk);
         if (v.index < 0) continue;
@@ -334,7 +392,7 @@ export function tick() {
   for (const mk of markets.values()) {
     const v = views.get(mk);
     if (!v || !v.row) continue;
-    if (v.index >= 0) renderAge(mk, v, t);
+    if (v.index >= 0) { renderAge(mk, v, t); if (v.cells.next) renderNext(mk, v, t); }
     const d = dim.has(mk.exchange);
     if (d !== v.dim) { v.dim = d; v.row.classList.toggle('stale', d); }
     if (mk.sparkGen !== v.sparkGen && v.index >= 0) { v.sparkGen = mk.sparkGen; drawSpark(mk, v.cells); }

@@ -60,6 +60,7 @@ export class Market {
     this.t = 0;            // local_ts of the latest update, ms (server clock)
     this.book = null;      // { bids, asks, t }
     this.deriv = null;     // latest derivative fields
+    this.pair = null;      // { gen, spot }: the spot market of a derivative (spotOf)
     this.spark = [];       // price samples, oldest first
     this.sparkGen = 0;     // bumped on every sample
     this.fmtGen = 0;       // bumped when the market's decimals grow: every cell repaints
@@ -91,6 +92,7 @@ function marketFor(m) {
     if (markets.size >= MAX_MARKETS && !evictStale()) { state.capped = true; return null; }
     mk = new Market(ex, sym);
     markets.set(key, mk);
+    pairGen++;
     emit('added', mk);
   }
   return mk;
@@ -105,10 +107,70 @@ function evictStale() {
   for (const mk of markets.values()) if (!oldest || mk.t < oldest.t) oldest = mk;
   if (!oldest || serverNow() - oldest.t < EVICT_AFTER) return false;
   markets.delete(oldest.key);
+  pairGen++;
   fmt.forget(oldest.key);
   emit('removed', oldest);
   return true;
 }
+// ---- derivatives and the spot market each is measured against
+
+// A derivatives venue's own spot market lives under the venue's spot id (binance-futures:
+// binance, bybit-linear: bybit); OKX and Hyperliquid list both under one id.
+export const spotVenue = (ex) => ex.replace(/-(futures|linear|inverse|swap|perp)$/, '');
+// Where the venue lists no spot market of the base: the first of these that does.
+export const REF_SPOT = ['binance', 'coinbase', 'okx', 'bybit', 'kraken', 'bitget', 'gateio', 'hyperliquid'];
+const USD_QUOTES = ['USDT', 'USDC', 'USD'];
+let pairGen = 0;          // bumped when markets come and go: pairings are looked up again
+let pairIndex = null;     // spot Market -> its derivatives, for this pairGen
+
+// The spot market whose price a derivative's basis is taken over, or null: the same base
+// and quote on the venue's own spot id, else on the reference venues in order; for a
+// dollar quote (USDT, USDC, USD) then another dollar quote, in that order. Looked up once
+// per change of the market list.
+export function spotOf(mk) {
+  if (mk.kind === 'spot') return null;
+  if (mk.pair && mk.pair.gen === pairGen) return mk.pair.spot;
+  const quotes = USD_QUOTES.includes(mk.quote) ? [mk.quote, ...USD_QUOTES.filter((q) => q !== mk.quote)] : [mk.quote];
+  const venues = [spotVenue(mk.exchange), ...REF_SPOT];
+  let spot = null;
+  for (const q of quotes) {
+    for (const ex of venues) {
+      const s = markets.get(ex + '|' + mk.base + '-' + q);
+      if (s && s.kind === 'spot') { spot = s; break; }
+    }
+    if (spot) break;
+  }
+  mk.pair = { gen: pairGen, spot };
+  return spot;
+}
+// The derivatives measured against a spot market (an empty list for most).
+const NONE = [];
+export function derivativesOf(spot) {
+  if (!pairIndex || pairIndex.gen !== pairGen) {
+    pairIndex = { gen: pairGen, map: new Map() };
+    for (const mk of markets.values()) {
+      if (mk.kind === 'spot') continue;
+      const s = spotOf(mk);
+      if (!s) continue;
+      const list = pairIndex.map.get(s);
+      if (list) list.push(mk); else pairIndex.map.set(s, [mk]);
+    }
+  }
+  return pairIndex.map.get(spot) || NONE;
+}
+// A derivative's basis over its spot market, in basis points: its last price (its mark
+// before it has traded) over the spot market's last price (its mid before it has traded).
+// { bps, px, from: 'last'|'mark', spot, spotPx } or null.
+export function basisOf(mk) {
+  const spot = spotOf(mk);
+  if (!spot) return null;
+  const from = isNum(mk.last) ? 'last' : mk.deriv && isNum(mk.deriv.mark) ? 'mark' : '';
+  const px = from === 'last' ? mk.last : from === 'mark' ? mk.deriv.mark : undefined;
+  const spotPx = spot.price;
+  if (!isNum(px) || !isNum(spotPx) || spotPx <= 0) return { spot, from, px, spotPx };
+  return { bps: (px / spotPx - 1) * 1e4, px, from, spot, spotPx };
+}
+
 function notePrices(mk, ...vals) {
   let grew = false;
   for (const v of vals) if (fmt.notePrice(mk.p, v)) grew = true;
@@ -166,27 +228,41 @@ export function noteApiFeeds(list) {
 export const seen = [];
 
 // ---- message rates
-const rates = { buckets: [], cur: new Map(), curTotal: 0, start: now() };
-export const rate = { overall: 0, perEx: new Map() };
-function countRate(ex) {
+// Overall, per exchange, and per exchange and line type (the dashboard's venue rows).
+export const LINE_TYPES = ['trade', 'ticker', 'book', 'derivative', 'liquidation', 'status'];
+const rates = { buckets: [], cur: new Map(), curType: new Map(), curTotal: 0, start: now() };
+export const rate = { overall: 0, perEx: new Map(), perExType: new Map() };
+function countRate(ex, type) {
   rates.curTotal++;
-  if (typeof ex === 'string') rates.cur.set(ex, (rates.cur.get(ex) || 0) + 1);
+  if (typeof ex !== 'string') return;
+  rates.cur.set(ex, (rates.cur.get(ex) || 0) + 1);
+  let c = rates.curType.get(ex);
+  if (!c) rates.curType.set(ex, (c = {}));
+  c[type] = (c[type] || 0) + 1;
 }
 function rollRates() {
   const t = now();
-  rates.buckets.push({ dur: Math.max(0.001, (t - rates.start) / 1000), total: rates.curTotal, perEx: rates.cur });
+  rates.buckets.push({ dur: Math.max(0.001, (t - rates.start) / 1000), total: rates.curTotal, perEx: rates.cur, perExType: rates.curType });
   if (rates.buckets.length > RATE_WINDOW) rates.buckets.shift();
   rates.cur = new Map();
+  rates.curType = new Map();
   rates.curTotal = 0;
   rates.start = t;
   let d = 0, tot = 0;
-  const per = new Map();
+  const per = new Map(), perType = new Map();
   for (const b of rates.buckets) {
     d += b.dur; tot += b.total;
     for (const [ex, n] of b.perEx) per.set(ex, (per.get(ex) || 0) + n);
+    for (const [ex, c] of b.perExType) {
+      let sum = perType.get(ex);
+      if (!sum) perType.set(ex, (sum = {}));
+      for (const k in c) sum[k] = (sum[k] || 0) + c[k];
+    }
   }
   rate.overall = tot / d;
   rate.perEx = new Map([...per].map(([ex, n]) => [ex, n / d]));
+  for (const c of perType.values()) for (const k in c) c[k] /= d;
+  rate.perExType = perType;
   for (const f of feeds.values()) f.rate = rate.perEx.get(f.exchange) || 0;
 }
 
@@ -222,7 +298,7 @@ export function ingest(m) {
 function onTrade(m, liq) {
   if (!isNum(m.price) || !isNum(m.amount)) return;
   const t = stamp(m);
-  countRate(m.exchange);
+  countRate(m.exchange, liq ? 'liquidation' : 'trade');
   const mk = marketFor(m);
   if (mk) {
     dataArrived(mk.exchange, t);
@@ -238,7 +314,7 @@ function onTrade(m, liq) {
 }
 function onTicker(m) {
   const t = stamp(m);
-  countRate(m.exchange);
+  countRate(m.exchange, 'ticker');
   const mk = marketFor(m);
   if (!mk) return;
   dataArrived(mk.exchange, t);
@@ -258,7 +334,7 @@ const levelsOk = (a) => Array.isArray(a) && a.every((l) => Array.isArray(l) && i
 function onBook(m) {
   if (!levelsOk(m.bids) || !levelsOk(m.asks)) return;
   const t = stamp(m);
-  countRate(m.exchange);
+  countRate(m.exchange, 'book');
   const mk = marketFor(m);
   if (!mk) return;
   dataArrived(mk.exchange, t);
@@ -278,16 +354,18 @@ function onBook(m) {
   emit('market', mk);
 }
 const DERIV_FIELDS = ['mark', 'index', 'funding_rate', 'predicted_funding_rate', 'funding_ts', 'open_interest', 'open_interest_value'];
+// Each field only when the line has it (venues send them on different channels), kept
+// until the next line that has it. Mark and index prices are the venue's arithmetic, not
+// quotes: they do not teach the market its decimals.
 function onDerivative(m) {
   const t = stamp(m);
-  countRate(m.exchange);
+  countRate(m.exchange, 'derivative');
   const mk = marketFor(m);
   if (!mk) return;
   dataArrived(mk.exchange, t);
   const d = mk.deriv || (mk.deriv = {});
   for (const k of DERIV_FIELDS) if (isNum(m[k])) d[k] = m[k];
   d.t = t;
-  notePrices(mk, m.mark, m.index);
   if (t > mk.t) mk.t = t;
   emit('market', mk);
 }
@@ -306,7 +384,7 @@ function onStatus(m) {
     detail: m.detail == null ? '' : String(m.detail).slice(0, 500),
     t: stamp(m),
   };
-  countRate(ex);
+  countRate(ex, 'status');
   const f = feedFor(ex);
   // A resync of one book says nothing about the feed's connection: keep it out of the
   // feed's state, but in the list of what happened.
@@ -319,6 +397,7 @@ function onStatus(m) {
 export function clearMarkets() {
   for (const mk of markets.values()) { fmt.forget(mk.key); emit('removed', mk); }
   markets.clear();
+  pairGen++;
   state.capped = false;
   emit('clear');
 }

@@ -1,7 +1,8 @@
 // The trade tape: the latest 50 trades, newest first. It pauses with its button or while
 // the pointer is over it (new trades wait, counted), filters by symbol and by a minimum
 // value in US dollars (USD stablecoins at par, KRW through the USDT-KRW price), and marks
-// a gap in the stream where the server says lines were missed.
+// a gap in the stream where the server says lines were missed. A liquidation stands out and
+// says which position went: a sell order liquidates a long, a buy order a short.
 import { $, el, isNum, setText, onFrame, schedule } from './util.js';
 import * as fmt from './format.js';
 import { markets, on } from './store.js';
@@ -55,7 +56,7 @@ function passes(e) {
   if (e.gap) return true;
   const m = e.m;
   if (terms.length) {
-    const hay = (m.exchange + ' ' + m.symbol).toLowerCase();
+    const hay = (m.exchange + ' ' + m.symbol).toLowerCase() + (e.liq ? ' liquidation' : '');
     if (!terms.every((t) => hay.includes(t))) return false;
   }
   if (minUsd > 0) {
@@ -74,7 +75,8 @@ function item(e) {
   }
   const m = e.m, mk = e.mk;
   const side = m.side === 'buy' || m.side === 'sell' ? m.side : 'unknown';
-  const li = el('li', side + (e.liq ? ' liq' : ''));
+  // A derivative's symbol is long: its exchange goes above it (the CSS), so it shows whole.
+  const li = el('li', side + (e.liq ? ' liq' : '') + (mk && mk.kind !== 'spot' ? ' deriv' : ''));
   li.dataset.exchange = m.exchange;
   li.dataset.symbol = m.symbol;
   const tus = isNum(m.ts) ? m.ts : m.local_ts;
@@ -82,14 +84,22 @@ function item(e) {
   if (isNum(tus)) t.dateTime = new Date(tus / 1000).toISOString();
   const mkt = el('span', 'mk');
   mkt.append(el('span', 'ex', m.exchange), el('span', 'sym', m.symbol));
-  if (e.liq) mkt.append(el('span', 'tag', 'LIQ'));
   const p = mk ? mk.p : null;
   li.append(t, mkt, el('span', 'px', fmt.price(p, m.price)), el('span', 'amt', fmt.amount(m.amount)));
   const quote = quoteOf(m.symbol);
   const usd = usdValue(m, quote);
   if (isNum(usd)) li.dataset.usd = usd.toFixed(2);
-  li.title = `${e.liq ? 'liquidation ' : ''}${side} ${fmt.exact(m.amount)} ${m.symbol.split('-')[0]} @ ${fmt.exact(m.price)} ${quote}`
-    + ` = ${fmt.money(m.price * m.amount, quote)} ${quote} on ${m.exchange}` + (m.id ? ` (id ${m.id})` : '');
+  const value = `${fmt.money(m.price * m.amount, quote)} ${quote}`;
+  // The side of a liquidation line is its order's: the position it closed is the other one.
+  const position = side === 'sell' ? 'long' : side === 'buy' ? 'short' : '';
+  if (e.liq) {
+    li.dataset.position = position || 'unknown';
+    const what = el('span', 'liq-what');
+    what.append(el('b', null, position ? position + ' liquidated' : 'liquidation'), ' ' + value);
+    li.append(what);
+  }
+  li.title = (e.liq ? `liquidation${position ? ' of a ' + position : ''}: ${side} order ` : `${side} `)
+    + `${fmt.exact(m.amount)} ${m.symbol.split('-')[0]} @ ${fmt.exact(m.price)} ${quote} = ${value} on ${m.exchange}` + (m.id ? ` (id ${m.id})` : '');
   return li;
 }
 

@@ -341,9 +341,9 @@ module.exports = {
   },
 };
 
-// Lines the feeds do not send yet, in the contract's shape: a perpetual with derivative
-// data (issue 15), stream positions (issue 13), a resume after a restart of serve, and a
-// gap. ARGS: the FIFO serve reads, and a command that restarts serve on the same port.
+// Stream positions (issue 13): lines fed to serve with positions, a resume after a restart
+// of serve, and a gap. ARGS: the FIFO serve reads, and a command that restarts serve on the
+// same port.
 module.exports.synthetic = async (t, [fifo, restart]) => {
   let seq = 100;
   const ts = () => Date.now() * 1000;
@@ -352,43 +352,16 @@ module.exports.synthetic = async (t, [fifo, restart]) => {
     require('fs').writeFileSync(fifo + '.batch', lines.join('\n') + '\n');
     t.sh(`cat '${fifo}.batch' > '${fifo}'`);
   };
-  const levels = (best, step, n) => Array.from({ length: n }, (_, i) => [Math.round((best + i * step) * 100) / 100, Math.round((0.5 + i / 10) * 1000) / 1000]);
   const batch = () => [
     line({ type: 'ticker', exchange: 'binance', symbol: 'BTC-USDT', ts: ts(), local_ts: ts(), bid: 95000.25, ask: 95000.75, last: 95000.5, open: 94000, high: 95500, low: 93900.1, volume: 1234.5, quote_volume: 117000000 }),
-    line({ type: 'ticker', exchange: 'binance-futures', symbol: 'BTC-USDT-PERP', ts: ts(), local_ts: ts(), bid: 95100.4, ask: 95100.6, last: 95100.5 }),
-    line({ type: 'derivative', exchange: 'binance-futures', symbol: 'BTC-USDT-PERP', ts: ts(), local_ts: ts(), mark: 95101.25, index: 95000.75, funding_rate: 0.0001, predicted_funding_rate: 0.00012, funding_ts: ts() + 3600e6, open_interest: 1234.5, open_interest_value: 117300000 }),
-    line({ type: 'book', exchange: 'binance-futures', symbol: 'BTC-USDT-PERP', local_ts: ts(), bids: levels(95100.4, -0.1, 20), asks: levels(95100.6, 0.1, 20) }),
     line({ type: 'ticker', exchange: 'upbit', symbol: 'BTC-KRW', ts: ts(), local_ts: ts(), last: 136000000, open: 135000000 }),
     line({ type: 'ticker', exchange: 'upbit', symbol: 'USDT-KRW', ts: ts(), local_ts: ts(), last: 1400 }),
-    line({ type: 'liquidation', exchange: 'binance-futures', symbol: 'BTC-USDT-PERP', ts: ts(), local_ts: ts(), id: 'liq1', price: 95090.1, amount: 0.5, side: 'sell' }),
-    line({ type: 'trade', exchange: 'binance-futures', symbol: 'BTC-USDT-PERP', ts: ts(), local_ts: ts(), id: '1', price: 95100.5, amount: 0.25, side: 'buy' }),
+    line({ type: 'trade', exchange: 'binance', symbol: 'BTC-USDT', ts: ts(), local_ts: ts(), id: '1', price: 95000.5, amount: 0.25, side: 'buy' }),
   ];
   await t.waitFor(`document.querySelector('#conn').dataset.state === 'connected'`, 10000, 'connected');
   feed(batch());
   const R = '#market tbody tr';
-  await t.waitFor(`document.querySelectorAll('${R}').length === 4`, 5000, 'four markets');
-  // The perpetual sits right after its spot market, and its row says mark, index and funding.
-  const order = await t.eval(`[...document.querySelectorAll('${R}')].map((r) => r.dataset.key)`);
-  t.ok(order.indexOf('binance-futures|BTC-USDT-PERP') === order.indexOf('binance|BTC-USDT') + 1, 'the perp is not beside its spot: ' + order.join(' '));
-  await t.waitFor(`/mark 95,101\\.25 · index 95,000\\.75 · funding \\+0\\.0100%/.test(document.querySelector('${R}[data-symbol="BTC-USDT-PERP"] td.symbol').title)`, 3000, 'the perp row with mark, index and funding');
-  // Cross view: the perp beside the spot with its basis over Binance spot and its funding.
-  const reload = async (hash) => {
-    await t.goto(t.url.replace(/#.*$/, '') + hash);
-    await t.waitFor(`document.querySelector('#conn').dataset.state === 'connected'`, 10000, 'connected');
-    feed(batch());
-  };
-  await reload('#cross');
-  await t.waitFor(`(() => { const td = document.querySelector('#cross td.perp[data-market="binance-futures:BTC-USDT-PERP"]');
-    return td && td.querySelector('.v').textContent === '95,100.50' && td.querySelector('.sub').textContent === 'basis +0.105% · f +0.0100%'; })()`, 5000, 'perp price, basis and funding in the cross view');
-  t.ok(await t.eval(`document.querySelector('#cross td.price[data-market="binance:BTC-USDT"] .v').textContent === '95,000.50'`), 'spot price beside it');
-  await t.shot('cross-perp-1400x900');
-  // The perp's book.
-  await reload('');
-  await t.waitFor(`document.querySelectorAll('${R}').length === 4`, 5000, 'markets again');
-  await t.click(`${R}[data-symbol="BTC-USDT-PERP"] td.symbol button`);
-  await t.waitFor(`document.querySelectorAll('#book-bids tr.lvl:not(.empty)').length === 20 && !document.querySelector('#book-deriv').hidden
-    && document.querySelector('#book-mark').textContent === '95,101.25' && document.querySelector('#book-funding').textContent === '+0.0100%'`, 5000, 'the perp book with mark and funding');
-  await t.waitFor(`[...document.querySelectorAll('#trades li.liq')].some((li) => li.querySelector('.tag').textContent === 'LIQ' && li.dataset.symbol === 'BTC-USDT-PERP')`, 3000, 'the liquidation on the tape');
+  await t.waitFor(`document.querySelectorAll('${R}').length === 3 && document.querySelectorAll('#trades li[data-symbol]').length === 1`, 5000, 'three markets and a trade');
   // Resume: serve restarts; the page reconnects asking for what followed the last position.
   const last = seq;
   t.sh(restart);
@@ -397,9 +370,9 @@ module.exports.synthetic = async (t, [fifo, restart]) => {
   const urls = t.sockets();
   t.ok(new RegExp(`[?&]since=${last}(&|$)`).test(urls[urls.length - 1]), `the reconnect does not resume after ${last}: ${urls.join(' ')}`);
   t.ok(!/since=/.test(urls[0]), 'the first connection asked to resume');
-  t.ok(await t.eval(`document.querySelectorAll('${R}').length === 4`), 'rows went blank across the restart');
+  t.ok(await t.eval(`document.querySelectorAll('${R}').length === 3`), 'rows went blank across the restart');
   // A gap: the page keeps what it shows and says what was missed.
   feed([JSON.stringify({ type: 'status', exchange: 'relay', local_ts: ts(), event: 'gap', from: 5, to: 9, seq: ++seq })]);
   await t.waitFor(`!document.querySelector('#gap-note').hidden && /no longer held 4 lines \\(5–8\\)/.test(document.querySelector('#gap-note').textContent)
-    && document.querySelector('#trades li.gap') && document.querySelectorAll('${R}').length === 4`, 5000, 'the gap noted, nothing cleared');
+    && document.querySelector('#trades li.gap') && document.querySelectorAll('${R}').length === 3`, 5000, 'the gap noted, nothing cleared');
 };
