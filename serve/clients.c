@@ -236,7 +236,8 @@ static int queue_reply(struct client *c, const char *text, size_t len)
 static void reply_text_error(struct client *c, const char *text)
 {
 	struct jw w;
-	jw_init(&w, 1024);
+	/* room for the worst case jw_str reserves: every byte escaped as \u00XX */
+	jw_init(&w, 64 + 6 * strlen(text));
 	jw_lit(&w, "{\"type\":\"error\",\"error\":");
 	jw_str(&w, text, strlen(text));
 	jw_char(&w, '}');
