@@ -164,7 +164,7 @@ static void drain_lines(void)
 	}
 	/* Into the journal before any client has them: what a client got survives a restart. */
 	journal_flush();
-	clients_wake();
+	fanout_wake();
 }
 
 static void read_input(void)
@@ -365,8 +365,13 @@ static void usage(FILE *f)
 		"                             close frame, and MS to answer it; else it is dropped\n"
 		"                             (default 5000)\n"
 		"      --ready-timeout MS     /ready fails after MS without input (default 10000)\n"
+		"      --send-path PATH       how lines reach caught-up clients: direct (send() at once,\n"
+		"                             by the loop's thread and the send threads) or lws\n"
+		"                             (everything through libwebsockets' writable callback,\n"
+		"                             slower; to compare) (default direct)\n"
 		"      --send-threads N       threads beside the event loop's that write lines to\n"
-		"                             clients (default: one per other CPU, at most 3)\n"
+		"                             clients on the direct path (default: one per other CPU,\n"
+		"                             at most 3)\n"
 		"      --auth-secret FILE     clients need a token signed with this secret (HS256 JWT\n"
 		"                             with exp; ?token= or Authorization: Bearer), else 401\n"
 		"      --allow-origin ORIGIN  browsers from other origins get 403 (repeatable)\n"
@@ -414,6 +419,7 @@ static int parse_opts(int argc, char **argv)
 		{ "ring", required_argument, NULL, 'R' },
 		{ "ring-bytes", required_argument, NULL, 'G' },
 		{ "run-dir", required_argument, NULL, 'r' },
+		{ "send-path", required_argument, NULL, 'D' },
 		{ "send-threads", required_argument, NULL, 'H' },
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
@@ -483,6 +489,15 @@ static int parse_opts(int argc, char **argv)
 				goto bad;
 			o->close_timeout_ms = (int)v;
 			break;
+		case 'D': {
+			int p = fanout_path_parse(optarg);
+			if (p < 0) {
+				fprintf(stderr, "serve: --send-path takes direct or lws, not \"%s\"\n", optarg);
+				return -1;
+			}
+			o->send_path = (enum send_path)p;
+			break;
+		}
 		case 'E': o->exit_on_eof = 1; break;
 		case 'G':
 			if (opt_long(optarg, 1 << 16, 1LL << 34, &v, err, sizeof err))
@@ -874,6 +889,7 @@ int main(int argc, char **argv)
 	info.mounts = mounts;
 	info.vhost_name = "serve";
 	info.options = 0;
+	/* No info.extensions: clients get the ring's frames as they are (fanout.c). */
 	info.fd_limit_per_thread = (unsigned)(S.o.max_clients + 256);
 	info.timeout_secs = 30;
 	if (S.o.tls_cert) {
@@ -902,10 +918,10 @@ int main(int argc, char **argv)
 	}
 	if (S.o.run_dir)
 		rundir_write_pid(S.o.run_dir, "serve", err, sizeof err);
-	log_info("listening", " port=%d path=%s www=%s tls=%s", S.o.port, S.o.path, S.o.www,
-		 S.o.tls_cert ? "yes" : "no");
+	log_info("listening", " port=%d path=%s www=%s tls=%s send_path=%s", S.o.port, S.o.path, S.o.www,
+		 S.o.tls_cert ? "yes" : "no", fanout_path_name(S.o.send_path));
 	lws_sul_schedule(S.ctx, 0, &S.sul_tick, tick_cb, TICK_US);
-	if (fanout_start(S.o.send_threads)) {
+	if (fanout_start(S.reg, S.o.send_path, S.o.send_threads, info.extensions)) {
 		log_error("cannot start the send threads", " error=\"%s\"", strerror(errno));
 		lws_context_destroy(S.ctx);
 		return EXIT_RUNTIME;
