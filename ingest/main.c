@@ -6,6 +6,7 @@
 #include "jw.h"
 #include "log.h"
 #include "met.h"
+#include "metnames.h"
 #include "oq.h"
 #include "opt.h"
 #include "loop.h"
@@ -1484,17 +1485,17 @@ static int setup_metrics(void)
 	for (int i = 0; i < g.nconns; i++) {
 		struct conn *c = &g.conns[i];
 		snprintf(lab, sizeof lab, "exchange=\"%s\"", c->x->name);
-		c->m_frames = met_add(g.reg, MET_COUNTER, "exchange_ingest_frames_total",
+		c->m_frames = met_add(g.reg, MET_COUNTER, MN_INGEST_FRAMES,
 				      "Frames received from the exchange.", lab);
 		c->m_bytes = met_add(g.reg, MET_COUNTER, "exchange_ingest_bytes_total",
 				     "Bytes of frames received from the exchange.", lab);
-		c->m_connected = met_add(g.reg, MET_GAUGE, "exchange_ingest_connected",
+		c->m_connected = met_add(g.reg, MET_GAUGE, MN_INGEST_CONNECTED,
 					 "1 while the exchange connection is open.", lab);
-		c->m_reconnects = met_add(g.reg, MET_COUNTER, "exchange_ingest_reconnects_total",
+		c->m_reconnects = met_add(g.reg, MET_COUNTER, MN_INGEST_RECONNECTS,
 					  "Connections lost or attempts failed that were retried.", lab);
-		c->m_dropped = met_add(g.reg, MET_COUNTER, "exchange_ingest_dropped_total",
+		c->m_dropped = met_add(g.reg, MET_COUNTER, MN_INGEST_DROPPED,
 				       "Lines dropped because stdout was full.", lab);
-		c->m_age = met_add(g.reg, MET_GAUGE, "exchange_ingest_last_frame_age_seconds",
+		c->m_age = met_add(g.reg, MET_GAUGE, MN_INGEST_FRAME_AGE,
 				   "Seconds since the last frame (-1: none on this connection).", lab);
 		c->m_invalid = met_add(g.reg, MET_COUNTER, "exchange_ingest_invalid_frames_total",
 				       "Frames skipped because they were not JSON.", lab);
@@ -1520,7 +1521,7 @@ static int setup_metrics(void)
 	}
 	g.m_active = met_add(g.reg, MET_GAUGE, "exchange_ingest_active",
 			     "1 while ingest holds the leader role and connects to exchanges.", NULL);
-	g.m_rss = met_add(g.reg, MET_GAUGE, "exchange_process_resident_memory_bytes",
+	g.m_rss = met_add(g.reg, MET_GAUGE, MN_RSS,
 			  "Resident memory of each tool's process.", "tool=\"ingest\"");
 	return g.m_active && g.m_rss ? 0 : -1;
 }

@@ -7,6 +7,7 @@
 #include "guard.h"
 #include "journal.h"
 #include "loop.h"
+#include "metnames.h"
 #include "opt.h"
 #include "rundir.h"
 #include "seq.h"
@@ -326,7 +327,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		S.m_ready->v = serve_ready(why, sizeof why);
 		status_refresh(now);
 		events_tick(S.m_slow->v);
-		if (S.o.run_dir && met_write_file(S.reg, S.o.run_dir, "serve", err, sizeof err))
+		if (S.o.run_dir && met_write_file(S.reg, S.o.run_dir, stage_name(STAGE_SERVE), err, sizeof err))
 			log_warn("cannot write metrics", " error=\"%s\"", err);
 	}
 	if (S.draining && (!S.nclients || now > S.drain_deadline)) {
@@ -766,7 +767,7 @@ static int setup_metrics(void)
 	S.m_latency = met_add_hist(r, "exchange_pipeline_latency_seconds",
 				   "Ingest receive time (local_ts) to the write to a client.", NULL,
 				   met_latency_bounds, met_latency_nbounds);
-	S.m_rss = met_add(r, MET_GAUGE, "exchange_process_resident_memory_bytes",
+	S.m_rss = met_add(r, MET_GAUGE, MN_RSS,
 			  "Resident memory of each tool's process.", "tool=\"serve\"");
 	return S.m_clients && S.m_accepted && S.m_rejected_full && S.m_rejected_path && S.m_rejected_drain &&
 			       S.m_slow && S.m_lines && S.m_bad_lines && S.m_sent && S.m_bytes_sent &&
