@@ -516,10 +516,211 @@ static void query_position(struct lws *wsi, struct client *c)
 	}
 }
 
+/* The upgrade: the path, draining, the client limit, access rules, the per-address limit;
+ * then the query's position and filter. A bad filter is not refused here: it is told in
+ * the connection, which every client can read (a browser cannot read the body of a refused
+ * upgrade): the error, then 1008. */
+static int on_upgrade(struct lws *wsi, struct client *c)
+{
+	char buf[256], err[512];
+	int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_GET_URI);
+	if (n < 0 || strcmp(buf, S.o.path))
+		return reject(wsi, 404, S.m_rejected_path, "no WebSocket endpoint here");
+	if (S.draining)
+		return reject(wsi, 503, S.m_rejected_drain, "shutting down");
+	if (S.o.max_clients && S.nclients >= S.o.max_clients)
+		return reject(wsi, 503, S.m_rejected_full, "too many clients");
+	int status = access_upgrade(wsi, buf, sizeof buf);
+	if (status)
+		return reject(wsi, status, NULL, buf);
+	memset(c, 0, sizeof *c);
+	lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+	if (per_ip_add(c->peer)) {
+		S.m_rejected_ip->v++;
+		return reject(wsi, 429, NULL, "too many connections from this address");
+	}
+	c->counted = 1;
+	query_position(wsi, c);
+	if (query_filter(wsi, &c->f, err, sizeof err)) {
+		filter_free(&c->f);
+		filter_all(&c->f);
+		if (!(c->bad_filter = strdup(err))) {
+			per_ip_remove(c->peer);
+			c->counted = 0;
+			return reject(wsi, 400, S.m_client_errors, err);
+		}
+		S.m_client_errors->v++;
+		char q[600];
+		if (log_allow(&S.rl_client, clk_mono_us()) >= 0)
+			log_info("client filter refused", " peer=%s error=%s", c->peer,
+				 log_quote(q, sizeof q, err, strlen(err)));
+	}
+	return 0;
+}
+
+/* The WebSocket is open: the client joins the list, starts where it asked (or gets its
+ * errors), and its frames are checked from now on. */
+static int on_established(struct lws *wsi, struct client *c)
+{
+	struct filter f = c->f;
+	int counted = c->counted, relay = c->relay;
+	char *bad_filter = c->bad_filter, *since_error = c->since_error;
+	int64_t since = c->since;
+	memset(c, 0, sizeof *c);
+	c->f = f;
+	c->counted = counted;
+	c->relay = relay;
+	c->wsi = wsi;
+	c->fd = lws_get_socket_fd(wsi);
+	fanout_client_start(c);
+	if (since_error) {
+		reply_error(c, since_error);
+		S.m_resume_errors->v++;
+		free(since_error);
+	}
+	client_position(c, since_error ? -1 : since);
+	lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+	const char *why;
+	int code = 0;
+	if (lws_get_network_wsi(wsi) != wsi)
+		guard_stop(c->fd); /* one stream of an HTTP/2 connection: no frames of ours */
+	else
+		code = guard_start(c->fd, MAX_CLIENT_MSG, &why);
+	c->next = S.clients;
+	if (S.clients)
+		S.clients->prev = c;
+	S.clients = c;
+	S.nclients++;
+	S.m_clients->v = S.nclients;
+	S.m_accepted->v++;
+	log_debug("client connected", " peer=%s clients=%d", c->peer, S.nclients);
+	if (bad_filter) {
+		reply_text_error(c, bad_filter);
+		free(bad_filter);
+		c->cache_todo = 0;
+		free(c->cache_order);
+		c->cache_order = NULL;
+		start_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "bad filter");
+		c->close_after_replies = 1;
+	} else if (code) {
+		protocol_error(c, code, why);
+	}
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* The client sent a close frame (IN, LEN: its payload). libwebsockets answers it; no line
+ * may follow its answer. Returns -1 when serve has answered it itself. */
+static int on_peer_close(struct lws *wsi, struct client *c, const unsigned char *in, size_t len)
+{
+	c->peer_closing = 1;
+	fanout_idle_remove(c);
+	if (c->close_sent) {
+		/* the answer to serve's close frame: done, nothing to echo */
+		c->close_handed = 1;
+		return -1;
+	}
+	const char *why;
+	int code = guard_error(c->fd, &why);
+	if (code) {
+		/* a close frame with a code no endpoint may send: 1002, not an echo */
+		protocol_error(c, code, why);
+		lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)why, strlen(why));
+		c->close_handed = 1;
+		return -1;
+	}
+	int sent = guard_peer_close_code(c->fd);
+	if (len >= 2 && sent && (in[0] << 8 | in[1]) != sent) {
+		/* libwebsockets 4.1 turns the registered codes 1012..1014 into 1002 before
+		 * it echoes them: echo what the client sent */
+		lws_close_reason(wsi, (enum lws_close_status)sent, NULL, 0);
+		c->close_handed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* A piece of a client message: whole messages are read at once, fragmented ones are
+ * put together first (at most MAX_CLIENT_MSG). */
+static int on_receive(struct lws *wsi, struct client *c, const char *in, size_t len)
+{
+	const char *why;
+	int code = guard_error(c->fd, &why);
+	if (code)
+		protocol_error(c, code, why);
+	if (c->closing)
+		return 0; /* nothing it sends now is read; the close frame goes out when writable */
+	int first = lws_is_first_fragment(wsi), last = lws_is_final_fragment(wsi) &&
+							    !lws_remaining_packet_payload(wsi);
+	if (first) {
+		c->rx_len = 0;
+		c->rx_bad = 0;
+	}
+	if (c->rx_len + len > MAX_CLIENT_MSG) {
+		S.m_client_errors->v++;
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"message too large", 17);
+		return -1;
+	}
+	if (first && last) {
+		on_client_message(c, in, len, lws_frame_is_binary(wsi));
+	} else {
+		if (!c->rx && !(c->rx = malloc(MAX_CLIENT_MSG)))
+			return -1;
+		memcpy(c->rx + c->rx_len, in, len);
+		c->rx_len += len;
+		if (last) {
+			on_client_message(c, c->rx, c->rx_len, lws_frame_is_binary(wsi));
+			free(c->rx);
+			c->rx = NULL;
+			c->rx_len = 0;
+		}
+	}
+	if (c->closing)
+		return 0; /* start_close asked for the writable callback */
+	if (c->nreplies || c->cache_todo) {
+		fanout_idle_remove(c);
+		lws_callback_on_writable(wsi);
+	}
+	return 0;
+}
+
+/* The connection is gone (also one refused before it was established: no wsi yet). */
+static void on_closed(struct client *c)
+{
+	if (c->counted) {
+		per_ip_remove(c->peer);
+		c->counted = 0;
+	}
+	filter_free(&c->f);
+	free(c->bad_filter);
+	c->bad_filter = NULL;
+	free(c->since_error);
+	c->since_error = NULL;
+	free(c->cache_order);
+	c->cache_order = NULL;
+	if (!c->wsi)
+		return;
+	guard_stop(c->fd);
+	fanout_idle_remove(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		S.clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	S.nclients--;
+	S.m_clients->v = S.nclients;
+	for (int i = 0; i < c->nreplies; i++)
+		free(c->reply[i]);
+	free(c->rx);
+	log_debug("client closed", " peer=%s sent=%llu clients=%d", c->peer,
+		  (unsigned long long)c->sent, S.nclients);
+	c->wsi = NULL;
+}
+
 int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct client *c = user;
-	char buf[256];
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
@@ -530,196 +731,20 @@ int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
 		/* A file from the web UI mount went out: keep the connection for the next request. */
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-		int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_GET_URI);
-		if (n < 0 || strcmp(buf, S.o.path))
-			return reject(wsi, 404, S.m_rejected_path, "no WebSocket endpoint here");
-		if (S.draining)
-			return reject(wsi, 503, S.m_rejected_drain, "shutting down");
-		if (S.o.max_clients && S.nclients >= S.o.max_clients)
-			return reject(wsi, 503, S.m_rejected_full, "too many clients");
-		int status = access_upgrade(wsi, buf, sizeof buf);
-		if (status)
-			return reject(wsi, status, NULL, buf);
-		memset(c, 0, sizeof *c);
-		lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
-		if (per_ip_add(c->peer)) {
-			S.m_rejected_ip->v++;
-			return reject(wsi, 429, NULL, "too many connections from this address");
-		}
-		c->counted = 1;
-		char err[512];
-		query_position(wsi, c);
-		if (query_filter(wsi, &c->f, err, sizeof err)) {
-			/* Told in the connection, which every client can read (a browser cannot
-			 * read the body of a refused upgrade): the error, then 1008. */
-			filter_free(&c->f);
-			filter_all(&c->f);
-			if (!(c->bad_filter = strdup(err))) {
-				per_ip_remove(c->peer);
-				c->counted = 0;
-				return reject(wsi, 400, S.m_client_errors, err);
-			}
-			S.m_client_errors->v++;
-			char q[600];
-			if (log_allow(&S.rl_client, clk_mono_us()) >= 0)
-				log_info("client filter refused", " peer=%s error=%s", c->peer,
-					 log_quote(q, sizeof q, err, strlen(err)));
-		}
-		return 0;
-	}
-	case LWS_CALLBACK_ESTABLISHED: {
-		struct filter f = c->f;
-		int counted = c->counted, relay = c->relay;
-		char *bad_filter = c->bad_filter, *since_error = c->since_error;
-		int64_t since = c->since;
-		memset(c, 0, sizeof *c);
-		c->f = f;
-		c->counted = counted;
-		c->relay = relay;
-		c->wsi = wsi;
-		c->fd = lws_get_socket_fd(wsi);
-		fanout_client_start(c);
-		if (since_error) {
-			reply_error(c, since_error);
-			S.m_resume_errors->v++;
-			free(since_error);
-		}
-		client_position(c, since_error ? -1 : since);
-		lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
-		const char *why;
-		int code = 0;
-		if (lws_get_network_wsi(wsi) != wsi)
-			guard_stop(c->fd); /* one stream of an HTTP/2 connection: no frames of ours */
-		else
-			code = guard_start(c->fd, MAX_CLIENT_MSG, &why);
-		c->next = S.clients;
-		if (S.clients)
-			S.clients->prev = c;
-		S.clients = c;
-		S.nclients++;
-		S.m_clients->v = S.nclients;
-		S.m_accepted->v++;
-		log_debug("client connected", " peer=%s clients=%d", c->peer, S.nclients);
-		if (bad_filter) {
-			reply_text_error(c, bad_filter);
-			free(bad_filter);
-			c->cache_todo = 0;
-			free(c->cache_order);
-			c->cache_order = NULL;
-			start_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "bad filter");
-			c->close_after_replies = 1;
-		} else if (code) {
-			protocol_error(c, code, why);
-		}
-		lws_callback_on_writable(wsi);
-		break;
-	}
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return on_upgrade(wsi, c);
+	case LWS_CALLBACK_ESTABLISHED:
+		return on_established(wsi, c);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return client_write(c);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
-		/* libwebsockets answers the close frame; no line may follow its answer */
-		if (!c)
-			break;
-		c->peer_closing = 1;
-		fanout_idle_remove(c);
-		if (c->close_sent) {
-			/* the answer to serve's close frame: done, nothing to echo */
-			c->close_handed = 1;
-			return -1;
-		}
-		const char *why;
-		int code = guard_error(c->fd, &why);
-		if (code) {
-			/* a close frame with a code no endpoint may send: 1002, not an echo */
-			protocol_error(c, code, why);
-			lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)why, strlen(why));
-			c->close_handed = 1;
-			return -1;
-		}
-		int sent = guard_peer_close_code(c->fd);
-		if (len >= 2 && sent && (((const unsigned char *)in)[0] << 8 | ((const unsigned char *)in)[1]) != sent) {
-			/* libwebsockets 4.1 turns the registered codes 1012..1014 into 1002 before
-			 * it echoes them: echo what the client sent */
-			lws_close_reason(wsi, (enum lws_close_status)sent, NULL, 0);
-			c->close_handed = 1;
-			return -1;
-		}
-		break;
-	}
-	case LWS_CALLBACK_RECEIVE: {
-		const char *why;
-		int code = guard_error(c->fd, &why);
-		if (code)
-			protocol_error(c, code, why);
-		if (c->closing)
-			break; /* nothing it sends now is read; the close frame goes out when writable */
-		int first = lws_is_first_fragment(wsi), last = lws_is_final_fragment(wsi) &&
-								    !lws_remaining_packet_payload(wsi);
-		if (first) {
-			c->rx_len = 0;
-			c->rx_bad = 0;
-		}
-		if (c->rx_len + len > MAX_CLIENT_MSG) {
-			S.m_client_errors->v++;
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"message too large", 17);
-			return -1;
-		}
-		if (first && last) {
-			on_client_message(c, in, len, lws_frame_is_binary(wsi));
-		} else {
-			if (!c->rx && !(c->rx = malloc(MAX_CLIENT_MSG)))
-				return -1;
-			memcpy(c->rx + c->rx_len, in, len);
-			c->rx_len += len;
-			if (last) {
-				on_client_message(c, c->rx, c->rx_len, lws_frame_is_binary(wsi));
-				free(c->rx);
-				c->rx = NULL;
-				c->rx_len = 0;
-			}
-		}
-		if (c->closing)
-			break; /* start_close asked for the writable callback */
-		if (c->nreplies || c->cache_todo) {
-			fanout_idle_remove(c);
-			lws_callback_on_writable(wsi);
-		}
-		break;
-	}
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		return c ? on_peer_close(wsi, c, in, len) : 0;
+	case LWS_CALLBACK_RECEIVE:
+		return on_receive(wsi, c, in, len);
 	case LWS_CALLBACK_CLOSED:
-		if (c->counted) {
-			per_ip_remove(c->peer);
-			c->counted = 0;
-		}
-		filter_free(&c->f);
-		free(c->bad_filter);
-		c->bad_filter = NULL;
-		free(c->since_error);
-		c->since_error = NULL;
-		free(c->cache_order);
-		c->cache_order = NULL;
-		if (!c->wsi)
-			break;
-		guard_stop(c->fd);
-		fanout_idle_remove(c);
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			S.clients = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
-		S.nclients--;
-		S.m_clients->v = S.nclients;
-		for (int i = 0; i < c->nreplies; i++)
-			free(c->reply[i]);
-		free(c->rx);
-		log_debug("client closed", " peer=%s sent=%llu clients=%d", c->peer,
-			  (unsigned long long)c->sent, S.nclients);
-		c->wsi = NULL;
-		break;
+		on_closed(c);
+		return 0;
 	default:
-		break;
+		return 0;
 	}
-	return 0;
 }

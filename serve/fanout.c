@@ -9,10 +9,11 @@
  * (clients.c), and so does everything with --send-path lws.
  *
  * Writing to a client's socket behind libwebsockets' back is sound only under these
- * assumptions. refusal() checks every client against them before its write; a client
- * that fails one is written through libwebsockets instead, and counted by reason
- * (exchange_serve_fast_path_refused_total). Reasons 1-3 and 6 are expected; 4 and 5 are
- * broken assumptions, also logged.
+ * assumptions. refusal() checks every client against 1-5 before its write; a client that
+ * fails one is written through libwebsockets instead, and counted by reason
+ * (exchange_serve_fast_path_refused_total). Failing 1-3 is expected; failing 4 or 5 means
+ * an assumption does not hold, and is logged too. 6 and 7 hold by the way a round runs
+ * (fanout_wake).
  *
  *  1. No TLS: send() on a TLS connection's socket would put clear text inside the TLS
  *     stream. TLS clients (--tls-cert) always go through libwebsockets.
@@ -23,9 +24,9 @@
  *     the writable callback.
  *  4. The socket is the client's own and carries the ring's frames byte for byte: no
  *     WebSocket extension (permessage-deflate, the one libwebsockets has, would reframe
- *     them; serve's context offers none, so none is negotiated) and no stream inside an HTTP/2
- *     connection (which shares its socket with the connection's framing). Checked once
- *     per connection, when it is established (fanout_client_start).
+ *     them; serve's context offers none, so none is negotiated) and no stream inside an
+ *     HTTP/2 connection (which shares its socket with the connection's framing). Checked
+ *     once per connection, when it is established (fanout_client_start).
  *  5. Nothing else is due to the client first: no reply, no cache replay, no close. What
  *     queues them takes the client off the caught-up list first (clients.c).
  *  6. A round ends before the loop goes on. While the threads write, the loop's thread is

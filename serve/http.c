@@ -306,47 +306,55 @@ static void jw_kstr(struct jw *w, const char *key, const char *v)
 		jw_lit(w, "null");
 }
 
-void status_refresh(int64_t now_mono)
-{
-	struct jw w;
+/* What the stages' files said: a missing file is not present; a stale one is present with
+ * its age and none of its numbers. */
+struct stages {
 	struct scan sc[STAGE_COUNT];
 	double age[STAGE_COUNT];
 	int present[STAGE_COUNT];
-	double dt = st.prev_mono ? (double)(now_mono - st.prev_mono) / 1e6 : 0;
-	/* the counter whose rate is the stage's rate (serve's is its own lines) */
-	static const char *const counters[STAGE_COUNT] = {
-		[STAGE_INGEST] = MN_INGEST_FRAMES,
-		[STAGE_CONVERT] = MN_CONVERT_LINES,
-		[STAGE_DISTRIBUTE] = MN_DIST_LINES_OUT,
-	};
-	struct scan *in = &sc[STAGE_INGEST], *dist = &sc[STAGE_DISTRIBUTE];
-	memset(sc, 0, sizeof sc);
+};
+
+/* The counter whose rate is the stage's rate (serve's is its own lines). */
+static const char *const stage_counters[STAGE_COUNT] = {
+	[STAGE_INGEST] = MN_INGEST_FRAMES,
+	[STAGE_CONVERT] = MN_CONVERT_LINES,
+	[STAGE_DISTRIBUTE] = MN_DIST_LINES_OUT,
+};
+
+static void read_stages(struct stages *sg)
+{
+	memset(sg, 0, sizeof *sg);
 	for (enum stage i = 0; i < STAGE_COUNT; i++) {
 		char path[4096], name[64];
 		size_t len;
-		present[i] = 0;
-		age[i] = -1;
-		sc[i].counter_name = counters[i];
+		sg->present[i] = 0;
+		sg->age[i] = -1;
+		sg->sc[i].counter_name = stage_counters[i];
 		if (i == STAGE_SERVE || !S.o.run_dir)
 			continue;
 		snprintf(name, sizeof name, "%s.prom", stage_name(i));
 		if (rundir_path(S.o.run_dir, name, path, sizeof path))
 			continue;
-		char *text = slurp(path, &len, &age[i]);
+		char *text = slurp(path, &len, &sg->age[i]);
 		if (!text)
 			continue;
-		present[i] = 1;
+		sg->present[i] = 1;
 		/* a stale file shows its age, not its numbers */
-		if (age[i] <= TEXTFILE_STALE_S)
-			met_scan(text, len, scan_cb, &sc[i]);
+		if (sg->age[i] <= TEXTFILE_STALE_S)
+			met_scan(text, len, scan_cb, &sg->sc[i]);
 		free(text);
 	}
 	/* serve itself */
-	sc[STAGE_SERVE].counter = S.m_lines->v;
-	sc[STAGE_SERVE].rss = met_rss_bytes();
-	present[STAGE_SERVE] = 1;
-	age[STAGE_SERVE] = 0;
+	sg->sc[STAGE_SERVE].counter = S.m_lines->v;
+	sg->sc[STAGE_SERVE].rss = met_rss_bytes();
+	sg->present[STAGE_SERVE] = 1;
+	sg->age[STAGE_SERVE] = 0;
+}
 
+/* This second's latency histograms into the window: serve's pipeline latency and the feed
+ * latency of every stage's file. */
+static void snapshot_latency(const struct stages *sg)
+{
 	st.slot = (st.slot + 1) % WINDOW;
 	if (st.filled < WINDOW)
 		st.filled++;
@@ -359,8 +367,12 @@ void status_refresh(int64_t now_mono)
 	memset(&st.feed[st.slot], 0, sizeof st.feed[st.slot]);
 	for (int i = 0; i < STAGE_COUNT; i++)
 		for (int b = 0; b <= met_latency_nbounds; b++)
-			st.feed[st.slot].b[b] += sc[i].feed.b[b];
+			st.feed[st.slot].b[b] += sg->sc[i].feed.b[b];
+}
 
+/* "node" up to "ready_reason": who this node is, its role and mode, whether it is ready. */
+static void json_node(struct jw *w, const struct scan *dist)
+{
 	char role[32] = "leader", leader[512], epoch[32] = "0", node[256];
 	int have_leader = 0;
 	if (S.o.run_dir) {
@@ -372,116 +384,147 @@ void status_refresh(int64_t now_mono)
 	}
 	snprintf(node, sizeof node, "%s", S.o.node_id);
 
-	jw_init(&w, 1 << 20);
-	jw_lit(&w, "{\"node\":");
-	jw_str(&w, node, strlen(node));
-	jw_kstr(&w, "version", SERVE_VERSION);
-	jw_kstr(&w, "role", role);
-	jw_kstr(&w, "mode", dist->kafka_mode > 0 ? "kafka" : "direct");
-	jw_kint(&w, "epoch", atoll(epoch));
-	jw_kstr(&w, "leader", have_leader ? leader : NULL);
-	jw_num(&w, "uptime_s", (double)(clk_now_us() - S.started_us) / 1e6);
-	jw_kint(&w, "now_us", clk_now_us());
+	jw_lit(w, "{\"node\":");
+	jw_str(w, node, strlen(node));
+	jw_kstr(w, "version", SERVE_VERSION);
+	jw_kstr(w, "role", role);
+	jw_kstr(w, "mode", dist->kafka_mode > 0 ? "kafka" : "direct");
+	jw_kint(w, "epoch", atoll(epoch));
+	jw_kstr(w, "leader", have_leader ? leader : NULL);
+	jw_num(w, "uptime_s", (double)(clk_now_us() - S.started_us) / 1e6);
+	jw_kint(w, "now_us", clk_now_us());
 	char reason[64];
 	int ready = serve_ready(reason, sizeof reason);
 	if (ready)
-		jw_lit(&w, ",\"ready\":true");
+		jw_lit(w, ",\"ready\":true");
 	else
-		jw_lit(&w, ",\"ready\":false");
-	jw_kstr(&w, "ready_reason", reason);
+		jw_lit(w, ",\"ready\":false");
+	jw_kstr(w, "ready_reason", reason);
+}
 
-	jw_lit(&w, ",\"clients\":{\"current\":");
-	jw_int(&w, S.nclients);
-	jw_kint(&w, "total", (int64_t)S.m_accepted->v);
-	jw_num(&w, "rejected", S.m_rejected_full->v + S.m_rejected_path->v + S.m_rejected_drain->v +
-				       S.m_rejected_auth->v + S.m_rejected_origin->v + S.m_rejected_ip->v);
-	jw_num(&w, "slow_closed", S.m_slow->v);
-	jw_char(&w, '}');
+/* "clients", "messages" and "latency_ms": serve's own traffic (drops include ingest's). */
+static void json_traffic(struct jw *w, const struct scan *in, double dt)
+{
+	jw_lit(w, ",\"clients\":{\"current\":");
+	jw_int(w, S.nclients);
+	jw_kint(w, "total", (int64_t)S.m_accepted->v);
+	jw_num(w, "rejected", S.m_rejected_full->v + S.m_rejected_path->v + S.m_rejected_drain->v +
+				      S.m_rejected_auth->v + S.m_rejected_origin->v + S.m_rejected_ip->v);
+	jw_num(w, "slow_closed", S.m_slow->v);
+	jw_char(w, '}');
 
-	jw_lit(&w, ",\"messages\":{\"received\":");
-	jw_int(&w, (int64_t)S.m_lines->v);
-	jw_num(&w, "received_rate", dt > 0 ? (S.m_lines->v - st.prev_lines) / dt : 0);
-	jw_kint(&w, "sent", (int64_t)S.m_sent->v);
-	jw_num(&w, "sent_rate", dt > 0 ? (S.m_sent->v - st.prev_sent) / dt : 0);
+	jw_lit(w, ",\"messages\":{\"received\":");
+	jw_int(w, (int64_t)S.m_lines->v);
+	jw_num(w, "received_rate", dt > 0 ? (S.m_lines->v - st.prev_lines) / dt : 0);
+	jw_kint(w, "sent", (int64_t)S.m_sent->v);
+	jw_num(w, "sent_rate", dt > 0 ? (S.m_sent->v - st.prev_sent) / dt : 0);
 	double dropped = S.m_slow->v;
 	for (int i = 0; i < in->nex; i++)
 		dropped += in->dropped[i];
-	jw_num(&w, "dropped", dropped);
-	jw_char(&w, '}');
+	jw_num(w, "dropped", dropped);
+	jw_char(w, '}');
 
-	jw_lit(&w, ",\"latency_ms\":{\"window_s\":10");
-	window_quantiles(&w, "pipeline", st.pipe, st.slot, st.filled);
-	window_quantiles(&w, "feed", st.feed, st.slot, st.filled);
-	jw_char(&w, '}');
+	jw_lit(w, ",\"latency_ms\":{\"window_s\":10");
+	window_quantiles(w, "pipeline", st.pipe, st.slot, st.filled);
+	window_quantiles(w, "feed", st.feed, st.slot, st.filled);
+	jw_char(w, '}');
+}
 
-	jw_lit(&w, ",\"stages\":[");
+/* "stages": each stage up or not, its rate, memory and the age of its file. */
+static void json_stages(struct jw *w, const struct stages *sg, double dt)
+{
+	jw_lit(w, ",\"stages\":[");
 	for (enum stage i = 0; i < STAGE_COUNT; i++) {
+		const struct scan *sc = &sg->sc[i];
 		if (i)
-			jw_char(&w, ',');
-		jw_lit(&w, "{\"name\":");
-		jw_str(&w, stage_name(i), strlen(stage_name(i)));
-		int up = present[i] && age[i] < 5;
+			jw_char(w, ',');
+		jw_lit(w, "{\"name\":");
+		jw_str(w, stage_name(i), strlen(stage_name(i)));
+		int up = sg->present[i] && sg->age[i] < 5;
 		if (up)
-			jw_lit(&w, ",\"up\":true");
+			jw_lit(w, ",\"up\":true");
 		else
-			jw_lit(&w, ",\"up\":false");
-		if (!present[i] && i == STAGE_ELECT)
-			jw_lit(&w, ",\"configured\":false"); /* no elect: a standalone node */
-		if (present[i]) {
-			double rate = dt > 0 && st.prev_counter[i] <= sc[i].counter ? (sc[i].counter - st.prev_counter[i]) / dt : 0;
-			if (counters[i] || i == STAGE_SERVE)
-				jw_num(&w, "rate", rate);
-			jw_kint(&w, "memory_bytes", (int64_t)sc[i].rss);
-			jw_num(&w, "metrics_age_s", age[i]);
+			jw_lit(w, ",\"up\":false");
+		if (!sg->present[i] && i == STAGE_ELECT)
+			jw_lit(w, ",\"configured\":false"); /* no elect: a standalone node */
+		if (sg->present[i]) {
+			double rate = dt > 0 && st.prev_counter[i] <= sc->counter ? (sc->counter - st.prev_counter[i]) / dt : 0;
+			if (stage_counters[i] || i == STAGE_SERVE)
+				jw_num(w, "rate", rate);
+			jw_kint(w, "memory_bytes", (int64_t)sc->rss);
+			jw_num(w, "metrics_age_s", sg->age[i]);
 		}
-		jw_char(&w, '}');
-		st.prev_counter[i] = sc[i].counter;
+		jw_char(w, '}');
+		st.prev_counter[i] = sc->counter;
 	}
-	jw_char(&w, ']');
+	jw_char(w, ']');
+}
 
-	jw_lit(&w, ",\"exchanges\":[");
+/* "exchanges": ingest's figures per exchange, with the frame rate since the last refresh. */
+static void json_exchanges(struct jw *w, const struct scan *in, double dt)
+{
+	jw_lit(w, ",\"exchanges\":[");
 	for (int i = 0; i < in->nex; i++) {
 		double prev = 0;
 		for (int k = 0; k < 64; k++)
 			if (!strcmp(st.prev_names[k], in->ex[i]))
 				prev = st.prev_frames[k];
 		if (i)
-			jw_char(&w, ',');
-		jw_lit(&w, "{\"exchange\":");
-		jw_str(&w, in->ex[i], strlen(in->ex[i]));
+			jw_char(w, ',');
+		jw_lit(w, "{\"exchange\":");
+		jw_str(w, in->ex[i], strlen(in->ex[i]));
 		if (in->connected[i] > 0)
-			jw_lit(&w, ",\"connected\":true");
+			jw_lit(w, ",\"connected\":true");
 		else
-			jw_lit(&w, ",\"connected\":false");
-		jw_kint(&w, "frames", (int64_t)in->frames[i]);
-		jw_num(&w, "rate", dt > 0 && prev <= in->frames[i] ? (in->frames[i] - prev) / dt : 0);
-		jw_num(&w, "last_frame_age_s", in->age[i]);
-		jw_num(&w, "reconnects", in->reconnects[i]);
-		jw_num(&w, "dropped", in->dropped[i]);
-		jw_char(&w, '}');
+			jw_lit(w, ",\"connected\":false");
+		jw_kint(w, "frames", (int64_t)in->frames[i]);
+		jw_num(w, "rate", dt > 0 && prev <= in->frames[i] ? (in->frames[i] - prev) / dt : 0);
+		jw_num(w, "last_frame_age_s", in->age[i]);
+		jw_num(w, "reconnects", in->reconnects[i]);
+		jw_num(w, "dropped", in->dropped[i]);
+		jw_char(w, '}');
 	}
-	jw_char(&w, ']');
+	jw_char(w, ']');
 	memset(st.prev_names, 0, sizeof st.prev_names);
 	for (int i = 0; i < in->nex; i++) {
 		snprintf(st.prev_names[i], sizeof st.prev_names[i], "%s", in->ex[i]);
 		st.prev_frames[i] = in->frames[i];
 	}
+}
 
-	jw_lit(&w, ",\"kafka\":");
+/* "kafka": distribute's view of Kafka; not configured, or null when distribute says nothing. */
+static void json_kafka(struct jw *w, const struct scan *dist)
+{
+	jw_lit(w, ",\"kafka\":");
 	if (dist->have_kafka_configured && !dist->kafka_configured) {
-		jw_lit(&w, "{\"configured\":false}");
+		jw_lit(w, "{\"configured\":false}");
 	} else if (dist->have_kafka) {
 		if (dist->kafka_up > 0)
-			jw_lit(&w, "{\"up\":true");
+			jw_lit(w, "{\"up\":true");
 		else
-			jw_lit(&w, "{\"up\":false");
-		jw_num(&w, "lag", dist->lag);
-		jw_num(&w, "produced", dist->produced);
-		jw_num(&w, "consumed", dist->consumed);
-		jw_char(&w, '}');
+			jw_lit(w, "{\"up\":false");
+		jw_num(w, "lag", dist->lag);
+		jw_num(w, "produced", dist->produced);
+		jw_num(w, "consumed", dist->consumed);
+		jw_char(w, '}');
 	} else {
-		jw_lit(&w, "null");
+		jw_lit(w, "null");
 	}
+}
+
+void status_refresh(int64_t now_mono)
+{
+	struct stages sg;
+	struct jw w;
+	double dt = st.prev_mono ? (double)(now_mono - st.prev_mono) / 1e6 : 0;
+	read_stages(&sg);
+	snapshot_latency(&sg);
+	jw_init(&w, 1 << 20);
+	json_node(&w, &sg.sc[STAGE_DISTRIBUTE]);
+	json_traffic(&w, &sg.sc[STAGE_INGEST], dt);
+	json_stages(&w, &sg, dt);
+	json_exchanges(&w, &sg.sc[STAGE_INGEST], dt);
+	json_kafka(&w, &sg.sc[STAGE_DISTRIBUTE]);
 	jw_lit(&w, "}\n");
 
 	st.prev_sent = S.m_sent->v;
