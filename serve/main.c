@@ -396,6 +396,35 @@ static void usage(FILE *f)
 static char www_default[PATH_MAX + 32];
 static int www_given;
 
+/* The defaults that depend on the machine: the page next to the binary, the host name. */
+static void default_www_and_node(struct opts *o)
+{
+	if (!o->www) {
+		/* bin/serve -> ../serve/www, so the page works from a checkout without options. */
+		char exe[PATH_MAX - 32];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		if (n > 0) {
+			exe[n] = 0;
+			char *slash = strrchr(exe, '/');
+			if (slash)
+				*slash = 0;
+			snprintf(www_default, sizeof www_default, "%s/../serve/www", exe);
+			char *real = realpath(www_default, NULL);
+			if (real) {
+				snprintf(www_default, sizeof www_default, "%s", real);
+				free(real);
+			}
+		}
+		o->www = www_default;
+	}
+	static char host[256];
+	if (!o->node_id || !*o->node_id) {
+		if (gethostname(host, sizeof host))
+			snprintf(host, sizeof host, "node");
+		o->node_id = host;
+	}
+}
+
 static int parse_opts(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -577,30 +606,7 @@ static int parse_opts(int argc, char **argv)
 	}
 	if (o->run_dir && !*o->run_dir)
 		o->run_dir = NULL;
-	if (!o->www) {
-		/* bin/serve -> ../serve/www, so the page works from a checkout without options. */
-		char exe[PATH_MAX - 32];
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-		if (n > 0) {
-			exe[n] = 0;
-			char *slash = strrchr(exe, '/');
-			if (slash)
-				*slash = 0;
-			snprintf(www_default, sizeof www_default, "%s/../serve/www", exe);
-			char *real = realpath(www_default, NULL);
-			if (real) {
-				snprintf(www_default, sizeof www_default, "%s", real);
-				free(real);
-			}
-		}
-		o->www = www_default;
-	}
-	static char host[256];
-	if (!o->node_id || !*o->node_id) {
-		if (gethostname(host, sizeof host))
-			snprintf(host, sizeof host, "node");
-		o->node_id = host;
-	}
+	default_www_and_node(o);
 	return 0;
 bad:
 	fprintf(stderr, "serve: %s: %s\n", opt_name(longopts, c, name, sizeof name), err);
