@@ -326,10 +326,12 @@ void clients_check(int64_t now)
 		}
 		/* A resuming client is behind by what it asked for: only what came after its
 		 * resume counts (it is cut only when the ring lets go of what it still needs). */
+		/* And a client the relay gate holds back is not behind by what it may not take. */
 		uint64_t from = c->tail > c->live_from ? c->tail : c->live_from;
-		uint64_t behind = S.ring.head - from;
+		uint64_t limit = fanout_limit(c);
+		uint64_t behind = limit > from ? limit - from : 0;
 		if (c->tail < S.ring.oldest || behind > S.o.max_backlog ||
-		    ring_backlog_bytes(&S.ring, from) > S.o.max_backlog_bytes) {
+		    ring_backlog_bytes(&S.ring, from) - ring_backlog_bytes(&S.ring, limit) > S.o.max_backlog_bytes) {
 			S.m_slow->v++;
 			if (log_allow(&S.rl_client, now) >= 0)
 				log_warn("client too slow, closing", " peer=%s behind=%llu sent=%llu", c->peer,
@@ -454,7 +456,10 @@ static int client_write(struct client *c)
 			n = fanout_fill(c, out, need, &t, &need);
 		}
 		S.m_sent->v += (double)t.msgs;
-		more = c->tail < S.ring.head;
+		more = c->tail < fanout_limit(c);
+		/* A relay that took more may let the clients it held go further. */
+		if (c->relay && fanout_gate_update())
+			S.gate_moved = 1;
 	} else {
 		more = 1;
 	}
@@ -574,6 +579,8 @@ static int on_established(struct lws *wsi, struct client *c)
 	c->wsi = wsi;
 	c->fd = lws_get_socket_fd(wsi);
 	fanout_client_start(c);
+	if (c->relay)
+		fanout_relay_add(c);
 	if (since_error) {
 		reply_error(c, since_error);
 		S.m_resume_errors->v++;
@@ -703,6 +710,10 @@ static void on_closed(struct client *c)
 		return;
 	guard_stop(c->fd);
 	fanout_idle_remove(c);
+	if (c->relay) {
+		fanout_relay_remove(c);
+		S.gate_moved = 1;
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else

@@ -77,6 +77,9 @@ static const char *const refusal_names[REF_COUNT] = {
 	[REF_REPLIES] = "replies",   [REF_CACHE] = "cache",
 };
 
+/* Followers' relays the gate follows (a node has a few followers). */
+#define MAX_RELAYS 64
+
 static const char *const path_names[] = { [SEND_DIRECT] = "direct", [SEND_LWS] = "lws" };
 
 /* How a client's round ended: caught up; more to send; the kernel took part of the batch
@@ -116,6 +119,12 @@ static struct {
 	_Atomic int left; /* jobs not finished */
 	struct met *m_sends, *m_refused[REF_COUNT];
 	struct log_limit rl_refused;
+	/* the relay gate */
+	struct client *relay[MAX_RELAYS];
+	int nrelays;
+	uint32_t relay_lag;
+	uint64_t floor;    /* clients other than relays are written up to here; 0: the head */
+	struct met *m_gate_held, *m_relay_out;
 } F = { .mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
 	.finished = PTHREAD_COND_INITIALIZER };
 
@@ -169,6 +178,56 @@ void fanout_idle_add(struct client *c)
 	F.idle = c;
 }
 
+/* ---- the relay gate ---- */
+
+void fanout_relay_add(struct client *c)
+{
+	if (F.nrelays < MAX_RELAYS)
+		F.relay[F.nrelays++] = c;
+	else
+		c->relay = 0; /* beyond what the gate follows: an ordinary client */
+	fanout_gate_update();
+}
+
+void fanout_relay_remove(struct client *c)
+{
+	for (int i = 0; i < F.nrelays; i++)
+		if (F.relay[i] == c) {
+			F.relay[i] = F.relay[--F.nrelays];
+			break;
+		}
+	fanout_gate_update();
+}
+
+uint64_t fanout_limit(const struct client *c)
+{
+	return c->relay || !F.floor ? S.ring.head : F.floor;
+}
+
+int fanout_gate_update(void)
+{
+	uint64_t was = F.floor ? F.floor : S.ring.head, floor = 0;
+	for (int i = 0; i < F.nrelays; i++) {
+		struct client *r = F.relay[i];
+		if (r->closing)
+			continue;
+		int out = S.ring.head - r->tail > F.relay_lag;
+		if (out != r->relay_out) {
+			r->relay_out = out;
+			if (out)
+				F.m_relay_out->v++;
+			log_info(out ? "a follower's relay fell behind: clients no longer wait for it"
+				     : "a follower's relay caught up: clients wait for it again",
+				 " peer=%s behind=%llu lag=%u", r->peer, (unsigned long long)(S.ring.head - r->tail),
+				 F.relay_lag);
+		}
+		if (!out && (!floor || r->tail < floor))
+			floor = r->tail;
+	}
+	F.floor = floor;
+	return (floor ? floor : S.ring.head) > was;
+}
+
 /* ---- filling a batch: shared by both paths ---- */
 
 size_t fanout_fill(struct client *c, unsigned char *out, size_t cap, struct fanout_tally *t, size_t *need)
@@ -176,8 +235,9 @@ size_t fanout_fill(struct client *c, unsigned char *out, size_t cap, struct fano
 	int64_t now = clk_now_us();
 	size_t n = 0;
 	int scanned = 0;
+	uint64_t limit = fanout_limit(c);
 	*need = 0;
-	while (c->tail < S.ring.head) {
+	while (c->tail < limit) {
 		struct msg *m = ring_get(&S.ring, c->tail);
 		if (m->pos > c->min_pos && filter_match(&c->f, m)) {
 			if (n + m->len > cap) {
@@ -261,7 +321,7 @@ static int send_batch(struct job *j, struct sender *s)
 	s->t.bytes += (double)n;
 	s->t.sends++;
 	if (k == (ssize_t)n)
-		return c->tail < S.ring.head ? R_MORE : R_DONE;
+		return c->tail < fanout_limit(c) ? R_MORE : R_DONE;
 	/* The socket is full (EAGAIN), or the connection failed, which libwebsockets finds out
 	 * when it writes the rest. */
 	if (k < 0)
@@ -332,7 +392,12 @@ static int register_metrics(struct met_reg *reg)
 	F.m_sends = met_add(reg, MET_COUNTER, "exchange_serve_direct_sends_total",
 			    "Batches of lines written to clients with send() by the fast path, bypassing libwebsockets.",
 			    NULL);
-	if (!F.m_sends)
+	F.m_relay_out = met_add(reg, MET_COUNTER, "exchange_serve_relays_out_of_step_total",
+				"Times a follower's relay fell more than --relay-lag lines behind and stopped holding clients back.",
+				NULL);
+	F.m_gate_held = met_add(reg, MET_GAUGE, "exchange_serve_relay_gate_lines",
+				"Lines the clients wait for followers' relays to take first (0 when none is behind).", NULL);
+	if (!F.m_sends || !F.m_relay_out || !F.m_gate_held)
 		return -1;
 	for (int r = REF_NONE + 1; r < REF_COUNT; r++) {
 		char label[64];
@@ -344,9 +409,11 @@ static int register_metrics(struct met_reg *reg)
 	return 0;
 }
 
-int fanout_start(struct met_reg *reg, enum send_path path, int threads, const struct lws_extension *exts)
+int fanout_start(struct met_reg *reg, enum send_path path, int threads, const struct lws_extension *exts,
+		 uint32_t relay_lag)
 {
 	F.path = path;
+	F.relay_lag = relay_lag;
 	F.exts_offered = exts && exts->name;
 	if (register_metrics(reg)) {
 		errno = ENOMEM;
@@ -448,18 +515,6 @@ static struct job *job_add(void)
 	return &F.job[F.njob++];
 }
 
-/* Followers' relays first: should this node die during the round, its followers hold at
- * least what any client of it got, which is what that client resumes from on them. */
-static void relays_first(void)
-{
-	for (int i = 0, k = 0; i < F.njob; i++)
-		if (F.job[i].c->relay) {
-			struct job t = F.job[k];
-			F.job[k++] = F.job[i];
-			F.job[i] = t;
-		}
-}
-
 /* After the round, on the loop's thread: each client's outcome, told to libwebsockets. */
 static void round_outcomes(void)
 {
@@ -486,25 +541,36 @@ static void round_outcomes(void)
 
 /* Busy clients ask for their own writable callback after each write, so only the
  * caught-up ones need anything here. */
-void fanout_wake(void)
+/* One round over the caught-up clients that RELAYS says (followers' relays, or the rest). */
+static void wake_some(int relays)
 {
 	struct client *c = F.idle;
-	F.idle = NULL;
 	F.njob = 0;
 	while (c) {
 		struct client *next = c->idle_next;
-		c->idle = 0;
-		c->idle_next = c->idle_prev = NULL;
-		struct job *j = F.snd && admit(c) ? job_add() : NULL;
-		if (j)
-			*j = (struct job){ c, lws_get_socket_fd(c->wsi), R_SLOW };
-		else
-			lws_callback_on_writable(c->wsi);
+		if (!c->relay == !relays) {
+			fanout_idle_remove(c);
+			struct job *j = F.snd && admit(c) ? job_add() : NULL;
+			if (j)
+				*j = (struct job){ c, lws_get_socket_fd(c->wsi), R_SLOW };
+			else
+				lws_callback_on_writable(c->wsi);
+		}
 		c = next;
 	}
 	if (!F.njob)
 		return;
-	relays_first();
 	run_round();
 	round_outcomes();
+}
+
+void fanout_wake(void)
+{
+	/* The followers' relays first, in a round of their own: what they took sets how far
+	 * the other clients may go (the gate). */
+	if (F.nrelays)
+		wake_some(1);
+	fanout_gate_update();
+	F.m_gate_held->v = F.floor ? (double)(S.ring.head - F.floor) : 0;
+	wake_some(0);
 }

@@ -366,6 +366,9 @@ static void usage(FILE *f)
 		"                             close frame, and MS to answer it; else it is dropped\n"
 		"                             (default 5000)\n"
 		"      --ready-timeout MS     /ready fails after MS without input (default 10000)\n"
+		"      --relay-lag N          a follower's relay (?relay=1) holds this node's other\n"
+		"                             clients back to what it took, unless it is more than N\n"
+		"                             lines behind (default 4096)\n"
 		"      --send-path PATH       how lines reach caught-up clients: direct (send() at once,\n"
 		"                             by the loop's thread and the send threads) or lws\n"
 		"                             (everything through libwebsockets' writable callback,\n"
@@ -446,6 +449,7 @@ static int parse_opts(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "ready-timeout", required_argument, NULL, 'T' },
 		{ "journal-bytes", required_argument, NULL, 'J' },
+		{ "relay-lag", required_argument, NULL, 'L' },
 		{ "ring", required_argument, NULL, 'R' },
 		{ "ring-bytes", required_argument, NULL, 'G' },
 		{ "run-dir", required_argument, NULL, 'r' },
@@ -467,6 +471,7 @@ static int parse_opts(int argc, char **argv)
 	o->node_id = getenv("NODE_ID");
 	o->max_clients = 10000;
 	o->ring = 1 << 20;
+	o->relay_lag = 4096;
 	o->ring_bytes = 256 << 20;
 	o->journal_bytes = 64 << 20;
 	o->max_backlog = 16384;
@@ -518,6 +523,11 @@ static int parse_opts(int argc, char **argv)
 			if (opt_long(optarg, 100, 600000, &v, err, sizeof err))
 				goto bad;
 			o->close_timeout_ms = (int)v;
+			break;
+		case 'L':
+			if (opt_long(optarg, 1, 1 << 24, &v, err, sizeof err))
+				goto bad;
+			o->relay_lag = (uint32_t)v;
 			break;
 		case 'D': {
 			int p = fanout_path_parse(optarg);
@@ -928,15 +938,22 @@ int main(int argc, char **argv)
 	log_info("listening", " port=%d path=%s www=%s tls=%s send_path=%s", S.o.port, S.o.path, S.o.www,
 		 S.o.tls_cert ? "yes" : "no", fanout_path_name(S.o.send_path));
 	lws_sul_schedule(S.ctx, 0, &S.sul_tick, tick_cb, TICK_US);
-	if (fanout_start(S.reg, S.o.send_path, S.o.send_threads, info.extensions)) {
+	if (fanout_start(S.reg, S.o.send_path, S.o.send_threads, info.extensions, S.o.relay_lag)) {
 		log_error("cannot start the send threads", " error=\"%s\"", strerror(errno));
 		lws_context_destroy(S.ctx);
 		return EXIT_RUNTIME;
 	}
 
-	while (!S.done)
+	while (!S.done) {
 		if (lws_service(S.ctx, 0) < 0)
 			break;
+		/* A follower's relay took more in its writable callback: the clients the relay
+		 * gate held may go on. */
+		if (S.gate_moved) {
+			S.gate_moved = 0;
+			fanout_wake();
+		}
+	}
 
 	log_info("stopped", " clients_left=%d", S.nclients);
 	fanout_stop();

@@ -34,6 +34,7 @@ struct opts {
 	uint64_t ring_bytes;
 	uint64_t journal_bytes;
 	uint32_t max_backlog;
+	uint32_t relay_lag;      /* a relay further behind leaves the gate */
 	uint64_t max_backlog_bytes;
 	int ready_timeout_ms;
 	int close_timeout_ms;  /* a client that takes no close frame for this long is dropped */
@@ -65,6 +66,7 @@ struct client {
 	int64_t since;         /* ?since= of the upgrade, -1 when none */
 	char *since_error;     /* a bad ?since=, told once connected */
 	int relay;             /* a follower's relay (?relay=1): written first */
+	int relay_out;         /* that relay is out of the gate (too far behind) */
 	char *reply[MAX_REPLIES];
 	uint16_t reply_len[MAX_REPLIES];
 	int nreplies;
@@ -108,6 +110,7 @@ struct serve {
 	int64_t drain_deadline;
 	int done;
 	int64_t started_us, last_line_mono;
+	int gate_moved;        /* a relay took more: the clients it held are due a wake */
 	int64_t last_pos;      /* the newest stream position taken in */
 	int numbered;          /* the input carries positions (from distribute) */
 	int64_t own_pos;       /* serve's own numbering, while the input carries none */
