@@ -105,7 +105,7 @@ static int by_ring_seq(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The cache replay: the latest ticker, book and status of every stream the ring will not
+/* The cache replay: the latest ticker, book, derivative and status of every stream the ring will not
  * bring from the client's position, oldest position first, so a client (a follower's relay
  * among them) sees positions go up. */
 static void cache_start(struct client *c)
@@ -246,7 +246,7 @@ static void on_client_message(struct client *c, const char *s, size_t n, int bin
 		filter_free(&c->f);
 		c->f = f;
 		reply_subscribed(c);
-		/* The new filter's streams start from their latest ticker and book, or after the
+		/* The new filter's streams start from their latest ticker, book and derivative, or after the
 		 * position the client names. */
 		client_position(c, since);
 		return;
@@ -412,7 +412,7 @@ static int client_write(struct client *c)
 	n = take_replies(c, out, SCRATCH);
 	if (c->nreplies)
 		more = 1;
-	/* Latest tickers and books first, except those the ring will bring anyway. */
+	/* Latest tickers, books and derivatives first, except those the ring will bring anyway. */
 	while (!more && c->cache_todo) {
 		if (c->cache_pos >= c->cache_n) {
 			c->cache_todo = 0;

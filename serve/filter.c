@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const type_names[MT_COUNT] = { "trade", "ticker", "book", "status", "other" };
 
 void filter_free(struct filter *f)
 {
@@ -34,12 +33,17 @@ static int add_type(struct filter *f, const char *s, size_t n, char *err, size_t
 {
 	char v[64];
 	for (int t = 0; t < MT_OTHER; t++)
-		if (strlen(type_names[t]) == n && !memcmp(type_names[t], s, n)) {
+		if (strlen(msg_type_names[t]) == n && !memcmp(msg_type_names[t], s, n)) {
 			f->types |= 1u << t;
 			return 0;
 		}
+	char known[128];
+	size_t k = 0;
+	for (int t = 0; t < MT_OTHER; t++)
+		k += (size_t)snprintf(known + k, k < sizeof known ? sizeof known - k : 0, "%s%s",
+				      t ? ", " : "", msg_type_names[t]);
 	quote_value(v, sizeof v, s, n);
-	snprintf(err, errlen, "unknown type %s in types (known: trade, ticker, book, status)", v);
+	snprintf(err, errlen, "unknown type %s in types (known: %s)", v, known);
 	return -1;
 }
 
@@ -234,7 +238,7 @@ static void names_json(struct jw *w, const char *key, const struct filter *f, in
 				if (!first)
 					jw_char(w, ',');
 				first = 0;
-				jw_str(w, type_names[t], strlen(type_names[t]));
+				jw_str(w, msg_type_names[t], strlen(msg_type_names[t]));
 			}
 	} else if (kind == F_EXCHANGES && f->exchanges != ~(uint64_t)0) {
 		for (unsigned id = 1; id < 64; id++)

@@ -40,9 +40,8 @@ struct serve S;
 
 static int type_of(const struct js_doc *d, int t)
 {
-	static const char *const names[] = { "trade", "ticker", "book", "status" };
-	for (int i = 0; i < 4; i++)
-		if (js_streqn(d, t, names[i], strlen(names[i])))
+	for (int i = 0; i < MT_OTHER; i++)
+		if (js_streqn(d, t, msg_type_names[i], strlen(msg_type_names[i])))
 			return i;
 	return MT_OTHER;
 }
@@ -124,7 +123,8 @@ static void take_line(const char *line, size_t len, int live)
 	ring_push(&S.ring, m);
 	if (live)
 		journal_add(line, (size_t)body, suffix, slen);
-	if ((type == MT_TICKER || type == MT_BOOK) && exch && sym && !cache_put(&S.cache, m))
+	if ((type == MT_TICKER || type == MT_BOOK || type == MT_DERIVATIVE) && exch && sym &&
+	    !cache_put(&S.cache, m))
 		S.m_streams->v = S.cache.n;
 	/* The latest status line of each exchange, for pages that open later; and the history
 	 * (already kept for lines read back from the journal). */
@@ -778,7 +778,7 @@ static int setup_metrics(void)
 				       "Lines read back from the journal when serve started.", NULL);
 	S.m_position = met_add(r, MET_GAUGE, "exchange_serve_position", "The newest stream position taken in.", NULL);
 	S.m_streams = met_add(r, MET_GAUGE, "exchange_serve_cached_streams",
-			      "Cached lines for new clients: the latest ticker and book per stream, status line per exchange.", NULL);
+			      "Cached lines for new clients: the latest ticker, book and derivative per stream, status line per exchange.", NULL);
 	S.m_ready = met_add(r, MET_GAUGE, "exchange_serve_ready", "1 when /ready answers 200.", NULL);
 	S.m_latency = met_add_hist(r, "exchange_pipeline_latency_seconds",
 				   "Ingest receive time (local_ts) to the write to a client.", NULL,

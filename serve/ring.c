@@ -231,6 +231,10 @@ void intern_free(void)
 	memset(&syms, 0, sizeof syms);
 }
 
+const char *const msg_type_names[MT_COUNT] = {
+	"trade", "ticker", "book", "status", "derivative", "liquidation", "other",
+};
+
 /* ---- cache ---- */
 
 void cache_init(struct cache *c)

@@ -1,11 +1,13 @@
-/* ring.h: serve's shared ring of pre-framed messages and the cache of latest tickers and books. */
+/* ring.h: serve's shared ring of pre-framed messages and the cache of latest tickers, books and derivatives. */
 #ifndef SERVE_RING_H
 #define SERVE_RING_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-enum msg_type { MT_TRADE, MT_TICKER, MT_BOOK, MT_STATUS, MT_OTHER, MT_COUNT };
+enum msg_type { MT_TRADE, MT_TICKER, MT_BOOK, MT_STATUS, MT_DERIVATIVE, MT_LIQUIDATION, MT_OTHER, MT_COUNT };
+/* The names of the types, as lines and filters spell them ("other" is never asked for). */
+extern const char *const msg_type_names[MT_COUNT];
 #define MT_ALL ((1u << MT_COUNT) - 1)
 
 /* One normalized line, framed once as a WebSocket text frame for every client. Shared by
@@ -68,7 +70,7 @@ void intern_free(void);
 const char *exchange_name(unsigned id);
 const char *symbol_name(unsigned id);
 
-/* The latest ticker and book per stream, and status line per exchange, in first-seen order,
+/* The latest ticker, book and derivative per stream, and status line per exchange, in first-seen order,
  * for new subscribers. */
 struct cache {
 	struct msg **entry;

@@ -43,6 +43,32 @@ many_trades() {
 	[ "$(wc -l <"$TMP/c3.out")" -eq 6 ]
 }
 
+@test "derivative and liquidation are filter types; a new client gets the latest derivative line of each stream" {
+	start_serve
+	start early "$BIN/wsclient" "$WS?types=liquidation&exchanges=binance-futures"
+	wait_until 10 serve_clients_eq 1
+	ts=$(date +%s%6N)
+	{
+		echo '{"type":"derivative","exchange":"binance-futures","symbol":"BTC-USDT-PERP","ts":1,"local_ts":'"$ts"',"mark":95000.1,"funding_rate":0.0001}'
+		echo '{"type":"liquidation","exchange":"binance-futures","symbol":"BTC-USDT-PERP","ts":2,"local_ts":'"$ts"',"price":94000.5,"amount":0.5,"side":"sell"}'
+		echo '{"type":"derivative","exchange":"binance-futures","symbol":"BTC-USDT-PERP","ts":3,"local_ts":'"$ts"',"mark":95001.2,"funding_rate":0.0001}'
+		echo '{"type":"trade","exchange":"binance-futures","symbol":"BTC-USDT-PERP","ts":4,"local_ts":'"$ts"',"id":"1","price":95001,"amount":0.1,"side":"buy"}'
+	} | feed
+	wait_until 10 at_least 1 "$TMP/early.out" '"type":"liquidation"'
+	wait_until 10 bash -c "curl -fs http://127.0.0.1:$PORT/metrics | grep -q '^exchange_serve_cached_streams 1'"
+	# A client that comes later gets the newest derivative line only, not the older one,
+	# the liquidation or the trade.
+	run "$BIN/wsclient" --count 1 --duration 10000 "$WS?types=derivative"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | grep -c '^{')" -eq 1 ]
+	[ "$(echo "$output" | grep '^{' | jq -r .mark)" = 95001.2 ]
+	sleep 0.3
+	[ "$(jq -r .type "$TMP/early.out" | tr '\n' ' ')" = "liquidation " ]
+	# Named back in the answer to a subscribe.
+	run "$BIN/wsclient" --count 2 --duration 10000 -s '{"op":"subscribe","types":["derivative","liquidation"]}' "$WS?types=trade"
+	echo "$output" | grep -q '"type":"subscribed".*"types":\["derivative","liquidation"\]'
+}
+
 # bad_url_filter QUERY TEXT: a client with ?QUERY is told TEXT in an error line, then 1008.
 bad_url_filter() {
 	local out first
@@ -59,7 +85,7 @@ bad_url_filter() {
 	line ticker upbit BTC-KRW 1 | feed # cached: a refused filter must not replay it
 	wait_until 10 bash -c "curl -fs http://127.0.0.1:$PORT/metrics | grep -q '^exchange_serve_cached_streams 1'"
 	bad_url_filter "exchanges=nope" 'unknown exchange "nope" in exchanges (known: binance, upbit, bithumb,'
-	bad_url_filter "types=trade,nosuch" 'unknown type "nosuch" in types (known: trade, ticker, book, status)'
+	bad_url_filter "types=trade,nosuch" 'unknown type "nosuch" in types (known: trade, ticker, book, status, derivative, liquidation)'
 	bad_url_filter "types=candles" 'unknown type "candles" in types'
 	bad_url_filter "symbols=BTC-KRW,NOT_A%20SYMBOL" 'bad symbol "NOT_A SYMBOL" in symbols'
 	bad_url_filter "symbols=$(seq -f 'S%g-KRW' 1 65 | paste -sd,)" "too many symbols (at most 64)"

@@ -3,9 +3,6 @@
 import { params } from './util.js';
 
 export const DATA_TYPES = ['trade', 'ticker', 'book', 'derivative', 'liquidation'];
-// The types serve's filter takes by name; a type list given to serve leaves out every
-// other type, derivative and liquidation lines included (see serverFilter).
-const SERVE_TYPES = ['trade', 'ticker', 'book', 'status'];
 const listParam = (k) => (params.get(k) || '').split(',').map((s) => s.trim()).filter(Boolean);
 
 export const filter = {
@@ -17,13 +14,10 @@ export const filter = {
 filter.test = compile(filter);
 
 // Symbols given without a quote ("BTC") match every market of that base: serve cannot
-// filter those, so they are matched here and serve is asked for all symbols. Likewise
-// types: a list that keeps derivative or liquidation lines is matched here and serve is
-// asked for every type; a list without them goes to serve as it is.
+// filter those, so they are matched here and serve is asked for all symbols.
 export function serverFilter(f) {
   const exact = f.symbols.every((s) => s.includes('-'));
-  const named = f.types.every((t) => SERVE_TYPES.includes(t));
-  return { types: named ? f.types : [], exchanges: f.exchanges, symbols: exact ? f.symbols : [] };
+  return { types: f.types, exchanges: f.exchanges, symbols: exact ? f.symbols : [] };
 }
 // A query string with the filter's lists replaced, commas kept literal (types=trade,ticker).
 export function withFilter(search, f) {
