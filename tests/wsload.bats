@@ -144,3 +144,103 @@ sent_eq() { [ "$(serve_metric exchange_serve_messages_sent_total)" = "$1" ]; }
 	grep -q 'msg=stopping reason="SIGTERM"' "$TMP/load.err"
 	wait_until 10 serve_clients_eq 0
 }
+
+# keys_of_done FILE: the keys of the "done" log line in FILE, in order.
+keys_of_done() { grep 'msg=done ' "$1" | sed 's/.* msg=done //' | grep -o '[a-z_]*=' | tr -d '\n'; }
+
+@test "wsclient and wsload write the same stats fields and the same done line" {
+	start_serve
+	start client "$BIN/wsclient" -q --count 3 --duration 30000 --stats "$TMP/client.json" "$WS?types=trade"
+	client=$LAST_PID
+	start load "$BIN/wsload" --count 3 --duration 30000 --stats "$TMP/load.json" "$WS?types=trade"
+	load=$LAST_PID
+	wait_until 10 serve_clients_eq 2
+	many_trades 3 | feed
+	wait "$client"
+	wait "$load"
+	for f in client load; do
+		jq -e '.messages == 3 and .per_client_min == 3 and .latency_us.count == 3
+			and .reconnects == 0 and .stalled == 0 and .resumes == 0 and .gaps == 0
+			and .seq_repeats == 0' "$TMP/$f.json"
+	done
+	[ "$(jq -c keys_unsorted "$TMP/client.json")" = "$(jq -c keys_unsorted "$TMP/load.json")" ]
+	[ "$(keys_of_done "$TMP/client.err")" = "$(keys_of_done "$TMP/load.err")" ]
+	[ "$(keys_of_done "$TMP/load.err")" = "clients=connected_ever=failed=rejected=closed=reconnects=messages=bytes=too_big=per_client_min=per_client_max=elapsed_ms=status=" ]
+}
+
+# ms_between FILE A B: ms from the first log line with msg=A to the first with msg=B.
+ms_between() {
+	awk -v a="msg=$2" -v b="msg=$3" '
+		function ms(line,   t) {
+			t = substr(line, index(line, "ts=") + 3, 23)	# 2026-12-04T20:27:45.672
+			split(t, d, /[-T:.]/)
+			return ((d[3] * 24 + d[4]) * 60 + d[5]) * 60000 + d[6] * 1000 + d[7]
+		}
+		index($0, a) && !ta { ta = ms($0) }
+		index($0, b) && !tb { tb = ms($0) }
+		END { print tb - ta }' "$1"
+}
+
+# sendq_ge PORT N: a TCP connection to PORT holds at least N bytes its peer has not taken.
+sendq_ge() {
+	local rem q port
+	port=$(printf ':%04X' "$1")
+	while read -r _ _ rem _ q _; do
+		[[ $rem == *"$port" ]] && [ $((16#${q%%:*})) -ge "$2" ] && return 0
+	done < <(tail -n +2 /proc/net/tcp)
+	return 1
+}
+
+@test "a second SIGTERM ends the wait for the close handshakes at once (wsclient and wsload)" {
+	# a server that reads nothing and closes nothing: each tool would wait 3 s for it
+	start_fakex fx binance
+	fx fx stall
+	# wsclient's close frame waits behind what it sent; wsload's goes out but is not answered
+	awk 'BEGIN { pad = sprintf("%4000s", ""); gsub(/ /, "x", pad)
+		for (i = 0; i < 4000; i++) print "{\"pad\":\"" pad "\"}" }' >"$TMP/big"
+	start client "$BIN/wsclient" -q --send-file "$TMP/big" --stats "$TMP/client.json" "ws://127.0.0.1:$FX_PORT/ws"
+	client=$LAST_PID
+	start load "$BIN/wsload" --stats "$TMP/load.json" "ws://127.0.0.1:$FX_PORT/ws"
+	load=$LAST_PID
+	wait_until 10 grep -q 'msg="all connected"' "$TMP/client.err"
+	wait_until 10 grep -q 'msg="all connected"' "$TMP/load.err"
+	wait_until 20 sendq_ge "$FX_PORT" 1000000
+	kill -TERM "$client" "$load"
+	wait_until 10 grep -q 'msg=stopping reason="SIGTERM"' "$TMP/client.err"
+	wait_until 10 grep -q 'msg=stopping reason="SIGTERM"' "$TMP/load.err"
+	kill -TERM "$client" "$load"
+	wait "$client"
+	wait "$load"
+	for f in client load; do
+		grep -q 'msg="closing handshakes unfinished" open=1' "$TMP/$f.err"
+		grep -q 'msg=done .* status=0' "$TMP/$f.err"
+		[ "$(ms_between "$TMP/$f.err" stopping 'done')" -lt 3000 ]
+		jq -e '.connected == 1 and .closed == 0' "$TMP/$f.json"
+	done
+}
+
+@test "wsclient and wsload name the option and its range in a bad value, and refuse a bad URL" {
+	for tool in wsclient wsload; do
+		run "$BIN/$tool" -n 0 ws://127.0.0.1:1/
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"$tool: --clients: 0 is out of range (1-1000000)"* ]]
+		run "$BIN/$tool" --count x ws://127.0.0.1:1/
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"$tool: --count: \"x\" is not a whole number"* ]]
+		run "$BIN/$tool" --stats-interval 5 ws://127.0.0.1:1/
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"--stats-interval: 5 is out of range (10-86400000)"* ]]
+		# a path that would break the request line, a port out of range
+		run "$BIN/$tool" 'ws://127.0.0.1:1/a b'
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"bad URL"* ]]
+		run "$BIN/$tool" ws://127.0.0.1:65536/
+		[ "$status" -eq 2 ]
+		run "$BIN/$tool"
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"missing URL"* ]]
+	done
+	run "$BIN/wsclient" --send-raw 8x ws://127.0.0.1:1/
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--send-raw: '8x' is not whole bytes in hex"* ]]
+}
