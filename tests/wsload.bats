@@ -181,14 +181,28 @@ ms_between() {
 		END { print tb - ta }' "$1"
 }
 
-# sendq_ge PORT N: a TCP connection to PORT holds at least N bytes its peer has not taken.
-sendq_ge() {
-	local rem q port
+# sendq PORT: the most bytes a TCP connection to PORT holds that its peer has not taken.
+sendq() {
+	local rem q port max=0
 	port=$(printf ':%04X' "$1")
 	while read -r _ _ rem _ q _; do
-		[[ $rem == *"$port" ]] && [ $((16#${q%%:*})) -ge "$2" ] && return 0
+		[[ $rem == *"$port" ]] && [ $((16#${q%%:*})) -gt "$max" ] && max=$((16#${q%%:*}))
 	done < <(tail -n +2 /proc/net/tcp)
-	return 1
+	echo "$max"
+}
+
+# sendq_stuck PORT: over 1 MB waits for PORT's peer and has not moved for 10 calls in a row
+# (500 ms of wait_until): the sender's socket is full.
+sendq_stuck() {
+	local q
+	q=$(sendq "$1")
+	if [ "$q" -ge 1000000 ] && [ "$q" = "${SENDQ_LAST:-}" ]; then
+		SENDQ_SAME=$((SENDQ_SAME + 1))
+	else
+		SENDQ_SAME=0
+	fi
+	SENDQ_LAST=$q
+	[ "$SENDQ_SAME" -ge 10 ]
 }
 
 @test "a second SIGTERM ends the wait for the close handshakes at once (wsclient and wsload)" {
@@ -204,7 +218,7 @@ sendq_ge() {
 	load=$LAST_PID
 	wait_until 10 grep -q 'msg="all connected"' "$TMP/client.err"
 	wait_until 10 grep -q 'msg="all connected"' "$TMP/load.err"
-	wait_until 20 sendq_ge "$FX_PORT" 1000000
+	wait_until 30 sendq_stuck "$FX_PORT"
 	kill -TERM "$client" "$load"
 	wait_until 10 grep -q 'msg=stopping reason="SIGTERM"' "$TMP/client.err"
 	wait_until 10 grep -q 'msg=stopping reason="SIGTERM"' "$TMP/load.err"

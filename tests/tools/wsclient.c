@@ -7,7 +7,9 @@
  * message per stdout line) or just counts it.  It can keep a latency
  * histogram from the "local_ts" field of received lines, stop reading to act
  * as a slow client, reconnect with back-off, and write a one-line JSON
- * summary that tests and the benchmark read.
+ * summary that tests and the benchmark read.  What it shares with wsload
+ * (options, counters, when to stop, stats JSON, latency) is common/ws.c; the
+ * libwebsockets side is here.
  *
  * Usage and formats: tests/tools/wsclient.md, or `wsclient --help`.
  */

@@ -2,10 +2,11 @@
  * wsload: a light WebSocket load client for fan-out benchmarks.
  *
  * Opens many ws:// connections from one thread and one epoll loop, and
- * counts what they receive.  It keeps the same statistics as wsclient (the
- * same JSON summary and latency histogram) at a fraction of the cost per
- * message: plain non-blocking sockets, one shared read buffer, frames parsed
- * where they lie, and one clock read per read() rather than per message.
+ * counts what they receive.  It keeps the same statistics as wsclient, with
+ * the code they share (common/ws.c: options, counters, stats JSON, latency),
+ * at a fraction of the cost per message: plain non-blocking sockets, one
+ * shared read buffer, frames parsed where they lie, and one clock read per
+ * read() rather than per message.
  * No TLS, no sending, no reconnects: tests/tools/wsload.md says why and what
  * it leaves to wsclient.
  *
