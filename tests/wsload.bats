@@ -181,25 +181,29 @@ ms_between() {
 		END { print tb - ta }' "$1"
 }
 
-# sendq PORT: the most bytes a TCP connection to PORT holds that its peer has not taken.
+# sendq PORT: the most bytes an established TCP connection to PORT holds that its peer has
+# not taken.
 sendq() {
-	local rem q port max=0
+	local rem st q port max=0
 	port=$(printf ':%04X' "$1")
-	while read -r _ _ rem _ q _; do
-		[[ $rem == *"$port" ]] && [ $((16#${q%%:*})) -gt "$max" ] && max=$((16#${q%%:*}))
+	while read -r _ _ rem st q _; do
+		[ "$st" = 01 ] && [[ $rem == *"$port" ]] && [ $((16#${q%%:*})) -gt "$max" ] &&
+			max=$((16#${q%%:*}))
 	done < <(tail -n +2 /proc/net/tcp)
 	echo "$max"
 }
 
-# sendq_stuck PORT: over 1 MB waits for PORT's peer and has not moved for 10 calls in a row
-# (500 ms of wait_until): the sender's socket is full.
+# sendq_stuck PORT: bytes wait for PORT's peer and their number has not moved for 10 calls
+# in a row (500 ms of wait_until): the sender's socket is full. SENDQ_SEEN keeps each new
+# number, for the message when it never settles.
 sendq_stuck() {
 	local q
 	q=$(sendq "$1")
-	if [ "$q" -ge 1000000 ] && [ "$q" = "${SENDQ_LAST:-}" ]; then
+	if [ "$q" -gt 0 ] && [ "$q" = "${SENDQ_LAST:-}" ]; then
 		SENDQ_SAME=$((SENDQ_SAME + 1))
 	else
 		SENDQ_SAME=0
+		SENDQ_SEEN="${SENDQ_SEEN:-} $q"
 	fi
 	SENDQ_LAST=$q
 	[ "$SENDQ_SAME" -ge 10 ]
@@ -218,7 +222,7 @@ sendq_stuck() {
 	load=$LAST_PID
 	wait_until 10 grep -q 'msg="all connected"' "$TMP/client.err"
 	wait_until 10 grep -q 'msg="all connected"' "$TMP/load.err"
-	wait_until 30 sendq_stuck "$FX_PORT"
+	wait_until 30 sendq_stuck "$FX_PORT" || { echo "unsent bytes seen:${SENDQ_SEEN: -300}"; return 1; }
 	kill -TERM "$client" "$load"
 	wait_until 10 grep -q 'msg=stopping reason="SIGTERM"' "$TMP/client.err"
 	wait_until 10 grep -q 'msg=stopping reason="SIGTERM"' "$TMP/load.err"
