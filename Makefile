@@ -26,7 +26,7 @@ ALL_LDFLAGS = -Wl,--as-needed $(LDSAN) $(LDFLAGS)
 LIB_SRC   := $(wildcard lib/*.c lib/exchanges/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOLS     := ingest convert distribute serve elect
-TEST_TOOLS := $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
+TEST_TOOLS := $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c)) fakex
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 
 TOOL_BINS := $(foreach t,$(TOOLS),$(if $(wildcard $(t)/main.c),$(BIN)/$(t)))
@@ -59,6 +59,12 @@ $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 # Each test tool is one file in tests/tools/ plus what they share in tests/tools/common/.
 TOOL_COMMON := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/tools/common/*.c))
 $(BIN)/%: $(BUILD)/tests/tools/%.o $(TOOL_COMMON) $(BUILD)/libexchange.a
+	@mkdir -p $(BIN)
+	@echo "  LD   $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+# fakex is a directory: its core and one file per exchange dialect.
+$(BIN)/fakex: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/tools/fakex/*.c)) $(TOOL_COMMON) $(BUILD)/libexchange.a
 	@mkdir -p $(BIN)
 	@echo "  LD   $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm

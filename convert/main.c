@@ -7,6 +7,7 @@
 #include "jw.h"
 #include "log.h"
 #include "met.h"
+#include "metnames.h"
 #include "ndj.h"
 #include "oq.h"
 #include "opt.h"
@@ -26,6 +27,8 @@
 #include <unistd.h>
 
 #define VERSION "0.1.0"
+/* Room for every exchange's metrics. */
+#define MAX_EXCHANGES 32
 
 struct opts {
 	int book_depth;
@@ -46,13 +49,14 @@ struct convert {
 	struct norm norm;
 	struct met_reg *reg;
 	struct met *m_lines, *m_bytes, *m_dropped, *m_errors[NR_COUNT], *m_rss;
-	struct met *m_type[4];
-	struct met *m_resync[16], *m_checksum[16], *m_latency[16];
+	struct met *m_type[6];
+	struct met *m_resync[MAX_EXCHANGES], *m_checksum[MAX_EXCHANGES], *m_latency[MAX_EXCHANGES];
 	struct log_limit rl_bad, rl_resync, rl_skipped;
 	int64_t last_metrics;
 };
 
-static const char *const type_names[4] = { "trade", "ticker", "book", "status" };
+static const char *const type_names[6] = { "trade", "ticker", "book", "status", "derivative",
+					   "liquidation" };
 
 static void usage(FILE *f)
 {
@@ -188,11 +192,11 @@ static void setup_metrics(struct convert *cv)
 	cv->reg = met_new();
 	if (!cv->reg)
 		return;
-	cv->m_lines = met_add(cv->reg, MET_COUNTER, "exchange_convert_lines_total",
+	cv->m_lines = met_add(cv->reg, MET_COUNTER, MN_CONVERT_LINES,
 			      "Envelope lines read by convert.", NULL);
 	cv->m_bytes = met_add(cv->reg, MET_COUNTER, "exchange_convert_bytes_total",
 			      "Bytes read by convert.", NULL);
-	for (int t = 0; t < 4; t++) {
+	for (int t = 0; t < 6; t++) {
 		snprintf(lab, sizeof lab, "type=\"%s\"", type_names[t]);
 		cv->m_type[t] = met_add(cv->reg, MET_COUNTER, "exchange_convert_messages_total",
 					"Normalized lines written, by type.", lab);
@@ -203,19 +207,19 @@ static void setup_metrics(struct convert *cv)
 					  "Input lines skipped, by reason; price and amount count single "
 					  "trades and book levels left out of a line.", lab);
 	}
-	for (int i = 0; xch_all[i] && i < 16; i++) {
+	for (int i = 0; xch_all[i] && i < MAX_EXCHANGES; i++) {
 		snprintf(lab, sizeof lab, "exchange=\"%s\"", xch_all[i]->name);
 		cv->m_resync[i] = met_add(cv->reg, MET_COUNTER, "exchange_convert_book_resyncs_total",
 					  "Order books dropped and rebuilt (gap, checksum, crossed).", lab);
 		cv->m_checksum[i] = met_add(cv->reg, MET_COUNTER, "exchange_convert_checksum_failures_total",
 					    "Order book checksums that did not match.", lab);
-		cv->m_latency[i] = met_add_hist(cv->reg, "exchange_feed_latency_seconds",
+		cv->m_latency[i] = met_add_hist(cv->reg, MN_FEED_LATENCY,
 						"Exchange event time to ingest receive time.", lab,
 						met_latency_bounds, met_latency_nbounds);
 	}
 	cv->m_dropped = met_add(cv->reg, MET_COUNTER, "exchange_convert_dropped_total",
 				"Output lines dropped because the reader was slow (--drop).", NULL);
-	cv->m_rss = met_add(cv->reg, MET_GAUGE, "exchange_process_resident_memory_bytes",
+	cv->m_rss = met_add(cv->reg, MET_GAUGE, MN_RSS,
 			    "Resident memory of each tool's process.", "tool=\"convert\"");
 }
 
@@ -229,6 +233,8 @@ static void write_metrics(struct convert *cv)
 	cv->m_type[1]->v = (double)cv->norm.lines_ticker;
 	cv->m_type[2]->v = (double)cv->norm.lines_book;
 	cv->m_type[3]->v = (double)cv->norm.lines_status;
+	cv->m_type[4]->v = (double)cv->norm.lines_derivative;
+	cv->m_type[5]->v = (double)cv->norm.lines_liquidation;
 	cv->m_errors[NR_TOO_LONG]->v = (double)cv->in.too_long;
 	cv->m_dropped->v = (double)cv->out.dropped;
 	cv->m_rss->v = met_rss_bytes();
@@ -250,7 +256,9 @@ static void bad_line(struct convert *cv, enum norm_reason r, const char *why, co
 		 log_quote(q + 120, 80, line, len > 60 ? 60 : len), suppressed);
 }
 
-/* A trade or book level left out for its price or amount; the rest of its line was kept. */
+/* A trade or book level left out for its price or amount, the rest of its line kept; or a
+ * line of a frame left out on its own (a liquidation of size zero, an amount in contracts of
+ * unknown size, an instrument not subscribed). */
 static void value_skipped(void *ctx, const struct xch *x, enum norm_reason r, const char *why)
 {
 	struct convert *cv = ctx;
@@ -259,8 +267,10 @@ static void value_skipped(void *ctx, const struct xch *x, enum norm_reason r, co
 	long suppressed = log_allow(&cv->rl_skipped, clk_mono_us());
 	if (suppressed < 0)
 		return;
-	log_warn("trade or book level skipped", " exchange=%s reason=%s detail=%s suppressed=%ld", x->name,
-		 norm_reason_name(r), log_quote(q, sizeof q, why, strlen(why)), suppressed);
+	int level = (r == NR_PRICE || r == NR_AMOUNT) && (!strncmp(why, "trade", 5) || !strncmp(why, "book", 4));
+	log_warn(level ? "trade or book level skipped" : "line left out",
+		 " exchange=%s reason=%s detail=%s suppressed=%ld", x->name, norm_reason_name(r),
+		 log_quote(q, sizeof q, why, strlen(why)), suppressed);
 }
 
 static int known_event(const struct js_doc *d, int t)

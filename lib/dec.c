@@ -127,7 +127,7 @@ int dec_cmp(const char *a, size_t an, const char *b, size_t bn)
 	return na ? -r : r;
 }
 
-/* One operand of dec_sub: sign, integer digits and fraction digits. */
+/* One operand of dec_sub and dec_mul: sign, integer digits and fraction digits. */
 struct operand {
 	int neg;
 	const char *ip, *fp;
@@ -204,6 +204,150 @@ int dec_sub(const char *a, size_t an, const char *b, size_t bn, char *out)
 		out[o++] = '.';
 		for (size_t j = 1 + il; j < end; j++)
 			out[o++] = (char)('0' + r[j]);
+	}
+	out[o] = 0;
+	return (int)o;
+}
+
+/* When X is plus or minus a power of ten, sets *E to its exponent (10^E) and returns 1. */
+static int power_of_ten(const struct operand *x, long *e)
+{
+	int found = 0;
+	for (size_t j = 0; j < x->il + x->fl; j++) {
+		char c = j < x->il ? x->ip[j] : x->fp[j - x->il];
+		if (c == '0')
+			continue;
+		if (c != '1' || found)
+			return 0;
+		found = 1;
+		*e = j < x->il ? (long)(x->il - 1 - j) : -(long)(j - x->il + 1);
+	}
+	return found;
+}
+
+/* X x 10^E, negative when NEG, in canonical form into OUT; its length, or -1 when too long.
+ * X's digits (integer, then fraction) are D; the point moves to after IL + E of them, and
+ * the zeros outside D are written as needed. */
+static int shifted(const struct operand *x, int neg, long e, char *out)
+{
+	char d[2 * DEC_MAX];
+	long nd = (long)(x->il + x->fl), point = (long)x->il + e, start = 0, end = nd;
+	if (nd > (long)sizeof d)
+		return -1;
+	memcpy(d, x->ip, x->il);
+	memcpy(d + x->il, x->fp, x->fl);
+	while (start < nd && d[start] == '0')
+		start++;
+	while (end > start && d[end - 1] == '0')
+		end--;
+	if (start == end) {
+		out[0] = '0';
+		out[1] = 0;
+		return 1;
+	}
+	long ints = start < point ? point - start : 0, fracs = end > point ? end - point : 0;
+	long need = neg + (ints ? ints : 1) + (fracs ? 1 + fracs : 0);
+	if (need > DEC_MAX - 1)
+		return -1;
+	char *o = out;
+	if (neg)
+		*o++ = '-';
+	if (!ints) {
+		*o++ = '0';
+	} else {
+		long have = (end < point ? end : point) - start; /* digits of D before the point */
+		memcpy(o, d + start, (size_t)have);
+		memset(o + have, '0', (size_t)(ints - have));
+		o += ints;
+	}
+	if (fracs) {
+		*o++ = '.';
+		long zeros = start > point ? start - point : 0, from = start > point ? start : point;
+		memset(o, '0', (size_t)zeros);
+		memcpy(o + zeros, d + from, (size_t)(end - from));
+		o += fracs;
+	}
+	*o = 0;
+	return (int)(o - out);
+}
+
+int dec_pow10(const char *b, size_t bn, long *e)
+{
+	struct operand x = operand(b, bn);
+	return !x.neg && power_of_ten(&x, e);
+}
+
+int dec_shift(const char *a, size_t an, long e, char *out)
+{
+	struct operand x = operand(a, an);
+	if (e > DEC_MAX || e < -DEC_MAX)
+		return -1;
+	return shifted(&x, x.neg, e, out);
+}
+
+int dec_mul(const char *a, size_t an, const char *b, size_t bn, char *out)
+{
+	struct operand x[2] = { operand(a, an), operand(b, bn) };
+	/* A contract size is most often a power of ten: the product is the other operand with
+	 * its point moved by the exponent. */
+	long e;
+	int p = power_of_ten(&x[1], &e) ? 0 : power_of_ten(&x[0], &e) ? 1 : -1;
+	if (p >= 0)
+		return shifted(&x[p], x[0].neg != x[1].neg, e, out);
+	/* Each operand as one digit string (integer digits, then fraction digits). */
+	unsigned char v[2][DEC_MAX];
+	size_t len[2], nz[2] = { 0, 0 };
+	for (int k = 0; k < 2; k++) {
+		len[k] = x[k].il + x[k].fl;
+		if (len[k] > DEC_MAX)
+			return -1;
+		for (size_t j = 0; j < x[k].il; j++)
+			v[k][j] = (unsigned char)(x[k].ip[j] - '0');
+		for (size_t j = 0; j < x[k].fl; j++)
+			v[k][x[k].il + j] = (unsigned char)(x[k].fp[j] - '0');
+		for (size_t j = 0; j < len[k]; j++)
+			nz[k] += v[k][j] != 0;
+	}
+	/* The operand with fewer non-zero digits drives the loop. */
+	int s = nz[1] <= nz[0] ? 1 : 0, l = !s;
+	size_t nd = len[0] + len[1], fl = x[0].fl + x[1].fl;
+	unsigned acc[2 * DEC_MAX];
+	memset(acc, 0, nd * sizeof acc[0]);
+	/* Digit i of the long one times digit j of the short one lands in column i + j + 1
+	 * (column 0 takes the last carry). Columns hold at most 81 x DEC_MAX: no overflow. */
+	for (size_t j = 0; j < len[s]; j++) {
+		unsigned d = v[s][j];
+		if (!d)
+			continue;
+		for (size_t i = 0; i < len[l]; i++)
+			acc[i + j + 1] += d * v[l][i];
+	}
+	for (size_t c = nd; c-- > 1;) {
+		acc[c - 1] += acc[c] / 10;
+		acc[c] %= 10;
+	}
+	/* Canonical: the point sits before the last FL digits. */
+	size_t ip = nd - fl, start = 0, end = nd;
+	while (start < ip && acc[start] == 0)
+		start++;
+	while (end > ip && acc[end - 1] == 0)
+		end--;
+	int zero = start == end;
+	size_t need = (size_t)(x[0].neg != x[1].neg && !zero) + (start < ip ? ip - start : 1) +
+		      (end > ip ? 1 + end - ip : 0);
+	if (need > DEC_MAX - 1)
+		return -1;
+	size_t o = 0;
+	if (x[0].neg != x[1].neg && !zero)
+		out[o++] = '-';
+	if (start == ip)
+		out[o++] = '0';
+	for (size_t c = start; c < ip; c++)
+		out[o++] = (char)('0' + acc[c]);
+	if (end > ip) {
+		out[o++] = '.';
+		for (size_t c = ip; c < end; c++)
+			out[o++] = (char)('0' + acc[c]);
 	}
 	out[o] = 0;
 	return (int)o;

@@ -1,5 +1,5 @@
-/* dec.h: exact decimal text (canonical spelling, comparison, subtraction), so prices keep
- * the exchange's digits. */
+/* dec.h: exact decimal text (canonical spelling, comparison, subtraction, multiplication), so
+ * prices keep the exchange's digits and contract counts become base amounts without a float. */
 #ifndef DEC_H
 #define DEC_H
 
@@ -24,6 +24,20 @@ int dec_cmp(const char *a, size_t an, const char *b, size_t bn);
  * integer part and the longer fraction of the two add up to more than DEC_MAX - 4 digits
  * (no room left for a carry, the sign, the point and the NUL). */
 int dec_sub(const char *a, size_t an, const char *b, size_t bn, char *out);
+
+/* Writes A x B, exactly and in canonical form, into OUT (at least DEC_MAX bytes); A and B
+ * are canonical decimals (dec_canon's output). Returns the length, or -1 when the product's
+ * canonical form would exceed DEC_MAX - 1 characters. Contracts times a contract size
+ * ("1.25" x "0.01" -> "0.0125") is the use: cost grows with A's digits times B's non-zero
+ * digits, so the usual power-of-ten size is a shift. */
+int dec_mul(const char *a, size_t an, const char *b, size_t bn, char *out);
+
+/* When canonical B is a positive power of ten (1, 1000, 0.01), sets *E to its exponent and
+ * returns 1; else 0. */
+int dec_pow10(const char *b, size_t bn, long *e);
+/* Writes A x 10^E, canonical A moved by E places, into OUT (DEC_MAX bytes). Returns the
+ * length, or -1 when it would not fit. dec_mul by a power of ten, its exponent known. */
+int dec_shift(const char *a, size_t an, long e, char *out);
 
 /* True when canonical decimal S is zero. */
 static inline int dec_is_zero(const char *s, size_t n) { return n == 1 && s[0] == '0'; }

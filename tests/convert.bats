@@ -36,7 +36,7 @@ env_line() { # env_line EXCHANGE LOCAL_TS DATA
 
 @test "every line is compact JSON with the contract's leading keys in order" {
 	cat "$FIXTURES"/golden/*.in | "$BIN/convert" >"$TMP/out"
-	run grep -cvE '^\{"type":"(trade|ticker|book|status)","exchange":"[a-z]+",("symbol":"[A-Z0-9]+-[A-Z0-9]+",)?("ts":[0-9]+,)?"local_ts":[0-9]+[,}]' "$TMP/out"
+	run grep -cvE '^\{"type":"(trade|ticker|book|status|derivative|liquidation)","exchange":"[a-z]+(-[a-z]+)?",("symbol":"[A-Z0-9]+-[A-Z0-9]+(-PERP|-20[0-9]{6})?",)?("ts":[0-9]+,)?"local_ts":[0-9]+[,}]' "$TMP/out"
 	[ "$output" = "0" ]
 	jq -e 'select(.type=="trade") | (.price|type)=="number" and (.amount|type)=="number" and (.id|type)=="string" and (.side|IN("buy","sell","unknown"))' "$TMP/out" >/dev/null
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Every exchange's wire protocol through the real ingest, against the fake exchange
-# (tests/tools/fakex.c) playing each one: the subscribe requests ingest sends are the ones
+# (tests/tools/fakex/) playing each one: the subscribe requests ingest sends are the ones
 # the exchange accepts, acks and data flow, keep-alives are exchanged and not relayed, a
 # dropped connection comes back. Then, for every exchange whose books are sequenced or
 # checksummed, the whole round trip of a fault: fake exchange -> ingest -> convert, a lost

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# ingest against the fake exchange (tests/tools/fakex.c), over ws:// and wss://.
+# ingest against the fake exchange (tests/tools/fakex/), over ws:// and wss://.
 
 load helpers
 
@@ -55,6 +55,17 @@ data_lines() { grep -c '"data":' "$1" 2>/dev/null || true; }
 	jq -e '([.[] | select(. < 500)] | length) >= 0.9 * length' "$TMP/gaps"
 	jq -e '[.[] | select(. > 50000)] | length >= 4' "$TMP/gaps"
 	jq -e '[.[] | select(. >= 2000 and . <= 50000)] | length <= 2' "$TMP/gaps"
+}
+
+@test "fakex --loop: each pass moves every trade id of a frame on by 10^9, however many it holds" {
+	# One Kraken frame of 40 trades with ids 1..40: each id grows by up to 9 digits a pass.
+	jq -nc '{exchange:"kraken",local_ts:1732223022000000,data:{channel:"trade",type:"update",data:[range(1;41) | {symbol:"BTC/USD",side:"buy",price:95000.1,qty:0.001,ord_type:"market",trade_id:.,timestamp:"2024-11-21T21:03:42.000000Z"}]}}' >"$TMP/kraken.rec"
+	start_fakex fx kraken --recording "$TMP/kraken.rec" --rate 20 --loop
+	start ingest "$BIN/ingest" -x kraken:BTC-USD -c trade --url "kraken=ws://127.0.0.1:$FX_PORT/v2"
+	wait_until 10 at_least 3 "$TMP/ingest.out" '"channel":"trade","type":"update"'
+	jq -c 'select(.data.channel == "trade") | [.data.data[].trade_id]' "$TMP/ingest.out" | head -3 >"$TMP/got"
+	for pass in 0 1 2; do jq -nc --argjson p "$pass" '[range(1;41) | . + $p * 1000000000]'; done >"$TMP/want"
+	diff "$TMP/want" "$TMP/got"
 }
 
 @test "upbit: one request with ticket, types and QUOTE-BASE codes; binary frames become lines" {
@@ -361,6 +372,25 @@ oversize_is() { grep -q "^exchange_ingest_oversize_frames_total{exchange=\"binan
 	[[ "$output" == error* ]]
 }
 
+@test "control socket: reconnect makes no connection for a follower; a leader's is replaced at once" {
+	echo follower >"$TMP/run/role"
+	start_fakex fx upbit --recording "$TMP/upbit.rec" --rate 20 --loop
+	start ingest "$BIN/ingest" -x upbit:BTC-KRW --run-dir "$TMP/run" --url "upbit=ws://127.0.0.1:$FX_PORT/websocket/v1"
+	pid=$LAST_PID
+	wait_until 10 test -S "$TMP/run/ingest.sock"
+	run ctl reconnect upbit
+	[[ "$output" == "error not active"* ]]
+	ctl status | jq -e '.role == "follower" and .exchanges[0].state == "idle"'
+	[ "$(fx fx stats | jq .accepted)" -eq 0 ]
+	kill -USR1 "$pid"
+	wait_until 10 at_least 3 "$TMP/ingest.out" '"data":'
+	[ "$(ctl reconnect upbit)" = "ok" ]
+	wait_until 10 at_least 2 "$TMP/ingest.out" '"event":"connected"'
+	grep -q '"event":"disconnected","detail":"reconnect requested"' "$TMP/ingest.out"
+	[ "$(count "$TMP/ingest.err" 'msg="reconnecting"')" -eq 0 ] # at once, no back-off
+	[ "$(fx fx stats | jq .accepted)" -eq 2 ]
+}
+
 @test "SIGTERM stops ingest cleanly; usage errors exit 2" {
 	start_fakex fx binance --recording "$TMP/binance.rec" --rate 20 --loop
 	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --url "binance=ws://127.0.0.1:$FX_PORT"
@@ -409,4 +439,58 @@ oversize_is() { grep -q "^exchange_ingest_oversize_frames_total{exchange=\"binan
 	want=$("$BIN/convert" <"$TMP/full.rec" | grep '"type":"book"' | tail -1 | jq -c '{bids, asks}')
 	got=$(grep '"type":"book"' "$TMP/convert.out" | tail -1 | jq -c '{bids, asks}')
 	[ "$want" = "$got" ]
+}
+
+# snapshot_rec LEVELS: a Binance book:full recording whose REST snapshot has LEVELS levels a
+# side, and a diff after it.
+snapshot_rec() {
+	awk -v n="$1" 'BEGIN {
+		printf "{\"exchange\":\"binance\",\"local_ts\":1732222222000000,\"data\":{\"stream\":\"btcusdt@depthSnapshot\",\"data\":{\"lastUpdateId\":107,\"bids\":["
+		for (i = 0; i < n; i++) printf "%s[\"%d.00\",\"1.5\"]", i ? "," : "", 1000 - i
+		printf "],\"asks\":["
+		for (i = 0; i < n; i++) printf "%s[\"%d.00\",\"0.5\"]", i ? "," : "", 1001 + i
+		printf "]}}}\n"
+		printf "{\"exchange\":\"binance\",\"local_ts\":1732222222100000,\"data\":{\"stream\":\"btcusdt@depth@100ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":1732222222100,\"s\":\"BTCUSDT\",\"U\":100,\"u\":102,\"b\":[[\"95.00\",\"1\"]],\"a\":[]}}}\n"
+	}'
+}
+
+# ctl COMMAND: one command to ingest's control socket; prints the answer.
+ctl() { printf '%s\n' "$*" | timeout 5 nc -U -q 1 "$TMP/run/ingest.sock"; }
+
+@test "a REST snapshot not done within 10 s fails: said at warn level and in an event, counted; the next one is fetched" {
+	snapshot_rec 2 >"$TMP/full.rec"
+	start_fakex fx binance --recording "$TMP/full.rec" --rate 20 --loop
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c book:full --run-dir "$TMP/run" --url "binance=ws://127.0.0.1:$FX_PORT"
+	wait_until 10 at_least 1 "$TMP/ingest.out" '"event":"connected"'
+	# The exchange takes the request's TCP connection and never answers it.
+	fx fx hang on
+	[ "$(ctl resync binance BTC-USDT)" = "ok snapshot requested" ]
+	t0=$SECONDS
+	wait_until 1 at_least 1 "$TMP/ingest.err" 'msg="fetching a snapshot" exchange=binance symbol=BTC-USDT'
+	[ "$(ctl resync binance BTC-USDT)" = "ok snapshot requested" ] # the same one, still on its way
+	wait_until 15 grep -q '"event":"error","detail":"snapshot for BTC-USDT failed: no complete answer within 10 s"' "$TMP/ingest.out"
+	[ $((SECONDS - t0)) -ge 9 ]
+	grep -q 'level=warn tool=ingest msg="snapshot request failed" exchange=binance symbol=BTC-USDT url=http://127.0.0.1:[0-9]*/api/v3/depth?symbol=BTCUSDT&limit=1000 error="no complete answer within 10 s"' "$TMP/ingest.err"
+	[ "$(count "$TMP/ingest.err" 'msg="fetching a snapshot"')" -eq 1 ]
+	wait_until 5 bash -c "grep -q '^exchange_ingest_snapshot_failures_total{exchange=\"binance\"} 1\$' '$TMP/run/ingest.prom'"
+	# The exchange connection was never in question, and the next request gets through.
+	fx fx hang off
+	[ "$(ctl resync binance BTC-USDT)" = "ok snapshot requested" ]
+	wait_until 10 grep -q '^{"exchange":"binance","local_ts":[0-9]*,"data":{"stream":"btcusdt@depthSnapshot","data":{"lastUpdateId":107,' "$TMP/ingest.out"
+	wait_until 5 bash -c "grep -q '^exchange_ingest_snapshots_total{exchange=\"binance\"} 1\$' '$TMP/run/ingest.prom'"
+	[ "$(count "$TMP/ingest.out" '"event":"connected"')" -eq 1 ]
+	[ "$(count "$TMP/ingest.out" '"event":"disconnected"')" -eq 0 ]
+}
+
+@test "a REST snapshot longer than an envelope line may be fails, counted; the connection stays" {
+	snapshot_rec 400 >"$TMP/full.rec" # some 16 KiB of body, for lines of 1 KiB + 4 KiB
+	start_fakex fx binance --recording "$TMP/full.rec" --rate 20 --loop
+	start ingest "$BIN/ingest" -x binance:BTC-USDT -c book:full --max-frame 1024 --run-dir "$TMP/run" --url "binance=ws://127.0.0.1:$FX_PORT"
+	wait_until 10 at_least 1 "$TMP/ingest.out" '"event":"connected"'
+	[ "$(ctl resync binance BTC-USDT)" = "ok snapshot requested" ]
+	wait_until 10 grep -q '"event":"error","detail":"snapshot for BTC-USDT failed: body too large"' "$TMP/ingest.out"
+	grep -q 'level=warn tool=ingest msg="snapshot request failed" exchange=binance symbol=BTC-USDT .*error="body too large"' "$TMP/ingest.err"
+	wait_until 5 bash -c "grep -q '^exchange_ingest_snapshot_failures_total{exchange=\"binance\"} 1\$' '$TMP/run/ingest.prom'"
+	[ "$(count "$TMP/ingest.out" 'depthSnapshot')" -eq 0 ]
+	[ "$(count "$TMP/ingest.out" '"event":"connected"')" -eq 1 ]
 }

@@ -10,13 +10,14 @@ teardown() {
 	teardown_tmp
 }
 
-# many_trades N: N numbered trade lines stamped with the current local_ts.
+# many_trades N [FIRST]: N numbered trade lines stamped with the current local_ts, at
+# stream positions FIRST.. (serve sends a line that carries its position as it is).
 many_trades() {
 	local ts
 	ts=$(date +%s%6N)
-	awk -v n="$1" -v ts="$ts" 'BEGIN {
-		for (i = 1; i <= n; i++)
-			printf "{\"type\":\"trade\",\"exchange\":\"binance\",\"symbol\":\"BTC-USDT\",\"ts\":1,\"local_ts\":%s,\"id\":\"%d\",\"price\":1.5,\"amount\":2,\"side\":\"buy\"}\n", ts, i
+	awk -v n="$1" -v first="${2:-1}" -v ts="$ts" 'BEGIN {
+		for (i = first; i < first + n; i++)
+			printf "{\"type\":\"trade\",\"exchange\":\"binance\",\"symbol\":\"BTC-USDT\",\"ts\":1,\"local_ts\":%s,\"id\":\"%d\",\"price\":1.5,\"amount\":2,\"side\":\"buy\",\"seq\":%d}\n", ts, i, i
 	}'
 }
 
@@ -55,9 +56,9 @@ sent_eq() { [ "$(serve_metric exchange_serve_messages_sent_total)" = "$1" ]; }
 	wait_until 10 serve_clients_eq 3
 	pad=$(head -c 1048576 /dev/zero | tr '\0' x)
 	{
-		many_trades 1
-		printf '{"type":"trade","exchange":"binance","symbol":"BTC-USDT","ts":1,"local_ts":%s,"id":"big","price":1.5,"amount":2,"side":"buy","pad":"%s"}\n' "$(date +%s%6N)" "$pad"
-		many_trades 1
+		many_trades 1 1
+		printf '{"type":"trade","exchange":"binance","symbol":"BTC-USDT","ts":1,"local_ts":%s,"id":"big","price":1.5,"amount":2,"side":"buy","pad":"%s","seq":2}\n' "$(date +%s%6N)" "$pad"
+		many_trades 1 3
 	} >"$TMP/lines"
 	feed "$TMP/lines"
 	wait "$LAST_PID"

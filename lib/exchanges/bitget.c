@@ -1,4 +1,7 @@
-/* Bitget v2 spot: public WebSocket API (see shared/exchanges/bitget.md). */
+/* Bitget v2 spot: public WebSocket API (see shared/exchanges/bitget.md). USDT-margined
+ * futures are the same protocol with another instType (bitget-futures.c): both halves are
+ * written for either product (struct bitget_product, bitget.h). */
+#include "bitget.h"
 #include "book.h"
 #include "clock.h"
 #include "dec.h"
@@ -31,27 +34,36 @@ _Static_assert(HOURLY_REQUESTS <= XCH_BUDGET_MAX, "the budget must fit struct xc
 
 /* ---- talking ---- */
 
-/* "BTC-USDT" -> "BTCUSDT". */
-static int inst_id(const char *sym, char *out, size_t n)
+/* The channels to subscribe: on futures the derivative data comes with the ticker. */
+static int wanted(const struct bitget_product *pr, const struct xch_sub *sub)
 {
-	char base[SYM_MAX], quote[SYM_MAX];
-	if (sym_parse(sym, base, quote))
+	return sub->channels | (pr->futures && (sub->channels & XCH_DERIVATIVE) ? XCH_TICKER : 0);
+}
+
+/* "BTC-USDT" -> "BTCUSDT" on spot; "BTC-USDT-PERP" -> "BTCUSDT" on USDT-margined futures. */
+static int inst_id(const struct bitget_product *pr, const char *sym, char *out, size_t n)
+{
+	char base[SYM_MAX], quote[SYM_MAX], expiry[9];
+	int kind = sym_parse_contract(sym, base, quote, expiry);
+	if (kind != (pr->futures ? SYM_PERP : SYM_SPOT) || (pr->futures && strcmp(quote, "USDT")))
 		return -1;
 	int k = snprintf(out, n, "%s%s", base, quote);
 	return k < 0 || (size_t)k >= n ? -1 : k;
 }
 
-static int arg_text(const char *sym, const char *channel, char *out, size_t n)
+static int arg_text(const struct bitget_product *pr, const char *sym, const char *channel, char *out,
+		    size_t n)
 {
 	char id[SYM_MAX * 2];
-	if (inst_id(sym, id, sizeof id) < 0)
+	if (inst_id(pr, sym, id, sizeof id) < 0)
 		return -1;
-	int k = snprintf(out, n, "{\"instType\":\"SPOT\",\"channel\":\"%s\",\"instId\":\"%s\"}", channel, id);
+	int k = snprintf(out, n, "{\"instType\":\"%s\",\"channel\":\"%s\",\"instId\":\"%s\"}",
+			 pr->inst_type, channel, id);
 	return k < 0 || (size_t)k >= n ? -1 : k;
 }
 
-static int bitget_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
-		      size_t errlen)
+int bitget_url_of(const struct bitget_product *pr, const struct xch_sub *sub, const char *base,
+		  char *out, size_t n, char *err, size_t errlen)
 {
 	int k = snprintf(out, n, "%s", base), per_symbol = 0;
 	char id[SYM_MAX * 2];
@@ -60,12 +72,13 @@ static int bitget_url(const struct xch_sub *sub, const char *base, char *out, si
 		return -1;
 	}
 	for (int i = 0; i < sub->nsym; i++)
-		if (inst_id(sub->sym[i], id, sizeof id) < 0) {
-			snprintf(err, errlen, "bad symbol %s", sub->sym[i]);
+		if (inst_id(pr, sub->sym[i], id, sizeof id) < 0) {
+			snprintf(err, errlen, "bad symbol %s%s", sub->sym[i],
+				 pr->futures ? " (USDT-margined perpetuals are BASE-USDT-PERP)" : "");
 			return -1;
 		}
 	for (size_t c = 0; c < NCHANNELS; c++)
-		per_symbol += (sub->channels & channels[c].channel) != 0;
+		per_symbol += (wanted(pr, sub) & channels[c].channel) != 0;
 	if (sub->nsym * per_symbol > MAX_SUBSCRIPTIONS) {
 		snprintf(err, errlen, "%d subscriptions: Bitget allows %d per connection",
 			 sub->nsym * per_symbol, MAX_SUBSCRIPTIONS);
@@ -95,7 +108,8 @@ static void budget_spend(struct xch_conn *c, int64_t now)
 
 /* Subscribe message I: the (symbol, channel) pairs in order, as many per request as fit in
  * MAX_REQUEST bytes. */
-static int request(const struct xch_sub *sub, int i, char *out, size_t n)
+static int request(const struct bitget_product *pr, const struct xch_sub *sub, int i, char *out,
+		   size_t n)
 {
 	static const char head[] = "{\"op\":\"subscribe\",\"args\":[";
 	const size_t hl = sizeof head - 1;
@@ -106,9 +120,9 @@ static int request(const struct xch_sub *sub, int i, char *out, size_t n)
 		return -1;
 	for (int s = 0; s < sub->nsym; s++)
 		for (size_t c = 0; c < NCHANNELS; c++) {
-			if (!(sub->channels & channels[c].channel))
+			if (!(wanted(pr, sub) & channels[c].channel))
 				continue;
-			int al = arg_text(sub->sym[s], channels[c].name, arg, sizeof arg);
+			int al = arg_text(pr, sub->sym[s], channels[c].name, arg, sizeof arg);
 			if (al < 0)
 				return -1;
 			if (count && size + 1 + (size_t)al + 2 > MAX_REQUEST) {
@@ -139,13 +153,13 @@ done:
 	return (int)(o + 2);
 }
 
-static int bitget_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out,
-			    size_t n)
+int bitget_subscribe_of(const struct bitget_product *pr, const struct xch_sub *sub,
+			struct xch_conn *conn, int i, char *out, size_t n)
 {
 	int64_t now = clk_mono_us();
 	if (i == 0)
 		conn->budget_n = 0;
-	int k = request(sub, i, out, n);
+	int k = request(pr, sub, i, out, n);
 	if (k > 0)
 		budget_spend(conn, now);
 	return k;
@@ -153,8 +167,8 @@ static int bitget_subscribe(const struct xch_sub *sub, struct xch_conn *conn, in
 
 /* A new `books` snapshot takes an unsubscribe and a subscribe. When the hour's allowance
  * cannot pay for both, a new connection (with a new allowance) brings every book afresh. */
-static int bitget_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
-			 char *out, size_t n)
+int bitget_resync_of(const struct bitget_product *pr, const struct xch_sub *sub,
+		     struct xch_conn *conn, const char *symbol, int i, char *out, size_t n)
 {
 	int64_t now = clk_mono_us();
 	char arg[128];
@@ -162,7 +176,7 @@ static int bitget_resync(const struct xch_sub *sub, struct xch_conn *conn, const
 		return 0;
 	if (i == 0 && budget_left(conn, now) < 2)
 		return 0;
-	if (arg_text(symbol, "books", arg, sizeof arg) < 0)
+	if (arg_text(pr, symbol, "books", arg, sizeof arg) < 0)
 		return -1;
 	int k = snprintf(out, n, "{\"op\":\"%s\",\"args\":[%s]}", i ? "subscribe" : "unsubscribe", arg);
 	if (k < 0 || (size_t)k >= n)
@@ -172,7 +186,7 @@ static int bitget_resync(const struct xch_sub *sub, struct xch_conn *conn, const
 }
 
 /* The answer to our text "ping" is a text "pong", which is not JSON. */
-static enum xch_frame bitget_classify(const char *f, size_t n)
+enum xch_frame bitget_classify(const char *f, size_t n)
 {
 	if (n >= 4 && n <= 6 && !memcmp(f, "pong", 4))
 		return XCH_HEARTBEAT;
@@ -212,13 +226,21 @@ static struct inst *inst_of(struct norm *n, const char *sym)
 	return norm_state(n, sym, sizeof(struct inst), inst_release);
 }
 
-static int symbol_of(struct norm *n, const struct js_doc *d, int t, char *sym)
+/* The relay symbol of an instId: a pair on spot, its perpetual on futures. */
+static int symbol_of(const struct bitget_product *pr, struct norm *n, const struct js_doc *d, int t,
+		     char *sym)
 {
+	char pair[SYM_MAX];
 	if (js_type(d, t) != JS_STRING)
 		return norm_fail(n, NR_FIELD, "instId: missing or not a string");
-	if (sym_split_concat(js_ptr(d, t), js_len(d, t), sym) < 0)
+	if (sym_split_concat(js_ptr(d, t), js_len(d, t), pr->futures ? pair : sym) < 0)
 		return norm_fail(n, NR_SYMBOL, "cannot split symbol %.*s", (int)js_len(d, t) & 31,
 				 js_ptr(d, t));
+	if (pr->futures) {
+		const char *dash = strchr(pair, '-');
+		if (sym_join_contract(pair, (size_t)(dash - pair), dash + 1, strlen(dash + 1), NULL, sym) < 0)
+			return norm_fail(n, NR_SYMBOL, "symbol %s too long", pair);
+	}
 	return 0;
 }
 
@@ -312,7 +334,18 @@ static int read_trades(struct norm *n, const struct js_doc *d, int arr, const ch
 	return r;
 }
 
-static int read_ticker(struct norm *n, const struct js_doc *d, int o, const char *arg_sym, int frame_ts)
+/* Member NAME of O, or else member ALT (the futures docs' pages disagree on names). */
+static int either(const struct js_doc *d, int o, const char *name, const char *alt)
+{
+	int t = js_getn(d, o, name, strlen(name));
+	return t >= 0 ? t : js_getn(d, o, alt, strlen(alt));
+}
+
+/* The ticker; on futures also the derivative line it carries: mark and index prices, the
+ * current funding rate, the next funding time and the open interest (holdingAmount, in the
+ * base currency; "quantity" on the demo-trading page's older spelling, "last" for lastPr). */
+static int read_ticker(const struct bitget_product *pr, struct norm *n, const struct js_doc *d, int o,
+		       const char *arg_sym, int frame_ts)
 {
 	char own[SYM_MAX];
 	const char *sym = arg_sym;
@@ -321,7 +354,7 @@ static int read_ticker(struct norm *n, const struct js_doc *d, int o, const char
 		return norm_fail(n, NR_FIELD, "ticker is not an object");
 	int id = js_get(d, o, "instId");
 	if (id >= 0) {
-		if (symbol_of(n, d, id, own))
+		if (symbol_of(pr, n, d, id, own))
 			return -1;
 		sym = own;
 	}
@@ -330,13 +363,23 @@ static int read_ticker(struct norm *n, const struct js_doc *d, int o, const char
 	norm_head(n, "ticker", sym, ts);
 	if (dec_field(n, "bid", d, o, "bidPr") || dec_field(n, "bid_size", d, o, "bidSz") ||
 	    dec_field(n, "ask", d, o, "askPr") || dec_field(n, "ask_size", d, o, "askSz") ||
-	    norm_dec(n, "last", d, js_get(d, o, "lastPr")) || dec_field(n, "open", d, o, "open24h") ||
-	    dec_field(n, "high", d, o, "high24h") || dec_field(n, "low", d, o, "low24h") ||
-	    dec_field(n, "volume", d, o, "baseVolume") ||
+	    norm_dec(n, "last", d, pr->futures ? either(d, o, "lastPr", "last") : js_get(d, o, "lastPr")) ||
+	    dec_field(n, "open", d, o, "open24h") || dec_field(n, "high", d, o, "high24h") ||
+	    dec_field(n, "low", d, o, "low24h") || dec_field(n, "volume", d, o, "baseVolume") ||
 	    dec_field(n, "quote_volume", d, o, "quoteVolume"))
 		return -1;
 	norm_end(n);
 	n->lines_ticker++;
+	if (!pr->futures)
+		return 0;
+	norm_derivative_begin(n, sym, ts);
+	if (norm_dec_sent(n, "mark", d, js_get(d, o, "markPrice")) ||
+	    norm_dec_sent(n, "index", d, js_get(d, o, "indexPrice")) ||
+	    norm_dec_sent(n, "funding_rate", d, js_get(d, o, "fundingRate")) ||
+	    norm_ts_sent(n, "funding_ts", d, js_get(d, o, "nextFundingTime")) ||
+	    norm_dec_sent(n, "open_interest", d, either(d, o, "holdingAmount", "quantity")))
+		return -1;
+	norm_derivative_end(n);
 	return 0;
 }
 
@@ -574,13 +617,13 @@ static int read_depth_snapshot(struct norm *n, const struct js_doc *d, int o, co
 	return norm_book_end(n);
 }
 
-static int read_event(struct norm *n, const struct js_doc *d, int o, int ev)
+static int read_event(const struct bitget_product *pr, struct norm *n, const struct js_doc *d, int o,
+		      int ev)
 {
 	if (js_streq(d, ev, "subscribe")) {
 		char sym[SYM_MAX], detail[64];
 		int arg = js_get(d, o, "arg"), ch = js_get(d, arg, "channel"), id = js_get(d, arg, "instId");
-		int have_sym = js_type(d, id) == JS_STRING &&
-			       sym_split_concat(js_ptr(d, id), js_len(d, id), sym) >= 0;
+		int have_sym = js_type(d, id) == JS_STRING && !symbol_of(pr, n, d, id, sym);
 		detail[0] = 0;
 		if (js_type(d, ch) == JS_STRING && !(d->tok[ch].flags & JS_ESCAPED))
 			snprintf(detail, sizeof detail, "%.*s", (int)js_len(d, ch) & 63, js_ptr(d, ch));
@@ -597,14 +640,14 @@ static int read_event(struct norm *n, const struct js_doc *d, int o, int ev)
 	return norm_fail(n, NR_SHAPE, "unknown event");
 }
 
-static int bitget_normalize(struct norm *n, const struct js_doc *d, int o)
+int bitget_normalize_of(const struct bitget_product *pr, struct norm *n, const struct js_doc *d, int o)
 {
 	char sym[SYM_MAX];
 	if (js_type(d, o) != JS_OBJECT)
 		return norm_fail(n, NR_SHAPE, "frame is not an object");
 	int ev = js_get(d, o, "event");
 	if (ev >= 0)
-		return read_event(n, d, o, ev);
+		return read_event(pr, n, d, o, ev);
 	int action = js_get(d, o, "action"), arg = js_get(d, o, "arg"), data = js_get(d, o, "data");
 	if (action < 0 || arg < 0) {
 		int code = js_get(d, o, "code"), msg = js_get(d, o, "msg");
@@ -622,7 +665,10 @@ static int bitget_normalize(struct norm *n, const struct js_doc *d, int o)
 	int ch = js_get(d, arg, "channel"), frame_ts = js_get(d, o, "ts");
 	if (js_type(d, ch) != JS_STRING)
 		return norm_fail(n, NR_FIELD, "channel: missing");
-	if (symbol_of(n, d, js_get(d, arg, "instId"), sym))
+	if (pr->futures && !js_streq(d, js_get(d, arg, "instType"), "USDT-FUTURES") &&
+	    !js_streq(d, js_get(d, arg, "instType"), "SUSDT-FUTURES"))
+		return norm_fail(n, NR_SYMBOL, "instType: not USDT-FUTURES");
+	if (symbol_of(pr, n, d, js_get(d, arg, "instId"), sym))
 		return -1;
 	if (js_streq(d, ch, "trade"))
 		return read_trades(n, d, data, sym, frame_ts, snapshot);
@@ -634,11 +680,36 @@ static int bitget_normalize(struct norm *n, const struct js_doc *d, int o)
 	for (uint32_t i = 0, k = (uint32_t)data + 1; i < d->tok[data].size; i++, k = d->tok[k].next) {
 		int r = books ? read_book(n, d, (int)k, sym, frame_ts, snapshot)
 			: depth ? read_depth_snapshot(n, d, (int)k, sym, frame_ts)
-				: read_ticker(n, d, (int)k, sym, frame_ts);
+				: read_ticker(pr, n, d, (int)k, sym, frame_ts);
 		if (r)
 			return -1;
 	}
 	return 0;
+}
+
+static const struct bitget_product spot = { "SPOT", 0 };
+
+static int bitget_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
+		      size_t errlen)
+{
+	return bitget_url_of(&spot, sub, base, out, n, err, errlen);
+}
+
+static int bitget_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out,
+			    size_t n)
+{
+	return bitget_subscribe_of(&spot, sub, conn, i, out, n);
+}
+
+static int bitget_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
+			 char *out, size_t n)
+{
+	return bitget_resync_of(&spot, sub, conn, symbol, i, out, n);
+}
+
+static int bitget_normalize(struct norm *n, const struct js_doc *d, int o)
+{
+	return bitget_normalize_of(&spot, n, d, o);
 }
 
 const struct xch xch_bitget = {

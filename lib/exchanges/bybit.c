@@ -1,4 +1,6 @@
-/* Bybit v5 spot: public WebSocket API (see shared/exchanges/bybit.md). */
+/* Bybit v5 spot: public WebSocket API (see shared/exchanges/bybit.md). The trade, book and
+ * reply readers are shared with bybit-linear.c (bybit.h): derivatives use the same frames. */
+#include "bybit.h"
 #include "book.h"
 #include "dec.h"
 #include "norm.h"
@@ -27,18 +29,15 @@
 /* Pongs are small: longer frames are market data, never scanned for them. */
 #define PONG_MAX 256
 
-/* What is kept per symbol (norm_state). */
-struct topic_book {
-	struct book *book;
-	int synced;        /* a snapshot was applied and no fault seen since */
-	int64_t u;         /* u of the last message applied */
-	int64_t cross_seq; /* seq of the last message applied; -1: it had none */
-	int64_t resync_at; /* local_ts + 1 of the last resync request, 0: none pending */
-};
-
+/* What is kept per symbol (norm_state): the book. */
 static void topic_book_release(void *p)
 {
-	book_free(((struct topic_book *)p)->book);
+	book_free(((struct bybit_book *)p)->book);
+}
+
+static struct bybit_book *book_of(struct norm *n, const char *sym)
+{
+	return norm_state(n, sym, sizeof(struct bybit_book), topic_book_release);
 }
 
 static const struct {
@@ -180,7 +179,7 @@ static int bybit_resync(const struct xch_sub *sub, struct xch_conn *conn, const 
 
 /* The spot pong is {"success":true,"ret_msg":"pong",...,"op":"ping"}; other categories
  * answer {"args":[...],"op":"pong"}. */
-static enum xch_frame bybit_classify(const char *f, size_t n)
+enum xch_frame bybit_classify(const char *f, size_t n)
 {
 	if (n < PONG_MAX && (memmem(f, n, "\"ret_msg\":\"pong\"", 16) || memmem(f, n, "\"op\":\"pong\"", 11)))
 		return XCH_HEARTBEAT;
@@ -206,7 +205,7 @@ static int symbol_of(struct norm *n, const struct js_doc *d, int t, char *sym)
 }
 
 /* publicTrade: an array of trades, sorted by match time; S is the taker's side. */
-static int read_trades(struct norm *n, const struct js_doc *d, int data)
+int bybit_read_trades(struct norm *n, const struct js_doc *d, int data, bybit_symbol_fn symbol)
 {
 	if (js_type(d, data) != JS_ARRAY)
 		return norm_fail(n, NR_FIELD, "data: trades are not an array");
@@ -216,7 +215,7 @@ static int read_trades(struct norm *n, const struct js_doc *d, int data)
 		int64_t ts;
 		if (d->tok[k].type != JS_OBJECT)
 			return norm_fail(n, NR_FIELD, "trade is not an object");
-		if (symbol_of(n, d, js_get(d, o, "s"), sym) || norm_ts(n, d, js_get(d, o, "T"), &ts))
+		if (symbol(n, d, js_get(d, o, "s"), sym) || norm_ts(n, d, js_get(d, o, "T"), &ts))
 			return -1;
 		int side = js_get(d, o, "S");
 		const char *sd;
@@ -301,7 +300,7 @@ static int apply_side(struct book *b, enum book_side s, const struct js_doc *d, 
 
 /* The book cannot be trusted any more: drop it, tell downstream, ask for a fresh snapshot,
  * and ignore deltas until it comes. */
-static void drop_book(struct norm *n, struct topic_book *tb, const char *sym, const char *why)
+static void drop_book(struct norm *n, struct bybit_book *tb, const char *sym, const char *why)
 {
 	book_clear(tb->book);
 	tb->synced = 0;
@@ -318,7 +317,8 @@ static void drop_book(struct norm *n, struct topic_book *tb, const char *sym, co
  * update, and it is rebuilt. seq, the cross sequence, must not go back either. Levels that
  * leave the subscribed depth are not deleted explicitly: the book is cut to the topic's
  * depth after every message. */
-static int read_book(struct norm *n, const struct js_doc *d, int frame, int topic, int data)
+int bybit_read_book(struct norm *n, const struct js_doc *d, int frame, int topic, int data,
+		    bybit_symbol_fn symbol, bybit_book_fn state)
 {
 	char sym[SYM_MAX];
 	int64_t ts, u, cs = -1;
@@ -329,7 +329,7 @@ static int read_book(struct norm *n, const struct js_doc *d, int frame, int topi
 	int snapshot = js_streq(d, type, "snapshot");
 	if (!snapshot && !js_streq(d, type, "delta"))
 		return norm_fail(n, NR_FIELD, "type: neither snapshot nor delta");
-	if (symbol_of(n, d, s, sym) || norm_ts(n, d, js_get(d, frame, "ts"), &ts))
+	if (symbol(n, d, s, sym) || norm_ts(n, d, js_get(d, frame, "ts"), &ts))
 		return -1;
 	if (js_int64(d, js_get(d, data, "u"), &u) || u < 1)
 		return norm_fail(n, NR_FIELD, "u: missing or not a positive integer");
@@ -350,7 +350,7 @@ static int read_book(struct norm *n, const struct js_doc *d, int frame, int topi
 	if (left - 1 != js_len(d, s) || memcmp(tp + 1, js_ptr(d, s), left - 1))
 		return norm_fail(n, NR_FIELD, "s: not the symbol of the topic");
 
-	struct topic_book *tb = norm_state(n, sym, sizeof *tb, topic_book_release);
+	struct bybit_book *tb = state(n, sym);
 	if (!tb)
 		return norm_fail(n, NR_SYMBOL, "no state for %s", sym);
 	if (!tb->book && !(tb->book = book_new(BOOK_MAX_LEVELS)))
@@ -390,7 +390,7 @@ static int read_book(struct norm *n, const struct js_doc *d, int frame, int topi
 }
 
 /* Answers to our requests: {"success":true|false,"ret_msg":...,"op":...}. */
-static int read_reply(struct norm *n, const struct js_doc *d, int o, int op)
+int bybit_read_reply(struct norm *n, const struct js_doc *d, int o, int op)
 {
 	int ok = js_get(d, o, "success"), msg = js_get(d, o, "ret_msg");
 	if (js_streq(d, msg, "pong") || js_streq(d, op, "pong"))
@@ -414,16 +414,16 @@ static int bybit_normalize(struct norm *n, const struct js_doc *d, int frame)
 	if (js_type(d, topic) == JS_STRING) {
 		int data = js_get(d, frame, "data");
 		if (topic_is(d, topic, "publicTrade."))
-			return read_trades(n, d, data);
+			return bybit_read_trades(n, d, data, symbol_of);
 		if (topic_is(d, topic, "tickers."))
 			return read_ticker(n, d, frame, data);
 		if (topic_is(d, topic, "orderbook."))
-			return read_book(n, d, frame, topic, data);
+			return bybit_read_book(n, d, frame, topic, data, symbol_of, book_of);
 		return norm_fail(n, NR_SHAPE, "unknown topic");
 	}
 	int op = js_get(d, frame, "op");
 	if (js_type(d, op) == JS_STRING)
-		return read_reply(n, d, frame, op);
+		return bybit_read_reply(n, d, frame, op);
 	return norm_fail(n, NR_SHAPE, "unknown message");
 }
 

@@ -12,6 +12,11 @@ extern const struct xch xch_okx;
 extern const struct xch xch_kraken;
 extern const struct xch xch_bitget;
 extern const struct xch xch_gateio;
+extern const struct xch xch_binance_futures;
+extern const struct xch xch_bybit_linear;
+extern const struct xch xch_bitget_futures;
+extern const struct xch xch_gateio_futures;
+extern const struct xch xch_hyperliquid;
 
 const struct xch *const xch_all[] = {
 	&xch_binance,
@@ -23,6 +28,11 @@ const struct xch *const xch_all[] = {
 	&xch_kraken,
 	&xch_bitget,
 	&xch_gateio,
+	&xch_binance_futures,
+	&xch_bybit_linear,
+	&xch_bitget_futures,
+	&xch_gateio_futures,
+	&xch_hyperliquid,
 	NULL,
 };
 
@@ -48,6 +58,10 @@ int xch_parse_channels(const char *list)
 			bits |= XCH_BOOK;
 		else if (n == 9 && !memcmp(p, "book:full", 9))
 			bits |= XCH_BOOK | XCH_BOOK_FULL;
+		else if (n == 10 && !memcmp(p, "derivative", 10))
+			bits |= XCH_DERIVATIVE;
+		else if (n == 11 && !memcmp(p, "liquidation", 11))
+			bits |= XCH_LIQUIDATION;
 		else if (n)
 			return -1;
 		p += n;

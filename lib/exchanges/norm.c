@@ -13,6 +13,7 @@ static const char *const reason_names[NR_COUNT] = {
 	[NR_ENVELOPE] = "envelope", [NR_EXCHANGE] = "exchange", [NR_SHAPE] = "shape",
 	[NR_FIELD] = "field",       [NR_NUMBER] = "number", [NR_SYMBOL] = "symbol",
 	[NR_BOOK] = "book",         [NR_PRICE] = "price",   [NR_AMOUNT] = "amount",
+	[NR_CONTRACT] = "contract", [NR_UNSUBSCRIBED] = "unsubscribed", [NR_INTERNAL] = "internal",
 };
 
 struct norm_sym {
@@ -171,6 +172,15 @@ int norm_dec(struct norm *n, const char *key, const struct js_doc *d, int t)
 	return 0;
 }
 
+/* The type of the line being written ("trade", "liquidation"): norm_head wrote it first. */
+static const char *line_type(const struct norm *n)
+{
+	size_t at = n->line_head + sizeof "{\"type\":\"" - 1;
+	if (!n->w->buf || n->w->len < at + 11)
+		return "trade";
+	return !memcmp(n->w->buf + at, "liquidation", 11) ? "liquidation" : "trade";
+}
+
 /* "key":<decimal> like norm_dec; notes in n->drop when the value is not above zero. */
 static int dec_positive(struct norm *n, const char *key, const struct js_doc *d, int t,
 			enum norm_reason r)
@@ -186,7 +196,7 @@ static int dec_positive(struct norm *n, const char *key, const struct js_doc *d,
 	size_t len = (size_t)(n->w->buf + n->w->len - v);
 	if (v[0] == '-' || dec_is_zero(v, len)) {
 		n->drop = r;
-		snprintf(n->why, sizeof n->why, "trade %s %.*s", key, (int)(len > 40 ? 40 : len), v);
+		snprintf(n->why, sizeof n->why, "%s %s %.*s", line_type(n), key, (int)(len > 40 ? 40 : len), v);
 	}
 	return 0;
 }
@@ -196,17 +206,138 @@ int norm_price_amount(struct norm *n, const struct js_doc *d, int px, int amt)
 	return dec_positive(n, "price", d, px, NR_PRICE) || dec_positive(n, "amount", d, amt, NR_AMOUNT);
 }
 
-void norm_end_trade(struct norm *n)
+/* Ends a line whose price or amount may have been found unusable: counts it in *LINES, or
+ * takes it back out and tells the skipped hook. */
+static void end_counted(struct norm *n, uint64_t *lines)
 {
 	norm_end(n);
 	if (n->drop == NR_COUNT) {
-		n->lines_trade++;
+		(*lines)++;
 		return;
 	}
 	n->w->len = n->line_head;
 	if (n->skipped)
 		n->skipped(n->ctx, n->x, n->drop, n->why);
 	n->drop = NR_COUNT;
+}
+
+void norm_end_trade(struct norm *n)
+{
+	end_counted(n, &n->lines_trade);
+}
+
+void norm_end_liquidation(struct norm *n)
+{
+	end_counted(n, &n->lines_liquidation);
+}
+
+int norm_scale(const char *s, size_t len, const char *mult, char *out)
+{
+	char c[DEC_MAX];
+	int k = dec_canon(s, len, mult ? c : out);
+	if (k < 0 || !mult)
+		return k;
+	return dec_mul(c, (size_t)k, mult, strlen(mult), out);
+}
+
+/* Token T is a value: not missing, not null, not "". */
+static int sent(const struct js_doc *d, int t)
+{
+	int ty = js_type(d, t);
+	return t >= 0 && ty != JS_NULL && !(ty == JS_STRING && js_len(d, t) == 0);
+}
+
+int norm_dec_sent(struct norm *n, const char *key, const struct js_doc *d, int t)
+{
+	return sent(d, t) ? norm_dec(n, key, d, t) : 0;
+}
+
+int norm_dec_scaled(struct norm *n, const char *key, const struct js_doc *d, int t, const char *mult)
+{
+	const char *s;
+	size_t len;
+	char v[DEC_MAX];
+	if (!sent(d, t))
+		return 0;
+	if (js_numtext(d, t, &s, &len))
+		return norm_fail(n, NR_FIELD, "%s: not a number", key);
+	int k = norm_scale(s, len, mult, v);
+	if (k < 0)
+		return norm_fail(n, NR_NUMBER, "%s: not a decimal, or too large: %.*s", key,
+				 (int)(len > 40 ? 40 : len), s);
+	jw_key(n->w, key);
+	jw_raw(n->w, v, (size_t)k);
+	return 0;
+}
+
+int norm_ts_sent(struct norm *n, const char *key, const struct js_doc *d, int t)
+{
+	int64_t us;
+	if (!sent(d, t) || (js_len(d, t) == 1 && js_ptr(d, t)[0] == '0'))
+		return 0;
+	if (norm_ts(n, d, t, &us))
+		return norm_fail(n, NR_FIELD, "%s: not a time", key);
+	jw_key(n->w, key);
+	jw_int(n->w, us);
+	return 0;
+}
+
+int norm_price_amount_scaled(struct norm *n, const struct js_doc *d, int px, int amt, const char *mult,
+			     int abs)
+{
+	const char *s;
+	size_t len;
+	char v[DEC_MAX];
+	if (dec_positive(n, "price", d, px, NR_PRICE))
+		return -1;
+	if (js_numtext(d, amt, &s, &len))
+		return norm_fail(n, NR_FIELD, "amount: missing or not a number");
+	if (abs && len > 1 && s[0] == '-')
+		s++, len--;
+	int k = norm_scale(s, len, mult, v);
+	if (k < 0)
+		return norm_fail(n, NR_NUMBER, "amount: not a decimal, or too large: %.*s",
+				 (int)(len > 40 ? 40 : len), s);
+	jw_key(n->w, "amount");
+	jw_raw(n->w, v, (size_t)k);
+	if (n->drop == NR_COUNT && (v[0] == '-' || dec_is_zero(v, (size_t)k))) {
+		n->drop = NR_AMOUNT;
+		snprintf(n->why, sizeof n->why, "%s amount %.40s", line_type(n), v);
+	}
+	return 0;
+}
+
+void norm_derivative_begin(struct norm *n, const char *sym, int64_t ts)
+{
+	norm_head(n, "derivative", sym, ts);
+	n->line_fields = n->w->len;
+}
+
+void norm_derivative_end(struct norm *n)
+{
+	if (n->w->len == n->line_fields) {
+		n->w->len = n->line_head;
+		return;
+	}
+	norm_end(n);
+	n->lines_derivative++;
+}
+
+void norm_skip(struct norm *n, enum norm_reason r, const char *why)
+{
+	if (n->skipped)
+		n->skipped(n->ctx, n->x, r, why);
+}
+
+void norm_contract_skip(struct norm *n, const char *sym, int *told, const char *why)
+{
+	char detail[160];
+	snprintf(detail, sizeof detail, "%s: %s", sym, why);
+	norm_skip(n, NR_CONTRACT, detail);
+	if (*told)
+		return;
+	*told = 1;
+	norm_status(n, "error", sym, detail);
 }
 
 int norm_dec_opt(struct norm *n, const char *key, const struct js_doc *d, int t)
@@ -457,28 +588,53 @@ void norm_flush(struct norm *n, int64_t now, int all)
 
 int norm_book_from(struct norm *n, const struct book *b, const char *sym, int64_t ts)
 {
-	/* A kept book holds canonical, ordered, non-zero levels: they are copied as they are. */
+	return norm_book_from_scaled(n, b, sym, ts, NULL);
+}
+
+int norm_book_from_scaled(struct norm *n, const struct book *b, const char *sym, int64_t ts,
+			  const char *mult)
+{
+	/* A kept book holds canonical, ordered, non-zero levels: they are copied as they are,
+	 * or with each amount multiplied (a product of canonical non-zero decimals is one). */
 	if (book_crossed(b)) {
 		norm_resync(n, sym, "crossed book");
 		return 0;
 	}
+	/* A contract size is most often a power of ten: found out once per line. */
+	long e = 0;
+	size_t ml = mult ? strlen(mult) : 0;
+	int pow10 = mult && dec_pow10(mult, ml, &e);
 	norm_book_begin(n, sym, ts);
 	for (int s = 0; s < 2; s++) {
 		if (s)
 			norm_book_asks(n);
+		int first = 1;
 		for (uint32_t i = 0; i < (uint32_t)n->book_depth; i++) {
 			const struct book_level *l = book_level(b, (enum book_side)s, i);
-			char buf[2 * BOOK_TEXT + 4];
+			char buf[BOOK_TEXT + DEC_MAX + 4], scaled[DEC_MAX];
+			const char *qty;
 			if (!l)
 				break;
 			size_t pl = strlen(l->px), ql = strlen(l->qty), k = 0;
-			if (i)
+			qty = l->qty;
+			if (mult) {
+				int m = pow10 ? dec_shift(l->qty, ql, e, scaled) : dec_mul(l->qty, ql, mult, ml, scaled);
+				if (m < 0) {
+					if (n->skipped)
+						n->skipped(n->ctx, n->x, NR_NUMBER, "book amount times the contract size is too large");
+					continue;
+				}
+				qty = scaled;
+				ql = (size_t)m;
+			}
+			if (!first)
 				buf[k++] = ',';
+			first = 0;
 			buf[k++] = '[';
 			memcpy(buf + k, l->px, pl);
 			k += pl;
 			buf[k++] = ',';
-			memcpy(buf + k, l->qty, ql);
+			memcpy(buf + k, qty, ql);
 			k += ql;
 			buf[k++] = ']';
 			jw_raw(n->w, buf, k);

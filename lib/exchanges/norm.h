@@ -31,6 +31,11 @@ enum norm_reason {
 	NR_BOOK,      /* an order book that cannot be right (crossed, out of order) */
 	NR_PRICE,     /* a trade or book level priced at zero or below (that one is left out) */
 	NR_AMOUNT,    /* a trade amount not above zero, a negative book amount (left out) */
+	NR_CONTRACT,  /* amounts of an instrument whose contract size is not known (yet), or that
+	               * cannot be given in base units exactly (inverse contracts): left out */
+	NR_UNSUBSCRIBED, /* a line of an all-instruments channel for an instrument the feed did
+	                  * not subscribe (left out) */
+	NR_INTERNAL,  /* a trade the venue marks as no market trade (Gate's is_internal: left out) */
 	NR_COUNT
 };
 const char *norm_reason_name(enum norm_reason r);
@@ -59,9 +64,10 @@ struct norm {
 	enum norm_reason reason;
 	char why[160];
 	/* Counts of lines written per type, for metrics. */
-	uint64_t lines_trade, lines_ticker, lines_book, lines_status, resyncs;
+	uint64_t lines_trade, lines_ticker, lines_book, lines_status, lines_derivative,
+		lines_liquidation, resyncs;
 	/* private */
-	size_t line_start, line_start_book, line_head;
+	size_t line_start, line_start_book, line_head, line_fields;
 	enum norm_reason drop; /* NR_COUNT, or why the trade line being written is left out */
 	int crossed;
 	size_t npending;
@@ -107,6 +113,45 @@ int norm_price_amount(struct norm *n, const struct js_doc *d, int px, int amt);
  * norm_price_amount found it unusable, and tells the skipped hook. */
 void norm_end_trade(struct norm *n);
 
+/* "key":<canonical decimal of token T>, unless T is missing, null or "" (how venues say
+ * "no value": OKX, Bybit, Binance's funding rate of a delivery contract). */
+int norm_dec_sent(struct norm *n, const char *key, const struct js_doc *d, int t);
+/* "key":<T x MULT>, T a decimal token counting contracts and MULT a canonical decimal (the
+ * contract size; NULL: T as it is); nothing for a missing, null or "" T. Fails (NR_NUMBER)
+ * when T is no decimal or the product does not fit. */
+int norm_dec_scaled(struct norm *n, const char *key, const struct js_doc *d, int t, const char *mult);
+/* Canonical S x MULT (MULT NULL: canonical S) into OUT (DEC_MAX bytes); its length or -1. */
+int norm_scale(const char *s, size_t len, const char *mult, char *out);
+/* "key":<µs> of time token T (norm_ts's rules), unless T is missing, null, "" or 0 (how
+ * venues say "none": Binance's next funding time of a delivery contract). */
+int norm_ts_sent(struct norm *n, const char *key, const struct js_doc *d, int t);
+
+/* "price":P,"amount":A with A = token AMT x MULT (norm_dec_scaled), under norm_price_amount's
+ * rule for values not above zero. With ABS a negative AMT counts by its size (Gate's signed
+ * sizes, whose sign is the side). */
+int norm_price_amount_scaled(struct norm *n, const struct js_doc *d, int px, int amt, const char *mult,
+			     int abs);
+
+/* Derivative lines (design.md): norm_derivative_begin, the fields present (norm_dec_sent,
+ * norm_dec_scaled, norm_ts_sent), norm_derivative_end, which counts the line, or takes it
+ * back out when no field was written after local_ts. */
+void norm_derivative_begin(struct norm *n, const char *sym, int64_t ts);
+void norm_derivative_end(struct norm *n);
+
+/* Liquidation lines: norm_head(n, "liquidation", ...), "id" when sent, norm_price_amount or
+ * norm_price_amount_scaled, "side" (that of the liquidation order: "sell" when a long was
+ * liquidated), then norm_end_liquidation, which counts the line or, when the price or the
+ * amount was not above zero, takes it out and tells the skipped hook (as norm_end_trade). */
+void norm_end_liquidation(struct norm *n);
+
+/* SYM's amounts cannot be given in base units (WHY: its contract size is not known yet, it
+ * is an inverse contract, ...): the caller leaves the line out, and this counts it and tells
+ * the skipped hook (NR_CONTRACT); the first time (*TOLD clear; it is set) it also writes a
+ * status line ("error", DETAIL "SYM: WHY"). */
+void norm_contract_skip(struct norm *n, const char *sym, int *told, const char *why);
+/* A line left out for reason R (NR_UNSUBSCRIBED, NR_INTERNAL, ...): told to the skipped hook. */
+void norm_skip(struct norm *n, enum norm_reason r, const char *why);
+
 /* "key":"<text of string token T>" (copied as escaped in the source). */
 int norm_str(struct norm *n, const char *key, const struct js_doc *d, int t);
 /* "id":"<T as text>" for a number or string token. */
@@ -147,6 +192,11 @@ int norm_book_end(struct norm *n);
  * book writes a resync status line and calls the resync hook instead, and returns 0. */
 struct book;
 int norm_book_from(struct norm *n, const struct book *b, const char *sym, int64_t ts);
+/* The same with every amount x MULT (a kept book in contracts, sent in base units; MULT NULL:
+ * as norm_book_from). A level whose product does not fit is left out (NR_NUMBER, told to
+ * the skipped hook). */
+int norm_book_from_scaled(struct norm *n, const struct book *b, const char *sym, int64_t ts,
+			  const char *mult);
 
 /* A book must be rebuilt: writes the resync status line and calls the resync hook. The
  * caller drops its book first, so clients never see one built across a gap. */

@@ -22,11 +22,17 @@ enum xch_channel {
 	XCH_BOOK = 4,
 	XCH_BOOK_FULL = 8, /* with XCH_BOOK ("book:full"): the whole book from deltas and a REST
 	                    * snapshot, where the exchange offers both (Binance) */
+	XCH_DERIVATIVE = 16,  /* mark and index prices, funding, open interest ("derivative") */
+	XCH_LIQUIDATION = 32, /* liquidations ("liquidation") */
 };
-#define XCH_ALL_CHANNELS (XCH_TRADE | XCH_TICKER | XCH_BOOK)
+/* Spot exchanges have no derivative or liquidation channels and ignore those bits. */
+#define XCH_ALL_CHANNELS (XCH_TRADE | XCH_TICKER | XCH_BOOK | XCH_DERIVATIVE | XCH_LIQUIDATION)
 #define XCH_MAX_SYMBOLS 256
+/* Channel groups an exchange may need separate connections for (xch_proto.split). */
+#define XCH_MAX_GROUPS 4
 
-/* What one ingest connection subscribes to. Symbols are in the relay's BASE-QUOTE form. */
+/* What one ingest connection subscribes to. Symbols are in the relay's form: BASE-QUOTE,
+ * BASE-QUOTE-PERP, BASE-QUOTE-YYYYMMDD (sym.h). */
 struct xch_sub {
 	int channels;
 	int nsym;
@@ -44,6 +50,10 @@ struct xch_conn {
 	unsigned next_id;                   /* request ids: each numbered request takes one */
 	int budget_n;                       /* requests spent in the window, oldest first: */
 	int64_t budget_at[XCH_BUDGET_MAX];  /* when each was sent (clk_mono_us) */
+	/* The exchange's name of each subscribed symbol (xch_sub.sym[i]) where only its
+	 * metadata tells it (proto.learn: Hyperliquid's "kPEPE", spot pairs "@107"); "" where
+	 * the name follows from the symbol. */
+	char wire[XCH_MAX_SYMBOLS][SYM_MAX];
 };
 
 /* What ingest does with a frame it received. */
@@ -74,6 +84,28 @@ struct xch_proto {
 	 * of sending messages. Returns 0, or -1 when it does not fit. NULL: no REST snapshots. */
 	int (*rest)(const struct xch_sub *sub, const char *ws_base, const char *symbol, char *url,
 		    size_t urln, char *tag, size_t tagn);
+	/* Instrument metadata the reader needs before it can convert amounts (contract sizes)
+	 * or name instruments: request I (0, 1, ...) for SUB. URL is derived from WS_BASE as
+	 * for `rest`; BODY, when not empty, is sent with POST as application/json (Hyperliquid's
+	 * info endpoint), else the request is a GET; TAG is the stream name of its envelope
+	 * line, {"stream":TAG,"data":BODY}, as for `rest`. ingest fetches every request when a
+	 * connection opens, before it subscribes, so a recording holds the metadata ahead of
+	 * the data it explains. Returns 1 when request I was written, 0 when there are no more,
+	 * -1 when it does not fit. NULL: no metadata. */
+	int (*meta)(const struct xch_sub *sub, const char *ws_base, int i, char *url, size_t urln,
+		    char *body, size_t bodyn, char *tag, size_t tagn);
+	/* Reads metadata request TAG's answer BODY (LEN bytes) for the talking half: names the
+	 * exchange gives SUB's symbols only there go to CONN->wire before subscribing. ingest
+	 * calls it for every metadata answer before it writes its envelope line. Returns 0, or
+	 * -1 when BODY cannot be read (the defaults stay). NULL: nothing to learn. */
+	int (*learn)(const struct xch_sub *sub, struct xch_conn *conn, const char *tag, const char *body,
+		     size_t len);
+	/* Channel groups that need a connection each (Binance USDⓈ-M routes books to /public
+	 * and the rest to /market): ingest opens one connection per group holding a chosen
+	 * channel, its xch_sub's channels cut to the group, and url() routes by the channels it
+	 * is given; a book resync goes to the connection holding XCH_BOOK. All zero: one
+	 * connection for everything. */
+	int split[XCH_MAX_GROUPS];
 	int sub_gap_ms;             /* pause between subscribe messages (rate limits) */
 	enum xch_frame (*classify)(const char *frame, size_t n);
 	int keepalive_ms;           /* the client sends a keep-alive this often (0: never) */
@@ -99,7 +131,8 @@ struct xch {
 extern const struct xch *const xch_all[];
 /* The exchange called NAME, or NULL. */
 const struct xch *xch_find(const char *name, size_t len);
-/* Parses a comma list of channels ("trade,ticker,book") into XCH_* bits; -1 when unknown. */
+/* Parses a comma list of channels ("trade,ticker,book", "book:full", "derivative",
+ * "liquidation") into XCH_* bits; -1 when unknown. */
 int xch_parse_channels(const char *list);
 
 #endif

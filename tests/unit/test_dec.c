@@ -209,6 +209,140 @@ static void test_sub_bound(void)
 	CHECK_STR(sub(longer, longer), "ERR");
 }
 
+static const char *mul(const char *a, const char *b)
+{
+	static char out[DEC_MAX];
+	int k = dec_mul(a, strlen(a), b, strlen(b), out);
+	if (k < 0)
+		return "ERR";
+	return (size_t)k == strlen(out) ? out : "BAD LENGTH";
+}
+
+/* Contracts times a contract size: the venues' own examples. */
+static void test_mul_contract_sizes(void)
+{
+	CHECK_STR(mul("415", "0.01"), "4.15");            /* OKX BTC-USDT-SWAP, ctVal 0.01 */
+	CHECK_STR(mul("2216113.01000000309", "0.01"), "22161.1301000000309");
+	CHECK_STR(mul("30166", "0.0001"), "3.0166");      /* Gate BTC_USDT, quanto_multiplier */
+	CHECK_STR(mul("108", "0.0001"), "0.0108");
+	CHECK_STR(mul("13", "1000"), "13000");
+	CHECK_STR(mul("0.5", "10"), "5");
+	CHECK_STR(mul("1", "0.00000001"), "0.00000001");
+	CHECK_STR(mul("3", "0.25"), "0.75");
+	CHECK_STR(mul("1.5", "1.5"), "2.25");
+	CHECK_STR(mul("99.99", "99.99"), "9998.0001");
+	CHECK_STR(mul("123456789", "987654321"), "121932631112635269");
+}
+
+static void test_mul_signs_and_zero(void)
+{
+	CHECK_STR(mul("-108", "0.0001"), "-0.0108");
+	CHECK_STR(mul("-2", "-0.5"), "1");
+	CHECK_STR(mul("2", "-0.5"), "-1");
+	/* Zero is "0", never "-0" or "0.00". */
+	CHECK_STR(mul("0", "0.01"), "0");
+	CHECK_STR(mul("-5", "0"), "0");
+	CHECK_STR(mul("0", "0"), "0");
+	/* Trailing zeros of the product go, and so do leading ones. */
+	CHECK_STR(mul("0.2", "0.5"), "0.1");
+	CHECK_STR(mul("0.25", "4"), "1");
+	CHECK_STR(mul("0.001", "0.001"), "0.000001");
+	CHECK_STR(mul("100", "100"), "10000");
+}
+
+/* Every pair of a grid of values with 0 to 3 decimals against integer arithmetic. */
+static void test_mul_grid(void)
+{
+	int bad = 0;
+	for (int sa = 0; sa <= 3; sa++)
+		for (int sb = 0; sb <= 3; sb++)
+			for (long long i = -2500; i <= 2500; i += 113)
+				for (long long j = -2500; j <= 2500; j += 127) {
+					char a[DEC_MAX], b[DEC_MAX], want[DEC_MAX];
+					scaled(i, sa, a);
+					scaled(j, sb, b);
+					scaled(i * j, sa + sb, want);
+					if (strcmp(mul(a, b), want) && bad++ < 5)
+						CHECK_STR(mul(a, b), want);
+				}
+	CHECK_INT(bad, 0);
+}
+
+/* Powers of ten move the point: the same result as the exponent form through dec_canon. */
+static void test_mul_powers_of_ten(void)
+{
+	static const char *const values[] = { "0", "1", "7", "-7", "12.5", "-0.001", "30166", "2216113.01000000309",
+					      "99999999", "0.000000123" };
+	int bad = 0;
+	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+		for (int k = -12; k <= 12; k++) {
+			char p[40], want[DEC_MAX], e[64];
+			/* 10^k spelt canonically: "1000", "0.001" */
+			snprintf(e, sizeof e, "1e%d", k);
+			dec_canon(e, strlen(e), p);
+			snprintf(e, sizeof e, "%se%d", values[i], k);
+			if (dec_canon(e, strlen(e), want) < 0)
+				strcpy(want, "ERR");
+			if (strcmp(mul(values[i], p), want) && bad++ < 5)
+				CHECK_STR(mul(values[i], p), want);
+			if (strcmp(mul(p, values[i]), want) && bad++ < 5)
+				CHECK_STR(mul(p, values[i]), want);
+			char neg[48];
+			snprintf(neg, sizeof neg, "-%s", p);
+			snprintf(e, sizeof e, "-%se%d", values[i][0] == '-' ? values[i] + 1 : values[i], k);
+			if (values[i][0] == '-')
+				snprintf(e, sizeof e, "%se%d", values[i] + 1, k);
+			if (dec_canon(e, strlen(e), want) < 0)
+				strcpy(want, "ERR");
+			if (strcmp(mul(values[i], neg), want) && bad++ < 5)
+				CHECK_STR(mul(values[i], neg), want);
+		}
+	CHECK_INT(bad, 0);
+	/* What the book writer uses: the exponent found once, then shifts. */
+	long e = 99;
+	char out[DEC_MAX];
+	CHECK_INT(dec_pow10("0.0001", 6, &e), 1);
+	CHECK_INT(e, -4);
+	CHECK_INT(dec_pow10("1000", 4, &e), 1);
+	CHECK_INT(e, 3);
+	CHECK_INT(dec_pow10("1", 1, &e), 1);
+	CHECK_INT(e, 0);
+	CHECK_INT(dec_pow10("0.5", 3, &e), 0);
+	CHECK_INT(dec_pow10("-10", 3, &e), 0);
+	CHECK_INT(dec_pow10("11", 2, &e), 0);
+	CHECK_INT(dec_shift("30166", 5, -4, out), 6);
+	CHECK_STR(out, "3.0166");
+	CHECK_INT(dec_shift("0.25", 4, 3, out), 3);
+	CHECK_STR(out, "250");
+	CHECK_INT(dec_shift("1", 1, 80, out), -1);
+	/* Not powers of ten: the long way. */
+	CHECK_STR(mul("3", "11"), "33");
+	CHECK_STR(mul("3", "0.11"), "0.33");
+	CHECK_STR(mul("3", "2"), "6");
+}
+
+static void test_mul_bound(void)
+{
+	/* 10^39 squared has 79 digits: all of DEC_MAX but the NUL. */
+	char a[DEC_MAX], want[DEC_MAX];
+	a[0] = '1';
+	memset(a + 1, '0', 39);
+	a[40] = 0;
+	want[0] = '1';
+	memset(want + 1, '0', 78);
+	want[79] = 0;
+	CHECK_STR(mul(a, a), want);
+	CHECK_INT(strlen(mul(a, "10")), 41);
+	/* One digit more does not fit; neither does a fraction that long. */
+	char b[DEC_MAX + 1];
+	snprintf(b, sizeof b, "%s0", a);
+	CHECK_STR(mul(a, b), "ERR");
+	/* 1e-40 squared needs 82 characters; 1e-38 squared, 78. */
+	CHECK_STR(mul("0.0000000000000000000000000000000000000001", "0.0000000000000000000000000000000000000001"), "ERR");
+	CHECK_STR(mul("0.00000000000000000000000000000000000001", "0.00000000000000000000000000000000000001"),
+		  "0.0000000000000000000000000000000000000000000000000000000000000000000000000001");
+}
+
 UNIT_SUITE(dec_tests) = {
 	{ "dec: design.md examples", test_design_examples },
 	{ "dec: leading zeros, signs and bare points", test_leading_zeros_and_points },
@@ -221,5 +355,10 @@ UNIT_SUITE(dec_tests) = {
 	{ "dec: subtraction across fraction lengths", test_sub_fraction_lengths },
 	{ "dec: subtraction against integer arithmetic on a grid", test_sub_grid },
 	{ "dec: subtraction bounded by DEC_MAX", test_sub_bound },
+	{ "dec: multiplication by contract sizes", test_mul_contract_sizes },
+	{ "dec: multiplication signs and zero", test_mul_signs_and_zero },
+	{ "dec: multiplication against integer arithmetic on a grid", test_mul_grid },
+	{ "dec: multiplication by powers of ten moves the point", test_mul_powers_of_ten },
+	{ "dec: multiplication bounded by DEC_MAX", test_mul_bound },
 	{ NULL, NULL },
 };

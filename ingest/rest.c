@@ -1,0 +1,256 @@
+/* rest.c: HTTP GETs whose JSON bodies travel as envelope lines, like frames. */
+#include "rest.h"
+
+#include "clock.h"
+#include "json.h"
+#include "log.h"
+#include "sym.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Room for the envelope around a body: its head, the wrapper and the tag's quotes. */
+#define REST_LINE_ROOM 4096
+
+struct rest_req {
+	int in_use;
+	const struct out_src *src;
+	struct met *ok, *failed;
+	char what[32];
+	char sym[SYM_MAX];
+	char tag[128];
+	char url[1024];
+	/* The connection lws holds for this request: set by lws when it creates it (pwsi),
+	 * cleared when lws destroys it, so that a late callback of an old one is told apart. */
+	struct lws *wsi;
+	int64_t deadline;      /* clk_mono_us: past it, the request fails */
+	int timed_out;         /* ended by rest_tick: that is why, whatever lws says */
+	int status;            /* HTTP status of the answer (0: none yet) */
+	char *body;
+	size_t len;
+	int oversize;          /* the body passed the limit: the rest is read and dropped */
+};
+
+static struct rest_req reqs[REST_MAX];
+static struct lws_context *rest_ctx;
+static struct lws_vhost *rest_vh;
+static struct js_doc doc; /* checks that a body is JSON before it goes out as a line */
+
+void rest_setup(struct lws_context *ctx, struct lws_vhost *vh)
+{
+	rest_ctx = ctx;
+	rest_vh = vh;
+	js_init(&doc, 0);
+}
+
+void rest_teardown(void)
+{
+	for (int i = 0; i < REST_MAX; i++)
+		free(reqs[i].body);
+	memset(reqs, 0, sizeof reqs);
+	js_free(&doc);
+}
+
+/* The request's end: ERR (NULL when it succeeded) is logged, counted and written as the
+ * exchange's error event; the slot is free again. */
+static void done(struct rest_req *r, const char *err)
+{
+	if (err) {
+		char msg[64], detail[256];
+		if (r->failed)
+			r->failed->v++;
+		snprintf(msg, sizeof msg, "%s request failed", r->what);
+		log_warn(msg, " exchange=%s symbol=%s url=%s error=\"%s\"", r->src->exchange, r->sym,
+			 r->url, err);
+		snprintf(detail, sizeof detail, "%s for %s failed: %s", r->what, r->sym, err);
+		out_event(r->src, "error", detail);
+	}
+	free(r->body);
+	memset(r, 0, sizeof *r);
+}
+
+/* Why a request ended without its body, when lws says WHY: a timeout of ours wins. */
+static void ended(struct rest_req *r, const char *why)
+{
+	char err[64];
+	if (r->timed_out) {
+		snprintf(err, sizeof err, "no complete answer within %d s", REST_TIMEOUT_MS / 1000);
+		why = err;
+	}
+	done(r, why);
+}
+
+/* The body becomes an envelope line like a frame: {"stream":TAG,"data":BODY}. */
+static void deliver(struct rest_req *r)
+{
+	if (r->status != 200) {
+		char why[64];
+		snprintf(why, sizeof why, "HTTP %d", r->status);
+		done(r, why);
+		return;
+	}
+	size_t tl = strlen(r->tag);
+	if (r->len + tl + REST_LINE_ROOM > out_max_line())
+		r->oversize = 1;
+	if (r->oversize || js_parse(&doc, r->body, r->len) != JS_OK) {
+		done(r, r->oversize ? "body too large" : "body is not JSON");
+		return;
+	}
+	char *frame = malloc(r->len + tl + 32);
+	if (!frame) {
+		done(r, "out of memory");
+		return;
+	}
+	int k = snprintf(frame, r->len + tl + 32, "{\"stream\":\"%s\",\"data\":", r->tag);
+	memcpy(frame + k, r->body, r->len);
+	frame[(size_t)k + r->len] = '}';
+	if (r->ok)
+		r->ok->v++;
+	char msg[64];
+	snprintf(msg, sizeof msg, "%s received", r->what);
+	log_info(msg, " exchange=%s symbol=%s bytes=%zu", r->src->exchange, r->sym, r->len);
+	out_frame(r->src, frame, (size_t)k + r->len + 1, clk_now_us());
+	free(frame);
+	done(r, NULL);
+}
+
+/* Appends IN to the body, up to REST_MAX_BODY; past it the rest is read and dropped, and
+ * the request fails when the answer ends. Returns 0, or -1 when out of memory. */
+static int append(struct rest_req *r, const void *in, size_t len)
+{
+	if (r->oversize || r->len + len > REST_MAX_BODY) {
+		r->oversize = 1;
+		return 0;
+	}
+	char *nb = realloc(r->body, r->len + len + 1);
+	if (!nb)
+		return -1;
+	r->body = nb;
+	memcpy(r->body + r->len, in, len);
+	r->len += len;
+	return 0;
+}
+
+int rest_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		      size_t len)
+{
+	struct rest_req *r = user;
+	/* WSI is this request's connection, and its end is not reported yet. */
+	int live = r && r->in_use && (!r->wsi || r->wsi == wsi);
+	char why[160];
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+		if (live)
+			r->status = (int)lws_http_client_http_response(wsi);
+		break;
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
+		char buf[LWS_PRE + 16384], *p = buf + LWS_PRE;
+		int n = (int)sizeof buf - LWS_PRE;
+		if (!live || lws_http_client_read(wsi, &p, &n) < 0)
+			return -1;
+		break;
+	}
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+		if (live && append(r, in, len))
+			return -1;
+		break;
+	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
+		if (live)
+			deliver(r);
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (live) {
+			snprintf(why, sizeof why, "%.*s", in ? (int)len : 0, in ? (const char *)in : "");
+			ended(r, why[0] ? why : "connection error");
+		}
+		break;
+	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+		if (live)
+			ended(r, "closed before the body ended");
+		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* lws may end a connection (its timeout, or ours) with no report at all. */
+		if (live) {
+			r->wsi = NULL;
+			ended(r, "connection ended before the answer");
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int rest_fetch(const struct rest_get *g)
+{
+	struct rest_req *r = NULL;
+	for (int i = 0; i < REST_MAX; i++) {
+		struct rest_req *q = &reqs[i];
+		if (q->in_use && q->src == g->src && !strcmp(q->url, g->url))
+			return 0;
+		if (!q->in_use && !r)
+			r = q;
+	}
+	if (!r || strlen(g->url) >= sizeof r->url || strlen(g->tag) >= sizeof r->tag ||
+	    strlen(g->symbol) >= sizeof r->sym)
+		return -1;
+
+	char buf[sizeof r->url], path[sizeof r->url + 1];
+	const char *prot, *addr, *p;
+	int port;
+	snprintf(buf, sizeof buf, "%s", g->url);
+	if (lws_parse_uri(buf, &prot, &addr, &port, &p))
+		return -1;
+	snprintf(path, sizeof path, "/%s", p);
+
+	memset(r, 0, sizeof *r);
+	r->src = g->src;
+	r->ok = g->ok;
+	r->failed = g->failed;
+	snprintf(r->what, sizeof r->what, "%s", g->what);
+	snprintf(r->sym, sizeof r->sym, "%s", g->symbol);
+	snprintf(r->tag, sizeof r->tag, "%s", g->tag);
+	snprintf(r->url, sizeof r->url, "%s", g->url);
+
+	struct lws_client_connect_info i;
+	memset(&i, 0, sizeof i);
+	i.context = rest_ctx;
+	i.vhost = rest_vh;
+	i.address = addr;
+	i.port = port;
+	i.path = path;
+	i.host = addr;
+	i.method = "GET";
+	i.local_protocol_name = "rest";
+	i.userdata = r;
+	i.pwsi = &r->wsi;
+	if (!strcmp(prot, "https"))
+		i.ssl_connection = LCCSCF_USE_SSL;
+	r->in_use = 1;
+	r->deadline = clk_mono_us() + (int64_t)REST_TIMEOUT_MS * 1000;
+	char msg[64];
+	snprintf(msg, sizeof msg, "fetching a %s", r->what);
+	log_info(msg, " exchange=%s symbol=%s url=%s", r->src->exchange, r->sym, r->url);
+	if (!lws_client_connect_via_info(&i)) {
+		/* Refused at once; lws may have reported it already, from inside the call. */
+		memset(r, 0, sizeof *r);
+		return -1;
+	}
+	return 0;
+}
+
+void rest_tick(int64_t now)
+{
+	for (int i = 0; i < REST_MAX; i++) {
+		struct rest_req *r = &reqs[i];
+		if (!r->in_use || r->timed_out || now < r->deadline)
+			continue;
+		r->timed_out = 1;
+		if (r->wsi)
+			lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		else
+			ended(r, NULL);
+	}
+}
