@@ -33,7 +33,7 @@ sent_eq() { [ "$(serve_metric exchange_serve_messages_sent_total)" = "$1" ]; }
 
 @test "200 clients each receive every line, with a latency sample for each" {
 	start_serve
-	start load "$BIN/wsload" -n 200 --count 2000 --duration 60000 --stats "$TMP/stats.json" "$WS?types=trade"
+	start load "$BIN/wsload" -n 200 -p --count 2000 --duration 60000 --stats "$TMP/stats.json" "$WS?types=trade"
 	wait_until 30 serve_clients_eq 200
 	many_trades 2000 >"$TMP/lines"
 	feed "$TMP/lines"
@@ -42,8 +42,10 @@ sent_eq() { [ "$(serve_metric exchange_serve_messages_sent_total)" = "$1" ]; }
 		and .per_client_min == 2000 and .per_client_max == 2000 and .messages == 400000
 		and .latency_us.count == 400000 and .latency_us.p50 <= .latency_us.p99
 		and .latency_us.p99 <= .latency_us.max and .connect_ms != null and .first_ms != null' "$TMP/stats.json"
-	# payload bytes: the lines without their newlines, 200 times
-	[ "$(jq -r .bytes "$TMP/stats.json")" -eq $((200 * ($(wc -c <"$TMP/lines") - 2000))) ]
+	# client 0 printed the lines as fed (they carry their positions, so serve sends them as they are)...
+	cmp "$TMP/lines" "$TMP/load.out"
+	# ...and the payload bytes are those lines without their newlines, 200 times
+	[ "$(jq -r .bytes "$TMP/stats.json")" -eq $((200 * ($(wc -c <"$TMP/load.out") - 2000))) ]
 	grep -q 'msg="all connected" clients=200 ' "$TMP/load.err"
 	grep -q 'msg=done clients=200 .* status=0' "$TMP/load.err"
 }
@@ -64,7 +66,7 @@ sent_eq() { [ "$(serve_metric exchange_serve_messages_sent_total)" = "$1" ]; }
 	cmp "$TMP/lines" "$TMP/load.out"
 	jq -e '.messages == 9 and .per_client_min == 3 and .per_client_max == 3 and .too_big == 0
 		and .latency_us.count == 9' "$TMP/stats.json"
-	[ "$(jq -r .bytes "$TMP/stats.json")" -eq $((3 * ($(wc -c <"$TMP/lines") - 3))) ]
+	[ "$(jq -r .bytes "$TMP/stats.json")" -eq $((3 * ($(wc -c <"$TMP/load.out") - 3))) ]
 }
 
 @test "serve's SIGTERM reaches every client as close code 1001" {
@@ -142,4 +144,122 @@ sent_eq() { [ "$(serve_metric exchange_serve_messages_sent_total)" = "$1" ]; }
 	jq -e '.messages == 15 and .closed == 0 and .connected == 5' "$TMP/stats.json"
 	grep -q 'msg=stopping reason="SIGTERM"' "$TMP/load.err"
 	wait_until 10 serve_clients_eq 0
+}
+
+# keys_of_done FILE: the keys of the "done" log line in FILE, in order.
+keys_of_done() { grep 'msg=done ' "$1" | sed 's/.* msg=done //' | grep -o '[a-z_]*=' | tr -d '\n'; }
+
+@test "wsclient and wsload write the same stats fields and the same done line" {
+	start_serve
+	start client "$BIN/wsclient" -q --count 3 --duration 30000 --stats "$TMP/client.json" "$WS?types=trade"
+	client=$LAST_PID
+	start load "$BIN/wsload" --count 3 --duration 30000 --stats "$TMP/load.json" "$WS?types=trade"
+	load=$LAST_PID
+	wait_until 10 serve_clients_eq 2
+	many_trades 3 | feed
+	wait "$client"
+	wait "$load"
+	for f in client load; do
+		jq -e '.messages == 3 and .per_client_min == 3 and .latency_us.count == 3
+			and .reconnects == 0 and .stalled == 0 and .resumes == 0 and .gaps == 0
+			and .seq_repeats == 0' "$TMP/$f.json"
+	done
+	[ "$(jq -c keys_unsorted "$TMP/client.json")" = "$(jq -c keys_unsorted "$TMP/load.json")" ]
+	[ "$(keys_of_done "$TMP/client.err")" = "$(keys_of_done "$TMP/load.err")" ]
+	[ "$(keys_of_done "$TMP/load.err")" = "clients=connected_ever=failed=rejected=closed=reconnects=messages=bytes=too_big=per_client_min=per_client_max=elapsed_ms=status=" ]
+}
+
+# ms_between FILE A B: ms from the first log line with msg=A to the first with msg=B.
+ms_between() {
+	awk -v a="msg=$2" -v b="msg=$3" '
+		function ms(line,   t) {
+			t = substr(line, index(line, "ts=") + 3, 23)	# 2026-12-04T20:27:45.672
+			split(t, d, /[-T:.]/)
+			return ((d[3] * 24 + d[4]) * 60 + d[5]) * 60000 + d[6] * 1000 + d[7]
+		}
+		index($0, a) && !ta { ta = ms($0) }
+		index($0, b) && !tb { tb = ms($0) }
+		END { print tb - ta }' "$1"
+}
+
+# sendq PORT: the most bytes an established TCP connection to PORT holds that its peer has
+# not taken.
+sendq() {
+	local rem st q port max=0
+	port=$(printf ':%04X' "$1")
+	while read -r _ _ rem st q _; do
+		[ "$st" = 01 ] && [[ $rem == *"$port" ]] && [ $((16#${q%%:*})) -gt "$max" ] &&
+			max=$((16#${q%%:*}))
+	done < <(tail -n +2 /proc/net/tcp)
+	echo "$max"
+}
+
+# sendq_stuck PORT: bytes wait for PORT's peer and their number has not moved for 10 calls
+# in a row (500 ms of wait_until): the sender's socket is full. SENDQ_SEEN keeps each new
+# number, for the message when it never settles.
+sendq_stuck() {
+	local q
+	q=$(sendq "$1")
+	if [ "$q" -gt 0 ] && [ "$q" = "${SENDQ_LAST:-}" ]; then
+		SENDQ_SAME=$((SENDQ_SAME + 1))
+	else
+		SENDQ_SAME=0
+		SENDQ_SEEN="${SENDQ_SEEN:-} $q"
+	fi
+	SENDQ_LAST=$q
+	[ "$SENDQ_SAME" -ge 10 ]
+}
+
+@test "a second SIGTERM ends the wait for the close handshakes at once (wsclient and wsload)" {
+	# a server that reads nothing and closes nothing: each tool would wait 3 s for it
+	start_fakex fx binance
+	fx fx stall
+	# wsclient's close frame waits behind what it sent; wsload's goes out but is not answered
+	awk 'BEGIN { pad = sprintf("%4000s", ""); gsub(/ /, "x", pad)
+		for (i = 0; i < 4000; i++) print "{\"pad\":\"" pad "\"}" }' >"$TMP/big"
+	start client "$BIN/wsclient" -q --send-file "$TMP/big" --stats "$TMP/client.json" "ws://127.0.0.1:$FX_PORT/ws"
+	client=$LAST_PID
+	start load "$BIN/wsload" --stats "$TMP/load.json" "ws://127.0.0.1:$FX_PORT/ws"
+	load=$LAST_PID
+	wait_until 10 grep -q 'msg="all connected"' "$TMP/client.err"
+	wait_until 10 grep -q 'msg="all connected"' "$TMP/load.err"
+	wait_until 30 sendq_stuck "$FX_PORT" || { echo "unsent bytes seen:${SENDQ_SEEN: -300}"; return 1; }
+	kill -TERM "$client" "$load"
+	wait_until 10 grep -q 'msg=stopping reason="SIGTERM"' "$TMP/client.err"
+	wait_until 10 grep -q 'msg=stopping reason="SIGTERM"' "$TMP/load.err"
+	kill -TERM "$client" "$load"
+	wait "$client"
+	wait "$load"
+	for f in client load; do
+		grep -q 'msg="closing handshakes unfinished" open=1' "$TMP/$f.err"
+		grep -q 'msg=done .* status=0' "$TMP/$f.err"
+		[ "$(ms_between "$TMP/$f.err" stopping 'done')" -lt 3000 ]
+		jq -e '.connected == 1 and .closed == 0' "$TMP/$f.json"
+	done
+}
+
+@test "wsclient and wsload name the option and its range in a bad value, and refuse a bad URL" {
+	for tool in wsclient wsload; do
+		run "$BIN/$tool" -n 0 ws://127.0.0.1:1/
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"$tool: --clients: 0 is out of range (1-1000000)"* ]]
+		run "$BIN/$tool" --count x ws://127.0.0.1:1/
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"$tool: --count: \"x\" is not a whole number"* ]]
+		run "$BIN/$tool" --stats-interval 5 ws://127.0.0.1:1/
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"--stats-interval: 5 is out of range (10-86400000)"* ]]
+		# a path that would break the request line, a port out of range
+		run "$BIN/$tool" 'ws://127.0.0.1:1/a b'
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"bad URL"* ]]
+		run "$BIN/$tool" ws://127.0.0.1:65536/
+		[ "$status" -eq 2 ]
+		run "$BIN/$tool"
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"missing URL"* ]]
+	done
+	run "$BIN/wsclient" --send-raw 8x ws://127.0.0.1:1/
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--send-raw: '8x' is not whole bytes in hex"* ]]
 }

@@ -2,10 +2,11 @@
  * wsload: a light WebSocket load client for fan-out benchmarks.
  *
  * Opens many ws:// connections from one thread and one epoll loop, and
- * counts what they receive.  It keeps the same statistics as wsclient (the
- * same JSON summary and latency histogram) at a fraction of the cost per
- * message: plain non-blocking sockets, one shared read buffer, frames parsed
- * where they lie, and one clock read per read() rather than per message.
+ * counts what they receive.  It keeps the same statistics as wsclient, with
+ * the code they share (common/ws.c: options, counters, stats JSON, latency),
+ * at a fraction of the cost per message: plain non-blocking sockets, one
+ * shared read buffer, frames parsed where they lie, and one clock read per
+ * read() rather than per message.
  * No TLS, no sending, no reconnects: tests/tools/wsload.md says why and what
  * it leaves to wsclient.
  *
@@ -13,9 +14,8 @@
  */
 
 #include "clock.h"
-#include "common/tool.h"
+#include "common/ws.h"
 #include "exitcode.h"
-#include "opt.h"
 #include "sig.h"
 
 #include <openssl/evp.h>
@@ -23,12 +23,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,21 +36,13 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define WSLOAD_VERSION	"1.0"
 
 #define RBUF_SIZE	(256u * 1024)		/* the one read buffer */
-#define MAX_MSG		(16u * 1024 * 1024)	/* bigger messages: too_big */
-#define SCAN_MAX	300u			/* bytes searched for "local_ts": */
-#define MAX_CLIENTS	1000000
-#define MAX_CODES	5000			/* close codes are 1000..4999 */
-#define SHUTDOWN_MS	3000			/* wait for our close handshakes */
 #define HS_MAX		8192			/* longest upgrade response */
 #define OUT_MAX		65536			/* unsent control frames per connection */
-#define REASON_MAX	124			/* a close frame carries <= 123 */
 #define MAX_EVENTS	512
 #define SIG_TAG		UINT64_MAX		/* epoll tag of the signal pipe */
 
@@ -61,56 +51,24 @@ enum {
 	OP_CLOSE = 0x8, OP_PING = 0x9, OP_PONG = 0xa,
 };
 
-/* ------------------------------------------------------------------ */
-/* options                                                             */
-
-static struct {
-	const char *url;
-	long clients;
-	long connect_timeout_ms;
-	long max_inflight;
-	int print;			/* client 0's messages on stdout */
-	const char *stats;
-	long stats_interval_ms;
-	long long count;
-	long duration_ms;
-} opt = {
-	.clients = 1, .connect_timeout_ms = 30000, .max_inflight = 200,
-	.stats_interval_ms = 1000,
-};
-
-/* parsed URL */
-static struct {
-	char host[256];
-	int port;
-	char path[4096];
-	char host_header[300];		/* host[:port], IPv6 in brackets */
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-} target;
-
-/* Logging (logm, lq) and the latency histogram (h_add, h_pct), the same as
- * wsclient's: tests/tools/common/tool.c. */
+/* the URL (common/ws.h) and the address it names */
+static struct ws_url target;
+static struct sockaddr_storage target_addr;
+static socklen_t target_addrlen;
+static int print;			/* -p: client 0's messages on stdout */
 
 /* ------------------------------------------------------------------ */
 /* state                                                               */
 
 /*
  * A connection goes QUEUED -> CONNECTING (TCP) -> HANDSHAKE (upgrade sent)
- * -> OPEN, and ends in DONE.  CLOSING is an open connection that we are
- * closing at the end of the run: what it receives is read and dropped until
- * the server hangs up.  Every change goes through set_state(), which keeps
- * the count of connections in each state.
+ * -> OPEN, and ends in DONE (common/ws.h counts them).  CLOSING is an open
+ * connection that we are closing at the end of the run: what it receives is
+ * read and dropped until the server hangs up.
  */
-enum cstate { CS_QUEUED, CS_CONNECTING, CS_HANDSHAKE, CS_OPEN, CS_CLOSING,
-	      CS_DONE, CS_NSTATES };
-
 struct conn {
+	struct ws_peer p;		/* first: the run's view of it (common/ws.h) */
 	int fd;
-	int idx;
-	uint8_t state;
-	uint8_t ever;			/* has been open */
-	uint8_t reached;		/* got --count messages */
 	uint8_t want_out;		/* EPOLLOUT is armed */
 	/* frame parser: a frame's header may be split across reads */
 	uint8_t hlen;			/* header bytes held in hdr */
@@ -123,7 +81,6 @@ struct conn {
 	uint16_t plen;			/* message prefix held in pre */
 	uint64_t remain;		/* payload bytes of the frame still due */
 	uint64_t mlen;			/* bytes of the message so far */
-	uint64_t msgs;
 	/* the upgrade: our key, then the response as it arrives */
 	char key[25];
 	char *hs;
@@ -135,29 +92,17 @@ struct conn {
 	char *pbuf;
 	size_t pcap;
 	unsigned char ctl[125];
-	char pre[SCAN_MAX];		/* first bytes of a split message */
+	char pre[WS_SCAN_MAX];		/* first bytes of a split message */
 };
 
 static struct conn *conns;
 static int epfd = -1;
 static unsigned char *rbuf;
 
+/* the loop's timers (monotonic us, 0: not set) */
 static struct {
-	long nstate[CS_NSTATES];
-	long next_queued;		/* index of the next client to launch */
-	long connected;			/* open, not counting our own final closes */
-	long connected_ever, connects, failed, rejected, closed, too_big;
-	long reached;			/* clients that got --count messages */
-	long given_up;			/* finished without getting them */
-	uint64_t messages, bytes;
-	uint64_t close_codes[MAX_CODES];
-	int64_t start_mono, start_wall;
-	int64_t first_us, last_us;	/* since start, -1 = none yet */
-	int64_t connect_ms;		/* every client open; -1 = not yet */
 	int64_t next_stats, end_at, connect_deadline, shutdown_at;
-	int stopping, stop_status, done, got_signal;
-	int stdout_broken;
-} st = { .first_us = -1, .last_us = -1, .connect_ms = -1 };
+} tm;
 
 static uint64_t prng_state;
 
@@ -177,115 +122,6 @@ prng(void)
 
 static void stop(int status, const char *why);
 
-static void
-set_state(struct conn *c, enum cstate s)
-{
-	st.nstate[c->state]--;
-	st.nstate[s]++;
-	c->state = (uint8_t)s;
-}
-
-static long
-inflight(void)
-{
-	return st.nstate[CS_CONNECTING] + st.nstate[CS_HANDSHAKE];
-}
-
-/* ------------------------------------------------------------------ */
-/* stats output                                                        */
-
-static void
-write_stats_to(FILE *f)
-{
-	uint64_t mn = 0, mx = 0;
-	long i;
-	int first = 1;
-	unsigned code;
-	int64_t now = clk_mono_us();
-
-	for (i = 0; i < opt.clients; i++) {
-		uint64_t m = conns[i].msgs;
-
-		if (!i || m < mn)
-			mn = m;
-		if (m > mx)
-			mx = m;
-	}
-	fprintf(f, "{\"clients\":%ld,\"connected\":%ld,\"connected_ever\":%ld,"
-		"\"connects\":%ld,\"failed\":%ld,\"rejected\":%ld,\"closed\":%ld,"
-		"\"reconnects\":0,\"stalled\":0,\"close_codes\":{",
-		opt.clients, st.connected, st.connected_ever, st.connects,
-		st.failed, st.rejected, st.closed);
-	for (code = 0; code < MAX_CODES; code++) {
-		if (!st.close_codes[code])
-			continue;
-		fprintf(f, "%s\"%u\":%" PRIu64, first ? "" : ",", code,
-			st.close_codes[code]);
-		first = 0;
-	}
-	fprintf(f, "},\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64
-		",\"too_big\":%ld", st.messages, st.bytes, st.too_big);
-	if (st.first_us >= 0)
-		fprintf(f, ",\"first_ms\":%.3f,\"last_ms\":%.3f",
-			(double)st.first_us / 1000.0,
-			(double)st.last_us / 1000.0);
-	else
-		fputs(",\"first_ms\":null,\"last_ms\":null", f);
-	fprintf(f, ",\"elapsed_ms\":%.3f", (double)(now - st.start_mono) / 1000.0);
-	if (st.connect_ms >= 0)
-		fprintf(f, ",\"connect_ms\":%" PRId64, st.connect_ms);
-	else
-		fputs(",\"connect_ms\":null", f);
-	fprintf(f, ",\"latency_us\":{\"count\":%" PRIu64 ",\"p50\":%" PRId64
-		",\"p90\":%" PRId64 ",\"p99\":%" PRId64 ",\"p999\":%" PRId64
-		",\"max\":%" PRId64 "}", hist.count, h_pct(0.50), h_pct(0.90),
-		h_pct(0.99), h_pct(0.999), hist.max);
-	fprintf(f, ",\"per_client_min\":%" PRIu64 ",\"per_client_max\":%" PRIu64
-		"}\n", mn, mx);
-}
-
-/* Rewrites the --stats file: a temp file renamed over it, or straight
- * into it when it is not a regular file (/dev/stderr, a fifo). */
-static void
-write_stats(void)
-{
-	char tmp[PATH_MAX];
-	struct stat sb;
-	FILE *f;
-
-	if (!opt.stats)
-		return;
-	if (!stat(opt.stats, &sb) && !S_ISREG(sb.st_mode)) {
-		f = fopen(opt.stats, "w");
-		if (!f)
-			goto fail;
-		write_stats_to(f);
-		fclose(f);
-		return;
-	}
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", opt.stats,
-			     (int)getpid()) >= sizeof(tmp))
-		goto fail;
-	f = fopen(tmp, "w");
-	if (!f)
-		goto fail;
-	write_stats_to(f);
-	if (fflush(f) || ferror(f)) {
-		fclose(f);
-		unlink(tmp);
-		goto fail;
-	}
-	fclose(f);
-	if (rename(tmp, opt.stats)) {
-		unlink(tmp);
-		goto fail;
-	}
-	return;
-fail:
-	logm(LV_ERROR, "cannot write stats", "path=%s error=\"%s\"", opt.stats,
-	     strerror(errno));
-}
-
 /* ------------------------------------------------------------------ */
 /* sockets                                                             */
 
@@ -296,10 +132,10 @@ arm(struct conn *c, uint32_t events, int op)
 
 	memset(&ev, 0, sizeof(ev));
 	ev.events = events;
-	ev.data.u64 = (uint64_t)c->idx;
+	ev.data.u64 = (uint64_t)c->p.idx;
 	if (epoll_ctl(epfd, op, c->fd, &ev))
 		logm(LV_ERROR, "epoll_ctl failed", "client=%d error=\"%s\"",
-		     c->idx, strerror(errno));
+		     c->p.idx, strerror(errno));
 	c->want_out = (events & EPOLLOUT) != 0;
 }
 
@@ -318,9 +154,7 @@ conn_end(struct conn *c)
 	free(c->pbuf);
 	c->pbuf = NULL;
 	c->pcap = 0;
-	set_state(c, CS_DONE);
-	if (!c->reached)
-		st.given_up++;
+	ws_end(&c->p);
 }
 
 /*
@@ -386,18 +220,12 @@ ctl_frame(unsigned char *dst, unsigned opcode, const unsigned char *pl,
 {
 	uint32_t m = (uint32_t)prng();
 	unsigned char mask[4];
-	size_t i;
 
 	mask[0] = (unsigned char)(m >> 24);
 	mask[1] = (unsigned char)(m >> 16);
 	mask[2] = (unsigned char)(m >> 8);
 	mask[3] = (unsigned char)m;
-	dst[0] = (unsigned char)(0x80 | opcode);
-	dst[1] = (unsigned char)(0x80 | n);
-	memcpy(dst + 2, mask, 4);
-	for (i = 0; i < n; i++)
-		dst[6 + i] = pl[i] ^ mask[i & 3];
-	return 6 + n;
+	return ws_frame(dst, opcode, pl, n, mask);
 }
 
 /* Sends a close frame with CODE (0: none), best effort: the connection is
@@ -405,7 +233,7 @@ ctl_frame(unsigned char *dst, unsigned opcode, const unsigned char *pl,
 static void
 send_close(struct conn *c, unsigned code)
 {
-	unsigned char f[8], pl[2];
+	unsigned char f[WS_FRAME_HEAD_MAX + 2], pl[2];
 	size_t n;
 
 	if (c->out_len)
@@ -420,14 +248,7 @@ send_close(struct conn *c, unsigned code)
 static void
 peer_gone(struct conn *c, unsigned code, const char *reason, size_t rlen)
 {
-	char rbuf_q[REASON_MAX * 2 + 4];
-
-	st.connected--;
-	st.closed++;
-	if (code < MAX_CODES)
-		st.close_codes[code]++;
-	logm(LV_INFO, "closed", "client=%d code=%u reason=%s", c->idx, code,
-	     lq(rbuf_q, sizeof(rbuf_q), reason, rlen));
+	ws_closed(&c->p, code, reason, rlen);
 	conn_end(c);
 }
 
@@ -435,11 +256,7 @@ peer_gone(struct conn *c, unsigned code, const char *reason, size_t rlen)
 static void
 conn_failed(struct conn *c, const char *err)
 {
-	char ebuf[300];
-
-	st.failed++;
-	logm(LV_WARN, "failed", "client=%d error=%s", c->idx,
-	     lq(ebuf, sizeof(ebuf), err, strlen(err)));
+	ws_failed(&c->p, err);
 	conn_end(c);
 }
 
@@ -449,9 +266,9 @@ launch(struct conn *c)
 {
 	int fd, one = 1;
 
-	fd = socket(target.addr.ss_family,
+	fd = socket(target_addr.ss_family,
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	set_state(c, CS_CONNECTING);
+	ws_set_state(&c->p, WS_CONNECTING);
 	if (fd < 0) {
 		conn_failed(c, strerror(errno));
 		return;
@@ -459,7 +276,7 @@ launch(struct conn *c)
 	c->fd = fd;
 	/* only small control frames go out: send them at once */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&target.addr, target.addrlen) &&
+	if (connect(fd, (struct sockaddr *)&target_addr, target_addrlen) &&
 	    errno != EINPROGRESS) {
 		conn_failed(c, strerror(errno));
 		return;
@@ -470,11 +287,13 @@ launch(struct conn *c)
 static void
 pump(void)
 {
-	while (!st.stopping && st.next_queued < opt.clients &&
-	       inflight() < opt.max_inflight) {
-		struct conn *c = &conns[st.next_queued++];
+	static long next;		/* clients connect in index order */
 
-		if (c->state == CS_QUEUED)
+	while (!ws_run.stopping && next < ws_opt.clients &&
+	       ws_inflight() < ws_opt.max_inflight) {
+		struct conn *c = &conns[next++];
+
+		if (c->p.state == WS_QUEUED)
 			launch(c);
 	}
 }
@@ -538,7 +357,7 @@ on_connected(struct conn *c)
 		return;
 	}
 	c->hs_len = 0;
-	set_state(c, CS_HANDSHAKE);
+	ws_set_state(&c->p, WS_HANDSHAKE);
 	arm(c, EPOLLIN, EPOLL_CTL_MOD);
 	if (conn_send(c, req, (size_t)n))
 		conn_failed(c, strerror(errno ? errno : EIO));
@@ -567,7 +386,6 @@ has_token(const char *v, size_t n, const char *tok)
 	return 0;
 }
 
-static void open_conn(struct conn *c);
 static void on_bytes(struct conn *c, const unsigned char *p, size_t n,
 		     int64_t now);
 
@@ -592,9 +410,7 @@ check_response(struct conn *c, size_t hl)
 	}
 	status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
 	if (status != 101) {
-		st.failed++;
-		st.rejected++;
-		logm(LV_WARN, "rejected", "client=%d status=%d", c->idx, status);
+		ws_rejected(&c->p, (unsigned)status);
 		conn_end(c);
 		return -1;
 	}
@@ -671,7 +487,7 @@ on_handshake_readable(struct conn *c)
 	if (check_response(c, hl))
 		return;
 	rest = c->hs_len - hl;
-	open_conn(c);
+	ws_opened(&c->p);
 	if (rest) {
 		/* keep the handshake buffer alive while its tail is parsed */
 		char *hs = c->hs;
@@ -685,84 +501,8 @@ on_handshake_readable(struct conn *c)
 	}
 }
 
-static void
-open_conn(struct conn *c)
-{
-	set_state(c, CS_OPEN);
-	st.connected++;
-	st.connects++;
-	c->ever = 1;
-	st.connected_ever++;
-	logm(LV_DEBUG, "connected", "client=%d", c->idx);
-	if (st.connected_ever == opt.clients) {
-		st.connect_ms = (clk_mono_us() - st.start_mono) / 1000;
-		logm(LV_INFO, "all connected", "clients=%ld ms=%" PRId64,
-		     opt.clients, st.connect_ms);
-	}
-}
-
 /* ------------------------------------------------------------------ */
 /* receiving                                                           */
-
-static void
-print_message(const char *p, size_t len)
-{
-	if (st.stdout_broken)
-		return;
-	fwrite(p, 1, len, stdout);
-	putc('\n', stdout);
-	if (fflush(stdout) || ferror(stdout)) {
-		st.stdout_broken = 1;
-		if (errno == EPIPE) {
-			stop(EXIT_OK, "stdout closed");
-		} else {
-			logm(LV_ERROR, "stdout write failed", "error=\"%s\"",
-			     strerror(errno));
-			stop(EXIT_RUNTIME, "stdout write failed");
-		}
-	}
-}
-
-/*
- * Where the value of "local_ts": starts in p (len bytes), or NULL.  It
- * looks for the '_', rare in market data, and checks what is around it:
- * a third of the cost of memmem() on a trade line.
- */
-static inline const char *
-find_local_ts(const char *p, size_t len)
-{
-	const char *q = p, *end = p + len;
-
-	while ((q = memchr(q, '_', (size_t)(end - q)))) {
-		if (q - p >= 6 && end - q >= 5 && !memcmp(q - 6, "\"local", 6) &&
-		    !memcmp(q + 1, "ts\":", 4))
-			return q + 5;
-		q++;
-	}
-	return NULL;
-}
-
-/* Latency from the "local_ts":<us> field, searched in the first bytes. */
-static inline void
-scan_latency(const char *p, size_t len, int64_t now)
-{
-	const char *q, *end = p + len;
-	int64_t v = 0;
-	int nd = 0;
-
-	q = find_local_ts(p, len);
-	if (!q)
-		return;
-	while (q < end && *q == ' ')
-		q++;
-	while (q < end && *q >= '0' && *q <= '9' && nd < 18) {
-		v = v * 10 + (*q++ - '0');
-		nd++;
-	}
-	if (!nd || !v)
-		return;		/* 0: a placeholder, not a time */
-	h_add(now - v);
-}
 
 /*
  * One whole message of total bytes; its first scan_len bytes are at scan.
@@ -773,16 +513,11 @@ static inline void
 on_message(struct conn *c, const char *scan, size_t scan_len, uint64_t total,
 	   const char *whole, int64_t now)
 {
-	c->msgs++;
-	st.messages++;
-	st.bytes += total;
-	scan_latency(scan, scan_len < SCAN_MAX ? scan_len : SCAN_MAX, now);
-	if (opt.print && c->idx == 0 && whole)
-		print_message(whole, (size_t)total);
-	if (opt.count > 0 && !c->reached && c->msgs >= (uint64_t)opt.count) {
-		c->reached = 1;
-		st.reached++;
-	}
+	ws_count_message(&c->p, total);
+	ws_scan_latency(scan, scan_len < WS_SCAN_MAX ? scan_len : WS_SCAN_MAX, now);
+	if (print && c->p.idx == 0 && whole)
+		ws_print(-1, whole, (size_t)total);
+	ws_reached(&c->p);
 }
 
 static size_t
@@ -804,7 +539,7 @@ hdr_size(unsigned char b1)
 static void
 protocol_error(struct conn *c, const char *what)
 {
-	logm(LV_WARN, "protocol error", "client=%d error=\"%s\"", c->idx, what);
+	logm(LV_WARN, "protocol error", "client=%d error=\"%s\"", c->p.idx, what);
 	send_close(c, 1002);
 	peer_gone(c, 1006, "", 0);
 }
@@ -886,32 +621,20 @@ frame_bytes(struct conn *c, const unsigned char *p, size_t k)
 		c->clen = (uint8_t)(c->clen + k);
 		return;
 	}
-	if (c->plen < SCAN_MAX) {
-		size_t t = SCAN_MAX - c->plen < k ? SCAN_MAX - c->plen : k;
+	if (c->plen < WS_SCAN_MAX) {
+		size_t t = WS_SCAN_MAX - c->plen < k ? WS_SCAN_MAX - c->plen : k;
 
 		memcpy(c->pre + c->plen, p, t);
 		c->plen = (uint16_t)(c->plen + t);
 	}
-	if (!c->too_big && c->mlen + k > MAX_MSG)
+	if (!c->too_big && c->mlen + k > WS_MAX_MSG)
 		c->too_big = 1;
-	if (opt.print && c->idx == 0 && !c->too_big) {
-		if (c->mlen + k > c->pcap) {
-			size_t ncap = c->pcap ? c->pcap : 4096;
-			char *nb;
-
-			while (ncap < c->mlen + k)
-				ncap *= 2;
-			nb = realloc(c->pbuf, ncap);
-			if (!nb) {
-				c->too_big = 1;
-				goto count;
-			}
-			c->pbuf = nb;
-			c->pcap = ncap;
-		}
-		memcpy(c->pbuf + c->mlen, p, k);
+	if (print && c->p.idx == 0 && !c->too_big) {
+		if (ws_buf_reserve(&c->pbuf, &c->pcap, (size_t)c->mlen + k))
+			c->too_big = 1;
+		else
+			memcpy(c->pbuf + c->mlen, p, k);
 	}
-count:
 	c->mlen += k;
 }
 
@@ -919,7 +642,7 @@ count:
 static int
 end_frame(struct conn *c, int64_t now)
 {
-	unsigned char f[6 + 125];
+	unsigned char f[WS_FRAME_HEAD_MAX + 125];
 	unsigned code;
 
 	c->in_frame = 0;
@@ -943,19 +666,19 @@ end_frame(struct conn *c, int64_t now)
 		return 0;
 	c->in_msg = 0;
 	if (c->too_big) {
-		st.too_big++;
+		ws_run.too_big++;
 		logm(LV_ERROR, "message too big", "client=%d bytes=%" PRIu64
-		     " limit=%u", c->idx, c->mlen, MAX_MSG);
+		     " limit=%u", c->p.idx, c->mlen, WS_MAX_MSG);
 		return 0;
 	}
 	on_message(c, c->pre, c->plen, c->mlen, c->pbuf ? c->pbuf : "", now);
-	return c->state == CS_OPEN ? 0 : -1;
+	return c->p.state == WS_OPEN ? 0 : -1;
 }
 
 /*
  * Parses n received bytes of an open connection.  A message that lies
  * whole in the buffer is counted where it is, without a copy; the others
- * keep their first SCAN_MAX bytes for the latency scan and only their
+ * keep their first WS_SCAN_MAX bytes for the latency scan and only their
  * length otherwise.  Stops when the connection ends or starts closing.
  */
 static void
@@ -1003,7 +726,7 @@ on_bytes(struct conn *c, const unsigned char *p, size_t n, int64_t now)
 				c->in_msg = 0;
 				on_message(c, (const char *)p, len, len,
 					   (const char *)p, now);
-				if (c->state != CS_OPEN)
+				if (c->p.state != WS_OPEN)
 					return;
 				p += len;
 				n -= len;
@@ -1029,7 +752,7 @@ on_bytes(struct conn *c, const unsigned char *p, size_t n, int64_t now)
 static void
 on_open_readable(struct conn *c)
 {
-	uint64_t before = st.messages;
+	uint64_t before = ws_run.messages;
 	ssize_t n;
 	int64_t now;
 
@@ -1038,13 +761,8 @@ on_open_readable(struct conn *c)
 		/* one clock read for the whole batch: it arrived at once */
 		now = clk_now_us();
 		on_bytes(c, rbuf, (size_t)n, now);
-		if (st.messages != before) {
-			int64_t rel = now - st.start_wall;
-
-			if (st.first_us < 0)
-				st.first_us = rel;
-			st.last_us = rel;
-		}
+		if (ws_run.messages != before)
+			ws_received_at(now);
 		return;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -1069,14 +787,14 @@ on_closing_readable(struct conn *c)
 static void
 on_event(struct conn *c, uint32_t ev)
 {
-	if (c->state == CS_CONNECTING) {
+	if (c->p.state == WS_CONNECTING) {
 		on_connected(c);
 		return;
 	}
 	if ((ev & EPOLLOUT) && c->out_len && conn_flush(c)) {
-		if (c->state == CS_OPEN)
+		if (c->p.state == WS_OPEN)
 			peer_gone(c, 1006, "", 0);
-		else if (c->state == CS_HANDSHAKE)
+		else if (c->p.state == WS_HANDSHAKE)
 			conn_failed(c, strerror(errno));
 		else
 			conn_end(c);
@@ -1084,14 +802,14 @@ on_event(struct conn *c, uint32_t ev)
 	}
 	if (!(ev & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
-	switch (c->state) {
-	case CS_HANDSHAKE:
+	switch (c->p.state) {
+	case WS_HANDSHAKE:
 		on_handshake_readable(c);
 		break;
-	case CS_OPEN:
+	case WS_OPEN:
 		on_open_readable(c);
 		break;
-	case CS_CLOSING:
+	case WS_CLOSING:
 		on_closing_readable(c);
 		break;
 	default:
@@ -1102,65 +820,33 @@ on_event(struct conn *c, uint32_t ev)
 /* ------------------------------------------------------------------ */
 /* stopping and timers                                                 */
 
+/* At the end of the run: every client not queued or done. */
 static void
-stop(int status, const char *why)
+close_one(struct ws_peer *p)
 {
-	long i;
+	struct conn *c = (struct conn *)p;
 
-	if (st.stopping)
-		return;
-	st.stopping = 1;
-	st.stop_status = status;
-	st.shutdown_at = clk_mono_us() + (int64_t)SHUTDOWN_MS * 1000;
-	logm(LV_INFO, "stopping", "reason=\"%s\"", why);
-	for (i = 0; i < opt.clients; i++) {
-		struct conn *c = &conns[i];
-
-		switch (c->state) {
-		case CS_QUEUED:
-			set_state(c, CS_DONE);
-			break;
-		case CS_CONNECTING:
-		case CS_HANDSHAKE:
-			conn_end(c);
-			break;
-		case CS_OPEN:
-			send_close(c, 1000);
-			set_state(c, CS_CLOSING);
-			break;
-		default:
-			break;
-		}
+	if (p->state == WS_OPEN) {
+		send_close(c, 1000);
+		ws_set_state(p, WS_CLOSING);
+	} else {
+		conn_end(c);
 	}
 }
 
 static void
-connect_timeout(void)
+stop(int status, const char *why)
 {
-	char ebuf[80];
-	long i, n = 0;
+	if (!ws_stop(status, why, close_one))
+		tm.shutdown_at = clk_mono_us() + (int64_t)WS_SHUTDOWN_MS * 1000;
+}
 
-	st.connect_deadline = 0;
-	snprintf(ebuf, sizeof(ebuf), "not connected after %ld ms",
-		 opt.connect_timeout_ms);
-	for (i = 0; i < opt.clients; i++) {
-		struct conn *c = &conns[i];
-
-		if (c->ever || c->state == CS_DONE)
-			continue;
-		n++;
-		st.failed++;
-		logm(LV_WARN, "timeout", "client=%ld error=\"%s\"", i, ebuf);
-		if (c->state == CS_QUEUED) {
-			set_state(c, CS_DONE);
-			st.given_up++;
-		} else {
-			conn_end(c);
-		}
-	}
-	if (n)
-		logm(LV_WARN, "connect timeout", "clients=%ld timeout_ms=%ld",
-		     n, opt.connect_timeout_ms);
+/* A client not connected by --connect-timeout. */
+static void
+abandon(struct ws_peer *p)
+{
+	ws_run.failed++;
+	conn_end((struct conn *)p);
 }
 
 /* Due timers; returns the epoll timeout to the next one (ms, -1: none). */
@@ -1169,131 +855,45 @@ run_timers(void)
 {
 	int64_t now = clk_mono_us(), next = INT64_MAX;
 
-	if (st.next_stats && now >= st.next_stats) {
-		write_stats();
-		st.next_stats = now + (int64_t)opt.stats_interval_ms * 1000;
+	if (tm.next_stats && now >= tm.next_stats) {
+		ws_stats_write();
+		tm.next_stats = now + (int64_t)ws_opt.stats_interval_ms * 1000;
 	}
-	if (st.end_at && now >= st.end_at) {
-		st.end_at = 0;
+	if (tm.end_at && now >= tm.end_at) {
+		tm.end_at = 0;
 		stop(EXIT_OK, "duration");
 	}
-	if (st.connect_deadline && now >= st.connect_deadline)
-		connect_timeout();
-	if (st.stopping && now >= st.shutdown_at) {
-		st.done = 1;
+	if (tm.connect_deadline && now >= tm.connect_deadline) {
+		tm.connect_deadline = 0;
+		ws_connect_timeout(abandon);
+	}
+	if (ws_run.stopping && now >= tm.shutdown_at) {
+		ws_run.done = 1;
 		return 0;
 	}
-	if (st.next_stats)
-		next = st.next_stats;
-	if (st.end_at && st.end_at < next)
-		next = st.end_at;
-	if (st.connect_deadline && st.connect_deadline < next)
-		next = st.connect_deadline;
-	if (st.stopping && st.shutdown_at < next)
-		next = st.shutdown_at;
+	if (tm.next_stats)
+		next = tm.next_stats;
+	if (tm.end_at && tm.end_at < next)
+		next = tm.end_at;
+	if (tm.connect_deadline && tm.connect_deadline < next)
+		next = tm.connect_deadline;
+	if (ws_run.stopping && tm.shutdown_at < next)
+		next = tm.shutdown_at;
 	if (next == INT64_MAX)
 		return -1;
 	return next <= now ? 0 : (int)((next - now + 999) / 1000);
 }
 
-/* After each round of events: decides whether the run is over. */
-static void
-check_progress(void)
-{
-	long live = st.nstate[CS_QUEUED] + inflight() + st.nstate[CS_OPEN] +
-		    st.nstate[CS_CLOSING];
-
-	if (st.stopping) {
-		if (!live)
-			st.done = 1;
-		return;
-	}
-	if (!live) {
-		stop(EXIT_OK, "all connections closed");
-		st.done = 1;
-		return;
-	}
-	if (st.connect_ms >= 0)
-		st.connect_deadline = 0;
-	if (opt.count > 0 && st.reached && st.reached + st.given_up >= opt.clients)
-		stop(EXIT_OK, "count reached");
-}
-
-static void
-on_signals(int sfd)
-{
-	int sig;
-
-	while ((sig = sig_next(sfd)) > 0) {
-		st.got_signal = 1;
-		if (st.stopping)
-			st.done = 1;	/* a second signal: do not wait */
-		else
-			stop(EXIT_OK, sig == SIGINT ? "SIGINT" : "SIGTERM");
-	}
-}
-
 /* ------------------------------------------------------------------ */
 /* setup                                                               */
 
+/* The address of the URL's host (its first); 0, or -1 with ERR. */
 static int
-parse_url(const char *url)
+resolve(char *err, size_t errlen)
 {
-	const char *p, *h, *he;
-	size_t n;
-	char port[8];
 	struct addrinfo hints, *res = NULL;
+	char port[8];
 	int rc;
-
-	if (strncasecmp(url, "ws://", 5))
-		return -1;
-	p = url + 5;
-	target.port = 80;
-	if (*p == '[') {
-		h = p + 1;
-		he = strchr(h, ']');
-		if (!he)
-			return -1;
-		p = he + 1;
-	} else {
-		h = p;
-		he = p + strcspn(p, ":/?#");
-		p = he;
-	}
-	n = (size_t)(he - h);
-	if (!n || n >= sizeof(target.host))
-		return -1;
-	memcpy(target.host, h, n);
-	target.host[n] = '\0';
-	if (*p == ':') {
-		long long v;
-		char num[8], err[64];
-		size_t dl = strspn(p + 1, "0123456789");
-
-		if (!dl || dl >= sizeof(num))
-			return -1;
-		memcpy(num, p + 1, dl);
-		num[dl] = '\0';
-		if (opt_long(num, 1, 65535, &v, err, sizeof err))
-			return -1;
-		target.port = (int)v;
-		p += 1 + dl;
-	}
-	if (*p && *p != '/' && *p != '?')
-		return -1;
-	if (snprintf(target.path, sizeof(target.path), "%s%s",
-		     *p == '/' ? "" : "/", p) >= (int)sizeof(target.path))
-		return -1;
-	target.path[strcspn(target.path, "#")] = '\0';
-	if (strpbrk(target.path, " \r\n"))
-		return -1;
-	snprintf(target.host_header, sizeof(target.host_header),
-		 strchr(target.host, ':') ? "[%s]" : "%s", target.host);
-	if (target.port != 80) {
-		n = strlen(target.host_header);
-		snprintf(target.host_header + n, sizeof(target.host_header) - n,
-			 ":%d", target.port);
-	}
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -1301,12 +901,12 @@ parse_url(const char *url)
 	snprintf(port, sizeof(port), "%d", target.port);
 	rc = getaddrinfo(target.host, port, &hints, &res);
 	if (rc || !res) {
-		fprintf(stderr, "wsload: %s: %s\n", target.host,
-			rc ? gai_strerror(rc) : "no address");
-		return -2;
+		snprintf(err, errlen, "%.100s: %s", target.host,
+			 rc ? gai_strerror(rc) : "no address");
+		return -1;
 	}
-	memcpy(&target.addr, res->ai_addr, res->ai_addrlen);
-	target.addrlen = res->ai_addrlen;
+	memcpy(&target_addr, res->ai_addr, res->ai_addrlen);
+	target_addrlen = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
 }
@@ -1316,15 +916,10 @@ usage(FILE *f)
 {
 	fputs(
 "usage: wsload [options] ws://HOST[:PORT]/PATH?QUERY\n"
-"  -n, --clients N           open N connections (default 1)\n"
-"      --max-inflight N      at most N handshakes at once (default 200)\n"
-"      --connect-timeout MS  the whole set must connect within MS (default 30000)\n"
+WS_USAGE_CONNECT
 "  -p, --print               print client 0's messages on stdout, one a line\n"
 "  -q, --quiet               print nothing on stdout (the default)\n"
-"      --stats FILE          write a JSON summary every interval and at exit\n"
-"      --stats-interval MS   (default 1000)\n"
-"      --count N             exit when every client has received N messages\n"
-"      --duration MS         exit after MS\n"
+WS_USAGE_RUN
 "  -h, --help, --version\n"
 "Counts what the server sends, as wsclient does, at a fraction of its cost;\n"
 "ws:// only, sends nothing but control frames. Logs go to stderr.\n"
@@ -1333,87 +928,29 @@ usage(FILE *f)
 EXITCODE_HELP, f);
 }
 
-enum {
-	O_CONNECT_TIMEOUT = 256, O_MAX_INFLIGHT, O_STATS, O_STATS_INTERVAL,
-	O_COUNT, O_DURATION, O_VERSION,
-};
-
 static const struct option long_opts[] = {
-	{ "clients", required_argument, NULL, 'n' },
-	{ "connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT },
-	{ "count", required_argument, NULL, O_COUNT },
-	{ "duration", required_argument, NULL, O_DURATION },
-	{ "help", no_argument, NULL, 'h' },
-	{ "max-inflight", required_argument, NULL, O_MAX_INFLIGHT },
-	{ "print", no_argument, NULL, 'p' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "stats", required_argument, NULL, O_STATS },
-	{ "stats-interval", required_argument, NULL, O_STATS_INTERVAL },
-	{ "version", no_argument, NULL, O_VERSION },
+	WS_LONGOPTS,
 	{ NULL, 0, NULL, 0 }
 };
-
-static int
-bad_arg(const char *name, const char *why)
-{
-	fprintf(stderr, "wsload: %s: %s\n", name, why);
-	fputs("Try 'wsload --help'.\n", stderr);
-	return EXIT_USAGE;
-}
 
 /* Returns -1 to go on, or the exit status. */
 static int
 parse_args(int argc, char **argv)
 {
-	int ch, quiet = 0, rc;
-	char err[128];
-	long long v;
+	char err[256];
+	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "hn:pq", long_opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, WS_SHORTOPTS, long_opts, NULL)) != -1) {
+		rc = ws_opt_take(ch, optarg, err, sizeof(err));
+		if (rc < 0)
+			return ws_usage_error("wsload", err);
+		if (rc)
+			continue;
 		switch (ch) {
-		case 'n':
-			if (opt_long(optarg, 1, MAX_CLIENTS, &v, err, sizeof err))
-				return bad_arg("--clients", err);
-			opt.clients = (long)v;
-			break;
-		case O_CONNECT_TIMEOUT:
-			if (opt_long(optarg, 1, 86400000LL, &v, err, sizeof err))
-				return bad_arg("--connect-timeout", err);
-			opt.connect_timeout_ms = (long)v;
-			break;
-		case O_COUNT:
-			if (opt_long(optarg, 1, LLONG_MAX, &v, err, sizeof err))
-				return bad_arg("--count", err);
-			opt.count = v;
-			break;
-		case O_DURATION:
-			if (opt_long(optarg, 1, 86400000LL * 365, &v, err, sizeof err))
-				return bad_arg("--duration", err);
-			opt.duration_ms = (long)v;
-			break;
-		case O_MAX_INFLIGHT:
-			if (opt_long(optarg, 1, 100000, &v, err, sizeof err))
-				return bad_arg("--max-inflight", err);
-			opt.max_inflight = (long)v;
-			break;
-		case 'p':
-			opt.print = 1;
-			break;
-		case 'q':
-			quiet = 1;
-			break;
-		case O_STATS:
-			opt.stats = optarg;
-			break;
-		case O_STATS_INTERVAL:
-			if (opt_long(optarg, 10, 86400000LL, &v, err, sizeof err))
-				return bad_arg("--stats-interval", err);
-			opt.stats_interval_ms = (long)v;
-			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
-		case O_VERSION:
+		case WS_O_VERSION:
 			printf("wsload %s\n", WSLOAD_VERSION);
 			return EXIT_OK;
 		default:
@@ -1421,49 +958,16 @@ parse_args(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "wsload: %s\n", optind < argc ?
-			"exactly one URL expected" : "missing URL");
-		fputs("Try 'wsload --help'.\n", stderr);
-		return EXIT_USAGE;
-	}
-	opt.url = argv[optind];
-	rc = parse_url(opt.url);
-	if (rc == -1) {
-		fprintf(stderr, "wsload: bad URL '%s' (want ws://HOST[:PORT][/PATH])\n",
-			opt.url);
-		return EXIT_USAGE;
-	}
-	if (rc)
+	if (ws_opt_url(argc, argv, &target, err, sizeof(err)))
+		return ws_usage_error("wsload", err);
+	if (target.tls)
+		return ws_usage_error("wsload", "wss:// is for wsclient: wsload has no TLS");
+	if (resolve(err, sizeof(err))) {
+		fprintf(stderr, "wsload: %s\n", err);
 		return EXIT_RUNTIME;
-	if (quiet)
-		opt.print = 0;
-	return -1;
-}
-
-static void
-raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl))
-		return;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t want = rl.rlim_max;
-
-		if (want == RLIM_INFINITY || want > (1u << 20))
-			want = 1u << 20;
-		if (want > rl.rlim_cur) {
-			struct rlimit nr = { want, rl.rlim_max };
-
-			if (!setrlimit(RLIMIT_NOFILE, &nr))
-				rl.rlim_cur = want;
-		}
 	}
-	if ((long long)rl.rlim_cur < opt.clients + 32)
-		logm(LV_WARN, "fd limit too low for the clients",
-		     "limit=%llu clients=%ld", (unsigned long long)rl.rlim_cur,
-		     opt.clients);
+	print = ws_opt.print && !ws_opt.quiet;
+	return -1;
 }
 
 static void
@@ -1476,45 +980,24 @@ seed(void)
 		prng_state = 0x9E3779B97F4A7C15ULL;
 }
 
-static void
-log_done(int rc)
-{
-	uint64_t mn = 0, mx = 0;
-	long i;
-
-	for (i = 0; i < opt.clients; i++) {
-		if (!i || conns[i].msgs < mn)
-			mn = conns[i].msgs;
-		if (conns[i].msgs > mx)
-			mx = conns[i].msgs;
-	}
-	logm(LV_INFO, "done",
-	     "clients=%ld connected_ever=%ld failed=%ld rejected=%ld closed=%ld "
-	     "messages=%" PRIu64 " bytes=%" PRIu64 " too_big=%ld"
-	     " per_client_min=%" PRIu64 " per_client_max=%" PRIu64
-	     " elapsed_ms=%" PRId64 " status=%d",
-	     opt.clients, st.connected_ever, st.failed, st.rejected, st.closed,
-	     st.messages, st.bytes, st.too_big, mn, mx,
-	     (clk_mono_us() - st.start_mono) / 1000, rc);
-}
-
 int
 main(int argc, char **argv)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, 0 };
 	struct epoll_event evs[MAX_EVENTS], ev;
+	struct rlimit rl;
 	char err[256];
 	long i;
-	int rc, sfd;
+	int rc, sfd, sig;
 
 	rc = parse_args(argc, argv);
 	if (rc >= 0)
 		return rc;
 	tool_log_init("wsload");
-	raise_fd_limit();
+	ws_raise_fd_limit(&rl);
 	seed();
 
-	conns = calloc((size_t)opt.clients, sizeof(*conns));
+	conns = calloc((size_t)ws_opt.clients, sizeof(*conns));
 	rbuf = malloc(RBUF_SIZE);
 	if (!conns || !rbuf) {
 		logm(LV_ERROR, "out of memory", NULL);
@@ -1532,27 +1015,21 @@ main(int argc, char **argv)
 	ev.data.u64 = SIG_TAG;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
 
-	st.start_mono = clk_mono_us();
-	st.start_wall = clk_now_us();
-	st.nstate[CS_QUEUED] = opt.clients;
-	for (i = 0; i < opt.clients; i++) {
-		conns[i].idx = (int)i;
+	for (i = 0; i < ws_opt.clients; i++)
 		conns[i].fd = -1;
-		conns[i].state = CS_QUEUED;
-	}
-	st.connect_deadline = st.start_mono + (int64_t)opt.connect_timeout_ms * 1000;
-	if (opt.duration_ms)
-		st.end_at = st.start_mono + (int64_t)opt.duration_ms * 1000;
-	if (opt.stats)
-		st.next_stats = st.start_mono + (int64_t)opt.stats_interval_ms * 1000;
-	logm(LV_INFO, "starting", "url=\"%s\" clients=%ld", opt.url, opt.clients);
+	ws_run_start(conns, sizeof(*conns), stop);
+	tm.connect_deadline = ws_run.start_mono + (int64_t)ws_opt.connect_timeout_ms * 1000;
+	if (ws_opt.duration_ms)
+		tm.end_at = ws_run.start_mono + (int64_t)ws_opt.duration_ms * 1000;
+	if (ws_opt.stats)
+		tm.next_stats = ws_run.start_mono + (int64_t)ws_opt.stats_interval_ms * 1000;
 
-	while (!st.done) {
+	while (!ws_run.done) {
 		int n, k, timeout;
 
 		pump();
 		timeout = run_timers();
-		if (st.done)
+		if (ws_run.done)
 			break;
 		n = epoll_wait(epfd, evs, MAX_EVENTS, timeout);
 		if (n < 0) {
@@ -1564,36 +1041,20 @@ main(int argc, char **argv)
 			break;
 		}
 		for (k = 0; k < n; k++) {
-			if (evs[k].data.u64 == SIG_TAG)
-				on_signals(sfd);
-			else
+			if (evs[k].data.u64 != SIG_TAG)
 				on_event(&conns[evs[k].data.u64], evs[k].events);
+			else
+				while ((sig = sig_next(sfd)) > 0)
+					ws_on_signal(sig);
 		}
-		check_progress();
+		ws_check_progress();
+		if (ws_run.connect_ms >= 0)
+			tm.connect_deadline = 0;
 	}
+	rc = ws_finish();
 
-	rc = st.stop_status;
-	if (!st.got_signal && rc == EXIT_OK) {
-		long never = 0;
-
-		for (i = 0; i < opt.clients; i++)
-			if (!conns[i].ever)
-				never++;
-		if (never) {
-			logm(LV_ERROR, "some clients never connected",
-			     "clients=%ld", never);
-			rc = EXIT_RUNTIME;
-		}
-	}
-	if (st.nstate[CS_CLOSING])
-		logm(LV_WARN, "closing handshakes unfinished", "open=%ld",
-		     st.nstate[CS_CLOSING]);
-	write_stats();
-	log_done(rc);
-	fflush(stdout);
-
-	for (i = 0; i < opt.clients; i++)
-		if (conns[i].state != CS_DONE)
+	for (i = 0; i < ws_opt.clients; i++)
+		if (conns[i].p.state != WS_DONE)
 			conn_end(&conns[i]);
 	close(epfd);
 	free(conns);

@@ -1,7 +1,8 @@
 /*
- * tool.h: what the WebSocket test clients (wsclient, wsload) share: their
- * logfmt log and their latency histogram, so both write the same lines and
- * the same figures.  Linked into every test tool (see the Makefile).
+ * tool.h: the logfmt log and the latency histogram of the WebSocket test
+ * clients (wsclient, wsload), so both write the same lines and the same
+ * figures; ws.h has the rest they share.  Linked into every test tool (see
+ * the Makefile).
  */
 #ifndef TESTS_TOOLS_TOOL_H
 #define TESTS_TOOLS_TOOL_H
