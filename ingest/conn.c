@@ -898,7 +898,9 @@ enum conn_resync conn_resync(struct conn *c, const char *symbol)
 		return CONN_RESYNC_NOT_OPEN;
 	if (c->x->proto.rest && (c->sub.channels & XCH_BOOK_FULL))
 		return fetch_snapshot(c, symbol) ? CONN_RESYNC_NO_SNAPSHOT : CONN_RESYNC_SNAPSHOT;
-	for (int i = 0; i < c->resync_n; i++)
+	/* The same symbol waiting is asked for once; but the head's messages may be out
+	 * already (resync_msg), and a request after them needs messages of its own. */
+	for (int i = c->resync_msg ? 1 : 0; i < c->resync_n; i++)
 		if (!strcmp(c->resync_q[i], symbol))
 			return CONN_RESYNC_QUEUED;
 	if (c->resync_n == CONN_RESYNC_QUEUE || strlen(symbol) >= SYM_MAX) {
