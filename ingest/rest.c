@@ -107,7 +107,8 @@ static void ended(struct rest_req *r, const char *why)
 }
 
 /* "HTTP 400", and the start of the body the server gave with it (an exchange says there
- * why: Gate's {"label":"CONTRACT_NOT_FOUND",...}), control characters made spaces. */
+ * why: Gate's {"label":"CONTRACT_NOT_FOUND",...}), control characters made spaces and
+ * anything not ASCII '?', so that a cut never leaves half a character in the event. */
 static void http_error(const struct rest_req *r, char *why, size_t n)
 {
 	int k = snprintf(why, n, "HTTP %d", r->status);
@@ -117,7 +118,7 @@ static void http_error(const struct rest_req *r, char *why, size_t n)
 	why[k++] = ':';
 	why[k++] = ' ';
 	for (size_t i = 0; i < q; i++)
-		why[k++] = (unsigned char)r->body[i] < 0x20 ? ' ' : r->body[i];
+		why[k++] = (unsigned char)r->body[i] < 0x20 ? ' ' : (unsigned char)r->body[i] > 0x7e ? '?' : r->body[i];
 	if (q < r->len) {
 		memcpy(why + k, "...", 3);
 		k += 3;
@@ -205,13 +206,36 @@ static int post_body(struct rest_req *r, struct lws *wsi)
 	return lws_write(wsi, buf + LWS_PRE, r->postlen, LWS_WRITE_HTTP_FINAL) < (int)r->postlen ? -1 : 0;
 }
 
+/* WSI is request R's connection, and its end is not reported yet. */
+static int live_on(const struct rest_req *r, const struct lws *wsi)
+{
+	return r && r->in_use && (!r->wsi || r->wsi == wsi);
+}
+
 int rest_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		      size_t len)
 {
 	struct rest_req *r = user;
-	/* WSI is this request's connection, and its end is not reported yet. */
-	int live = r && r->in_use && (!r->wsi || r->wsi == wsi);
+	int live;
 	char why[160];
+
+	/* USER is the request's only for a request's own events: during an https handshake
+	 * lws calls with the certificate store in its place (certificate verification). */
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
+	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+	case LWS_CALLBACK_WSI_DESTROY:
+		live = live_on(r, wsi);
+		break;
+	default:
+		return 0;
+	}
 
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
