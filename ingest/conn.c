@@ -778,6 +778,8 @@ static void meta_pump(struct conn *c, int64_t now)
 			c->meta_next = -1;
 			break;
 		}
+		if (c->meta_next == 0 && !c->meta_gate)
+			log_info("fetching metadata again", " exchange=%s", c->x->name);
 		const struct rest_get g = {
 			.src = &c->src, .what = "metadata", .url = url, .post = body, .tag = tag,
 			.ok = c->m_meta_ok, .failed = c->m_meta_failed,
@@ -819,8 +821,6 @@ static void meta_begin(struct conn *c, int gate)
 	c->meta_since = now;
 	c->meta_next_at = now;
 	c->meta_due = lim.meta_every_ms ? now + (int64_t)lim.meta_every_ms * 1000 : 0;
-	if (!gate)
-		log_info("fetching metadata again", " exchange=%s", c->x->name);
 	meta_pump(c, now);
 }
 
