@@ -59,7 +59,7 @@ trades_of() { grep "^{\"type\":\"trade\",\"exchange\":\"[a-z-]*\",\"symbol\":\"$
 	# Spot and swaps in one recording, as one connection carries them.
 	cat "$REC/okx-swap.ndjson" "$REC/okx.ndjson" >"$TMP/okx.rec"
 	start_fakex fx okx --recording "$TMP/okx.rec" --rate 0
-	feed okx /ws/v5/public -x okx:BTC-USDT-PERP,ETH-USDT-PERP,BTC-USDT
+	feed okx /ws/v5/public -x okx:BTC-USDT-PERP,ETH-USDT-PERP,BTC-USDT --keepalive 200
 	wait_until 20 at_least 1 "$TMP/convert.out" '"type":"liquidation"'
 	# One REST request per swap, both before the subscription; none for the spot pair.
 	grep -E '"event":"(rest|message)"' "$TMP/fx.events" | head -3 >"$TMP/first"
@@ -93,6 +93,10 @@ trades_of() { grep "^{\"type\":\"trade\",\"exchange\":\"[a-z-]*\",\"symbol\":\"$
 	[ "$(count "$TMP/convert.err" 'reason=contract')" -eq 0 ]
 	[ "$(count "$TMP/convert.err" 'line skipped')" -eq 0 ]
 	[ "$(count "$TMP/convert.out" '"event":"resync"')" -eq 0 ]
+	# Text pings every 200 ms, each answered with a text pong that is not forwarded.
+	wait_until 10 at_least 3 "$TMP/fx.events" '"event":"pong_sent"'
+	wait_until 5 heartbeats_ge okx 2
+	[ "$(count "$TMP/ingest.out" pong)" -eq 0 ]
 }
 
 @test "okx over wss://: the metadata comes over https://, the feed over TLS" {
@@ -407,19 +411,25 @@ trades_of() { grep "^{\"type\":\"trade\",\"exchange\":\"[a-z-]*\",\"symbol\":\"$
 	wait_until 10 at_least 2 "$TMP/ingest.out" '"event":"connected"'
 }
 
-@test "hyperliquid: spot pairs named @N by spotMeta are learnt before subscribing; an unknown coin is a status line" {
-	# spotMeta, as ingest fetches it, names HYPE/USDC "@107"; trades on @107 follow.
+@test "hyperliquid: names only the metadata gives (@N spot pairs, kPEPE) are learnt before subscribing; an unknown coin is a status line" {
+	# meta names the perpetual kPEPE; spotMeta names HYPE/USDC "@107"; trades on both follow.
 	{
+		echo '{"exchange":"hyperliquid","local_ts":1710125265000000,"data":{"stream":"meta","data":{"universe":[{"name":"BTC","szDecimals":5,"maxLeverage":50},{"name":"kPEPE","szDecimals":0,"maxLeverage":10}]}}}'
 		cat "$REC/hyperliquid.ndjson"
 		echo '{"exchange":"hyperliquid","local_ts":1710125299000000,"data":{"stream":"spotMeta","data":{"tokens":[{"name":"USDC","index":0},{"name":"PURR","index":1},{"name":"HYPE","index":150}],"universe":[{"name":"PURR/USDC","tokens":[1,0],"index":0},{"name":"@107","tokens":[150,0],"index":107}]}}}'
 		for i in 1 2 3; do
 			echo "{\"exchange\":\"hyperliquid\",\"local_ts\":171012529900000$i,\"data\":{\"channel\":\"trades\",\"data\":[{\"coin\":\"@107\",\"side\":\"B\",\"px\":\"21.5$i\",\"sz\":\"3.0\",\"time\":171012529900$i,\"hash\":\"0x00\",\"tid\":$i}]}}"
 		done
+		# After them: each subscription's replay starts where the one before it stopped.
+		echo '{"exchange":"hyperliquid","local_ts":1710125299100000,"data":{"channel":"trades","data":[{"coin":"kPEPE","side":"A","px":"0.012345","sz":"1000","time":1710125299100,"hash":"0x00","tid":9}]}}'
 	} >"$TMP/hl.rec"
 	start_fakex fx hyperliquid --recording "$TMP/hl.rec" --rate 0
-	feed hyperliquid /ws -x hyperliquid:HYPE-USDC,DOGE-USDC-PERP -c trade
+	feed hyperliquid /ws -x hyperliquid:HYPE-USDC,KPEPE-USDC-PERP,DOGE-USDC-PERP -c trade
 	wait_until 10 grep -q '"event":"rest","path":"/info","body":"{\\"type\\":\\"spotMeta\\"}"' "$TMP/fx.events"
+	grep -q '"event":"rest","path":"/info","body":"{\\"type\\":\\"meta\\"}"' "$TMP/fx.events"
 	wait_until 10 grep -qF '{"event":"subscribe","streams":["trades|@107"]}' "$TMP/fx.events"
+	wait_until 10 grep -qF '{"event":"subscribe","streams":["trades|kPEPE"]}' "$TMP/fx.events"
+	wait_until 10 grep -q '"symbol":"KPEPE-USDC-PERP","ts":1710125299100000,"local_ts":[0-9]*,"id":"9","price":0.012345,"amount":1000,"side":"sell"}' "$TMP/convert.out"
 	wait_until 10 at_least 3 "$TMP/convert.out" '"type":"trade","exchange":"hyperliquid","symbol":"HYPE-USDC"'
 	grep -q '"symbol":"HYPE-USDC","ts":1710125299001000,"local_ts":[0-9]*,"id":"1","price":21.51,"amount":3,"side":"buy"}' "$TMP/convert.out"
 	wait_until 10 grep -q '"event":"error","detail":"Invalid subscription {\\"type\\":\\"trades\\",\\"coin\\":\\"DOGE\\"}"' "$TMP/convert.out"
