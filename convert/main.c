@@ -7,6 +7,7 @@
 #include "jw.h"
 #include "log.h"
 #include "met.h"
+#include "metnames.h"
 #include "ndj.h"
 #include "oq.h"
 #include "opt.h"
@@ -191,7 +192,7 @@ static void setup_metrics(struct convert *cv)
 	cv->reg = met_new();
 	if (!cv->reg)
 		return;
-	cv->m_lines = met_add(cv->reg, MET_COUNTER, "exchange_convert_lines_total",
+	cv->m_lines = met_add(cv->reg, MET_COUNTER, MN_CONVERT_LINES,
 			      "Envelope lines read by convert.", NULL);
 	cv->m_bytes = met_add(cv->reg, MET_COUNTER, "exchange_convert_bytes_total",
 			      "Bytes read by convert.", NULL);
@@ -212,13 +213,13 @@ static void setup_metrics(struct convert *cv)
 					  "Order books dropped and rebuilt (gap, checksum, crossed).", lab);
 		cv->m_checksum[i] = met_add(cv->reg, MET_COUNTER, "exchange_convert_checksum_failures_total",
 					    "Order book checksums that did not match.", lab);
-		cv->m_latency[i] = met_add_hist(cv->reg, "exchange_feed_latency_seconds",
+		cv->m_latency[i] = met_add_hist(cv->reg, MN_FEED_LATENCY,
 						"Exchange event time to ingest receive time.", lab,
 						met_latency_bounds, met_latency_nbounds);
 	}
 	cv->m_dropped = met_add(cv->reg, MET_COUNTER, "exchange_convert_dropped_total",
 				"Output lines dropped because the reader was slow (--drop).", NULL);
-	cv->m_rss = met_add(cv->reg, MET_GAUGE, "exchange_process_resident_memory_bytes",
+	cv->m_rss = met_add(cv->reg, MET_GAUGE, MN_RSS,
 			    "Resident memory of each tool's process.", "tool=\"convert\"");
 }
 

@@ -8,6 +8,7 @@
 #include "dist.h"
 #include "exitcode.h"
 #include "loop.h"
+#include "metnames.h"
 #include "opt.h"
 #include "sig.h"
 
@@ -939,25 +940,25 @@ static int setup_metrics(void)
 	if (!r)
 		return -1;
 	D.m_in = met_add(r, MET_COUNTER, "exchange_distribute_lines_in_total", "Lines read from stdin.", NULL);
-	D.m_out = met_add(r, MET_COUNTER, "exchange_distribute_lines_out_total", "Lines written for serve.", NULL);
+	D.m_out = met_add(r, MET_COUNTER, MN_DIST_LINES_OUT, "Lines written for serve.", NULL);
 	D.m_dropped = met_add(r, MET_COUNTER, "exchange_distribute_dropped_total",
 			      "Lines dropped because the reader was slow.", NULL);
 	D.m_too_long = met_add(r, MET_COUNTER, "exchange_distribute_too_long_total",
 			       "Input lines skipped for their length.", NULL);
-	D.m_kafka_mode = met_add(r, MET_GAUGE, "exchange_distribute_kafka_mode", "1 in Kafka mode, 0 in direct mode.", NULL);
+	D.m_kafka_mode = met_add(r, MET_GAUGE, MN_DIST_KAFKA_MODE, "1 in Kafka mode, 0 in direct mode.", NULL);
 	D.m_mode_switches = met_add(r, MET_COUNTER, "exchange_distribute_mode_switches_total",
 				    "Switches between Kafka and direct mode.", NULL);
 	D.m_leader = met_add(r, MET_GAUGE, "exchange_distribute_leader", "1 while distribute acts as leader.", NULL);
-	D.m_produced = met_add(r, MET_COUNTER, "exchange_distribute_produced_total", "Records handed to the Kafka producer.", NULL);
+	D.m_produced = met_add(r, MET_COUNTER, MN_DIST_PRODUCED, "Records handed to the Kafka producer.", NULL);
 	D.m_delivery_failed = met_add(r, MET_COUNTER, "exchange_distribute_delivery_failures_total",
 				      "Records Kafka did not take (queue full or delivery failed).", NULL);
-	D.m_consumed = met_add(r, MET_COUNTER, "exchange_distribute_consumed_total", "Records consumed from Kafka.", NULL);
+	D.m_consumed = met_add(r, MET_COUNTER, MN_DIST_CONSUMED, "Records consumed from Kafka.", NULL);
 	D.m_fenced = met_add(r, MET_COUNTER, "exchange_distribute_fenced_total",
 			     "Consumed records dropped for an epoch older than the newest known.", NULL);
-	D.m_lag = met_add(r, MET_GAUGE, "exchange_distribute_consumer_lag", "Records behind the end of the topic.", NULL);
-	D.m_kafka_up = met_add(r, MET_GAUGE, "exchange_kafka_up", "1 while Kafka is usable.", NULL);
+	D.m_lag = met_add(r, MET_GAUGE, MN_DIST_CONSUMER_LAG, "Records behind the end of the topic.", NULL);
+	D.m_kafka_up = met_add(r, MET_GAUGE, MN_KAFKA_UP, "1 while Kafka is usable.", NULL);
 	/* So a dashboard can tell a node without Kafka from one whose Kafka is down. */
-	struct met *configured = met_add(r, MET_GAUGE, "exchange_distribute_kafka_configured",
+	struct met *configured = met_add(r, MET_GAUGE, MN_DIST_KAFKA_CONFIGURED,
 					 "1 when distribute was given Kafka brokers (--kafka).", NULL);
 	if (configured)
 		configured->v = D.o.brokers != NULL;
@@ -997,7 +998,7 @@ static int setup_metrics(void)
 			       "Restarts that found the topic no longer held where the node stopped, filled from the leader's serve.", NULL);
 	D.m_catchup_gaps = met_add(r, MET_COUNTER, "exchange_distribute_catchup_gaps_total",
 				   "Catch-ups that gave up: the node's clients miss what the topic no longer held.", NULL);
-	D.m_rss = met_add(r, MET_GAUGE, "exchange_process_resident_memory_bytes",
+	D.m_rss = met_add(r, MET_GAUGE, MN_RSS,
 			  "Resident memory of each tool's process.", "tool=\"distribute\"");
 	return D.m_catchups && D.m_catchup_gaps && D.m_trade_dups && D.m_position && D.m_standby_lines && D.m_standby_bytes && D.m_standby_dropped &&
 			       D.m_standby_published && D.m_standby_unjudged && D.m_promotions && D.m_promote_wait &&

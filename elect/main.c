@@ -11,6 +11,7 @@
 #include "exitcode.h"
 #include "log.h"
 #include "met.h"
+#include "metnames.h"
 #include "opt.h"
 #include "rundir.h"
 #include "sig.h"
@@ -531,7 +532,7 @@ static int setup_metrics(void)
 				"Leader changes seen (including the first).", NULL);
 	E.m_changes = met_add(r, MET_COUNTER, "exchange_elect_role_changes_total",
 			      "Role changes of this node.", NULL);
-	E.m_rss = met_add(r, MET_GAUGE, "exchange_process_resident_memory_bytes",
+	E.m_rss = met_add(r, MET_GAUGE, MN_RSS,
 			  "Resident memory of each tool's process.", "tool=\"elect\"");
 	return E.m_leader && E.m_epoch && E.m_connected && E.m_elections && E.m_changes && E.m_rss ? 0 : -1;
 }

@@ -3,6 +3,7 @@
 
 #include "clock.h"
 #include "json.h"
+#include "metnames.h"
 #include "rest.h"
 
 #include <netdb.h>
@@ -939,17 +940,17 @@ int conn_add_metrics(struct conn *c, struct met_reg *reg)
 {
 	char lab[96];
 	snprintf(lab, sizeof lab, "exchange=\"%s\"", c->x->name);
-	c->m_frames = met_add(reg, MET_COUNTER, "exchange_ingest_frames_total",
+	c->m_frames = met_add(reg, MET_COUNTER, MN_INGEST_FRAMES,
 			      "Frames received from the exchange.", lab);
 	c->m_bytes = met_add(reg, MET_COUNTER, "exchange_ingest_bytes_total",
 			     "Bytes of frames received from the exchange.", lab);
-	c->m_connected = met_add(reg, MET_GAUGE, "exchange_ingest_connected",
+	c->m_connected = met_add(reg, MET_GAUGE, MN_INGEST_CONNECTED,
 				 "1 while the exchange connection is open.", lab);
-	c->m_reconnects = met_add(reg, MET_COUNTER, "exchange_ingest_reconnects_total",
+	c->m_reconnects = met_add(reg, MET_COUNTER, MN_INGEST_RECONNECTS,
 				  "Connections lost or attempts failed that were retried.", lab);
-	c->m_dropped = met_add(reg, MET_COUNTER, "exchange_ingest_dropped_total",
+	c->m_dropped = met_add(reg, MET_COUNTER, MN_INGEST_DROPPED,
 			       "Lines dropped because stdout was full.", lab);
-	c->m_age = met_add(reg, MET_GAUGE, "exchange_ingest_last_frame_age_seconds",
+	c->m_age = met_add(reg, MET_GAUGE, MN_INGEST_FRAME_AGE,
 			   "Seconds since the last frame (-1: none on this connection).", lab);
 	c->m_invalid = met_add(reg, MET_COUNTER, "exchange_ingest_invalid_frames_total",
 			       "Frames skipped because they were not JSON.", lab);

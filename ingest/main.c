@@ -16,6 +16,7 @@
 #include "log.h"
 #include "loop.h"
 #include "met.h"
+#include "metnames.h"
 #include "opt.h"
 #include "rundir.h"
 #include "sig.h"
@@ -161,7 +162,7 @@ static int setup_metrics(void)
 			return -1;
 	g.m_active = met_add(g.reg, MET_GAUGE, "exchange_ingest_active",
 			     "1 while ingest holds the leader role and connects to exchanges.", NULL);
-	g.m_rss = met_add(g.reg, MET_GAUGE, "exchange_process_resident_memory_bytes",
+	g.m_rss = met_add(g.reg, MET_GAUGE, MN_RSS,
 			  "Resident memory of each tool's process.", "tool=\"ingest\"");
 	return g.m_active && g.m_rss ? 0 : -1;
 }

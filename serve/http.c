@@ -2,6 +2,7 @@
 #include "clock.h"
 #include "events.h"
 #include "jw.h"
+#include "metnames.h"
 #include "rundir.h"
 #include "serve.h"
 
@@ -21,8 +22,6 @@ struct http_req {
 	const char *type;
 };
 
-static const char *const stages[] = { "ingest", "convert", "distribute", "serve", "elect" };
-#define NSTAGES 5
 /* Every tool rewrites its RUN_DIR/<tool>.prom once a second. One that has not for this long
  * has stopped (or hangs): its numbers describe the past and are not served as current. */
 #define TEXTFILE_STALE_S 10.0
@@ -79,17 +78,17 @@ int serve_ready(char *why, size_t n)
 
 static char *render_metrics(size_t *len)
 {
-	const char *texts[NSTAGES + 1];
-	size_t lens[NSTAGES + 1];
-	char *owned[NSTAGES + 1] = { 0 };
+	const char *texts[STAGE_COUNT + 1];
+	size_t lens[STAGE_COUNT + 1];
+	char *owned[STAGE_COUNT + 1] = { 0 };
 	int n = 1; /* serve's own metrics go first, rendered once the files are counted */
 	char reason[64];
 	if (S.o.run_dir) {
-		for (int i = 0; i < NSTAGES; i++) {
+		for (enum stage i = 0; i < STAGE_COUNT; i++) {
 			char path[4096], name[64];
-			if (!strcmp(stages[i], "serve"))
+			if (i == STAGE_SERVE)
 				continue;
-			snprintf(name, sizeof name, "%s.prom", stages[i]);
+			snprintf(name, sizeof name, "%s.prom", stage_name(i));
 			if (rundir_path(S.o.run_dir, name, path, sizeof path))
 				continue;
 			double age;
@@ -131,7 +130,7 @@ struct hist_snap {
 };
 
 struct status_state {
-	double prev_counter[NSTAGES];
+	double prev_counter[STAGE_COUNT];
 	double prev_frames[64];
 	char prev_names[64][24];
 	double prev_sent, prev_lines;
@@ -192,29 +191,30 @@ static void scan_cb(void *ctx, const char *name, size_t nlen, const char *labels
 {
 	struct scan *sc = ctx;
 	char ex[24], le[32];
-	if (IS("exchange_process_resident_memory_bytes")) {
+	if (IS(MN_RSS)) {
 		sc->rss = v;
 		return;
 	}
 	if (sc->counter_name && nlen == strlen(sc->counter_name) && !memcmp(name, sc->counter_name, nlen))
 		sc->counter += v;
-	if (nlen > 16 && !memcmp(name, "exchange_ingest_", 16) && !label_value(labels, llen, "exchange", ex, sizeof ex)) {
+	if (nlen > sizeof MN_INGEST_PREFIX - 1 && !memcmp(name, MN_INGEST_PREFIX, sizeof MN_INGEST_PREFIX - 1) &&
+	    !label_value(labels, llen, "exchange", ex, sizeof ex)) {
 		int i = exchange_slot(sc, ex);
 		if (i < 0)
 			return;
-		if (IS("exchange_ingest_frames_total"))
+		if (IS(MN_INGEST_FRAMES))
 			sc->frames[i] = v;
-		else if (IS("exchange_ingest_connected"))
+		else if (IS(MN_INGEST_CONNECTED))
 			sc->connected[i] = v;
-		else if (IS("exchange_ingest_reconnects_total"))
+		else if (IS(MN_INGEST_RECONNECTS))
 			sc->reconnects[i] = v;
-		else if (IS("exchange_ingest_dropped_total"))
+		else if (IS(MN_INGEST_DROPPED))
 			sc->dropped[i] = v;
-		else if (IS("exchange_ingest_last_frame_age_seconds"))
+		else if (IS(MN_INGEST_FRAME_AGE))
 			sc->age[i] = v;
 		return;
 	}
-	if (IS("exchange_feed_latency_seconds_bucket") && !label_value(labels, llen, "le", le, sizeof le)) {
+	if (IS(MN_FEED_LATENCY "_bucket") && !label_value(labels, llen, "le", le, sizeof le)) {
 		for (int b = 0; b < met_latency_nbounds; b++) {
 			char want[32];
 			snprintf(want, sizeof want, "%g", met_latency_bounds[b]);
@@ -229,19 +229,19 @@ static void scan_cb(void *ctx, const char *name, size_t nlen, const char *labels
 		}
 		return;
 	}
-	if (IS("exchange_kafka_up")) {
+	if (IS(MN_KAFKA_UP)) {
 		sc->kafka_up = v;
 		sc->have_kafka = 1;
-	} else if (IS("exchange_distribute_kafka_configured")) {
+	} else if (IS(MN_DIST_KAFKA_CONFIGURED)) {
 		sc->kafka_configured = v;
 		sc->have_kafka_configured = 1;
-	} else if (IS("exchange_distribute_kafka_mode")) {
+	} else if (IS(MN_DIST_KAFKA_MODE)) {
 		sc->kafka_mode = v;
-	} else if (IS("exchange_distribute_consumer_lag")) {
+	} else if (IS(MN_DIST_CONSUMER_LAG)) {
 		sc->lag = v;
-	} else if (IS("exchange_distribute_produced_total")) {
+	} else if (IS(MN_DIST_PRODUCED)) {
 		sc->produced = v;
-	} else if (IS("exchange_distribute_consumed_total")) {
+	} else if (IS(MN_DIST_CONSUMED)) {
 		sc->consumed = v;
 	}
 }
@@ -306,43 +306,55 @@ static void jw_kstr(struct jw *w, const char *key, const char *v)
 		jw_lit(w, "null");
 }
 
-void status_refresh(int64_t now_mono)
+/* What the stages' files said: a missing file is not present; a stale one is present with
+ * its age and none of its numbers. */
+struct stages {
+	struct scan sc[STAGE_COUNT];
+	double age[STAGE_COUNT];
+	int present[STAGE_COUNT];
+};
+
+/* The counter whose rate is the stage's rate (serve's is its own lines). */
+static const char *const stage_counters[STAGE_COUNT] = {
+	[STAGE_INGEST] = MN_INGEST_FRAMES,
+	[STAGE_CONVERT] = MN_CONVERT_LINES,
+	[STAGE_DISTRIBUTE] = MN_DIST_LINES_OUT,
+};
+
+static void read_stages(struct stages *sg)
 {
-	struct jw w;
-	struct scan sc[NSTAGES];
-	double age[NSTAGES];
-	int present[NSTAGES];
-	double dt = st.prev_mono ? (double)(now_mono - st.prev_mono) / 1e6 : 0;
-	static const char *const counters[NSTAGES] = { "exchange_ingest_frames_total",
-						      "exchange_convert_lines_total",
-						      "exchange_distribute_lines_out_total", NULL, NULL };
-	memset(sc, 0, sizeof sc);
-	for (int i = 0; i < NSTAGES; i++) {
+	memset(sg, 0, sizeof *sg);
+	for (enum stage i = 0; i < STAGE_COUNT; i++) {
 		char path[4096], name[64];
 		size_t len;
-		present[i] = 0;
-		age[i] = -1;
-		sc[i].counter_name = counters[i];
-		if (!strcmp(stages[i], "serve") || !S.o.run_dir)
+		sg->present[i] = 0;
+		sg->age[i] = -1;
+		sg->sc[i].counter_name = stage_counters[i];
+		if (i == STAGE_SERVE || !S.o.run_dir)
 			continue;
-		snprintf(name, sizeof name, "%s.prom", stages[i]);
+		snprintf(name, sizeof name, "%s.prom", stage_name(i));
 		if (rundir_path(S.o.run_dir, name, path, sizeof path))
 			continue;
-		char *text = slurp(path, &len, &age[i]);
+		char *text = slurp(path, &len, &sg->age[i]);
 		if (!text)
 			continue;
-		present[i] = 1;
+		sg->present[i] = 1;
 		/* a stale file shows its age, not its numbers */
-		if (age[i] <= TEXTFILE_STALE_S)
-			met_scan(text, len, scan_cb, &sc[i]);
+		if (sg->age[i] <= TEXTFILE_STALE_S)
+			met_scan(text, len, scan_cb, &sg->sc[i]);
 		free(text);
 	}
 	/* serve itself */
-	sc[3].counter = S.m_lines->v;
-	sc[3].rss = met_rss_bytes();
-	present[3] = 1;
-	age[3] = 0;
+	sg->sc[STAGE_SERVE].counter = S.m_lines->v;
+	sg->sc[STAGE_SERVE].rss = met_rss_bytes();
+	sg->present[STAGE_SERVE] = 1;
+	sg->age[STAGE_SERVE] = 0;
+}
 
+/* This second's latency histograms into the window: serve's pipeline latency and the feed
+ * latency of every stage's file. */
+static void snapshot_latency(const struct stages *sg)
+{
 	st.slot = (st.slot + 1) % WINDOW;
 	if (st.filled < WINDOW)
 		st.filled++;
@@ -353,10 +365,14 @@ void status_refresh(int64_t now_mono)
 	}
 	st.pipe[st.slot].count = S.m_latency->count;
 	memset(&st.feed[st.slot], 0, sizeof st.feed[st.slot]);
-	for (int i = 0; i < NSTAGES; i++)
+	for (int i = 0; i < STAGE_COUNT; i++)
 		for (int b = 0; b <= met_latency_nbounds; b++)
-			st.feed[st.slot].b[b] += sc[i].feed.b[b];
+			st.feed[st.slot].b[b] += sg->sc[i].feed.b[b];
+}
 
+/* "node" up to "ready_reason": who this node is, its role and mode, whether it is ready. */
+static void json_node(struct jw *w, const struct scan *dist)
+{
 	char role[32] = "leader", leader[512], epoch[32] = "0", node[256];
 	int have_leader = 0;
 	if (S.o.run_dir) {
@@ -368,116 +384,147 @@ void status_refresh(int64_t now_mono)
 	}
 	snprintf(node, sizeof node, "%s", S.o.node_id);
 
-	jw_init(&w, 1 << 20);
-	jw_lit(&w, "{\"node\":");
-	jw_str(&w, node, strlen(node));
-	jw_kstr(&w, "version", SERVE_VERSION);
-	jw_kstr(&w, "role", role);
-	jw_kstr(&w, "mode", sc[2].kafka_mode > 0 ? "kafka" : "direct");
-	jw_kint(&w, "epoch", atoll(epoch));
-	jw_kstr(&w, "leader", have_leader ? leader : NULL);
-	jw_num(&w, "uptime_s", (double)(clk_now_us() - S.started_us) / 1e6);
-	jw_kint(&w, "now_us", clk_now_us());
+	jw_lit(w, "{\"node\":");
+	jw_str(w, node, strlen(node));
+	jw_kstr(w, "version", SERVE_VERSION);
+	jw_kstr(w, "role", role);
+	jw_kstr(w, "mode", dist->kafka_mode > 0 ? "kafka" : "direct");
+	jw_kint(w, "epoch", atoll(epoch));
+	jw_kstr(w, "leader", have_leader ? leader : NULL);
+	jw_num(w, "uptime_s", (double)(clk_now_us() - S.started_us) / 1e6);
+	jw_kint(w, "now_us", clk_now_us());
 	char reason[64];
 	int ready = serve_ready(reason, sizeof reason);
 	if (ready)
-		jw_lit(&w, ",\"ready\":true");
+		jw_lit(w, ",\"ready\":true");
 	else
-		jw_lit(&w, ",\"ready\":false");
-	jw_kstr(&w, "ready_reason", reason);
+		jw_lit(w, ",\"ready\":false");
+	jw_kstr(w, "ready_reason", reason);
+}
 
-	jw_lit(&w, ",\"clients\":{\"current\":");
-	jw_int(&w, S.nclients);
-	jw_kint(&w, "total", (int64_t)S.m_accepted->v);
-	jw_num(&w, "rejected", S.m_rejected_full->v + S.m_rejected_path->v + S.m_rejected_drain->v +
-				       S.m_rejected_auth->v + S.m_rejected_origin->v + S.m_rejected_ip->v);
-	jw_num(&w, "slow_closed", S.m_slow->v);
-	jw_char(&w, '}');
+/* "clients", "messages" and "latency_ms": serve's own traffic (drops include ingest's). */
+static void json_traffic(struct jw *w, const struct scan *in, double dt)
+{
+	jw_lit(w, ",\"clients\":{\"current\":");
+	jw_int(w, S.nclients);
+	jw_kint(w, "total", (int64_t)S.m_accepted->v);
+	jw_num(w, "rejected", S.m_rejected_full->v + S.m_rejected_path->v + S.m_rejected_drain->v +
+				      S.m_rejected_auth->v + S.m_rejected_origin->v + S.m_rejected_ip->v);
+	jw_num(w, "slow_closed", S.m_slow->v);
+	jw_char(w, '}');
 
-	jw_lit(&w, ",\"messages\":{\"received\":");
-	jw_int(&w, (int64_t)S.m_lines->v);
-	jw_num(&w, "received_rate", dt > 0 ? (S.m_lines->v - st.prev_lines) / dt : 0);
-	jw_kint(&w, "sent", (int64_t)S.m_sent->v);
-	jw_num(&w, "sent_rate", dt > 0 ? (S.m_sent->v - st.prev_sent) / dt : 0);
+	jw_lit(w, ",\"messages\":{\"received\":");
+	jw_int(w, (int64_t)S.m_lines->v);
+	jw_num(w, "received_rate", dt > 0 ? (S.m_lines->v - st.prev_lines) / dt : 0);
+	jw_kint(w, "sent", (int64_t)S.m_sent->v);
+	jw_num(w, "sent_rate", dt > 0 ? (S.m_sent->v - st.prev_sent) / dt : 0);
 	double dropped = S.m_slow->v;
-	for (int i = 0; i < sc[0].nex; i++)
-		dropped += sc[0].dropped[i];
-	jw_num(&w, "dropped", dropped);
-	jw_char(&w, '}');
+	for (int i = 0; i < in->nex; i++)
+		dropped += in->dropped[i];
+	jw_num(w, "dropped", dropped);
+	jw_char(w, '}');
 
-	jw_lit(&w, ",\"latency_ms\":{\"window_s\":10");
-	window_quantiles(&w, "pipeline", st.pipe, st.slot, st.filled);
-	window_quantiles(&w, "feed", st.feed, st.slot, st.filled);
-	jw_char(&w, '}');
+	jw_lit(w, ",\"latency_ms\":{\"window_s\":10");
+	window_quantiles(w, "pipeline", st.pipe, st.slot, st.filled);
+	window_quantiles(w, "feed", st.feed, st.slot, st.filled);
+	jw_char(w, '}');
+}
 
-	jw_lit(&w, ",\"stages\":[");
-	for (int i = 0; i < NSTAGES; i++) {
+/* "stages": each stage up or not, its rate, memory and the age of its file. */
+static void json_stages(struct jw *w, const struct stages *sg, double dt)
+{
+	jw_lit(w, ",\"stages\":[");
+	for (enum stage i = 0; i < STAGE_COUNT; i++) {
+		const struct scan *sc = &sg->sc[i];
 		if (i)
-			jw_char(&w, ',');
-		jw_lit(&w, "{\"name\":");
-		jw_str(&w, stages[i], strlen(stages[i]));
-		int up = present[i] && age[i] < 5;
+			jw_char(w, ',');
+		jw_lit(w, "{\"name\":");
+		jw_str(w, stage_name(i), strlen(stage_name(i)));
+		int up = sg->present[i] && sg->age[i] < 5;
 		if (up)
-			jw_lit(&w, ",\"up\":true");
+			jw_lit(w, ",\"up\":true");
 		else
-			jw_lit(&w, ",\"up\":false");
-		if (!present[i] && !strcmp(stages[i], "elect"))
-			jw_lit(&w, ",\"configured\":false"); /* no elect: a standalone node */
-		if (present[i]) {
-			double rate = dt > 0 && st.prev_counter[i] <= sc[i].counter ? (sc[i].counter - st.prev_counter[i]) / dt : 0;
-			if (counters[i] || i == 3)
-				jw_num(&w, "rate", rate);
-			jw_kint(&w, "memory_bytes", (int64_t)sc[i].rss);
-			jw_num(&w, "metrics_age_s", age[i]);
+			jw_lit(w, ",\"up\":false");
+		if (!sg->present[i] && i == STAGE_ELECT)
+			jw_lit(w, ",\"configured\":false"); /* no elect: a standalone node */
+		if (sg->present[i]) {
+			double rate = dt > 0 && st.prev_counter[i] <= sc->counter ? (sc->counter - st.prev_counter[i]) / dt : 0;
+			if (stage_counters[i] || i == STAGE_SERVE)
+				jw_num(w, "rate", rate);
+			jw_kint(w, "memory_bytes", (int64_t)sc->rss);
+			jw_num(w, "metrics_age_s", sg->age[i]);
 		}
-		jw_char(&w, '}');
-		st.prev_counter[i] = sc[i].counter;
+		jw_char(w, '}');
+		st.prev_counter[i] = sc->counter;
 	}
-	jw_char(&w, ']');
+	jw_char(w, ']');
+}
 
-	jw_lit(&w, ",\"exchanges\":[");
-	for (int i = 0; i < sc[0].nex; i++) {
+/* "exchanges": ingest's figures per exchange, with the frame rate since the last refresh. */
+static void json_exchanges(struct jw *w, const struct scan *in, double dt)
+{
+	jw_lit(w, ",\"exchanges\":[");
+	for (int i = 0; i < in->nex; i++) {
 		double prev = 0;
 		for (int k = 0; k < 64; k++)
-			if (!strcmp(st.prev_names[k], sc[0].ex[i]))
+			if (!strcmp(st.prev_names[k], in->ex[i]))
 				prev = st.prev_frames[k];
 		if (i)
-			jw_char(&w, ',');
-		jw_lit(&w, "{\"exchange\":");
-		jw_str(&w, sc[0].ex[i], strlen(sc[0].ex[i]));
-		if (sc[0].connected[i] > 0)
-			jw_lit(&w, ",\"connected\":true");
+			jw_char(w, ',');
+		jw_lit(w, "{\"exchange\":");
+		jw_str(w, in->ex[i], strlen(in->ex[i]));
+		if (in->connected[i] > 0)
+			jw_lit(w, ",\"connected\":true");
 		else
-			jw_lit(&w, ",\"connected\":false");
-		jw_kint(&w, "frames", (int64_t)sc[0].frames[i]);
-		jw_num(&w, "rate", dt > 0 && prev <= sc[0].frames[i] ? (sc[0].frames[i] - prev) / dt : 0);
-		jw_num(&w, "last_frame_age_s", sc[0].age[i]);
-		jw_num(&w, "reconnects", sc[0].reconnects[i]);
-		jw_num(&w, "dropped", sc[0].dropped[i]);
-		jw_char(&w, '}');
+			jw_lit(w, ",\"connected\":false");
+		jw_kint(w, "frames", (int64_t)in->frames[i]);
+		jw_num(w, "rate", dt > 0 && prev <= in->frames[i] ? (in->frames[i] - prev) / dt : 0);
+		jw_num(w, "last_frame_age_s", in->age[i]);
+		jw_num(w, "reconnects", in->reconnects[i]);
+		jw_num(w, "dropped", in->dropped[i]);
+		jw_char(w, '}');
 	}
-	jw_char(&w, ']');
+	jw_char(w, ']');
 	memset(st.prev_names, 0, sizeof st.prev_names);
-	for (int i = 0; i < sc[0].nex; i++) {
-		snprintf(st.prev_names[i], sizeof st.prev_names[i], "%s", sc[0].ex[i]);
-		st.prev_frames[i] = sc[0].frames[i];
+	for (int i = 0; i < in->nex; i++) {
+		snprintf(st.prev_names[i], sizeof st.prev_names[i], "%s", in->ex[i]);
+		st.prev_frames[i] = in->frames[i];
 	}
+}
 
-	jw_lit(&w, ",\"kafka\":");
-	if (sc[2].have_kafka_configured && !sc[2].kafka_configured) {
-		jw_lit(&w, "{\"configured\":false}");
-	} else if (sc[2].have_kafka) {
-		if (sc[2].kafka_up > 0)
-			jw_lit(&w, "{\"up\":true");
+/* "kafka": distribute's view of Kafka; not configured, or null when distribute says nothing. */
+static void json_kafka(struct jw *w, const struct scan *dist)
+{
+	jw_lit(w, ",\"kafka\":");
+	if (dist->have_kafka_configured && !dist->kafka_configured) {
+		jw_lit(w, "{\"configured\":false}");
+	} else if (dist->have_kafka) {
+		if (dist->kafka_up > 0)
+			jw_lit(w, "{\"up\":true");
 		else
-			jw_lit(&w, "{\"up\":false");
-		jw_num(&w, "lag", sc[2].lag);
-		jw_num(&w, "produced", sc[2].produced);
-		jw_num(&w, "consumed", sc[2].consumed);
-		jw_char(&w, '}');
+			jw_lit(w, "{\"up\":false");
+		jw_num(w, "lag", dist->lag);
+		jw_num(w, "produced", dist->produced);
+		jw_num(w, "consumed", dist->consumed);
+		jw_char(w, '}');
 	} else {
-		jw_lit(&w, "null");
+		jw_lit(w, "null");
 	}
+}
+
+void status_refresh(int64_t now_mono)
+{
+	struct stages sg;
+	struct jw w;
+	double dt = st.prev_mono ? (double)(now_mono - st.prev_mono) / 1e6 : 0;
+	read_stages(&sg);
+	snapshot_latency(&sg);
+	jw_init(&w, 1 << 20);
+	json_node(&w, &sg.sc[STAGE_DISTRIBUTE]);
+	json_traffic(&w, &sg.sc[STAGE_INGEST], dt);
+	json_stages(&w, &sg, dt);
+	json_exchanges(&w, &sg.sc[STAGE_INGEST], dt);
+	json_kafka(&w, &sg.sc[STAGE_DISTRIBUTE]);
 	jw_lit(&w, "}\n");
 
 	st.prev_sent = S.m_sent->v;

@@ -7,6 +7,7 @@
 #include "guard.h"
 #include "journal.h"
 #include "loop.h"
+#include "metnames.h"
 #include "opt.h"
 #include "rundir.h"
 #include "seq.h"
@@ -164,7 +165,7 @@ static void drain_lines(void)
 	}
 	/* Into the journal before any client has them: what a client got survives a restart. */
 	journal_flush();
-	clients_wake();
+	fanout_wake();
 }
 
 static void read_input(void)
@@ -326,7 +327,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		S.m_ready->v = serve_ready(why, sizeof why);
 		status_refresh(now);
 		events_tick(S.m_slow->v);
-		if (S.o.run_dir && met_write_file(S.reg, S.o.run_dir, "serve", err, sizeof err))
+		if (S.o.run_dir && met_write_file(S.reg, S.o.run_dir, stage_name(STAGE_SERVE), err, sizeof err))
 			log_warn("cannot write metrics", " error=\"%s\"", err);
 	}
 	if (S.draining && (!S.nclients || now > S.drain_deadline)) {
@@ -365,8 +366,16 @@ static void usage(FILE *f)
 		"                             close frame, and MS to answer it; else it is dropped\n"
 		"                             (default 5000)\n"
 		"      --ready-timeout MS     /ready fails after MS without input (default 10000)\n"
+		"      --relay-lag N          a follower's relay (?relay=1) holds this node's other\n"
+		"                             clients back to what it took, unless it is more than N\n"
+		"                             lines behind (default 4096)\n"
+		"      --send-path PATH       how lines reach caught-up clients: direct (send() at once,\n"
+		"                             by the loop's thread and the send threads) or lws\n"
+		"                             (everything through libwebsockets' writable callback,\n"
+		"                             slower; to compare) (default direct)\n"
 		"      --send-threads N       threads beside the event loop's that write lines to\n"
-		"                             clients (default: one per other CPU, at most 3)\n"
+		"                             clients on the direct path (default: one per other CPU,\n"
+		"                             at most 3)\n"
 		"      --auth-secret FILE     clients need a token signed with this secret (HS256 JWT\n"
 		"                             with exp; ?token= or Authorization: Bearer), else 401\n"
 		"      --allow-origin ORIGIN  browsers from other origins get 403 (repeatable)\n"
@@ -390,6 +399,35 @@ static void usage(FILE *f)
 static char www_default[PATH_MAX + 32];
 static int www_given;
 
+/* The defaults that depend on the machine: the page next to the binary, the host name. */
+static void default_www_and_node(struct opts *o)
+{
+	if (!o->www) {
+		/* bin/serve -> ../serve/www, so the page works from a checkout without options. */
+		char exe[PATH_MAX - 32];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		if (n > 0) {
+			exe[n] = 0;
+			char *slash = strrchr(exe, '/');
+			if (slash)
+				*slash = 0;
+			snprintf(www_default, sizeof www_default, "%s/../serve/www", exe);
+			char *real = realpath(www_default, NULL);
+			if (real) {
+				snprintf(www_default, sizeof www_default, "%s", real);
+				free(real);
+			}
+		}
+		o->www = www_default;
+	}
+	static char host[256];
+	if (!o->node_id || !*o->node_id) {
+		if (gethostname(host, sizeof host))
+			snprintf(host, sizeof host, "node");
+		o->node_id = host;
+	}
+}
+
 static int parse_opts(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -411,9 +449,11 @@ static int parse_opts(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "ready-timeout", required_argument, NULL, 'T' },
 		{ "journal-bytes", required_argument, NULL, 'J' },
+		{ "relay-lag", required_argument, NULL, 'L' },
 		{ "ring", required_argument, NULL, 'R' },
 		{ "ring-bytes", required_argument, NULL, 'G' },
 		{ "run-dir", required_argument, NULL, 'r' },
+		{ "send-path", required_argument, NULL, 'D' },
 		{ "send-threads", required_argument, NULL, 'H' },
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
@@ -431,6 +471,7 @@ static int parse_opts(int argc, char **argv)
 	o->node_id = getenv("NODE_ID");
 	o->max_clients = 10000;
 	o->ring = 1 << 20;
+	o->relay_lag = 4096;
 	o->ring_bytes = 256 << 20;
 	o->journal_bytes = 64 << 20;
 	o->max_backlog = 16384;
@@ -483,6 +524,20 @@ static int parse_opts(int argc, char **argv)
 				goto bad;
 			o->close_timeout_ms = (int)v;
 			break;
+		case 'L':
+			if (opt_long(optarg, 1, 1 << 24, &v, err, sizeof err))
+				goto bad;
+			o->relay_lag = (uint32_t)v;
+			break;
+		case 'D': {
+			int p = fanout_path_parse(optarg);
+			if (p < 0) {
+				fprintf(stderr, "serve: --send-path takes direct or lws, not \"%s\"\n", optarg);
+				return -1;
+			}
+			o->send_path = (enum send_path)p;
+			break;
+		}
 		case 'E': o->exit_on_eof = 1; break;
 		case 'G':
 			if (opt_long(optarg, 1 << 16, 1LL << 34, &v, err, sizeof err))
@@ -561,30 +616,7 @@ static int parse_opts(int argc, char **argv)
 	}
 	if (o->run_dir && !*o->run_dir)
 		o->run_dir = NULL;
-	if (!o->www) {
-		/* bin/serve -> ../serve/www, so the page works from a checkout without options. */
-		char exe[PATH_MAX - 32];
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-		if (n > 0) {
-			exe[n] = 0;
-			char *slash = strrchr(exe, '/');
-			if (slash)
-				*slash = 0;
-			snprintf(www_default, sizeof www_default, "%s/../serve/www", exe);
-			char *real = realpath(www_default, NULL);
-			if (real) {
-				snprintf(www_default, sizeof www_default, "%s", real);
-				free(real);
-			}
-		}
-		o->www = www_default;
-	}
-	static char host[256];
-	if (!o->node_id || !*o->node_id) {
-		if (gethostname(host, sizeof host))
-			snprintf(host, sizeof host, "node");
-		o->node_id = host;
-	}
+	default_www_and_node(o);
 	return 0;
 bad:
 	fprintf(stderr, "serve: %s: %s\n", opt_name(longopts, c, name, sizeof name), err);
@@ -751,7 +783,7 @@ static int setup_metrics(void)
 	S.m_latency = met_add_hist(r, "exchange_pipeline_latency_seconds",
 				   "Ingest receive time (local_ts) to the write to a client.", NULL,
 				   met_latency_bounds, met_latency_nbounds);
-	S.m_rss = met_add(r, MET_GAUGE, "exchange_process_resident_memory_bytes",
+	S.m_rss = met_add(r, MET_GAUGE, MN_RSS,
 			  "Resident memory of each tool's process.", "tool=\"serve\"");
 	return S.m_clients && S.m_accepted && S.m_rejected_full && S.m_rejected_path && S.m_rejected_drain &&
 			       S.m_slow && S.m_lines && S.m_bad_lines && S.m_sent && S.m_bytes_sent &&
@@ -874,6 +906,7 @@ int main(int argc, char **argv)
 	info.mounts = mounts;
 	info.vhost_name = "serve";
 	info.options = 0;
+	/* No info.extensions: clients get the ring's frames as they are (fanout.c). */
 	info.fd_limit_per_thread = (unsigned)(S.o.max_clients + 256);
 	info.timeout_secs = 30;
 	if (S.o.tls_cert) {
@@ -902,18 +935,25 @@ int main(int argc, char **argv)
 	}
 	if (S.o.run_dir)
 		rundir_write_pid(S.o.run_dir, "serve", err, sizeof err);
-	log_info("listening", " port=%d path=%s www=%s tls=%s", S.o.port, S.o.path, S.o.www,
-		 S.o.tls_cert ? "yes" : "no");
+	log_info("listening", " port=%d path=%s www=%s tls=%s send_path=%s", S.o.port, S.o.path, S.o.www,
+		 S.o.tls_cert ? "yes" : "no", fanout_path_name(S.o.send_path));
 	lws_sul_schedule(S.ctx, 0, &S.sul_tick, tick_cb, TICK_US);
-	if (fanout_start(S.o.send_threads)) {
+	if (fanout_start(S.reg, S.o.send_path, S.o.send_threads, info.extensions, S.o.relay_lag)) {
 		log_error("cannot start the send threads", " error=\"%s\"", strerror(errno));
 		lws_context_destroy(S.ctx);
 		return EXIT_RUNTIME;
 	}
 
-	while (!S.done)
+	while (!S.done) {
 		if (lws_service(S.ctx, 0) < 0)
 			break;
+		/* A follower's relay took more in its writable callback: the clients the relay
+		 * gate held may go on. */
+		if (S.gate_moved) {
+			S.gate_moved = 0;
+			fanout_wake();
+		}
+	}
 
 	log_info("stopped", " clients_left=%d", S.nclients);
 	fanout_stop();

@@ -3,6 +3,8 @@
 #define SERVE_H
 
 #include "auth.h"
+#include "fanout.h"
+#include "filter.h"
 #include "json.h"
 #include "log.h"
 #include "met.h"
@@ -15,7 +17,6 @@
 
 #define SERVE_VERSION "0.1.0"
 #define MAX_CLIENT_MSG 4096 /* client messages beyond this close with 1009 */
-#define MAX_FILTER_SYMS 64
 #define MAX_REPLIES 64 /* answers a client has not read yet; past it, 1008 */
 #define CLOSE_TRY_AGAIN_LATER 1013 /* RFC 6455 registry: "Try Again Later" */
 
@@ -33,10 +34,12 @@ struct opts {
 	uint64_t ring_bytes;
 	uint64_t journal_bytes;
 	uint32_t max_backlog;
+	uint32_t relay_lag;      /* a relay further behind leaves the gate */
 	uint64_t max_backlog_bytes;
 	int ready_timeout_ms;
 	int close_timeout_ms;  /* a client that takes no close frame for this long is dropped */
 	int send_threads;      /* threads beside the loop's that write to clients */
+	enum send_path send_path;
 	int exit_on_eof;
 	int check;
 	/* access control */
@@ -46,17 +49,6 @@ struct opts {
 	struct cidr admin_nets[16];
 	int nadmin_nets;
 	int max_per_ip;
-};
-
-/* What a client wants: type bits, exchange bits (bit = interned id), and symbols: ids of
- * names the feed has produced, or names it has not produced yet, kept here (clients.c). */
-struct filter {
-	uint32_t types;
-	uint64_t exchanges;
-	uint32_t syms[MAX_FILTER_SYMS];
-	int nsyms;             /* 0: every symbol */
-	int npending;          /* entries still waiting for the feed to produce their name */
-	char (*pending)[SYM_MAX]; /* their names, by entry; allocated on the first one */
 };
 
 struct client {
@@ -74,6 +66,7 @@ struct client {
 	int64_t since;         /* ?since= of the upgrade, -1 when none */
 	char *since_error;     /* a bad ?since=, told once connected */
 	int relay;             /* a follower's relay (?relay=1): written first */
+	int relay_out;         /* that relay is out of the gate (too far behind) */
 	char *reply[MAX_REPLIES];
 	uint16_t reply_len[MAX_REPLIES];
 	int nreplies;
@@ -91,7 +84,8 @@ struct client {
 	int killed;            /* dropped without a close frame after --close-timeout */
 	char *bad_filter;      /* the query filter's error, told once connected */
 	int fd;
-	int idle;              /* caught up and waiting for data: on the idle list */
+	int idle;              /* caught up and waiting for data: on fanout.c's idle list */
+	int fixed_refusal;     /* what keeps it off the fast path for good (fanout.c), or 0 */
 	int peer_closing;      /* the client sent a close frame: nothing more goes to it */
 	unsigned char *pend;   /* LWS_PRE + pend_len: a batch the kernel took only part of */
 	size_t pend_len;
@@ -116,10 +110,11 @@ struct serve {
 	int64_t drain_deadline;
 	int done;
 	int64_t started_us, last_line_mono;
+	int gate_moved;        /* a relay took more: the clients it held are due a wake */
 	int64_t last_pos;      /* the newest stream position taken in */
 	int numbered;          /* the input carries positions (from distribute) */
 	int64_t own_pos;       /* serve's own numbering, while the input carries none */
-	struct client *clients, *idle;
+	struct client *clients;
 	int nclients;
 	lws_sorted_usec_list_t sul_tick;
 	int64_t last_second;
@@ -149,12 +144,8 @@ extern struct serve S;
 
 /* clients.c */
 int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
-void clients_wake(void);
-int fanout_start(int threads); /* 0, or -1 when a thread cannot start */
-void fanout_stop(void);
 void clients_check(int64_t now);
 void clients_close_all(uint16_t code);
-void filter_free(struct filter *f);
 
 /* access.c: the checks made before a WebSocket upgrade or an admin endpoint */
 int access_upgrade(struct lws *wsi, char *why, size_t whylen); /* 0 ok, else an HTTP status */

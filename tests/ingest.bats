@@ -62,7 +62,7 @@ data_lines() { grep -c '"data":' "$1" 2>/dev/null || true; }
 	jq -nc '{exchange:"kraken",local_ts:1732223022000000,data:{channel:"trade",type:"update",data:[range(1;41) | {symbol:"BTC/USD",side:"buy",price:95000.1,qty:0.001,ord_type:"market",trade_id:.,timestamp:"2024-11-21T21:03:42.000000Z"}]}}' >"$TMP/kraken.rec"
 	start_fakex fx kraken --recording "$TMP/kraken.rec" --rate 20 --loop
 	start ingest "$BIN/ingest" -x kraken:BTC-USD -c trade --url "kraken=ws://127.0.0.1:$FX_PORT/v2"
-	wait_until 10 at_least 3 "$TMP/ingest.out" '"type":"update"'
+	wait_until 10 at_least 3 "$TMP/ingest.out" '"channel":"trade","type":"update"'
 	jq -c 'select(.data.channel == "trade") | [.data.data[].trade_id]' "$TMP/ingest.out" | head -3 >"$TMP/got"
 	for pass in 0 1 2; do jq -nc --argjson p "$pass" '[range(1;41) | . + $p * 1000000000]'; done >"$TMP/want"
 	diff "$TMP/want" "$TMP/got"

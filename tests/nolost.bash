@@ -120,15 +120,16 @@ leading_after() { # leading_after NODE T0: the ms of NODE's first "leading" line
 	grep 'tool=distribute msg="leading"' "$TMP/$1.node.err" | sed 's/^ts=\([^ ]*\) .*/\1/' |
 		while read -r t; do
 			ms=$(date -d "$t" +%s%3N)
-			[ "$ms" -ge "$2" ] && { echo "$ms"; break; }
+			if [ "$ms" -ge "$2" ]; then echo "$ms"; break; fi
 		done
+	return 0
 }
 note_failover() {
 	local t0=$1 l t
 	l=$(leader_node | grep -vx "$2" | head -1)
 	wait_until 10 bash -c "grep -q 'tool=distribute msg=\"leading\"' '$TMP/$l.node.err'" || return 0
 	for _ in $(seq 1 100); do
-		t=$(leading_after "$l" "$t0")
+		t=$(leading_after "$l" "$t0" || true)
 		[ -n "$t" ] && break
 		sleep 0.05
 	done

@@ -98,6 +98,54 @@ start_node() {
 	wait_until 15 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
 }
 
+# status_row_matches_prom EXCHANGE: /api/status's row for EXCHANGE reads what ingest's own
+# metrics file says: frames (some), connected, reconnects and drops.
+status_row_matches_prom() {
+	local prom=$TMP/run/ingest.prom lab="exchange=\"$1\"" frames connected reconnects dropped
+	frames=$(metric "$prom" exchange_ingest_frames_total "$lab")
+	connected=$(metric "$prom" exchange_ingest_connected "$lab")
+	reconnects=$(metric "$prom" exchange_ingest_reconnects_total "$lab")
+	dropped=$(metric "$prom" exchange_ingest_dropped_total "$lab")
+	[ "$frames" != missing ] && [ "$frames" -gt 0 ] || return 1
+	curl -fs "http://127.0.0.1:$PORT/api/status" >"$TMP/status.json" || return 1
+	jq -e --arg ex "$1" --argjson frames "$frames" --argjson connected "$connected" \
+		--argjson reconnects "$reconnects" --argjson dropped "$dropped" \
+		'[.exchanges[] | select(.exchange == $ex)] | length == 1 and .[0].frames == $frames
+		 and .[0].connected == ($connected == 1) and .[0].reconnects == $reconnects
+		 and .[0].dropped == $dropped' "$TMP/status.json" >/dev/null
+}
+
+# ingest's metrics file holds at least N frames of EXCHANGE.
+prom_frames_ge() {
+	local v
+	v=$(metric "$TMP/run/ingest.prom" exchange_ingest_frames_total "exchange=\"$1\"" 2>/dev/null)
+	[ -n "$v" ] && [ "$v" != missing ] && [ "${v%.*}" -ge "$2" ]
+}
+
+@test "/api/status: an exchange's row reads what ingest's metrics say, from the stage's own file" {
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 200 --loop
+	start_node
+	wait_until 20 prom_frames_ge binance 50
+	# while frames flow: a rate, and every stage the node runs is up
+	has_rate() { curl -fs "http://127.0.0.1:$PORT/api/status" | jq -e '.exchanges[] | select(.exchange == "binance") | .rate > 0 and .frames > 0 and .connected' >/dev/null; }
+	wait_until 10 has_rate
+	curl -fs "http://127.0.0.1:$PORT/api/status" |
+		jq -e '[.stages[] | select(.up) | .name] == ["ingest","convert","distribute","serve"] and .mode == "direct"'
+	# a dropped connection: ingest reconnects, so every figure compared below is not zero
+	fx fx drop
+	reconnected() {
+		local lab='exchange="binance"'
+		[ "$(metric "$TMP/run/ingest.prom" exchange_ingest_reconnects_total "$lab")" = 1 ] &&
+			[ "$(metric "$TMP/run/ingest.prom" exchange_ingest_connected "$lab")" = 1 ]
+	}
+	wait_until 15 reconnected
+	# the feed stops: both sides settle on the same figures
+	fx fx pause
+	wait_until 15 status_row_matches_prom binance
+	jq -e '.exchanges[0].frames >= 50 and .exchanges[0].reconnects == 1 and .exchanges[0].connected
+		and .exchanges[0].last_frame_age_s >= 0' "$TMP/status.json"
+}
+
 @test "supervisor: kill -9 of convert, ingest or distribute; the client stays and data comes back" {
 	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
 	start_node

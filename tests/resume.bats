@@ -176,3 +176,33 @@ replayed_is() { [ "$(serve_metric exchange_serve_journal_replayed_lines)" = "$1"
 	[ "$(positions "$TMP/c.out")" = "$(seq_range 7000 7005)" ]
 	jq -e -s 'length == 6' "$TMP/run/serve.journal"
 }
+
+@test "the relay gate: a follower's relay that stops taking lines holds the other clients back, until it is --relay-lag behind" {
+	start_serve --relay-lag 30000 --max-backlog 60000
+	start relay "$BIN/wsclient" --no-read --rcvbuf 4096 --stats "$TMP/relay.json" "$WS?relay=1"
+	start c "$BIN/wsclient" "$WS?types=trade"
+	wait_until 10 serve_clients_eq 2
+	numbered 10000 20000 | feed
+	wait_until 10 position_is 29999
+	sleep 1
+	# the relay's socket is full long before 20000 lines: the client got as far as it did
+	held=$(count "$TMP/c.out" '"type":"trade"')
+	echo "the client got $held of 20000 while the relay took nothing"
+	[ "$held" -lt 20000 ]
+	[ "$(serve_metric exchange_serve_relay_gate_lines)" -gt 0 ]
+	# the relay reads again: everyone gets everything
+	kill -USR1 "$(pid_of relay)"
+	wait_until 20 at_least 20000 "$TMP/c.out" '"type":"trade"'
+	[ "$(positions "$TMP/c.out")" = "$(seq_range 10000 29999)" ]
+}
+
+@test "the relay gate: a relay more than --relay-lag behind holds nobody back (counted, logged)" {
+	start_serve --relay-lag 500
+	start relay "$BIN/wsclient" --no-read --rcvbuf 4096 "$WS?relay=1"
+	start c "$BIN/wsclient" "$WS?types=trade"
+	wait_until 10 serve_clients_eq 2
+	numbered 40000 20000 | feed
+	wait_until 20 at_least 20000 "$TMP/c.out" '"type":"trade"'
+	[ "$(serve_metric exchange_serve_relays_out_of_step_total)" -ge 1 ]
+	grep -q "a follower's relay fell behind: clients no longer wait for it" "$TMP/serve.err"
+}

@@ -76,7 +76,7 @@ bad_url_filter() {
 		-s '{"op":"subscribe","exchanges":["binance","nope"]}' \
 		-s '{"op":"subscribe","types":["trade"],"symbols":["BTC-KRW","bad symbol"]}' -s '{"op":"ping"}'
 	wait_until 10 grep -q '"type":"pong"' "$TMP/c1.out"
-	[ "$(sed -n 1p "$TMP/c1.out" | jq -r .error)" = 'unknown exchange "nope" in exchanges (known: binance, upbit, bithumb, coinbase, bybit, okx, kraken, bitget, gateio)' ]
+	[ "$(sed -n 1p "$TMP/c1.out" | jq -r .error)" = 'unknown exchange "nope" in exchanges (known: binance, upbit, bithumb, coinbase, bybit, okx, kraken, bitget, gateio, binance-futures, bybit-linear, bitget-futures, gateio-futures, hyperliquid)' ]
 	[[ "$(sed -n 2p "$TMP/c1.out" | jq -r .error)" == 'bad symbol "bad symbol" in symbols'* ]]
 	{
 		line trade binance BTC-USDT 1
@@ -137,14 +137,14 @@ bad_url_filter() {
 	start_serve
 	start all "$BIN/wsclient" -q --stats "$TMP/all.json" "$WS?types=trade"
 	wait_until 10 serve_clients_eq 1
-	# 63 exchange ids: 9 the relay knows, 54 more from the feed, then two that do not fit
+	# 63 exchange ids: the 14 the relay knows, 49 more from the feed, then two that do not fit
 	awk -v ts="$(date +%s%6N)" 'BEGIN {
-		for (i = 1; i <= 56; i++)
+		for (i = 1; i <= 51; i++)
 			printf "{\"type\":\"trade\",\"exchange\":\"x%d\",\"symbol\":\"BTC-USDT\",\"local_ts\":%s,\"id\":\"%d\",\"price\":1,\"amount\":1,\"side\":\"buy\"}\n", i, ts, i
 	}' | feed
-	wait_until 10 bash -c "jq -e '.messages == 56' '$TMP/all.json' >/dev/null 2>&1"
+	wait_until 10 bash -c "jq -e '.messages == 51' '$TMP/all.json' >/dev/null 2>&1"
 	[ "$(serve_metric 'exchange_serve_names_dropped_total{kind="exchange"}')" -eq 2 ]
-	grep -q 'name not kept: table full or name too long.*kind=exchange name="x55"' "$TMP/serve.err"
+	grep -q 'name not kept: table full or name too long.*kind=exchange name="x50"' "$TMP/serve.err"
 }
 
 @test "the latest ticker and book of every matching stream come first, on connect and on subscribe" {
@@ -210,6 +210,15 @@ bad_url_filter() {
 	[ "$(serve_metric exchange_serve_messages_sent_total)" -eq 500000 ]
 }
 
+# No client was refused the fast path for a reason that should not happen (fanout.c's
+# assumptions 4 and 5): each such counter is there and zero, and nothing was logged.
+fast_path_unbroken() {
+	curl -fs "http://127.0.0.1:$PORT/metrics" | awk '
+		/^exchange_serve_fast_path_refused_total\{reason="(extension|http2_stream|closing|replies|cache)"\} / { n++; if ($2 != 0) bad = 1 }
+		END { exit bad || n != 5 }'
+	! grep -q 'should not happen' "$TMP/serve.err"
+}
+
 # fanout_check THREADS: 200 counting clients and one printing client get 3000 lines, sent
 # in 30 bursts so that many rounds of writes happen, with --send-threads THREADS.
 fanout_check() {
@@ -231,6 +240,9 @@ fanout_check() {
 	# the threads' counts reach the metrics: 201 clients x 3000 lines, each with a latency
 	[ "$(serve_metric exchange_serve_messages_sent_total)" -eq 603000 ]
 	[ "$(serve_metric exchange_pipeline_latency_seconds_count)" -eq 603000 ]
+	# the caught-up clients were written directly, and each passed the check
+	[ "$(serve_metric exchange_serve_direct_sends_total)" -gt 0 ]
+	fast_path_unbroken
 }
 
 @test "fan-out from the event loop's thread alone (--send-threads 0): every line once, in order, counted" {
@@ -241,6 +253,63 @@ fanout_check() {
 	fanout_check 3
 	run "$BIN/serve" --send-threads 17 --check
 	[ "$status" -eq 2 ]
+}
+
+# send_path_run PATH: 100 clients print every line they get, after their index, from a
+# serve with --send-path PATH; the numbered lines of $TMP/lines arrive in 40 bursts. Leaves
+# each client's lines, client after client, in $TMP/PATH.got, and serve's count of direct
+# sends in $SENDS; serve is stopped at the end.
+send_path_run() {
+	start_serve --send-path "$1" --send-threads 2
+	start "load-$1" "$BIN/wsclient" -n 100 -p --prefix --count 1000 --stats "$TMP/$1.json" "$WS?types=trade"
+	local load=$LAST_PID k
+	wait_until 60 serve_clients_eq 100
+	for k in $(seq 0 39); do
+		sed -n "$((k * 25 + 1)),$((k * 25 + 25))p" "$TMP/lines" | feed
+		sleep 0.01
+	done
+	wait "$load"
+	jq -e '.per_client_min == 1000 and .per_client_max == 1000 and .failed == 0' "$TMP/$1.json"
+	sort -s -n -k1,1 "$TMP/load-$1.out" >"$TMP/$1.got"
+	[ "$(serve_metric exchange_serve_messages_sent_total)" -eq 100000 ]
+	SENDS=$(serve_metric exchange_serve_direct_sends_total)
+	fast_path_unbroken
+	grep -q "msg=\"listening\" .* send_path=$1\$" "$TMP/serve.err"
+	kill -TERM "$(pid_of serve)"
+	wait "$(pid_of serve)" || true
+}
+
+@test "--send-path direct and lws give 100 clients the same lines, in the same order" {
+	# Numbered lines keep their positions, so both runs send the very same bytes.
+	many_trades 1000 binance BTC-USDT | awk '{ sub(/}$/, ",\"seq\":" NR "}"); print }' >"$TMP/lines"
+	awk '{ l[NR] = $0 } END { for (i = 0; i < 100; i++) for (k = 1; k <= NR; k++) print i, l[k] }' \
+		"$TMP/lines" >"$TMP/want"
+	send_path_run direct
+	[ "$SENDS" -gt 0 ]
+	cmp "$TMP/want" "$TMP/direct.got"
+	send_path_run lws
+	[ "$SENDS" -eq 0 ]
+	cmp "$TMP/want" "$TMP/lws.got"
+}
+
+@test "a client asking for permessage-deflate gets no extension, and the fast path" {
+	start_serve
+	# the upgrade's answer names no extension
+	run curl -si --max-time 2 -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+		-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+		-H 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits' \
+		"http://127.0.0.1:$PORT/ws/exchange"
+	[[ "$output" == "HTTP/1.1 101 "* ]]
+	[[ "${output,,}" != *sec-websocket-extensions* ]]
+	start c "$BIN/wsclient" -H 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits' "$WS?types=trade"
+	wait_until 10 serve_clients_eq 1
+	line trade binance BTC-USDT 1 | feed
+	wait_until 10 grep -q '"id":"1"' "$TMP/c.out"
+	# caught up now: the next line leaves by the fast path, as plain frames
+	line trade binance BTC-USDT 2 | feed
+	wait_until 10 grep -q '"id":"2"' "$TMP/c.out"
+	[ "$(serve_metric exchange_serve_direct_sends_total)" -ge 1 ]
+	fast_path_unbroken
 }
 
 # data_segs_out of serve's side of the one established WebSocket connection
@@ -466,6 +535,12 @@ closed_with() { closed_with_at "$WS" "$@"; }
 	line trade upbit BTC-KRW 1 | feed
 	wait_until 10 grep -q '"type":"trade"' "$TMP/c1.out"
 	curl -fs --cacert "$TMP/tls/ca.crt" "https://localhost:$PORT/health"
+	# caught up now: the next line goes through libwebsockets, which encrypts, as expected
+	line trade upbit BTC-KRW 2 | feed
+	wait_until 10 grep -q '"id":"2"' "$TMP/c1.out"
+	[ "$(serve_metric 'exchange_serve_fast_path_refused_total{reason="tls"}')" -ge 1 ]
+	[ "$(serve_metric exchange_serve_direct_sends_total)" -eq 0 ]
+	run ! grep -q 'should not happen' "$TMP/serve.err"
 }
 
 @test "--check validates the files and addresses the options name (exit 2, naming the option and why)" {
@@ -521,6 +596,7 @@ opt_error() {
 	opt_error '--max-clients: -1 is out of range (0-1000000)' --max-clients -1
 	opt_error '--ring: 12 is out of range (64-16777216)' --ring 12
 	opt_error '--send-threads: "x" is not a whole number (0-16)' --send-threads x
+	opt_error '--send-path takes direct or lws, not "kernel"' --send-path kernel
 	opt_error '--ready-timeout: 5 is out of range (100-86400000)' --ready-timeout 5
 	opt_error '--path must start with /, not "ws"' --path ws
 	opt_error '--admin-allow takes a network such as 10.0.0.0/8 (16 at most), not "10.0.0.0/33"' --admin-allow 10.0.0.0/33
