@@ -23,6 +23,12 @@
 /* A receive buffer grown past this for one big message is not kept for the connection's life. */
 #define RX_KEEP_MAX (1 << 20)
 #define RX_FIRST_CAP 65536
+/* Metadata requests of a connection start at least this far apart: OKX, the strictest,
+ * answers 20 instrument requests per 2 s. */
+#define META_GAP_US 110000
+/* The subscription waits for the metadata at most this long (OKX closes a connection that
+ * subscribed nothing within 30 s); answers still on their way then are read when they come. */
+#define META_WAIT_US (15 * LWS_US_PER_SEC)
 
 static struct lws_context *conn_ctx;
 static struct lws_vhost *conn_vh;
@@ -158,7 +164,6 @@ static int dispatch(struct conn *c, enum conn_ev ev, enum conn_fail fail, const 
 			  state_names[c->state], state_names[s->to]);
 		c->state = s->to;
 		c->state_since = clk_mono_us();
-		c->m_connected->v = s->to == CONN_OPEN;
 	}
 	s->act(c, &a);
 	return 0;
@@ -185,6 +190,8 @@ static void act_connect(struct conn *c, const struct ev_arg *a)
 	start_connect(c);
 }
 
+static void meta_begin(struct conn *c, int gate);
+
 static void act_opened(struct conn *c, const struct ev_arg *a)
 {
 	c->opened = 1;
@@ -192,6 +199,7 @@ static void act_opened(struct conn *c, const struct ev_arg *a)
 	c->last_rx = c->last_tx = c->last_keepalive = clk_mono_us();
 	log_info("connected", " exchange=%s", c->x->name);
 	out_event(&c->src, "connected", c->url);
+	meta_begin(c, 1);
 	lws_callback_on_writable(c->wsi);
 }
 
@@ -552,7 +560,7 @@ static int may_send(const struct conn *c, int64_t now)
 /* The next subscribe message into MSG: its length, or 0 when none is due. */
 static int next_subscribe(struct conn *c, int64_t now, char *msg)
 {
-	if (c->sub_next < 0 || !may_send(c, now))
+	if (c->sub_next < 0 || c->meta_gate || !may_send(c, now))
 		return 0;
 	int n = c->x->proto.subscribe(&c->sub, &c->xc, c->sub_next, msg, MAX_OUT_MSG);
 	if (n > 0) {
@@ -635,8 +643,9 @@ static int conn_write(struct conn *c)
 		if (paced)
 			c->next_send = now + (int64_t)c->x->proto.sub_gap_ms * 1000;
 	}
-	/* More to send now: ask again; paced messages wait for the tick. */
-	if (c->want_keepalive || ((c->sub_next >= 0 || c->resync_n) && may_send(c, now)))
+	/* More to send now: ask again; paced messages wait for the tick (and the subscription
+	 * for the metadata). */
+	if (c->want_keepalive || ((c->sub_next >= 0 || c->resync_n) && !c->meta_gate && may_send(c, now)))
 		lws_callback_on_writable(c->wsi);
 	return 0;
 }
@@ -706,6 +715,128 @@ int conn_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	return 0;
 }
 
+/* ---- instrument metadata ---- */
+
+/* A metadata answer, before its line is written: what the talking half learns from it
+ * (names of instruments) is used by the subscription that follows. */
+static void meta_learn(void *owner, const char *tag, const char *body, size_t len)
+{
+	struct conn *c = owner;
+	if (c->x->proto.learn && c->x->proto.learn(&c->sub, &c->xc, tag, body, len))
+		log_warn("metadata answer not understood; the default names stay", " exchange=%s tag=%s",
+			 c->x->name, tag);
+}
+
+/* The subscription goes once every request of the pass has ended, or once it waited long
+ * enough. */
+static void meta_release(struct conn *c, int64_t now)
+{
+	if (!c->meta_gate)
+		return;
+	int pending = rest_pending(c, c->meta_gen);
+	if (c->meta_next >= 0 || pending) {
+		if (now - c->meta_since < META_WAIT_US)
+			return;
+		log_warn("metadata incomplete; subscribing without waiting longer",
+			 " exchange=%s waited_ms=%lld pending=%d", c->x->name,
+			 (long long)((now - c->meta_since) / 1000), pending + (c->meta_next >= 0));
+	}
+	c->meta_gate = 0;
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+}
+
+static void meta_done(void *owner);
+static void meta_pump(struct conn *c, int64_t now);
+
+static void meta_timer_cb(lws_sorted_usec_list_t *sul)
+{
+	meta_pump(lws_container_of(sul, struct conn, sul_meta), clk_mono_us());
+}
+
+/* Starts the pass's next requests, as far as pacing and free REST slots allow (snapshots
+ * share the slots and take precedence: one is always left for them). Pacing wakes it with
+ * a timer, the end of a request with a call, and the tick looks in as well. */
+static void meta_pump(struct conn *c, int64_t now)
+{
+	char url[1024], body[REST_MAX_POST], tag[128];
+	if (c->state != CONN_OPEN)
+		return;
+	if (c->meta_next >= 0 && now < c->meta_next_at)
+		lws_sul_schedule(conn_ctx, 0, &c->sul_meta, meta_timer_cb, c->meta_next_at - now);
+	while (c->meta_next >= 0 && now >= c->meta_next_at && rest_free_slots() > 1) {
+		int k = c->x->proto.meta(&c->sub, c->base, c->meta_next, url, sizeof url, body,
+					 sizeof body, tag, sizeof tag);
+		if (k == 0) {
+			c->meta_next = -1;
+			break;
+		}
+		if (k < 0) {
+			log_error("metadata request does not fit; the rest of the pass is skipped",
+				  " exchange=%s request=%d", c->x->name, c->meta_next);
+			c->m_meta_failed->v++;
+			out_event(&c->src, "error", "metadata request does not fit");
+			c->meta_next = -1;
+			break;
+		}
+		if (c->meta_next == 0 && !c->meta_gate)
+			log_info("fetching metadata again", " exchange=%s", c->x->name);
+		const struct rest_get g = {
+			.src = &c->src, .what = "metadata", .url = url, .post = body, .tag = tag,
+			.ok = c->m_meta_ok, .failed = c->m_meta_failed,
+			.learn = meta_learn, .done = meta_done, .owner = c, .gen = c->meta_gen,
+		};
+		enum rest_start r = rest_fetch(&g);
+		if (r == REST_BUSY)
+			break;
+		if (r == REST_REFUSED) {
+			char detail[sizeof url + 64];
+			c->m_meta_failed->v++;
+			log_warn("metadata request refused", " exchange=%s url=%s", c->x->name, url);
+			snprintf(detail, sizeof detail, "metadata request %s could not be made", url);
+			out_event(&c->src, "error", detail);
+		}
+		c->meta_next++;
+		c->meta_next_at = now + META_GAP_US;
+		lws_sul_schedule(conn_ctx, 0, &c->sul_meta, meta_timer_cb, META_GAP_US);
+	}
+	meta_release(c, now);
+}
+
+/* A request of ours ended: the next may go, or the subscription. */
+static void meta_done(void *owner)
+{
+	meta_pump(owner, clk_mono_us());
+}
+
+/* A pass of metadata requests; GATE: the subscription waits for it. */
+static void meta_begin(struct conn *c, int gate)
+{
+	int64_t now = clk_mono_us();
+	c->meta_gate = 0;
+	if (!c->x->proto.meta)
+		return;
+	c->meta_gen++;
+	c->meta_next = 0;
+	c->meta_gate = gate;
+	c->meta_since = now;
+	c->meta_next_at = now;
+	c->meta_due = lim.meta_every_ms ? now + (int64_t)lim.meta_every_ms * 1000 : 0;
+	meta_pump(c, now);
+}
+
+enum conn_meta conn_meta_refresh(struct conn *c)
+{
+	if (!c->x->proto.meta)
+		return CONN_META_NONE;
+	if (c->state != CONN_OPEN)
+		return CONN_META_NOT_OPEN;
+	if (c->meta_next >= 0 || rest_pending(c, c->meta_gen))
+		return CONN_META_UNDERWAY;
+	meta_begin(c, 0);
+	return CONN_META_STARTED;
+}
+
 /* ---- the tick: timeouts become events; what fell due is sent ---- */
 
 void conn_tick(struct conn *c, int64_t now)
@@ -739,7 +870,10 @@ void conn_tick(struct conn *c, int64_t now)
 			c->want_keepalive = 1;
 			lws_callback_on_writable(c->wsi);
 		}
-		if ((c->sub_next >= 0 || c->resync_n) && now >= c->next_send)
+		if (c->meta_due && now >= c->meta_due && c->meta_next < 0 && !rest_pending(c, c->meta_gen))
+			meta_begin(c, 0);
+		meta_pump(c, now);
+		if ((c->sub_next >= 0 || c->resync_n) && !c->meta_gate && now >= c->next_send)
 			lws_callback_on_writable(c->wsi);
 	}
 }
@@ -755,7 +889,8 @@ static int fetch_snapshot(struct conn *c, const char *symbol)
 		.src = &c->src, .what = "snapshot", .symbol = symbol, .url = url, .tag = tag,
 		.ok = c->m_rest_ok, .failed = c->m_rest_failed,
 	};
-	return rest_fetch(&g);
+	enum rest_start r = rest_fetch(&g);
+	return r == REST_STARTED || r == REST_JOINED ? 0 : -1;
 }
 
 enum conn_resync conn_resync(struct conn *c, const char *symbol)
@@ -764,7 +899,9 @@ enum conn_resync conn_resync(struct conn *c, const char *symbol)
 		return CONN_RESYNC_NOT_OPEN;
 	if (c->x->proto.rest && (c->sub.channels & XCH_BOOK_FULL))
 		return fetch_snapshot(c, symbol) ? CONN_RESYNC_NO_SNAPSHOT : CONN_RESYNC_SNAPSHOT;
-	for (int i = 0; i < c->resync_n; i++)
+	/* The same symbol waiting is asked for once; but the head's messages may be out
+	 * already (resync_msg), and a request after them needs messages of its own. */
+	for (int i = c->resync_msg ? 1 : 0; i < c->resync_n; i++)
 		if (!strcmp(c->resync_q[i], symbol))
 			return CONN_RESYNC_QUEUED;
 	if (c->resync_n == CONN_RESYNC_QUEUE || strlen(symbol) >= SYM_MAX) {
@@ -796,6 +933,7 @@ void conn_init(struct conn *c, const struct xch *x)
 	c->x = x;
 	c->src.exchange = x->name;
 	c->state = CONN_IDLE;
+	c->meta_next = -1;
 }
 
 int conn_add_metrics(struct conn *c, struct met_reg *reg)
@@ -824,7 +962,11 @@ int conn_add_metrics(struct conn *c, struct met_reg *reg)
 			       "REST order book snapshots fetched.", lab);
 	c->m_rest_failed = met_add(reg, MET_COUNTER, "exchange_ingest_snapshot_failures_total",
 				   "REST order book snapshots that failed.", lab);
-	if (!c->m_rest_ok || !c->m_rest_failed || !c->m_frames || !c->m_bytes || !c->m_connected ||
+	c->m_meta_ok = met_add(reg, MET_COUNTER, "exchange_ingest_metadata_total",
+			       "Instrument metadata answers fetched over REST.", lab);
+	c->m_meta_failed = met_add(reg, MET_COUNTER, "exchange_ingest_metadata_failures_total",
+				   "Instrument metadata requests that failed.", lab);
+	if (!c->m_meta_ok || !c->m_meta_failed || !c->m_rest_ok || !c->m_rest_failed || !c->m_frames || !c->m_bytes || !c->m_connected ||
 	    !c->m_reconnects || !c->m_dropped || !c->m_age || !c->m_invalid || !c->m_oversize ||
 	    !c->m_heartbeats)
 		return -1;
@@ -843,6 +985,7 @@ int conn_add_metrics(struct conn *c, struct met_reg *reg)
 void conn_cancel_timer(struct conn *c)
 {
 	lws_sul_cancel(&c->sul_retry);
+	lws_sul_cancel(&c->sul_meta);
 }
 
 void conn_free(struct conn *c)

@@ -65,6 +65,7 @@ struct conn_limits {
 	size_t max_frame;    /* a longer message ends its connection (the exchange's own may be higher) */
 	int idle_timeout_ms; /* 0: the exchange's */
 	int keepalive_ms;    /* 0: the exchange's */
+	int meta_every_ms;   /* instrument metadata is fetched again this often while open */
 };
 
 struct conn {
@@ -106,9 +107,18 @@ struct conn {
 	int resync_n;
 	int resync_msg;        /* next message index of the symbol at the queue's head */
 	int64_t next_send;     /* subscribe and resync messages wait until then (pacing) */
-	/* metrics */
+	/* instrument metadata (proto.meta): a pass of requests on every open, which the
+	 * subscription waits for (a while), and again every meta_every_ms while open */
+	int meta_next;         /* the pass's next request; -1: every request of it started */
+	unsigned meta_gen;     /* the pass: answers to an older one hold nothing up */
+	int meta_gate;         /* the subscription waits for this pass */
+	int64_t meta_since;    /* the pass began (clk_mono_us) */
+	int64_t meta_next_at;  /* its next request may start then (pacing) */
+	int64_t meta_due;      /* the next pass (0: none planned) */
+	lws_sorted_usec_list_t sul_meta; /* the pass's next request, when pacing holds it */
+	/* metrics; the series are the exchange's, shared by its connections */
 	struct met *m_frames, *m_bytes, *m_connected, *m_reconnects, *m_dropped, *m_age, *m_invalid,
-		*m_oversize, *m_heartbeats, *m_rest_ok, *m_rest_failed;
+		*m_oversize, *m_heartbeats, *m_rest_ok, *m_rest_failed, *m_meta_ok, *m_meta_failed;
 	struct met *m_fail[CONN_F_NONE];
 };
 
@@ -122,7 +132,7 @@ void conn_teardown(void);
 void conn_init(struct conn *c, const struct xch *x);
 /* Registers the connection's series in REG. Returns 0, or -1 when out of memory. */
 int conn_add_metrics(struct conn *c, struct met_reg *reg);
-/* Cancels its back-off timer; before the lws context is destroyed. */
+/* Cancels its timers (back-off, metadata pacing); before the lws context is destroyed. */
 void conn_cancel_timer(struct conn *c);
 /* Frees its buffers; after the lws context is gone. */
 void conn_free(struct conn *c);
@@ -144,6 +154,17 @@ enum conn_resync {
 /* Asks for SYMBOL's book again: a REST snapshot where books are built from one
  * (book:full), otherwise resubscribe messages, paced with the others. */
 enum conn_resync conn_resync(struct conn *c, const char *symbol);
+
+/* What became of a request for instrument metadata now (control socket). */
+enum conn_meta {
+	CONN_META_STARTED,   /* a pass of metadata requests has begun */
+	CONN_META_UNDERWAY,  /* one is still running */
+	CONN_META_NONE,      /* the exchange has no metadata */
+	CONN_META_NOT_OPEN,  /* nothing to fetch it for */
+};
+/* Fetches the exchange's instrument metadata again, now (an instrument listed or expired
+ * since the last pass). */
+enum conn_meta conn_meta_refresh(struct conn *c);
 
 /* The longest message the connection takes: --max-frame or the exchange's own, if larger. */
 size_t conn_frame_limit(const struct conn *c);

@@ -62,12 +62,40 @@ void ctl_close(void)
 		rundir_remove_unix(ctl.path, &ctl.file);
 }
 
-static struct conn *find_conn(const char *name)
+/* The connection of exchange NAME holding CHANNEL (an exchange that routes channel groups
+ * apart has one per group), else its first; NULL for an exchange not ingested. */
+static struct conn *find_conn(const char *name, int channel)
 {
-	for (int i = 0; i < ctl.nconns; i++)
-		if (!strcmp(ctl.conns[i].x->name, name))
-			return &ctl.conns[i];
-	return NULL;
+	struct conn *first = NULL;
+	for (int i = 0; i < ctl.nconns; i++) {
+		struct conn *c = &ctl.conns[i];
+		if (strcmp(c->x->name, name))
+			continue;
+		if (c->sub.channels & channel)
+			return c;
+		if (!first)
+			first = c;
+	}
+	return first;
+}
+
+/* "trade,ticker,book:full": the channels a connection subscribes to. */
+static void channel_list(struct jw *w, int ch)
+{
+	static const struct {
+		int bit;
+		const char *name;
+	} names[] = {
+		{ XCH_TRADE, "trade" }, { XCH_TICKER, "ticker" }, { XCH_BOOK, "book" },
+		{ XCH_DERIVATIVE, "derivative" }, { XCH_LIQUIDATION, "liquidation" },
+	};
+	char buf[96];
+	size_t o = 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (ch & names[i].bit)
+			o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s%s", o ? "," : "", names[i].name,
+					      names[i].bit == XCH_BOOK && (ch & XCH_BOOK_FULL) ? ":full" : "");
+	jw_str(w, buf, o);
 }
 
 static void reply(struct ctl_client *cl, const char *s)
@@ -94,6 +122,8 @@ static void status(struct ctl_client *cl)
 		jw_str(&w, c->x->name, strlen(c->x->name));
 		jw_lit(&w, ",\"state\":");
 		jw_str(&w, state, strlen(state));
+		jw_lit(&w, ",\"channels\":");
+		channel_list(&w, c->sub.channels);
 		jw_lit(&w, ",\"url\":");
 		jw_str(&w, c->url, strlen(c->url));
 		jw_lit(&w, ",\"frames\":");
@@ -123,21 +153,45 @@ static void resync(struct ctl_client *cl, const char *exchange, const char *symb
 		[CONN_RESYNC_FULL] = "error resync queue full\n",
 		[CONN_RESYNC_NO_SNAPSHOT] = "error cannot fetch a snapshot now\n",
 	};
-	struct conn *c = find_conn(exchange);
+	/* A book is resynced on the connection that carries books. */
+	struct conn *c = find_conn(exchange, XCH_BOOK);
 	reply(cl, c ? replies[conn_resync(c, symbol)] : "error unknown exchange\n");
 }
 
+/* Every connection of the exchange is replaced. */
 static void reconnect(struct ctl_client *cl, const char *exchange)
 {
-	struct conn *c = find_conn(exchange);
-	if (!c) {
+	int found = 0, done = 0;
+	for (int i = 0; i < ctl.nconns; i++)
+		if (!strcmp(ctl.conns[i].x->name, exchange)) {
+			found++;
+			done += !conn_event(&ctl.conns[i], CONN_EV_RECONNECT);
+		}
+	if (!found)
 		reply(cl, "error unknown exchange\n");
-		return;
-	}
-	if (conn_event(c, CONN_EV_RECONNECT))
+	else if (!done)
 		reply(cl, "error not active (a follower, or stopping)\n");
 	else
 		reply(cl, "ok\n");
+}
+
+/* Instrument metadata fetched again now, on every connection of the exchange. */
+static void meta(struct ctl_client *cl, const char *exchange)
+{
+	static const char *const replies[] = {
+		[CONN_META_STARTED] = "ok metadata requested\n",
+		[CONN_META_UNDERWAY] = "ok metadata on its way\n",
+		[CONN_META_NONE] = "error the exchange has no instrument metadata\n",
+		[CONN_META_NOT_OPEN] = "error not connected\n",
+	};
+	enum conn_meta best = CONN_META_NOT_OPEN + 1;
+	for (int i = 0; i < ctl.nconns; i++)
+		if (!strcmp(ctl.conns[i].x->name, exchange)) {
+			enum conn_meta r = conn_meta_refresh(&ctl.conns[i]);
+			if (r < best)
+				best = r;
+		}
+	reply(cl, best <= CONN_META_NOT_OPEN ? replies[best] : "error unknown exchange\n");
 }
 
 static void command(struct ctl_client *cl, char *line)
@@ -154,8 +208,10 @@ static void command(struct ctl_client *cl, char *line)
 		resync(cl, argv[1], argv[2]);
 	else if (!strcmp(argv[0], "reconnect") && argc == 2)
 		reconnect(cl, argv[1]);
+	else if (!strcmp(argv[0], "meta") && argc == 2)
+		meta(cl, argv[1]);
 	else
-		reply(cl, "error commands: status | resync EXCHANGE SYMBOL | reconnect EXCHANGE\n");
+		reply(cl, "error commands: status | resync EXCHANGE SYMBOL | reconnect EXCHANGE | meta EXCHANGE\n");
 }
 
 static void accept_client(void)

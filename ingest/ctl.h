@@ -1,5 +1,5 @@
 /* ctl.h: ingest's control socket, RUN_DIR/ingest.sock — one command a line (status, resync
- * EXCHANGE SYMBOL, reconnect EXCHANGE), each answered with one line. */
+ * EXCHANGE SYMBOL, reconnect EXCHANGE, meta EXCHANGE), each answered with one line. */
 #ifndef INGEST_CTL_H
 #define INGEST_CTL_H
 

@@ -1,9 +1,10 @@
 /* ingest: connects to exchanges' WebSocket feeds and writes envelope lines on stdout.
  *
  * Its rooms: conn.c is one exchange connection (its state machine, what it receives and
- * sends), rest.c the REST client (order book snapshots), ctl.c the control socket, out.c the
- * bounded output queue; this file holds the options, the metrics, roles and signals, and the
- * loop. */
+ * sends, the instrument metadata it fetches), rest.c the REST client (order book snapshots,
+ * metadata), ctl.c the control socket, out.c the bounded output queue; this file holds the
+ * options, the connections (one per exchange, or per channel group where an exchange routes
+ * groups apart), the metrics, roles and signals, and the loop. */
 #include "conn.h"
 #include "ctl.h"
 #include "out.h"
@@ -35,6 +36,9 @@
 
 #define VERSION "0.1.0"
 #define MAX_EXCHANGES 16
+/* Connections: one per exchange, or one per channel group where the exchange routes groups
+ * apart (xch_proto.split). */
+#define MAX_CONNS (MAX_EXCHANGES * XCH_MAX_GROUPS)
 #define TICK_US (250 * LWS_US_PER_MS)
 #define METRICS_EVERY_US LWS_US_PER_SEC
 /* lws's own handshake timeouts are only a backstop behind ours, which can say why. */
@@ -53,6 +57,7 @@ struct opts {
 	size_t out_buffer;
 	int idle_timeout_ms;
 	int keepalive_ms;
+	int meta_every_s;
 	int check;
 };
 
@@ -60,7 +65,7 @@ struct ingest {
 	struct opts o;
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
-	struct conn conns[MAX_EXCHANGES];
+	struct conn conns[MAX_CONNS];
 	int nconns;
 	enum role role;
 	int stopping;            /* 1: connections told to stop; 2: the loop ends */
@@ -162,14 +167,34 @@ static int setup_metrics(void)
 	return g.m_active && g.m_rss ? 0 : -1;
 }
 
+/* An exchange's connection gauges, over its connections (one, or one per channel group
+ * it routes apart): connected while every one is open, and the age of the stalest frame. */
+static void exchange_gauges(int64_t now)
+{
+	for (int i = 0; i < g.nconns; i++) {
+		struct conn *c = &g.conns[i];
+		int first = 1, open = 1;
+		double age = -1;
+		for (int j = 0; j < g.nconns; j++) {
+			const struct conn *o = &g.conns[j];
+			if (o->x != c->x)
+				continue;
+			first &= j >= i;
+			open &= o->state == CONN_OPEN;
+			if (o->last_rx && (double)(now - o->last_rx) / 1e6 > age)
+				age = (double)(now - o->last_rx) / 1e6;
+		}
+		if (first) {
+			c->m_connected->v = open;
+			c->m_age->v = age;
+		}
+	}
+}
+
 static void write_metrics(void)
 {
 	char err[256];
-	int64_t now = clk_mono_us();
-	for (int i = 0; i < g.nconns; i++) {
-		struct conn *c = &g.conns[i];
-		c->m_age->v = c->last_rx ? (double)(now - c->last_rx) / 1e6 : -1;
-	}
+	exchange_gauges(clk_mono_us());
 	g.m_rss->v = met_rss_bytes();
 	if (g.o.run_dir && met_write_file(g.reg, g.o.run_dir, "ingest", err, sizeof err))
 		log_warn("cannot write metrics", " error=\"%s\"", err);
@@ -205,10 +230,13 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: ingest -x EXCHANGE[:SYMBOL,...] [-x ...] [OPTIONS] > envelope.ndjson\n"
 		"Connects to exchanges' public WebSocket feeds and writes one envelope line per frame.\n\n"
-		"  -x, --exchange EX[:SYMS]  an exchange and its BASE-QUOTE symbols (default symbols\n"
-		"                            when none are given); repeat for more exchanges\n"
-		"  -c, --channels LIST       trade,ticker,book (default all three); book:full keeps the\n"
-		"                            whole book from deltas and a REST snapshot (Binance)\n"
+		"  -x, --exchange EX[:SYMS]  an exchange and its symbols (default symbols when none\n"
+		"                            are given): spot BASE-QUOTE, perpetuals BASE-QUOTE-PERP,\n"
+		"                            dated futures BASE-QUOTE-YYYYMMDD; repeat for more\n"
+		"  -c, --channels LIST       trade,ticker,book,derivative,liquidation (default all;\n"
+		"                            spot exchanges have no derivative or liquidation);\n"
+		"                            book:full keeps the whole book from deltas and a REST\n"
+		"                            snapshot (Binance, Binance USD-M futures)\n"
 		"  -u, --url EX=URL          connect EX to URL instead of its public endpoint\n"
 		"      --ca FILE             trust the CA certificates in FILE for wss://\n"
 		"  -r, --run-dir DIR         role, pid, metrics and ingest.sock live in DIR\n"
@@ -218,6 +246,9 @@ static void usage(FILE *f)
 		"      --idle-timeout MS     reconnect after MS without a complete message, or when one\n"
 		"                            takes longer (default per exchange)\n"
 		"      --keepalive MS        send the exchange's keep-alive every MS (default per exchange)\n"
+		"      --meta-interval S     fetch instrument metadata (contract sizes, names) again\n"
+		"                            every S seconds while connected (default 600); it is\n"
+		"                            always fetched when a connection opens\n"
 		"  -n, --check               validate the options and exit\n"
 		"  -h, --help                this text\n"
 		"  -V, --version             the version\n\n"
@@ -225,7 +256,8 @@ static void usage(FILE *f)
 	for (const struct xch *const *x = xch_all; *x; x++)
 		fprintf(f, " %s", (*x)->name);
 	fprintf(f, "\nSignals: USR1 leader (connect), USR2 follower (disconnect), HUP reconnect,\n"
-		   "TERM/INT stop. Control socket commands: status, resync EX SYMBOL, reconnect EX.\n"
+		   "TERM/INT stop. Control socket commands: status, resync EX SYMBOL, reconnect EX,\n"
+		   "meta EX (fetch instrument metadata again now).\n"
 		   EXITCODE_HELP);
 }
 
@@ -239,7 +271,8 @@ static int add_symbols(struct conn *c, const char *list)
 			return -1;
 		}
 		if (sym_split_sep(tok, strlen(tok), '-', 0, c->sub.sym[c->sub.nsym]) < 0) {
-			fprintf(stderr, "ingest: --exchange: \"%s\": symbols are BASE-QUOTE, such as BTC-USDT\n", tok);
+			fprintf(stderr, "ingest: --exchange: \"%s\": symbols are BASE-QUOTE (BTC-USDT), "
+				"BASE-QUOTE-PERP (BTC-USDT-PERP) or BASE-QUOTE-YYYYMMDD\n", tok);
 			return -1;
 		}
 		c->sub.nsym++;
@@ -279,18 +312,51 @@ static int url_names(const char *const u[2], const struct xch *x)
 	return strlen(x->name) == (size_t)(u[1] - 1 - u[0]) && !strncmp(u[0], x->name, strlen(x->name));
 }
 
+/* Where its exchange routes channel groups apart (proto.split), connection AT becomes one
+ * per group holding a chosen channel, each subscribing to that group's channels only; the
+ * copies follow it in the table. Returns how many connections it became, or -1 when the
+ * table is full. */
+static int split_groups(int at)
+{
+	const struct xch_proto *p = &g.conns[at].x->proto;
+	int groups[XCH_MAX_GROUPS], n = 0;
+	for (int k = 0; k < XCH_MAX_GROUPS; k++)
+		if (p->split[k] & g.conns[at].sub.channels)
+			groups[n++] = p->split[k] & g.conns[at].sub.channels;
+	if (n < 2) {
+		if (n == 1)
+			g.conns[at].sub.channels = groups[0];
+		return 1;
+	}
+	if (g.nconns + n - 1 > MAX_CONNS) {
+		fprintf(stderr, "ingest: --exchange: %d connections at most\n", MAX_CONNS);
+		return -1;
+	}
+	memmove(&g.conns[at + n], &g.conns[at + 1], (size_t)(g.nconns - at - 1) * sizeof g.conns[0]);
+	for (int k = 1; k < n; k++)
+		g.conns[at + k] = g.conns[at];
+	for (int k = 0; k < n; k++)
+		g.conns[at + k].sub.channels = groups[k];
+	g.nconns += n - 1;
+	return n;
+}
+
 /* Each connection's URL, from its endpoint (--url, or the exchange's own) and what it
  * subscribes to; every --url must name an exchange given with -x. */
 static int resolve_urls(const char *const urls[][2], int nurls)
 {
 	char err[256];
+	for (int i = 0; i < g.nconns; i++)
+		g.conns[i].sub.channels = g.o.channels;
+	for (int i = 0, n; i < g.nconns; i += n)
+		if ((n = split_groups(i)) < 0)
+			return -1;
 	for (int i = 0; i < g.nconns; i++) {
 		struct conn *cn = &g.conns[i];
 		const char *base = cn->x->default_url;
 		for (int u = 0; u < nurls; u++)
 			if (url_names(urls[u], cn->x))
 				base = urls[u][1];
-		cn->sub.channels = g.o.channels;
 		snprintf(cn->base, sizeof cn->base, "%s", base);
 		if (cn->x->proto.url(&cn->sub, base, cn->url, sizeof cn->url, err, sizeof err)) {
 			fprintf(stderr, "ingest: %s: %s\n", cn->x->name, err);
@@ -325,6 +391,7 @@ static int parse_opts(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "keepalive", required_argument, NULL, 'K' },
 		{ "max-frame", required_argument, NULL, 'M' },
+		{ "meta-interval", required_argument, NULL, 'E' },
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "url", required_argument, NULL, 'u' },
 		{ "version", no_argument, NULL, 'V' },
@@ -339,6 +406,7 @@ static int parse_opts(int argc, char **argv)
 	o->channels = XCH_ALL_CHANNELS;
 	o->max_frame = 1 << 20;
 	o->out_buffer = 4 << 20;
+	o->meta_every_s = 600;
 	while ((c = getopt_long(argc, argv, "b:c:hnr:u:Vx:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'A':
@@ -351,7 +419,8 @@ static int parse_opts(int argc, char **argv)
 			break;
 		case 'c':
 			if ((o->channels = xch_parse_channels(optarg)) < 0) {
-				fprintf(stderr, "ingest: --channels: \"%s\" is not a list of trade, ticker, book\n", optarg);
+				fprintf(stderr, "ingest: --channels: \"%s\" is not a list of trade, ticker, book, "
+					"book:full, derivative, liquidation\n", optarg);
 				return -1;
 			}
 			break;
@@ -372,6 +441,11 @@ static int parse_opts(int argc, char **argv)
 			if (opt_long(optarg, 1024, 64L << 20, &v, err, sizeof err))
 				goto bad;
 			o->max_frame = (size_t)v;
+			break;
+		case 'E':
+			if (opt_long(optarg, 1, 86400, &v, err, sizeof err))
+				goto bad;
+			o->meta_every_s = (int)v;
 			break;
 		case 'n':
 			o->check = 1;
@@ -553,6 +627,7 @@ static int setup_loop(void)
 		.max_frame = g.o.max_frame,
 		.idle_timeout_ms = g.o.idle_timeout_ms,
 		.keepalive_ms = g.o.keepalive_ms,
+		.meta_every_ms = g.o.meta_every_s * 1000,
 	};
 	conn_setup(g.ctx, g.vh, &lim);
 	rest_setup(g.ctx, g.vh);
@@ -576,7 +651,7 @@ static void start(void)
 {
 	g.role = g.o.run_dir ? rundir_role(g.o.run_dir) : ROLE_LEADER;
 	g.m_active->v = role_ingests(g.role);
-	log_info("started", " role=%s exchanges=%d", role_name(g.role), g.nconns);
+	log_info("started", " role=%s connections=%d", role_name(g.role), g.nconns);
 	if (role_ingests(g.role))
 		for (int i = 0; i < g.nconns; i++)
 			conn_event(&g.conns[i], CONN_EV_START);

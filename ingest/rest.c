@@ -1,4 +1,4 @@
-/* rest.c: HTTP GETs whose JSON bodies travel as envelope lines, like frames. */
+/* rest.c: HTTP requests whose JSON answers travel as envelope lines, like frames. */
 #include "rest.h"
 
 #include "clock.h"
@@ -12,6 +12,8 @@
 
 /* Room for the envelope around a body: its head, the wrapper and the tag's quotes. */
 #define REST_LINE_ROOM 4096
+/* How much of an error answer's body a failure's detail quotes. */
+#define ERR_BODY_QUOTE 160
 
 struct rest_req {
 	int in_use;
@@ -21,6 +23,13 @@ struct rest_req {
 	char sym[SYM_MAX];
 	char tag[128];
 	char url[1024];
+	char post[REST_MAX_POST]; /* the body to send; empty: a GET */
+	size_t postlen;
+	int posted;
+	void (*learn)(void *owner, const char *tag, const char *body, size_t len);
+	void (*done)(void *owner);
+	void *owner;
+	unsigned gen;
 	/* The connection lws holds for this request: set by lws when it creates it (pwsi),
 	 * cleared when lws destroys it, so that a late callback of an old one is told apart. */
 	struct lws *wsi;
@@ -52,22 +61,38 @@ void rest_teardown(void)
 	js_free(&doc);
 }
 
+/* What a request is for, in a detail: its symbol, else its URL's path and query. */
+static const char *subject(const struct rest_req *r)
+{
+	if (r->sym[0])
+		return r->sym;
+	const char *p = strstr(r->url, "://");
+	p = p ? strchr(p + 3, '/') : NULL;
+	return p ? p : r->url;
+}
+
 /* The request's end: ERR (NULL when it succeeded) is logged, counted and written as the
- * exchange's error event; the slot is free again. */
+ * exchange's error event; the slot is free again, and then whoever waits is told (it may
+ * start its next request in this very slot). */
 static void done(struct rest_req *r, const char *err)
 {
+	void (*tell)(void *) = r->done;
+	void *owner = r->owner;
 	if (err) {
-		char msg[64], detail[256];
+		char msg[64], detail[1400], q[1200];
 		if (r->failed)
 			r->failed->v++;
 		snprintf(msg, sizeof msg, "%s request failed", r->what);
-		log_warn(msg, " exchange=%s symbol=%s url=%s error=\"%s\"", r->src->exchange, r->sym,
-			 r->url, err);
-		snprintf(detail, sizeof detail, "%s for %s failed: %s", r->what, r->sym, err);
+		log_warn(msg, " exchange=%s symbol=%s url=%s error=%s", r->src->exchange,
+			 r->sym[0] ? r->sym : "-", r->url, log_quote(q, sizeof q, err, strlen(err)));
+		snprintf(detail, sizeof detail, "%s %s%s failed: %s", r->what, r->sym[0] ? "for " : "",
+			 subject(r), err);
 		out_event(r->src, "error", detail);
 	}
 	free(r->body);
 	memset(r, 0, sizeof *r);
+	if (tell)
+		tell(owner);
 }
 
 /* Why a request ended without its body, when lws says WHY: a timeout of ours wins. */
@@ -81,12 +106,32 @@ static void ended(struct rest_req *r, const char *why)
 	done(r, why);
 }
 
+/* "HTTP 400", and the start of the body the server gave with it (an exchange says there
+ * why: Gate's {"label":"CONTRACT_NOT_FOUND",...}), control characters made spaces and
+ * anything not ASCII '?', so that a cut never leaves half a character in the event. */
+static void http_error(const struct rest_req *r, char *why, size_t n)
+{
+	int k = snprintf(why, n, "HTTP %d", r->status);
+	size_t q = r->len < ERR_BODY_QUOTE ? r->len : ERR_BODY_QUOTE;
+	if (!q || k < 0 || (size_t)k + q + 8 >= n)
+		return;
+	why[k++] = ':';
+	why[k++] = ' ';
+	for (size_t i = 0; i < q; i++)
+		why[k++] = (unsigned char)r->body[i] < 0x20 ? ' ' : (unsigned char)r->body[i] > 0x7e ? '?' : r->body[i];
+	if (q < r->len) {
+		memcpy(why + k, "...", 3);
+		k += 3;
+	}
+	why[k] = 0;
+}
+
 /* The body becomes an envelope line like a frame: {"stream":TAG,"data":BODY}. */
 static void deliver(struct rest_req *r)
 {
 	if (r->status != 200) {
-		char why[64];
-		snprintf(why, sizeof why, "HTTP %d", r->status);
+		char why[ERR_BODY_QUOTE + 64];
+		http_error(r, why, sizeof why);
 		done(r, why);
 		return;
 	}
@@ -102,6 +147,10 @@ static void deliver(struct rest_req *r)
 		done(r, "out of memory");
 		return;
 	}
+	/* Whoever waits learns from the answer before its line goes out: the names it teaches
+	 * are used for the subscription that follows. */
+	if (r->learn)
+		r->learn(r->owner, r->tag, r->body, r->len);
 	int k = snprintf(frame, r->len + tl + 32, "{\"stream\":\"%s\",\"data\":", r->tag);
 	memcpy(frame + k, r->body, r->len);
 	frame[(size_t)k + r->len] = '}';
@@ -109,7 +158,8 @@ static void deliver(struct rest_req *r)
 		r->ok->v++;
 	char msg[64];
 	snprintf(msg, sizeof msg, "%s received", r->what);
-	log_info(msg, " exchange=%s symbol=%s bytes=%zu", r->src->exchange, r->sym, r->len);
+	log_info(msg, " exchange=%s symbol=%s bytes=%zu", r->src->exchange, r->sym[0] ? r->sym : "-",
+		 r->len);
 	out_frame(r->src, frame, (size_t)k + r->len + 1, clk_now_us());
 	free(frame);
 	done(r, NULL);
@@ -132,15 +182,70 @@ static int append(struct rest_req *r, const void *in, size_t len)
 	return 0;
 }
 
+/* A POST's headers: its body is JSON of a known length, sent when the socket is writable. */
+static int post_headers(struct rest_req *r, struct lws *wsi, void *in, size_t len)
+{
+	unsigned char **p = in, *end = *p + len;
+	if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+					 (const unsigned char *)"application/json", 16, p, end) ||
+	    lws_add_http_header_content_length(wsi, r->postlen, p, end))
+		return -1;
+	lws_client_http_body_pending(wsi, 1);
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int post_body(struct rest_req *r, struct lws *wsi)
+{
+	unsigned char buf[LWS_PRE + REST_MAX_POST];
+	if (r->posted)
+		return 0;
+	memcpy(buf + LWS_PRE, r->post, r->postlen);
+	r->posted = 1;
+	lws_client_http_body_pending(wsi, 0);
+	return lws_write(wsi, buf + LWS_PRE, r->postlen, LWS_WRITE_HTTP_FINAL) < (int)r->postlen ? -1 : 0;
+}
+
+/* WSI is request R's connection, and its end is not reported yet. */
+static int live_on(const struct rest_req *r, const struct lws *wsi)
+{
+	return r && r->in_use && (!r->wsi || r->wsi == wsi);
+}
+
 int rest_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		      size_t len)
 {
 	struct rest_req *r = user;
-	/* WSI is this request's connection, and its end is not reported yet. */
-	int live = r && r->in_use && (!r->wsi || r->wsi == wsi);
+	int live;
 	char why[160];
 
+	/* USER is the request's only for a request's own events: during an https handshake
+	 * lws calls with the certificate store in its place (certificate verification). */
 	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
+	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+	case LWS_CALLBACK_WSI_DESTROY:
+		live = live_on(r, wsi);
+		break;
+	default:
+		return 0;
+	}
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		if (live && r->postlen)
+			return post_headers(r, wsi, in, len);
+		break;
+	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
+		if (live && r->postlen)
+			return post_body(r, wsi);
+		break;
 	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
 		if (live)
 			r->status = (int)lws_http_client_http_response(wsi);
@@ -183,36 +288,57 @@ int rest_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	return 0;
 }
 
-int rest_fetch(const struct rest_get *g)
+/* The same request on its way: same source, URL and body. */
+static int same(const struct rest_req *q, const struct rest_get *g, const char *post)
 {
+	return q->in_use && q->src == g->src && !strcmp(q->url, g->url) && !strcmp(q->post, post);
+}
+
+enum rest_start rest_fetch(const struct rest_get *g)
+{
+	const char *post = g->post ? g->post : "";
 	struct rest_req *r = NULL;
 	for (int i = 0; i < REST_MAX; i++) {
 		struct rest_req *q = &reqs[i];
-		if (q->in_use && q->src == g->src && !strcmp(q->url, g->url))
-			return 0;
+		if (same(q, g, post)) {
+			/* One answer serves both; the newer caller is the one that still waits. */
+			q->learn = g->learn;
+			q->done = g->done;
+			q->owner = g->owner;
+			q->gen = g->gen;
+			return REST_JOINED;
+		}
 		if (!q->in_use && !r)
 			r = q;
 	}
-	if (!r || strlen(g->url) >= sizeof r->url || strlen(g->tag) >= sizeof r->tag ||
-	    strlen(g->symbol) >= sizeof r->sym)
-		return -1;
+	if (!r)
+		return REST_BUSY;
+	if (strlen(g->url) >= sizeof r->url || strlen(g->tag) >= sizeof r->tag ||
+	    (g->symbol && strlen(g->symbol) >= sizeof r->sym) || strlen(post) >= sizeof r->post)
+		return REST_REFUSED;
 
 	char buf[sizeof r->url], path[sizeof r->url + 1];
 	const char *prot, *addr, *p;
 	int port;
 	snprintf(buf, sizeof buf, "%s", g->url);
 	if (lws_parse_uri(buf, &prot, &addr, &port, &p))
-		return -1;
+		return REST_REFUSED;
 	snprintf(path, sizeof path, "/%s", p);
 
 	memset(r, 0, sizeof *r);
 	r->src = g->src;
 	r->ok = g->ok;
 	r->failed = g->failed;
+	r->learn = g->learn;
+	r->done = g->done;
+	r->owner = g->owner;
+	r->gen = g->gen;
 	snprintf(r->what, sizeof r->what, "%s", g->what);
-	snprintf(r->sym, sizeof r->sym, "%s", g->symbol);
+	snprintf(r->sym, sizeof r->sym, "%s", g->symbol ? g->symbol : "");
 	snprintf(r->tag, sizeof r->tag, "%s", g->tag);
 	snprintf(r->url, sizeof r->url, "%s", g->url);
+	r->postlen = strlen(post);
+	memcpy(r->post, post, r->postlen + 1);
 
 	struct lws_client_connect_info i;
 	memset(&i, 0, sizeof i);
@@ -222,23 +348,45 @@ int rest_fetch(const struct rest_get *g)
 	i.port = port;
 	i.path = path;
 	i.host = addr;
-	i.method = "GET";
+	i.method = r->postlen ? "POST" : "GET";
 	i.local_protocol_name = "rest";
 	i.userdata = r;
 	i.pwsi = &r->wsi;
-	if (!strcmp(prot, "https"))
+	if (!strcmp(prot, "https")) {
 		i.ssl_connection = LCCSCF_USE_SSL;
+		/* A POST's body is written by hand, as HTTP/1.1 frames it. */
+		if (r->postlen)
+			i.alpn = "http/1.1";
+	}
 	r->in_use = 1;
 	r->deadline = clk_mono_us() + (int64_t)REST_TIMEOUT_MS * 1000;
 	char msg[64];
-	snprintf(msg, sizeof msg, "fetching a %s", r->what);
-	log_info(msg, " exchange=%s symbol=%s url=%s", r->src->exchange, r->sym, r->url);
+	/* "fetching a snapshot", "fetching metadata" */
+	snprintf(msg, sizeof msg, "fetching %s%s", strcmp(r->what, "metadata") ? "a " : "", r->what);
+	log_info(msg, " exchange=%s symbol=%s url=%s method=%s", r->src->exchange,
+		 r->sym[0] ? r->sym : "-", r->url, i.method);
 	if (!lws_client_connect_via_info(&i)) {
 		/* Refused at once; lws may have reported it already, from inside the call. */
 		memset(r, 0, sizeof *r);
-		return -1;
+		return REST_REFUSED;
 	}
-	return 0;
+	return REST_STARTED;
+}
+
+int rest_pending(const void *owner, unsigned gen)
+{
+	int n = 0;
+	for (int i = 0; i < REST_MAX; i++)
+		n += reqs[i].in_use && reqs[i].owner == owner && reqs[i].gen == gen;
+	return n;
+}
+
+int rest_free_slots(void)
+{
+	int n = 0;
+	for (int i = 0; i < REST_MAX; i++)
+		n += !reqs[i].in_use;
+	return n;
 }
 
 void rest_tick(int64_t now)

@@ -494,3 +494,16 @@ ctl() { printf '%s\n' "$*" | timeout 5 nc -U -q 1 "$TMP/run/ingest.sock"; }
 	[ "$(count "$TMP/ingest.out" 'depthSnapshot')" -eq 0 ]
 	[ "$(count "$TMP/ingest.out" '"event":"connected"')" -eq 1 ]
 }
+
+@test "control socket: a resync asked for once the last one's messages are out is not lost" {
+	start_fakex fx okx --recording "$FIXTURES/recordings/okx.ndjson" --rate 5 --loop
+	start ingest "$BIN/ingest" -x okx:BTC-USDT -c book --run-dir "$TMP/run" --url "okx=ws://127.0.0.1:$FX_PORT/ws/v5/public"
+	wait_until 10 at_least 1 "$TMP/fx.events" '"event":"subscribe"'
+	[ "$(ctl resync okx BTC-USDT)" = "ok resync queued" ]
+	# Its unsubscribe and subscribe went out; the symbol's turn is not over until the pause
+	# after them. A new gap now needs messages of its own.
+	wait_until 5 at_least 2 "$TMP/fx.events" '"event":"subscribe"'
+	[ "$(ctl resync okx BTC-USDT)" = "ok resync queued" ]
+	wait_until 5 at_least 3 "$TMP/fx.events" '"event":"subscribe"'
+	[ "$(count "$TMP/fx.events" '"event":"unsubscribe"')" -eq 2 ]
+}

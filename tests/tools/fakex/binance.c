@@ -1,24 +1,19 @@
-/* binance.c: Binance spot's dialect: streams named in the URL or subscribed by request,
- * combined (/stream) or raw (/ws) frames, server WS pings, and the REST order book
- * snapshot. */
+/* binance.c: Binance's dialect, spot and (with binance-futures.c's rules) USDⓈ-M futures:
+ * streams named in the URL or subscribed by request, combined (/stream) or raw (/ws)
+ * frames, server WS pings, and the REST order book snapshot. */
 
-#include "fakex.h"
+#include "binance.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_STREAMS	1024	/* Binance's per-connection limit */
+#define R ((const struct binance_rules *)dl->rules)
 
-/* <symbol>@<channel>[@100ms], symbol lower case. */
+/* <symbol>@<channel>[@<speed>], symbol lower case; or an all-market stream. */
 static int
 stream_ok(const char *s, size_t n)
 {
-	static const char *const plain[] = {
-		"trade", "aggTrade", "ticker", "miniTicker", "bookTicker",
-		"avgPrice", "ticker_1h", "ticker_4h", "ticker_1d", NULL
-	};
-	static const char *const depth[] = { "depth", "depth5", "depth10", "depth20", NULL };
 	static const char *const kline[] = {
 		"1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h",
 		"8h", "12h", "1d", "3d", "1w", "1M", NULL
@@ -28,21 +23,28 @@ stream_ok(const char *s, size_t n)
 
 	if (!n || n > 64)
 		return 0;
+	for (i = 0; R->all && R->all[i]; i++)
+		if (span_is(s, n, R->all[i]))
+			return 1;
 	if (!(at = memchr(s, '@', n)) || at == s)
 		return 0;
 	for (ch = s; ch < at; ch++)
-		if (!((*ch >= 'a' && *ch <= 'z') || (*ch >= '0' && *ch <= '9')))
+		if (!((*ch >= 'a' && *ch <= 'z') || (*ch >= '0' && *ch <= '9') ||
+		      (*ch == '_' && R->underscore)))
 			return 0;
 	ch = at + 1;
 	sfx = memchr(ch, '@', (size_t)(end - ch));
 	chn = (size_t)((sfx ? sfx : end) - ch);
-	for (i = 0; depth[i]; i++)
-		if (span_is(ch, chn, depth[i]))
-			return !sfx || span_is(sfx, (size_t)(end - sfx), "@100ms");
+	for (i = 0; R->depth[i]; i++)
+		if (span_is(ch, chn, R->depth[i]))
+			return !sfx || in_list_span(sfx, (size_t)(end - sfx), R->speeds);
+	for (i = 0; R->per_second && R->per_second[i]; i++)
+		if (span_is(ch, chn, R->per_second[i]))
+			return !sfx || span_is(sfx, (size_t)(end - sfx), "@1s");
 	if (sfx)
 		return 0;
-	for (i = 0; plain[i]; i++)
-		if (span_is(ch, chn, plain[i]))
+	for (i = 0; R->plain[i]; i++)
+		if (span_is(ch, chn, R->plain[i]))
 			return 1;
 	if (chn > 6 && !memcmp(ch, "kline_", 6))
 		for (i = 0; kline[i]; i++)
@@ -72,8 +74,8 @@ stream_list(const char *list, struct keyset *ks, char *why, size_t wl)
 		memcpy(name, p, n);	/* stream_ok took at most 64 bytes */
 		name[n] = '\0';
 		if (ks_find(ks, name) < 0) {
-			if (ks->n >= MAX_STREAMS) {
-				snprintf(why, wl, "too many streams (max %d)", MAX_STREAMS);
+			if (ks->n >= R->max_streams) {
+				snprintf(why, wl, "too many streams (max %d)", R->max_streams);
 				return 400;
 			}
 			if (ks_push(ks, name, WANT_ALL)) {
@@ -87,7 +89,8 @@ stream_list(const char *list, struct keyset *ks, char *why, size_t wl)
 	}
 }
 
-/* /stream?streams=a/b (combined frames), /ws (raw, subscribe later), /ws/a/b (raw). */
+/* /stream?streams=a/b (combined frames), /ws (raw, subscribe later), /ws/a/b (raw); with
+ * routes (futures), each under /public or /market as well. */
 static int
 binance_target_list(const char *path, struct keyset *ks, int *combined, char *why, size_t wl)
 {
@@ -96,6 +99,10 @@ binance_target_list(const char *path, struct keyset *ks, int *combined, char *wh
 	char *list;
 	int r;
 
+	if (R->routed && (span_starts(path, pn, "/public/") || span_starts(path, pn, "/market/"))) {
+		path += 7;
+		pn -= 7;
+	}
 	*combined = span_is(path, pn, "/stream");
 	if (*combined) {
 		for (a = q; a; a = strchr(a, '&')) {
@@ -123,7 +130,7 @@ binance_target_list(const char *path, struct keyset *ks, int *combined, char *wh
 	return 404;
 }
 
-static int
+int
 binance_target(const char *path, struct conn *c, char *why, size_t wl)
 {
 	struct keyset ks = { 0 };
@@ -140,7 +147,7 @@ binance_target(const char *path, struct conn *c, char *why, size_t wl)
 
 /* {"stream":"btcusdt@trade","data":{...}}: routed by stream; a raw connection gets
  * data. */
-static int
+int
 binance_frame(struct rline *l, const struct js_doc *d, int f)
 {
 	const char *s;
@@ -154,14 +161,30 @@ binance_frame(struct rline *l, const struct js_doc *d, int f)
 	return key;
 }
 
-/* "!serverShutdown" goes to every subscribed connection. */
-static void
+/* Futures' routes: book streams travel on /public (and on a path with no route), every
+ * other stream on /market. */
+static int
+route_public(const char *stream)
+{
+	const char *at = strchr(stream, '@');
+
+	return at && (!strncmp(at, "@depth", 6) || !strncmp(at, "@bookTicker", 11));
+}
+
+/* "!serverShutdown" goes to every subscribed connection.  With routes, a stream subscribed
+ * on the other route's connection is accepted and never sent, as Binance does. */
+void
 binance_want(struct conn *c)
 {
-	int id = key_lookup("!serverShutdown", 15);
+	int id = key_lookup("!serverShutdown", 15), i, k;
+	int market = c->path && !strncmp(c->path, "/market/", 8);
 
 	if (c->has_sub && id >= 0)
 		c->want[id] = WANT_ALL;
+	for (i = 0; R->routed && i < c->subs.n; i++)
+		if (route_public(c->subs.k[i]) == market &&
+		    (k = key_lookup(c->subs.k[i], strlen(c->subs.k[i]))) >= 0)
+			c->want[k] = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -306,7 +329,7 @@ do_subscribe(struct request *q, int sub)
 
 	if (added < 0)
 		return -1;
-	if (sub && c->subs.n + added > MAX_STREAMS) {
+	if (sub && c->subs.n + added > R->max_streams) {
 		reply_error(c, 2, "Invalid request: too many streams", q->id, q->idlen);
 		return -1;
 	}
@@ -418,7 +441,7 @@ binance_dispatch(struct request *q)
 	conn_sb(q->c, &q->out, MK_OTHER);
 }
 
-static void
+void
 binance_request(struct conn *c, const char *text, size_t len)
 {
 	struct req r;
@@ -458,59 +481,50 @@ depth_snapshot(const char *sym)
 	return best ? best : first;
 }
 
-static int
-http_body(struct lws *wsi, const char *s, size_t n)
-{
-	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start;
-	unsigned char *end = hdr + sizeof hdr, *body;
-	int w;
-
-	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json", n, &p, end) ||
-	    lws_finalize_write_http_header(wsi, start, &p, end))
-		return -1;
-	if (!(body = malloc(LWS_PRE + n)))
-		return -1;
-	memcpy(body + LWS_PRE, s, n);
-	w = lws_write(wsi, body + LWS_PRE, n, LWS_WRITE_HTTP_FINAL);
-	free(body);
-	if (w < (int)n)
-		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
-/* GET /api/v3/depth?symbol=BTCUSDT: the recorded snapshot (depth_snapshot); 400 for a
+/* GET <rest_path>?symbol=BTCUSDT: the recorded snapshot (depth_snapshot); 400 for a
  * symbol the recording has none of. */
-static int
-binance_http(struct lws *wsi, const char *uri)
+int
+binance_http(struct lws *wsi, const char *uri, const char *body, size_t len)
 {
-	char sym[64] = "", arg[128], *p;
+	char sym[64], *p;
 	const struct rline *best;
 	struct sbuf b = { 0 };
-	int i;
 
-	if (strcmp(uri, "/api/v3/depth"))
+	if (body || strcmp(uri, R->rest_path))
 		return 1;
-	for (i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
-	     i++)
-		if (!strncmp(arg, "symbol=", 7))
-			snprintf(sym, sizeof sym, "%.60s", arg + 7);
+	http_arg(wsi, "symbol", sym, sizeof sym);
 	for (p = sym; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	if (!(best = depth_snapshot(sym))) {
 		fxlog(LV_INFO, "REST depth: no snapshot", "symbol=%s", sym);
-		if (lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, NULL))
-			return -1;
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
+		return http_reply(wsi, HTTP_STATUS_BAD_REQUEST,
+				  "{\"code\":-1121,\"msg\":\"Invalid symbol.\"}", 39);
 	}
-	sb_addf(&b, "{\"event\":\"rest\",\"path\":\"/api/v3/depth\",\"symbol\":\"%s\"}", sym);
+	g.st.rest_requests++;
+	sb_addf(&b, "{\"event\":\"rest\",\"path\":\"%s\",\"symbol\":\"%s\"}", R->rest_path, sym);
 	event_emit(&b);
 	sb_free(&b);
-	return http_body(wsi, best->inner, best->inner_len);
+	return http_reply(wsi, HTTP_STATUS_OK, best->inner, best->inner_len);
 }
 
-static const char *const retime_keys[] = { "\"E\":", "\"T\":", NULL };
-static const char *const reid_keys[] = { "\"t\":", "\"a\":", NULL };
+const char *const binance_retime_keys[] = { "\"E\":", "\"T\":", NULL };
+const char *const binance_reid_keys[] = { "\"t\":", "\"a\":", NULL };
+
+static const char *const spot_plain[] = {
+	"trade", "aggTrade", "ticker", "miniTicker", "bookTicker",
+	"avgPrice", "ticker_1h", "ticker_4h", "ticker_1d", NULL
+};
+static const char *const spot_depth[] = { "depth", "depth5", "depth10", "depth20", NULL };
+static const char *const spot_speeds[] = { "@100ms", NULL };
+
+static const struct binance_rules spot = {
+	.max_streams = 1024,
+	.plain = spot_plain,
+	.depth = spot_depth,
+	.speeds = spot_speeds,
+	.rest_path = "/api/v3/depth",
+};
 
 /* Binance says 5 messages a second: we allow twice that. */
 const struct dialect dl_binance = {
@@ -518,11 +532,12 @@ const struct dialect dl_binance = {
 	.ping_ms = 20000,
 	.msg_limit = 10,
 	.pongs_limited = 1,
-	.retime_keys = retime_keys,
-	.reid_keys = reid_keys,
+	.retime_keys = binance_retime_keys,
+	.reid_keys = binance_reid_keys,
 	.target = binance_target,
 	.frame = binance_frame,
 	.request = binance_request,
 	.want = binance_want,
 	.http = binance_http,
+	.rules = &spot,
 };

@@ -1,16 +1,16 @@
-/* bitget.c: Bitget v2 public's dialect: args of instType, channel and instId, one ack
- * per arg, text ping answered with text pong, and an idle rule that counts only those
- * pings. */
+/* bitget.c: Bitget v2 public's dialect, spot and (bitget-futures.c) USDT-margined
+ * futures, told apart by the instType their args name: args of instType, channel and
+ * instId, one ack per arg, text ping answered with text pong, and an idle rule that counts
+ * only those pings. */
 
-#include "fakex.h"
+#include "bitget.h"
 
 #include <string.h>
 
 #define MAX_REQUEST	4096	/* bytes in one request */
 
-struct bitget_conn {
-	int64_t last_ping_us;	/* the client's last text ping */
-};
+#define R ((const struct bitget_rules *)dl->rules)
+
 
 static struct bitget_conn *
 bx(struct conn *c)
@@ -18,7 +18,7 @@ bx(struct conn *c)
 	return c->x;
 }
 
-static void
+void
 bitget_open(struct conn *c)
 {
 	bx(c)->last_ping_us = mono_us();
@@ -26,7 +26,7 @@ bitget_open(struct conn *c)
 
 /* {"action","arg":{"instType","channel","instId"},"data":[...]}: routed by all three;
  * books1/5/15 pushes are whole books, books sends a snapshot and updates. */
-static int
+int
 bitget_frame(struct rline *l, const struct js_doc *d, int f)
 {
 	const char *ch, *sy, *it;
@@ -43,7 +43,7 @@ bitget_frame(struct rline *l, const struct js_doc *d, int f)
 }
 
 /* No text ping, even while data flows. */
-static int64_t
+int64_t
 bitget_idle_since(struct conn *c, int64_t now, const char **why)
 {
 	*why = "no ping";
@@ -107,7 +107,7 @@ read_args(struct conn *c, const struct req *r, int args, struct keyset *ks)
 			bitget_error(c, "30002", "illegal request");
 			return -1;
 		}
-		if (strcmp(ty, "SPOT") || !channel_ok(ch) || !alnum_up(inst, strlen(inst))) {
+		if (strcmp(ty, R->inst_type) || !channel_ok(ch) || !alnum_up(inst, strlen(inst))) {
 			snprintf(msg, sizeof(msg), "instType:%.40s,channel:%.40s,instId:%.40s "
 				 "doesn't exist", ty, ch, inst);
 			bitget_error(c, "30001", msg);
@@ -119,7 +119,7 @@ read_args(struct conn *c, const struct req *r, int args, struct keyset *ks)
 	return 0;
 }
 
-/* {"op":"subscribe"|"unsubscribe","args":[{"instType":"SPOT","channel":C,"instId":I}]} */
+/* {"op":"subscribe"|"unsubscribe","args":[{"instType":T,"channel":C,"instId":I}]} */
 static void
 read_request(struct conn *c, const struct req *r)
 {
@@ -145,7 +145,7 @@ read_request(struct conn *c, const struct req *r)
 	ks_free(&ks);
 }
 
-static void
+void
 bitget_request(struct conn *c, const char *text, size_t len)
 {
 	struct req r;
@@ -167,8 +167,10 @@ bitget_request(struct conn *c, const char *text, size_t len)
 	rq_free(&r);
 }
 
-static const char *const retime_keys[] = { "\"ts\":", NULL };
-static const char *const reid_keys[] = { "\"tradeId\":", NULL };
+const char *const bitget_retime_keys[] = { "\"ts\":", NULL };
+const char *const bitget_reid_keys[] = { "\"tradeId\":", NULL };
+
+static const struct bitget_rules spot = { "SPOT" };
 
 /* Bitget says 10 messages a second: we allow twice that. */
 const struct dialect dl_bitget = {
@@ -177,11 +179,12 @@ const struct dialect dl_bitget = {
 	.idle_ms = 120000,
 	.msg_limit = 20,
 	.conn_size = sizeof(struct bitget_conn),
-	.retime_keys = retime_keys,
-	.reid_keys = reid_keys,
+	.retime_keys = bitget_retime_keys,
+	.reid_keys = bitget_reid_keys,
 	.checksum_key = "\"checksum\":",
 	.frame = bitget_frame,
 	.open = bitget_open,
 	.request = bitget_request,
 	.idle_since = bitget_idle_since,
+	.rules = &spot,
 };

@@ -1,14 +1,15 @@
-/* bybit.c: Bybit v5 spot's dialect: topics subscribed ten at a time, one ack per
- * request carrying the connection's UUID, {"op":"ping"} answered with the spot pong. */
+/* bybit.c: Bybit v5's dialect, spot and (with bybit-linear.c's rules) linear: topics
+ * subscribed by request (ten at a time on spot), one ack per request carrying the
+ * connection's UUID, {"op":"ping"} answered with a pong. */
 
-#include "fakex.h"
+#include "bybit.h"
 
 #include <string.h>
 
-#define MAX_ARGS	10	/* topics in one request */
+#define R ((const struct bybit_rules *)dl->rules)
 
 /* A UUID names the connection. */
-static void
+void
 bybit_open(struct conn *c)
 {
 	hex_id(c->conn_id, 36);
@@ -16,7 +17,7 @@ bybit_open(struct conn *c)
 }
 
 /* {"topic","type","data"}: routed by topic. */
-static int
+int
 bybit_frame(struct rline *l, const struct js_doc *d, int f)
 {
 	const char *ch;
@@ -52,7 +53,22 @@ bybit_reply(struct conn *c, int ok, const char *ret_msg, const char *req_id, con
 		request_rejected(c, ret_msg);
 }
 
-/* publicTrade.S, tickers.S, orderbook.{1,50,200,1000}.S, orderbook.full.S, kline.I.S */
+/* publicTrade.S, tickers.S, orderbook.{1,50,200,1000}.S, orderbook.full.S, kline.I.S, and
+ * the variant's own (allLiquidation.S on linear); S upper-case letters, digits and, where
+ * the variant allows, '-' (linear dated futures BTCUSDT-21FEB25). */
+static int
+symbol_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (!R->dash)
+		return alnum_up(s, n);
+	for (i = 0; i < n; i++)
+		if (s[i] != '-' && !alnum_up(s + i, 1))
+			return 0;
+	return n && n <= 40 && s[0] != '-' && s[n - 1] != '-';
+}
+
 static int
 topic_ok(const char *t)
 {
@@ -66,19 +82,34 @@ topic_ok(const char *t)
 
 	if (!dot)
 		return 0;
-	if (span_is(t, (size_t)(dot - t), "publicTrade") || span_is(t, (size_t)(dot - t), "tickers"))
-		return alnum_up(dot + 1, strlen(dot + 1));
+	if (span_is(t, (size_t)(dot - t), "publicTrade") || span_is(t, (size_t)(dot - t), "tickers") ||
+	    in_list_span(t, (size_t)(dot - t), R->extra))
+		return symbol_ok(dot + 1);
 	if (!(dot2 = strchr(dot + 1, '.')) || (size_t)(dot2 - dot - 1) >= sizeof(mid))
 		return 0;
 	memcpy(mid, dot + 1, (size_t)(dot2 - dot - 1));
 	mid[dot2 - dot - 1] = '\0';
-	if (!alnum_up(dot2 + 1, strlen(dot2 + 1)))
+	if (!symbol_ok(dot2 + 1))
 		return 0;
 	if (span_is(t, (size_t)(dot - t), "orderbook"))
 		return in_list(mid, depths);
 	if (span_is(t, (size_t)(dot - t), "kline"))
 		return in_list(mid, kl);
 	return 0;
+}
+
+/* Characters of the connection's topics once KS is subscribed too. */
+static size_t
+topic_chars(const struct conn *c, const struct keyset *ks)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < c->subs.n; i++)
+		n += strlen(c->subs.k[i]);
+	for (i = 0; i < ks->n; i++)
+		n += strlen(ks->k[i]);
+	return n;
 }
 
 /* {"req_id":"..","op":"subscribe"|"unsubscribe","args":[topics]}, op already checked. */
@@ -93,8 +124,9 @@ subscribe(struct conn *c, const struct req *r, const char *op, const char *req_i
 		bybit_reply(c, 0, "error:args is empty", req_id, op, MK_OTHER);
 		return;
 	}
-	if (rq_size(r, args) > MAX_ARGS) {
-		bybit_reply(c, 0, "error:args size exceeds the limit of 10", req_id, op, MK_OTHER);
+	if (R->max_args && rq_size(r, args) > (unsigned)R->max_args) {
+		snprintf(msg, sizeof(msg), "error:args size exceeds the limit of %d", R->max_args);
+		bybit_reply(c, 0, msg, req_id, op, MK_OTHER);
 		return;
 	}
 	RQ_EACH(r, args, it) {
@@ -113,8 +145,15 @@ subscribe(struct conn *c, const struct req *r, const char *op, const char *req_i
 		if (ks_push(&ks, t, WANT_ALL))
 			goto out;
 	}
+	if (sub && R->max_chars && topic_chars(c, &ks) > R->max_chars) {
+		snprintf(msg, sizeof(msg), "error:args length exceeds the limit of %zu characters",
+			 R->max_chars);
+		bybit_reply(c, 0, msg, req_id, op, MK_OTHER);
+		goto out;
+	}
 	keys_apply(c, &ks, sub);
-	bybit_reply(c, 1, op, req_id, op, MK_OTHER);
+	bybit_reply(c, 1, R->ack_text ? R->ack_text : op, req_id ? req_id : R->req_id_default, op,
+		    MK_OTHER);
 	keys_done(c, &ks, sub);
 out:
 	ks_free(&ks);
@@ -127,8 +166,8 @@ read_request(struct conn *c, const struct req *r)
 	char msg[256];
 
 	if (op && !strcmp(op, "ping")) {
-		/* the spot pong: "op" stays "ping", no req_id */
-		bybit_reply(c, 1, "pong", NULL, "ping", MK_PONG);
+		/* "op" stays "ping"; spot's pong has no req_id, linear's an empty one */
+		bybit_reply(c, 1, "pong", R->req_id_default, "ping", MK_PONG);
 		pong_sent_event(c);
 	} else if (!op || (strcmp(op, "subscribe") && strcmp(op, "unsubscribe"))) {
 		snprintf(msg, sizeof(msg), "error:unsupported op:%.40s", op ? op : "");
@@ -138,7 +177,7 @@ read_request(struct conn *c, const struct req *r)
 	}
 }
 
-static void
+void
 bybit_request(struct conn *c, const char *text, size_t len)
 {
 	struct req r;
@@ -150,16 +189,19 @@ bybit_request(struct conn *c, const char *text, size_t len)
 	rq_free(&r);
 }
 
-static const char *const retime_keys[] = { "\"ts\":", "\"T\":", "\"cts\":", NULL };
-static const char *const reid_keys[] = { "\"i\":", NULL };
+const char *const bybit_retime_keys[] = { "\"ts\":", "\"T\":", "\"cts\":", NULL };
+const char *const bybit_reid_keys[] = { "\"i\":", NULL };
+
+static const struct bybit_rules spot = { .max_args = 10 };
 
 const struct dialect dl_bybit = {
 	.name = "bybit",
 	.path = "/v5/public/spot",
 	.idle_ms = 600000,
-	.retime_keys = retime_keys,
-	.reid_keys = reid_keys,
+	.retime_keys = bybit_retime_keys,
+	.reid_keys = bybit_reid_keys,
 	.frame = bybit_frame,
 	.open = bybit_open,
 	.request = bybit_request,
+	.rules = &spot,
 };

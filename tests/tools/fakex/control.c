@@ -416,11 +416,13 @@ cmd_stats(char *arg, struct sbuf *o)
 		",\"pongs_sent\":%" PRIu64 ",\"heartbeats_sent\":%" PRIu64
 		",\"errors_sent\":%" PRIu64 ",\"snapshots_sent\":%" PRIu64
 		",\"fault_skipped\":%" PRIu64 ",\"corrupted\":%" PRIu64
-		",\"hung\":%" PRIu64 ",\"endless_bytes\":%" PRIu64 "}\n",
+		",\"hung\":%" PRIu64 ",\"endless_bytes\":%" PRIu64
+		",\"rest_requests\":%" PRIu64 "}\n",
 		s->connections, s->accepted, s->messages_sent, s->pings_sent,
 		s->pongs_received, s->status_sent, s->subscriptions, s->skipped, s->rejected,
 		s->frames_sent, s->pongs_sent, s->heartbeats_sent, s->errors_sent,
-		s->snapshots_sent, s->fault_skipped, s->corrupted, s->hung, s->endless_bytes);
+		s->snapshots_sent, s->fault_skipped, s->corrupted, s->hung, s->endless_bytes,
+		s->rest_requests);
 }
 
 static void cmd_help(char *arg, struct sbuf *o);

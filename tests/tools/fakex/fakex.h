@@ -6,7 +6,9 @@
  * (keepalive.c), takes control commands and injects faults (control.c), and parses
  * client requests with the project's JSON tokenizer (request.c).  What differs between
  * exchanges is one struct dialect per exchange, in one file each (binance.c, upbit.c,
- * coinbase.c, bybit.c, okx.c, kraken.c, bitget.c, gateio.c), listed in main.c.
+ * coinbase.c, bybit.c, okx.c, kraken.c, bitget.c, gateio.c, and the derivatives venues'
+ * binance-futures.c, bybit-linear.c, bitget-futures.c, gateio-futures.c, hyperliquid.c;
+ * OKX plays spot and swaps alike), listed in main.c.
  * fakex.md says what each dialect does and how to add one.
  *
  * One lws event loop, no threads; every delay is an lws_sul timer or the replay timerfd.
@@ -72,6 +74,7 @@ void fmt_rfc3339(char *buf, size_t n, int64_t us, int digits);
 
 /* Shapes of names in requests. */
 int in_list(const char *s, const char *const *list);
+int in_list_span(const char *s, size_t n, const char *const *list);
 int alnum_up(const char *s, size_t n);	/* upper-case letters and digits, 1..40 */
 int pair_ok(const char *s, char sep, int maxparts); /* BASE<sep>QUOTE[<sep>...] */
 int alnum_id(const char *s, size_t max);	/* letters and digits, 1..MAX */
@@ -288,6 +291,17 @@ void book_catch_up(struct conn *c, const char *key);
 void live_pause(void);
 void live_play(void);
 void live_start(void);
+/* REST answers from the recording, which holds them as ingest wrote them:
+ * {"stream":TAG,"data":BODY}.  Returns the latest such line that MATCH accepts (its
+ * BODY at token DATA of D) not after the replay's furthest position, else the first it
+ * accepts, or NULL.  The answer is the line's inner span (the frame hook sets it). */
+const struct rline *rest_answer(const char *tag,
+				int (*match)(const struct js_doc *d, int data, void *arg),
+				void *arg);
+/* Calls EACH for every recorded REST answer with stream name TAG (its BODY at token DATA
+ * of D), in order. */
+void rest_each(const char *tag, void (*each)(const struct js_doc *d, int data, void *arg),
+	       void *arg);
 
 /* ------------------------------------------------------------------ */
 /* keep-alive (keepalive.c) */
@@ -417,13 +431,28 @@ struct dialect {
 	const char *(*render)(struct conn *c, const struct rline *l, const char *s, size_t *n);
 	/* A recorded frame meant for C was not sent (skip fault, slow client). */
 	void (*lost)(struct conn *c);
-	/* A plain HTTP GET of URI.  Returns 0 when answered, 1 when not ours (404), -1 to
-	 * close. */
-	int (*http)(struct lws *wsi, const char *uri);
+	/* A plain HTTP request of URI (its path; the query is read with lws): a GET when
+	 * BODY is NULL, else a POST of BODY (LEN bytes, NUL-terminated).  Returns 0 when
+	 * answered, 1 when not ours (404), -1 to close. */
+	int (*http)(struct lws *wsi, const char *uri, const char *body, size_t len);
+	/* The dialect's own constants, for a file that plays several exchanges. */
+	const void *rules;
 };
 
 extern const struct dialect dl_binance, dl_upbit, dl_bithumb, dl_coinbase, dl_bybit,
-	dl_okx, dl_kraken, dl_bitget, dl_gateio;
+	dl_okx, dl_kraken, dl_bitget, dl_gateio, dl_binance_futures, dl_bybit_linear,
+	dl_bitget_futures, dl_gateio_futures, dl_hyperliquid;
+
+/* ------------------------------------------------------------------ */
+/* REST answers (server.c) */
+
+/* Answers the request on WSI with STATUS and the JSON BODY.  Returns what the http hook
+ * returns: 0, or -1 to close. */
+int http_reply(struct lws *wsi, unsigned status, const char *body, size_t n);
+/* The request's query argument NAME ("instId") into OUT, or "" when absent. */
+void http_arg(struct lws *wsi, const char *name, char *out, size_t n);
+/* Counts and writes {"event":"rest","path":PATH_AND_QUERY[,"body":BODY]}. */
+void rest_event(struct lws *wsi, const char *uri, const char *body);
 
 /* The dialect being played. */
 extern const struct dialect *dl;
@@ -451,7 +480,7 @@ struct stats {
 	uint64_t subscriptions, skipped, rejected;
 	uint64_t pongs_sent, heartbeats_sent, errors_sent;
 	uint64_t fault_skipped, corrupted, snapshots_sent;
-	uint64_t hung, endless_bytes;
+	uint64_t hung, endless_bytes, rest_requests;
 };
 
 extern struct server {

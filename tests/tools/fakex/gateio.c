@@ -1,14 +1,15 @@
 /* gateio.c: Gate v4 spot's dialect: one channel per request with its payload, one
- * answer echoing it, server WS pings, {"channel":"spot.ping"} answered with spot.pong. */
+ * answer echoing it, server WS pings, {"channel":"spot.ping"} answered with spot.pong.
+ * gateio-futures.c shares its answers (gateio.h). */
 
-#include "fakex.h"
+#include "gateio.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
 
 /* 16 hex digits name the connection. */
-static void
+void
 gate_open(struct conn *c)
 {
 	hex_id(c->conn_id, 16);
@@ -36,21 +37,9 @@ gate_frame(struct rline *l, const struct js_doc *d, int f)
 	return key_join(ch, chn, sy, syn, NULL, 0);
 }
 
-/* A request being answered. */
-struct grq {
-	struct conn *c;
-	const struct req *r;
-	const char *id;		/* a numeric id as sent, echoed byte for byte */
-	size_t idlen;
-	const char *channel;
-	const char *event;
-	int payload;		/* -1: none */
-	struct keyset keys;
-};
-
 /* The answer to a request: {"time","time_ms",["id",]"conn_id","trace_id","channel",
  * "event",["payload",]["error",]"result"}; CODE 0 is a success. */
-static void
+void
 gate_reply(struct grq *q, int code, const char *msg)
 {
 	struct sbuf b = { 0 };
@@ -86,8 +75,7 @@ gate_reply(struct grq *q, int code, const char *msg)
 }
 
 /* Code 2 with MSG; returns -1. */
-__attribute__((format(printf, 2, 3)))
-static int
+int
 bad_arg(struct grq *q, const char *fmt, ...)
 {
 	char msg[256];

@@ -3,7 +3,8 @@
  *
  * A WebSocket server that speaks the public market-data dialect of one exchange
  * (Binance, Upbit, Bithumb, Coinbase Advanced Trade, Bybit v5, OKX v5, Kraken v2,
- * Bitget v2 or Gate v4) closely enough that a real client (ingest) cannot tell it from
+ * Bitget v2 or Gate v4, and the derivatives venues Binance USDⓈ-M futures, Bybit linear,
+ * Bitget USDT-futures, Gate USDT futures and Hyperliquid) closely enough that a real client (ingest) cannot tell it from
  * the exchange: the same URL path, subscribe requests, acks and errors, keep-alives and
  * frame types.  Each connection replays a recording (envelope lines, see design.md)
  * filtered by what it subscribed to, and a new subscription to a book stream first gets
@@ -35,7 +36,8 @@ enum { FX_EXIT_OK = 0, FX_EXIT_RUNTIME = 1, FX_EXIT_USAGE = 2 };
 /* Every exchange fakex plays, by --exchange name. */
 static const struct dialect *const dialects[] = {
 	&dl_binance, &dl_upbit, &dl_bithumb, &dl_coinbase, &dl_bybit, &dl_okx, &dl_kraken,
-	&dl_bitget, &dl_gateio,
+	&dl_bitget, &dl_gateio, &dl_binance_futures, &dl_bybit_linear, &dl_bitget_futures,
+	&dl_gateio_futures, &dl_hyperliquid,
 };
 #define NDIALECTS (sizeof(dialects) / sizeof(dialects[0]))
 
@@ -76,7 +78,9 @@ usage(FILE *f)
 "Prints \"listening PORT\" on stdout once ready; logs go to stderr.\n"
 "\n"
 "  -x, --exchange NAME        binance, upbit, bithumb, coinbase, bybit, okx,\n"
-"                             kraken, bitget or gateio (required)\n"
+"                             kraken, bitget, gateio, binance-futures,\n"
+"                             bybit-linear, bitget-futures, gateio-futures or\n"
+"                             hyperliquid (required)\n"
 "  -p, --port N               TCP port, 0 picks a free one (required)\n"
 "      --tls-cert FILE        serve wss:// with this PEM certificate ...\n"
 "      --tls-key FILE         ... and this PEM private key\n"
@@ -92,16 +96,17 @@ usage(FILE *f)
 "                             (default 0: each line at its own time)\n"
 "      --retime               shift the exchange's epoch-ms times in each frame so\n"
 "                             they read as now (E, T, timestamp, trade_timestamp, tms, ttms)\n"
-"      --ping-interval MS     binance, gateio: server WS ping period\n"
-"                             (default 20000, 0 off)\n"
-"      --pong-timeout MS      binance, gateio: close if a ping is unanswered\n"
+"      --ping-interval MS     binance, gateio, gateio-futures: server WS ping period\n"
+"                             (default 20000; binance-futures 180000; 0 off)\n"
+"      --pong-timeout MS      the same: close if a ping is unanswered\n"
 "                             this long (default 60000, 0 off)\n"
 "      --status-interval MS   upbit, bithumb: {\"status\":\"UP\"} period after\n"
 "                             PING (default 10000)\n"
 "      --heartbeat-interval MS  kraken, coinbase: heartbeat period (default 1000)\n"
 "      --idle-timeout MS      close by the exchange's idle rule after MS (0 off;\n"
-"                             defaults: upbit, bithumb 120000, bitget 120000,\n"
-"                             okx 30000, coinbase 90000, bybit 600000)\n"
+"                             defaults: upbit, bithumb 120000, bitget and\n"
+"                             bitget-futures 120000, okx 30000, coinbase 90000,\n"
+"                             bybit and bybit-linear 600000, hyperliquid 60000)\n"
 "      --control PATH         unix socket taking line commands (see fakex.md)\n"
 "      --events FILE          append one JSON line per client event\n"
 "  -h, --help                 this text\n"

@@ -584,3 +584,57 @@ book_catch_up(struct conn *c, const char *key)
 	fxlog(LV_INFO, "book snapshot sent", "conn=%u key=%s line=%zu frames=%zu", c->id, key,
 	      j, n);
 }
+
+/* ------------------------------------------------------------------ */
+/* REST answers held in the recording */
+
+/* Whether line L is a REST answer {"stream":TAG,"data":...} as ingest writes them. */
+static int
+rest_line(const struct rline *l, const char *tag)
+{
+	size_t tl = strlen(tag);
+
+	return l->key < 0 && l->inner && l->frame_len > tl + 12 &&
+	       !memcmp(l->frame, "{\"stream\":\"", 11) && !memcmp(l->frame + 11, tag, tl) &&
+	       l->frame[11 + tl] == '"';
+}
+
+const struct rline *
+rest_answer(const char *tag, int (*match)(const struct js_doc *d, int data, void *arg),
+	    void *arg)
+{
+	const struct rline *best = NULL, *first = NULL;
+	size_t reach = replay_reach(), i;
+	struct js_doc d;
+
+	js_init(&d, 0);
+	for (i = 0; i < rec.n; i++) {
+		const struct rline *l = &rec.lines[i];
+
+		if (!rest_line(l, tag) || js_parse(&d, l->inner, l->inner_len) != JS_OK ||
+		    !match(&d, 0, arg))
+			continue;
+		if (!first)
+			first = l;
+		if (i <= reach)
+			best = l;
+	}
+	js_free(&d);
+	return best ? best : first;
+}
+
+void
+rest_each(const char *tag, void (*each)(const struct js_doc *d, int data, void *arg), void *arg)
+{
+	struct js_doc d;
+	size_t i;
+
+	js_init(&d, 0);
+	for (i = 0; i < rec.n; i++) {
+		const struct rline *l = &rec.lines[i];
+
+		if (rest_line(l, tag) && js_parse(&d, l->inner, l->inner_len) == JS_OK)
+			each(&d, 0, arg);
+	}
+	js_free(&d);
+}

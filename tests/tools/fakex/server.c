@@ -487,16 +487,133 @@ conn_writeable(struct conn *c)
 /* ------------------------------------------------------------------ */
 /* the protocol callback */
 
-static int
-http_answer(struct lws *wsi, const char *uri)
+int
+http_reply(struct lws *wsi, unsigned status, const char *body, size_t n)
 {
-	int r = dl->http && uri ? dl->http(wsi, uri) : 1;
+	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start;
+	unsigned char *end = hdr + sizeof hdr, *buf;
+	int w;
+
+	if (lws_add_http_common_headers(wsi, status, "application/json", n, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	if (!(buf = malloc(LWS_PRE + n + 1)))
+		return -1;
+	memcpy(buf + LWS_PRE, body, n);
+	w = lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_FINAL);
+	free(buf);
+	if (w < (int)n)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+void
+http_arg(struct lws *wsi, const char *name, char *out, size_t n)
+{
+	char arg[256];
+	size_t nl = strlen(name);
+	int i;
+
+	out[0] = '\0';
+	for (i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
+	     i++)
+		if (!strncmp(arg, name, nl) && arg[nl] == '=')
+			snprintf(out, n, "%s", arg + nl + 1);
+}
+
+void
+rest_event(struct lws *wsi, const char *uri, const char *body)
+{
+	struct sbuf b = { 0 }, path = { 0 };
+	char arg[256];
+	int i;
+
+	g.st.rest_requests++;
+	sb_adds(&path, uri);
+	for (i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
+	     i++) {
+		sb_addc(&path, i ? '&' : '?');
+		sb_adds(&path, arg);
+	}
+	sb_adds(&b, "{\"event\":\"rest\",\"path\":");
+	sb_json_str(&b, path.p ? path.p : "", path.len);
+	if (body) {
+		sb_adds(&b, ",\"body\":");
+		sb_json_str(&b, body, strlen(body));
+	}
+	sb_addc(&b, '}');
+	event_emit(&b);
+	sb_free(&b);
+	sb_free(&path);
+}
+
+static int
+http_answer(struct lws *wsi, const char *uri, const char *body, size_t len)
+{
+	int r = dl->http && uri ? dl->http(wsi, uri, body, len) : 1;
 
 	if (r <= 0)
 		return r;
 	if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* A plain HTTP request: a GET is answered at once; a POST once its body is in (kept in
+ * the session's path and rx until then, at most MAX_IN_MSG bytes). */
+static int
+http_begin(struct conn *c, struct lws *wsi, const char *uri)
+{
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) <= 0 || !c)
+		return http_answer(wsi, uri, NULL, 0);
+	free(c->path);
+	sb_free(&c->rx);
+	if (!(c->path = strdup(uri ? uri : "")))
+		return -1;
+	return 0;
+}
+
+static int
+http_body_in(struct conn *c, struct lws *wsi, const void *in, size_t len)
+{
+	if (!c || !c->path)
+		return -1;
+	if (c->rx.len + len > MAX_IN_MSG) {
+		free(c->path);
+		c->path = NULL;
+		sb_free(&c->rx);
+		if (lws_return_http_status(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, NULL))
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	sb_add(&c->rx, in, len);
+	return c->rx.oom ? -1 : 0;
+}
+
+static int
+http_body_done(struct conn *c, struct lws *wsi)
+{
+	int r;
+
+	if (!c || !c->path)
+		return -1;
+	sb_reserve(&c->rx, 0);
+	r = c->rx.oom ? -1 : http_answer(wsi, c->path, c->rx.p ? c->rx.p : "", c->rx.len);
+	free(c->path);
+	c->path = NULL;
+	sb_free(&c->rx);
+	return r;
+}
+
+/* A plain HTTP session ends: what a POST left behind. */
+static void
+http_forget(struct conn *c)
+{
+	if (!c || c->established)
+		return;
+	free(c->path);
+	c->path = NULL;
+	sb_free(&c->rx);
 }
 
 static void
@@ -520,7 +637,15 @@ cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, s
 		return g.hanging ? hang_take((int)(lws_intptr_t)in) : 0;
 	case LWS_CALLBACK_HTTP:
 		/* Plain HTTP: the dialect's REST, if any; the rest is WebSocket. */
-		return http_answer(wsi, in);
+		return http_begin(c, wsi, in);
+	case LWS_CALLBACK_HTTP_BODY:
+		return http_body_in(c, wsi, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return http_body_done(c, wsi);
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		http_forget(c);
+		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return upgrade_check(wsi, in ? in : "");
 	case LWS_CALLBACK_ESTABLISHED:

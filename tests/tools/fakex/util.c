@@ -288,6 +288,15 @@ in_list(const char *s, const char *const *list)
 }
 
 int
+in_list_span(const char *s, size_t n, const char *const *list)
+{
+	for (; list && *list; list++)
+		if (span_is(s, n, *list))
+			return 1;
+	return 0;
+}
+
+int
 alnum_up(const char *s, size_t n)
 {
 	size_t i;

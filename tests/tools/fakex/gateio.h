@@ -1,0 +1,29 @@
+/* gateio.h: what Gate v4's spot and futures dialects share (gateio.c): the connection's
+ * name, and the answer to a request. */
+#ifndef FAKEX_GATEIO_H
+#define FAKEX_GATEIO_H
+
+#include "fakex.h"
+
+/* A request being answered. */
+struct grq {
+	struct conn *c;
+	const struct req *r;
+	const char *id;		/* a numeric id as sent, echoed byte for byte */
+	size_t idlen;
+	const char *channel;
+	const char *event;
+	int payload;		/* -1: none */
+	struct keyset keys;
+};
+
+void gate_open(struct conn *c);
+/* {"time","time_ms",["id",]"conn_id","trace_id","channel","event",["payload",]["error",]
+ * "result"}; CODE 0 is a success, else MSG says why (and the request is counted as
+ * rejected). */
+void gate_reply(struct grq *q, int code, const char *msg);
+/* Code 2 with the message; returns -1. */
+__attribute__((format(printf, 2, 3)))
+int bad_arg(struct grq *q, const char *fmt, ...);
+
+#endif
