@@ -2,7 +2,7 @@
 # The derivatives venues end to end: ingest against the fake exchange speaking each venue's
 # protocol (tests/tools/fakex/), its lines through convert. Instrument metadata fetched before
 # the subscription and learnt, contract amounts in base units, every channel, book gaps and
-# checksum faults, keep-alives, Binance's two connections, and the bad input of issue 15
+# checksum faults, keep-alives, Binance's two connections, and the bad input a derivatives venue sends
 # (unknown contracts, missing contract sizes, expiry and delisting mid-session, data for
 # symbols not subscribed, liquidations of size zero). The readers alone, offline, are in
 # tests/derivatives.bats.

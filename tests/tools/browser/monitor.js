@@ -341,7 +341,7 @@ module.exports = {
   },
 };
 
-// Stream positions (issue 13): lines fed to serve with positions, a resume after a restart
+// Stream positions: lines fed to serve with positions, a resume after a restart
 // of serve, and a gap. ARGS: the FIFO serve reads, and a command that restarts serve on the
 // same port.
 module.exports.synthetic = async (t, [fifo, restart]) => {

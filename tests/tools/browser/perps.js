@@ -1,6 +1,6 @@
 // Scenarios for tests/tools/browser-run: the web page with perpetuals and futures beside
-// spot (issue 15). No fake exchange speaks the derivatives venues yet, so serve is fed
-// straight through its --input FIFO with lines in the contract's shape (design.md,
+// spot. serve is fed straight through its --input FIFO (the fake exchange's derivatives
+// dialects are tested through ingest in tests/derivfeeds.bats) with lines in the contract's shape (design.md,
 // "Derivatives"): spot tickers, perpetual and dated-future tickers, books, trades,
 // `derivative` lines (mark, index, funding, open interest) and `liquidation` lines. A
 // feeder writes the current state every 300 ms, so a page opened or refiltered later
