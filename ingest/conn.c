@@ -15,7 +15,6 @@
 #include <sys/socket.h>
 
 #define MAX_OUT_MSG 65536
-#define CONNECT_TIMEOUT_US (15 * LWS_US_PER_SEC)
 /* Consecutive failed attempts to an endpoint off this machine before the hint at make demo. */
 #define OFFLINE_HINT_AFTER 3
 /* The least pause after a symbol's resync messages, whatever the exchange's own pace. */
@@ -846,9 +845,9 @@ void conn_tick(struct conn *c, int64_t now)
 	int ka_ms = lim.keepalive_ms ? lim.keepalive_ms : p->keepalive_ms;
 	char why[sizeof c->host + 96];
 
-	if (c->state == CONN_CONNECTING && now - c->state_since > CONNECT_TIMEOUT_US) {
-		snprintf(why, sizeof why, "no WebSocket connection to %s:%d within %d s", c->host,
-			 c->port, (int)(CONNECT_TIMEOUT_US / LWS_US_PER_SEC));
+	if (c->state == CONN_CONNECTING && now - c->state_since > (int64_t)lim.connect_timeout_ms * 1000) {
+		snprintf(why, sizeof why, "no WebSocket connection to %s:%d within %g s", c->host,
+			 c->port, lim.connect_timeout_ms / 1000.0);
 		dispatch(c, CONN_EV_CONNECT_TIMEOUT, CONN_F_NONE, why);
 	}
 	if (c->state != CONN_OPEN)

@@ -66,6 +66,7 @@ struct conn_limits {
 	int idle_timeout_ms; /* 0: the exchange's */
 	int keepalive_ms;    /* 0: the exchange's */
 	int meta_every_ms;   /* instrument metadata is fetched again this often while open */
+	int connect_timeout_ms; /* a connection not open by then is ended and tried again */
 };
 
 struct conn {

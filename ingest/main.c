@@ -58,6 +58,8 @@ struct opts {
 	int idle_timeout_ms;
 	int keepalive_ms;
 	int meta_every_s;
+	int connect_timeout_ms;
+	int rest_timeout_ms;
 	int check;
 };
 
@@ -246,6 +248,10 @@ static void usage(FILE *f)
 		"      --idle-timeout MS     reconnect after MS without a complete message, or when one\n"
 		"                            takes longer (default per exchange)\n"
 		"      --keepalive MS        send the exchange's keep-alive every MS (default per exchange)\n"
+		"      --connect-timeout MS  a connection not open within MS is ended and tried again\n"
+		"                            (default 15000)\n"
+		"      --rest-timeout MS     a snapshot or metadata request not answered within MS\n"
+		"                            fails (default 10000)\n"
 		"      --meta-interval S     fetch instrument metadata (contract sizes, names) again\n"
 		"                            every S seconds while connected (default 600); it is\n"
 		"                            always fetched when a connection opens\n"
@@ -386,12 +392,14 @@ static int parse_opts(int argc, char **argv)
 		{ "ca", required_argument, NULL, 'A' },
 		{ "channels", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'n' },
+		{ "connect-timeout", required_argument, NULL, 'T' },
 		{ "exchange", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "keepalive", required_argument, NULL, 'K' },
 		{ "max-frame", required_argument, NULL, 'M' },
 		{ "meta-interval", required_argument, NULL, 'E' },
+		{ "rest-timeout", required_argument, NULL, 'R' },
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "url", required_argument, NULL, 'u' },
 		{ "version", no_argument, NULL, 'V' },
@@ -407,6 +415,8 @@ static int parse_opts(int argc, char **argv)
 	o->max_frame = 1 << 20;
 	o->out_buffer = 4 << 20;
 	o->meta_every_s = 600;
+	o->connect_timeout_ms = 15000;
+	o->rest_timeout_ms = 10000;
 	while ((c = getopt_long(argc, argv, "b:c:hnr:u:Vx:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'A':
@@ -446,6 +456,16 @@ static int parse_opts(int argc, char **argv)
 			if (opt_long(optarg, 1, 86400, &v, err, sizeof err))
 				goto bad;
 			o->meta_every_s = (int)v;
+			break;
+		case 'T':
+			if (opt_long(optarg, 1000, 600000, &v, err, sizeof err))
+				goto bad;
+			o->connect_timeout_ms = (int)v;
+			break;
+		case 'R':
+			if (opt_long(optarg, 1000, 600000, &v, err, sizeof err))
+				goto bad;
+			o->rest_timeout_ms = (int)v;
 			break;
 		case 'n':
 			o->check = 1;
@@ -628,9 +648,10 @@ static int setup_loop(void)
 		.idle_timeout_ms = g.o.idle_timeout_ms,
 		.keepalive_ms = g.o.keepalive_ms,
 		.meta_every_ms = g.o.meta_every_s * 1000,
+		.connect_timeout_ms = g.o.connect_timeout_ms,
 	};
 	conn_setup(g.ctx, g.vh, &lim);
-	rest_setup(g.ctx, g.vh);
+	rest_setup(g.ctx, g.vh, g.o.rest_timeout_ms);
 	int status = -1;
 	if (out_init(STDOUT_FILENO, g.o.out_buffer, max_line())) {
 		log_error("cannot start", " error=\"out of memory\"");

@@ -45,9 +45,11 @@ static struct rest_req reqs[REST_MAX];
 static struct lws_context *rest_ctx;
 static struct lws_vhost *rest_vh;
 static struct js_doc doc; /* checks that a body is JSON before it goes out as a line */
+static int timeout_ms;    /* a request not done by then fails */
 
-void rest_setup(struct lws_context *ctx, struct lws_vhost *vh)
+void rest_setup(struct lws_context *ctx, struct lws_vhost *vh, int timeout)
 {
+	timeout_ms = timeout;
 	rest_ctx = ctx;
 	rest_vh = vh;
 	js_init(&doc, 0);
@@ -100,7 +102,7 @@ static void ended(struct rest_req *r, const char *why)
 {
 	char err[64];
 	if (r->timed_out) {
-		snprintf(err, sizeof err, "no complete answer within %d s", REST_TIMEOUT_MS / 1000);
+		snprintf(err, sizeof err, "no complete answer within %g s", timeout_ms / 1000.0);
 		why = err;
 	}
 	done(r, why);
@@ -359,7 +361,7 @@ enum rest_start rest_fetch(const struct rest_get *g)
 			i.alpn = "http/1.1";
 	}
 	r->in_use = 1;
-	r->deadline = clk_mono_us() + (int64_t)REST_TIMEOUT_MS * 1000;
+	r->deadline = clk_mono_us() + (int64_t)timeout_ms * 1000;
 	char msg[64];
 	/* "fetching a snapshot", "fetching metadata" */
 	snprintf(msg, sizeof msg, "fetching %s%s", strcmp(r->what, "metadata") ? "a " : "", r->what);

@@ -15,7 +15,6 @@
 #define REST_MAX 8                  /* requests in flight at once */
 #define REST_MAX_BODY (32u << 20)   /* a longer answer fails the request */
 #define REST_MAX_POST 4096          /* the longest body a request may send */
-#define REST_TIMEOUT_MS 10000       /* a request not done by then fails */
 
 struct rest_get {
 	const struct out_src *src; /* whose line it is (must outlive the request) */
@@ -45,7 +44,7 @@ enum rest_start {
 };
 
 /* Where requests are made; before the first. */
-void rest_setup(struct lws_context *ctx, struct lws_vhost *vh);
+void rest_setup(struct lws_context *ctx, struct lws_vhost *vh, int timeout_ms);
 /* Frees what the module holds; after the lws context is gone (which ends what is in flight). */
 void rest_teardown(void);
 
@@ -58,7 +57,7 @@ int rest_pending(const void *owner, unsigned gen);
 /* Slots free now. */
 int rest_free_slots(void);
 
-/* Ends the requests that passed REST_TIMEOUT_MS; called by the loop's tick. */
+/* Ends the requests that passed the timeout given to rest_setup; called by the loop's tick. */
 void rest_tick(int64_t now);
 
 /* The lws protocol of REST requests; each one's user data is its request. */

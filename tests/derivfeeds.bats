@@ -451,16 +451,16 @@ trades_of() { grep "^{\"type\":\"trade\",\"exchange\":\"[a-z-]*\",\"symbol\":\"$
 	wait_until 10 bash -c "[ \$(grep -c '\"event\":\"error\",\"detail\":\"51001' '$TMP/convert.out') -eq 3 ]"
 }
 
-@test "ingest: a metadata request not answered within 10 s fails, said and counted; the connection stays" {
+@test "ingest: a metadata request not answered within --rest-timeout fails, said and counted; the connection stays" {
 	start_fakex fx okx --recording "$REC/okx-swap.ndjson" --rate 20 --loop
-	feed okx /ws/v5/public -x okx:BTC-USDT-PERP -c trade
+	feed okx /ws/v5/public -x okx:BTC-USDT-PERP -c trade --rest-timeout 3000
 	wait_until 15 at_least 3 "$TMP/convert.out" '"type":"trade"'
 	# The exchange takes the request's TCP connection and never answers it.
 	fx fx hang on
 	[ "$(ctl meta okx)" = "ok metadata requested" ]
 	[ "$(ctl meta okx)" = "ok metadata on its way" ]
-	wait_until 15 grep -q '"event":"error","detail":"metadata /api/v5/public/instruments?instType=SWAP&instId=BTC-USDT-SWAP failed: no complete answer within 10 s"' "$TMP/convert.out"
-	grep -q 'level=warn tool=ingest msg="metadata request failed" exchange=okx symbol=- url=http://127.0.0.1:[0-9]*/api/v5/public/instruments?instType=SWAP&instId=BTC-USDT-SWAP error="no complete answer within 10 s"' "$TMP/ingest.err"
+	wait_until 15 grep -q '"event":"error","detail":"metadata /api/v5/public/instruments?instType=SWAP&instId=BTC-USDT-SWAP failed: no complete answer within 3 s"' "$TMP/convert.out"
+	grep -q 'level=warn tool=ingest msg="metadata request failed" exchange=okx symbol=- url=http://127.0.0.1:[0-9]*/api/v5/public/instruments?instType=SWAP&instId=BTC-USDT-SWAP error="no complete answer within 3 s"' "$TMP/ingest.err"
 	wait_until 5 bash -c "grep -q '^exchange_ingest_metadata_failures_total{exchange=\"okx\"} 1\$' '$TMP/run/ingest.prom'"
 	fx fx hang off
 	[ "$(ctl meta okx)" = "ok metadata requested" ]

@@ -331,9 +331,15 @@ holds_qos() {
 	run "$BIN/ingest" -x binance --max-frame 10
 	[ "$status" -eq 2 ]
 	[ "$output" = "ingest: --max-frame: 10 is out of range (1024-67108864)" ]
+	run "$BIN/ingest" -x binance --connect-timeout 500
+	[ "$status" -eq 2 ]
+	[ "$output" = "ingest: --connect-timeout: 500 is out of range (1000-600000)" ]
+	run "$BIN/ingest" -x binance --rest-timeout 10s
+	[ "$status" -eq 2 ]
+	[ "$output" = 'ingest: --rest-timeout: "10s" is not a whole number (1000-600000)' ]
 	run "$BIN/ingest" -x binance --channels trades
 	[ "$status" -eq 2 ]
-	[ "$output" = 'ingest: --channels: "trades" is not a list of trade, ticker, book' ]
+	[ "$output" = 'ingest: --channels: "trades" is not a list of trade, ticker, book, book:full, derivative, liquidation' ]
 	run "$BIN/ingest" -x nowhere
 	[ "$status" -eq 2 ]
 	[[ "$output" == 'ingest: --exchange: unknown exchange "nowhere" (one of binance upbit '* ]]
