@@ -351,7 +351,7 @@ holds_qos() {
 	[ "$output" = 'elect: --path: "relay/" must start with / and not end with one' ]
 	run "$BIN/ingest" -x binance:btcusdt
 	[ "$status" -eq 2 ]
-	[ "$output" = 'ingest: --exchange: "btcusdt": symbols are BASE-QUOTE, such as BTC-USDT' ]
+	[ "$output" = 'ingest: --exchange: "btcusdt": symbols are BASE-QUOTE (BTC-USDT), BASE-QUOTE-PERP (BTC-USDT-PERP) or BASE-QUOTE-YYYYMMDD' ]
 	run "$BIN/ingest" -x binance -x binance
 	[ "$status" -eq 2 ]
 	[ "$output" = 'ingest: --exchange: binance is listed twice' ]
