@@ -9,8 +9,8 @@ teardown() { teardown_tmp; }
 
 @test "fuzz: the corpus and kept crashers replay cleanly through every harness" {
 	for h in normalize lines b64url; do
-		files=("$ROOT"/tests/fuzz/corpus/$h/*)
-		crashers=("$ROOT"/tests/fuzz/crashers/$h-*)
+		files=("$ROOT"/tests/fuzz/corpus/"$h"/*)
+		crashers=("$ROOT"/tests/fuzz/crashers/"$h"-*)
 		[ -e "${crashers[0]}" ] || crashers=()
 		run "$BIN/fuzz-$h" "${files[@]}" "${crashers[@]}"
 		[ "$status" -eq 0 ]

@@ -217,7 +217,7 @@ relay_metric_eq() { [ "$(relay_metric "$1")" = "$2" ]; }
 	c=$(count "$TMP/client-$third.out" '"type":"trade"')
 	wait_until 15 at_least $((c + 20)) "$TMP/client-$third.out" '"type":"trade"'
 	# The last node's client never lost its connection through both failovers.
-	! grep -q 'closed client' "$TMP/client-$third.err"
+	[ "$(count "$TMP/client-$third.err" 'closed client')" -eq 0 ]
 	[ "$(dup_count "$third")" -eq 0 ]
 }
 
@@ -254,7 +254,7 @@ relay_metric_eq() { [ "$(relay_metric "$1")" = "$2" ]; }
 	for n in $NODES; do
 		echo "$n: trades=$(trade_ids "$n" | wc -l) duplicates=$(dup_count "$n") switches=$(prom "$n" exchange_distribute_mode_switches_total distribute)"
 		[ "$(dup_count "$n")" -eq 0 ]
-		! grep -q 'closed client' "$TMP/client-$n.err"
+		[ "$(count "$TMP/client-$n.err" 'closed client')" -eq 0 ]
 	done
 }
 
@@ -309,7 +309,7 @@ relay_metric_eq() { [ "$(relay_metric "$1")" = "$2" ]; }
 	wait_until 20 one_leader
 	sleep 1
 	kill "$(pid_of watcher)"
-	! grep -qx '[2-9]' "$TMP/leaders.log"
+	[ -z "$(grep -x '[2-9]' "$TMP/leaders.log")" ]
 	grep -qx 1 "$TMP/leaders.log"
 	grep -qx 0 "$TMP/leaders.log"
 }
