@@ -123,6 +123,7 @@ static struct {
 	struct client *relay[MAX_RELAYS];
 	int nrelays;
 	uint32_t relay_lag;
+	int64_t relay_wait_us;
 	uint64_t floor;    /* clients other than relays are written up to here; 0: the head */
 	struct met *m_gate_held, *m_relay_out;
 } F = { .mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
@@ -182,6 +183,8 @@ void fanout_idle_add(struct client *c)
 
 void fanout_relay_add(struct client *c)
 {
+	c->relay_seen = c->tail;
+	c->relay_moved = clk_mono_us();
 	if (F.nrelays < MAX_RELAYS)
 		F.relay[F.nrelays++] = c;
 	else
@@ -207,19 +210,26 @@ uint64_t fanout_limit(const struct client *c)
 int fanout_gate_update(void)
 {
 	uint64_t was = F.floor ? F.floor : S.ring.head, floor = 0;
+	int64_t now = F.nrelays ? clk_mono_us() : 0;
 	for (int i = 0; i < F.nrelays; i++) {
 		struct client *r = F.relay[i];
 		if (r->closing)
 			continue;
-		int out = S.ring.head - r->tail > F.relay_lag;
+		if (r->tail != r->relay_seen || r->tail == S.ring.head) {
+			r->relay_seen = r->tail;
+			r->relay_moved = now;
+		}
+		uint64_t behind = S.ring.head - r->tail;
+		int stalled = now - r->relay_moved > F.relay_wait_us;
+		int out = behind > F.relay_lag || stalled;
 		if (out != r->relay_out) {
 			r->relay_out = out;
 			if (out)
 				F.m_relay_out->v++;
 			log_info(out ? "a follower's relay fell behind: clients no longer wait for it"
 				     : "a follower's relay caught up: clients wait for it again",
-				 " peer=%s behind=%llu lag=%u", r->peer, (unsigned long long)(S.ring.head - r->tail),
-				 F.relay_lag);
+				 " peer=%s behind=%llu lag=%u reason=%s", r->peer, (unsigned long long)behind,
+				 F.relay_lag, !out ? "moving" : behind > F.relay_lag ? "lag" : "stalled");
 		}
 		if (!out && (!floor || r->tail < floor))
 			floor = r->tail;
@@ -410,10 +420,11 @@ static int register_metrics(struct met_reg *reg)
 }
 
 int fanout_start(struct met_reg *reg, enum send_path path, int threads, const struct lws_extension *exts,
-		 uint32_t relay_lag)
+		 uint32_t relay_lag, int relay_wait_ms)
 {
 	F.path = path;
 	F.relay_lag = relay_lag;
+	F.relay_wait_us = (int64_t)relay_wait_ms * 1000;
 	F.exts_offered = exts && exts->name;
 	if (register_metrics(reg)) {
 		errno = ENOMEM;

@@ -35,7 +35,7 @@ struct fanout_tally {
  * threads beside the loop's. EXTS are the WebSocket extensions the context offers (NULL:
  * none, as serve's). Returns 0, or -1 with errno set. */
 int fanout_start(struct met_reg *reg, enum send_path path, int threads, const struct lws_extension *exts,
-		 uint32_t relay_lag);
+		 uint32_t relay_lag, int relay_wait_ms);
 void fanout_stop(void);
 
 /* New lines are in the ring: every caught-up client is written to now (or asks for its
@@ -54,15 +54,16 @@ void fanout_idle_remove(struct client *c);
 /* The relay gate. A client of this node gets a line only once every follower's relay in
  * step has it: should this node die, what any of its clients got is on every follower,
  * which is where the client resumes (a new leader then publishes again only what nobody
- * had). A relay more than --relay-lag lines behind leaves the gate (counted) and holds
- * nobody back; it rejoins once it is within the lag again. */
+ * had). A relay more than --relay-lag lines behind, or one that took nothing for
+ * --relay-wait while lines wait for it, leaves the gate (counted) and holds nobody back; it
+ * rejoins once it moves again within the lag. */
 void fanout_relay_add(struct client *c);
 void fanout_relay_remove(struct client *c);
 /* The ring sequence a client may be written up to (not including): the head for a relay
  * and when no relay is in the gate, else the slowest relay's position. */
 uint64_t fanout_limit(const struct client *c);
-/* Recomputes the gate after relays moved; returns 1 when it opened further (the held
- * clients are then due a wake). */
+/* Recomputes the gate after relays moved, and on the tick (a stalled relay moves nothing);
+ * returns 1 when it opened further (the held clients are then due a wake). */
 int fanout_gate_update(void);
 
 /* Appends to OUT (CAP bytes) the ring messages from the client's position on that its

@@ -313,6 +313,9 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 {
 	int64_t now = clk_mono_us();
 	clients_check(now);
+	/* A relay that stopped taking lines leaves the gate by time alone. */
+	if (fanout_gate_update())
+		fanout_wake();
 	if (now - S.last_second >= 1000000) {
 		char err[256];
 		S.last_second = now;
@@ -369,6 +372,8 @@ static void usage(FILE *f)
 		"      --relay-lag N          a follower's relay (?relay=1) holds this node's other\n"
 		"                             clients back to what it took, unless it is more than N\n"
 		"                             lines behind (default 4096)\n"
+		"      --relay-wait MS        ... or unless it took nothing for MS while lines wait\n"
+		"                             for it (default 1000)\n"
 		"      --send-path PATH       how lines reach caught-up clients: direct (send() at once,\n"
 		"                             by the loop's thread and the send threads) or lws\n"
 		"                             (everything through libwebsockets' writable callback,\n"
@@ -450,6 +455,7 @@ static int parse_opts(int argc, char **argv)
 		{ "ready-timeout", required_argument, NULL, 'T' },
 		{ "journal-bytes", required_argument, NULL, 'J' },
 		{ "relay-lag", required_argument, NULL, 'L' },
+		{ "relay-wait", required_argument, NULL, 'Q' },
 		{ "ring", required_argument, NULL, 'R' },
 		{ "ring-bytes", required_argument, NULL, 'G' },
 		{ "run-dir", required_argument, NULL, 'r' },
@@ -472,6 +478,7 @@ static int parse_opts(int argc, char **argv)
 	o->max_clients = 10000;
 	o->ring = 1 << 20;
 	o->relay_lag = 4096;
+	o->relay_wait_ms = 1000;
 	o->ring_bytes = 256 << 20;
 	o->journal_bytes = 64 << 20;
 	o->max_backlog = 16384;
@@ -528,6 +535,11 @@ static int parse_opts(int argc, char **argv)
 			if (opt_long(optarg, 1, 1 << 24, &v, err, sizeof err))
 				goto bad;
 			o->relay_lag = (uint32_t)v;
+			break;
+		case 'Q':
+			if (opt_long(optarg, 10, 600000, &v, err, sizeof err))
+				goto bad;
+			o->relay_wait_ms = (int)v;
 			break;
 		case 'D': {
 			int p = fanout_path_parse(optarg);
@@ -938,7 +950,8 @@ int main(int argc, char **argv)
 	log_info("listening", " port=%d path=%s www=%s tls=%s send_path=%s", S.o.port, S.o.path, S.o.www,
 		 S.o.tls_cert ? "yes" : "no", fanout_path_name(S.o.send_path));
 	lws_sul_schedule(S.ctx, 0, &S.sul_tick, tick_cb, TICK_US);
-	if (fanout_start(S.reg, S.o.send_path, S.o.send_threads, info.extensions, S.o.relay_lag)) {
+	if (fanout_start(S.reg, S.o.send_path, S.o.send_threads, info.extensions, S.o.relay_lag,
+			 S.o.relay_wait_ms)) {
 		log_error("cannot start the send threads", " error=\"%s\"", strerror(errno));
 		lws_context_destroy(S.ctx);
 		return EXIT_RUNTIME;

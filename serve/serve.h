@@ -35,6 +35,7 @@ struct opts {
 	uint64_t journal_bytes;
 	uint32_t max_backlog;
 	uint32_t relay_lag;      /* a relay further behind leaves the gate */
+	int relay_wait_ms;       /* so does one that took nothing for this long while lines wait */
 	uint64_t max_backlog_bytes;
 	int ready_timeout_ms;
 	int close_timeout_ms;  /* a client that takes no close frame for this long is dropped */
@@ -66,7 +67,9 @@ struct client {
 	int64_t since;         /* ?since= of the upgrade, -1 when none */
 	char *since_error;     /* a bad ?since=, told once connected */
 	int relay;             /* a follower's relay (?relay=1): written first */
-	int relay_out;         /* that relay is out of the gate (too far behind) */
+	int relay_out;         /* that relay is out of the gate (too far behind, or stalled) */
+	uint64_t relay_seen;   /* its position when the gate last looked, */
+	int64_t relay_moved;   /* and when that position last moved (monotonic us) */
 	char *reply[MAX_REPLIES];
 	uint16_t reply_len[MAX_REPLIES];
 	int nreplies;
