@@ -5,6 +5,7 @@
 #include "events.h"
 #include "exitcode.h"
 #include "guard.h"
+#include "input.h"
 #include "journal.h"
 #include "loop.h"
 #include "metnames.h"
@@ -81,6 +82,28 @@ static int64_t position_of(int64_t own)
 	return S.own_pos++;
 }
 
+/* Whether a line with the newest position was taken in already, byte for byte: several
+ * lines share a position (a node's notices repeat the one before them), so the position
+ * alone cannot tell; a serve that restarts reads again what its journal has and the pipe
+ * still held (see input.h). The lines at the newest position are remembered by a hash,
+ * 16 at most (beyond that, a repeat gets through). */
+static int seen_at_last(int64_t pos, const char *line, size_t len)
+{
+	uint64_t h = 1469598103934665603u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)line[i]) * 1099511628211u;
+	if (pos != S.at_last_pos) {
+		S.at_last_pos = pos;
+		S.at_last_n = 0;
+	}
+	for (int i = 0; i < S.at_last_n; i++)
+		if (S.at_last[i] == h)
+			return 1;
+	if (S.at_last_n < (int)(sizeof S.at_last / sizeof S.at_last[0]))
+		S.at_last[S.at_last_n++] = h;
+	return 0;
+}
+
 /* One line into the ring and the cache (and the journal, unless it comes from there). */
 static void take_line(const char *line, size_t len, int live)
 {
@@ -106,6 +129,10 @@ static void take_line(const char *line, size_t len, int live)
 	int64_t pos = position_of(own);
 	if (pos < 0)
 		return;
+	if (own >= 0 && seen_at_last(pos, line, len)) {
+		S.m_pos_back->v++;
+		return;
+	}
 	long body = seq_body_len(line, len);
 	char suffix[SEQ_SUFFIX_MAX];
 	size_t slen = 0;
@@ -168,13 +195,20 @@ static void drain_lines(void)
 	fanout_wake();
 }
 
+static struct lws *input_wsi;
+
 static void read_input(void)
 {
-	if (ndj_fill(&S.in) < 0 && errno != EAGAIN) {
+	if (input_fill(&S.in) < 0 && errno != EAGAIN) {
 		log_error("cannot read input", " error=\"%s\"", strerror(errno));
 		S.in.eof = 1;
 	}
 	drain_lines();
+	/* Only part of a line in the pipe: look again on the tick rather than spin on it. */
+	if (input_done(&S.in) && input_wsi && !S.input_paused) {
+		S.input_paused = 1;
+		lws_rx_flow_control(input_wsi, 0);
+	}
 	if (S.in.eof) {
 		S.in_open = 0;
 		if (S.o.exit_on_eof) {
@@ -291,7 +325,11 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 	}
 	if (reason == LWS_CALLBACK_RAW_CLOSE_FILE && op == &kinds[RAW_INPUT] && S.in_open && !S.done) {
-		/* A pipe whose writer left reports a hang-up, not a read of 0 bytes. */
+		/* A pipe whose writer left reports a hang-up, not a read of 0 bytes: what it still
+		 * holds is read as it comes. */
+		input_plain(&S.in);
+		while (ndj_fill(&S.in) > 0)
+			drain_lines();
 		S.in.eof = 1;
 		drain_lines();
 		S.in_open = 0;
@@ -313,6 +351,10 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 {
 	int64_t now = clk_mono_us();
 	clients_check(now);
+	if (S.input_paused) {
+		S.input_paused = 0;
+		lws_rx_flow_control(input_wsi, 1);
+	}
 	/* A relay that stopped taking lines leaves the gate by time alone. */
 	if (fanout_gate_update())
 		fanout_wake();
@@ -781,7 +823,7 @@ static int setup_metrics(void)
 	S.m_resume_errors = met_add(r, MET_COUNTER, "exchange_serve_resume_errors_total",
 				    "Bad since values (not a position, or ahead of the stream): told, and live data given.", NULL);
 	S.m_pos_back = met_add(r, MET_COUNTER, "exchange_serve_positions_back_total",
-			       "Input lines whose position was below one already taken in: had already, dropped.", NULL);
+			       "Input lines taken in already (a position below the newest, or a line of the newest again): dropped.", NULL);
 	S.m_journal_lines = met_add(r, MET_COUNTER, "exchange_serve_journal_lines_total",
 				    "Lines written to the journal (RUN_DIR/serve.journal).", NULL);
 	S.m_journal_errors = met_add(r, MET_COUNTER, "exchange_serve_journal_errors_total",
@@ -882,6 +924,7 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	fd_nonblock(infd);
+	input_start(&S.in, S.o.run_dir && S.o.journal_bytes);
 	S.in_open = 1;
 
 	/* Thousands of clients need thousands of descriptors. */
@@ -939,7 +982,7 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	if (!S.vh || !loop_adopt(S.vh, S.sigfd, "raw", &kinds[RAW_SIGNALS]) ||
-	    !loop_adopt(S.vh, infd, "raw", &kinds[RAW_INPUT]) ||
+	    !(input_wsi = loop_adopt(S.vh, infd, "raw", &kinds[RAW_INPUT])) ||
 	    !(listen_wsi = loop_adopt(S.vh, listen_fd, "raw", &kinds[RAW_LISTEN]))) {
 		log_error("cannot watch the input and signals", NULL);
 		lws_context_destroy(S.ctx);
@@ -981,6 +1024,7 @@ int main(int argc, char **argv)
 	intern_free();
 	guard_free();
 	js_free(&S.doc);
+	input_stop();
 	ndj_free(&S.in);
 	free(S.scratch);
 	free(S.status_json);

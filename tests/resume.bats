@@ -53,6 +53,24 @@ replayed_is() { [ "$(serve_metric exchange_serve_journal_replayed_lines)" = "$1"
 	[ "$(jq -r '"\(.type)=\(.seq)"' "$TMP/c.out" | tr '\n' ' ')" = "trade=500 trade=501 status=501 trade=502 " ]
 }
 
+@test "a line taken in already is dropped, also when it has the newest position; other lines at that position are not" {
+	start_serve
+	start c "$BIN/wsclient" "$WS"
+	wait_until 10 serve_clients_eq 1
+	numbered 799 4 >"$TMP/l"
+	{
+		sed -n 2,3p "$TMP/l"
+		printf '{"type":"status","exchange":"binance","local_ts":1,"event":"connected","seq":801}\n'
+		sed -n 3p "$TMP/l" # the trade again, byte for byte, as a restarted serve reads it from the pipe
+		sed -n 1p "$TMP/l" # below the newest
+		sed -n 4p "$TMP/l"
+	} | feed
+	wait_until 10 at_least 4 "$TMP/c.out" '"seq"'
+	sleep 0.3
+	[ "$(jq -r '"\(.type)=\(.seq)"' "$TMP/c.out" | tr '\n' ' ')" = "trade=800 trade=801 status=801 trade=802 " ]
+	[ "$(serve_metric exchange_serve_positions_back_total)" = 2 ]
+}
+
 @test "?since=N replays every matching line after N from the ring, then live data, nothing twice" {
 	start_serve
 	{ numbered 1000 50 BTC-USDT; numbered 1050 50 ETH-USDT; } | feed
@@ -161,6 +179,53 @@ replayed_is() { [ "$(serve_metric exchange_serve_journal_replayed_lines)" = "$1"
 	kill "$(pid_of c)"
 	wait_until 5 test -s "$TMP/c.json"
 	jq -e '.resumes >= 1 and .gaps == 0 and .seq_repeats == 0' "$TMP/c.json"
+}
+
+# journal_positions: the positions of the whole lines of serve's journal, one a line.
+journal_positions() { grep -o '"seq":[0-9]*}$' "$TMP/run/serve.journal" | tr -dc '0-9\n'; }
+
+@test "kill -9 of serve while it takes a fast feed loses no line: what its journal lacks stays in the pipe for the next serve" {
+	mkdir -p "$TMP/run"
+	start_serve --run-dir "$TMP/run"
+	# 200000 lines in 400 writes 10 ms apart: serve is at work on them whenever it dies.
+	numbered 100000 200000 | split -l 500 - "$TMP/part."
+	(for f in "$TMP"/part.*; do timeout 20 cat "$f" >&8 || exit 1; sleep 0.01; done) &
+	feeder=$!
+	kills=0
+	while kill -0 "$feeder" 2>/dev/null && [ "$kills" -lt 15 ]; do
+		sleep 0.0$((RANDOM % 5 + 3))
+		kill -9 "$(pid_of serve)"
+		kills=$((kills + 1))
+		start serve "$BIN/serve" --port "$PORT" --bind 127.0.0.1 --input "$TMP/serve.in" --run-dir "$TMP/run"
+		wait_until 10 curl -fs "http://127.0.0.1:$PORT/health" -o /dev/null
+	done
+	wait "$feeder"
+	wait_until 20 position_is 299999
+	journal_positions >"$TMP/got"
+	echo "# $kills kills of serve; the journal has $(wc -l <"$TMP/got") of 200000 lines, $(sort -u "$TMP/got" | wc -l) distinct" >&3
+	[ "$kills" -ge 5 ]
+	seq 100000 299999 | cmp - "$TMP/got"
+}
+
+# cpu_ticks PID: the CPU time PID has used, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+@test "part of a line in the pipe is left there until the rest comes, without spinning on it" {
+	mkdir -p "$TMP/run"
+	start_serve --run-dir "$TMP/run"
+	start c "$BIN/wsclient" "$WS"
+	wait_until 10 serve_clients_eq 1
+	numbered 900 2 >"$TMP/l"
+	{ sed -n 1p "$TMP/l"; head -c 40 < <(sed -n 2p "$TMP/l"); } | feed
+	wait_until 10 at_least 1 "$TMP/c.out" '"seq":900'
+	t0=$(cpu_ticks "$(pid_of serve)")
+	sleep 2
+	t1=$(cpu_ticks "$(pid_of serve)")
+	echo "serve used $((t1 - t0)) ticks in 2 s with part of a line waiting"
+	[ $((t1 - t0)) -lt 50 ]
+	tail -c +41 < <(sed -n 2p "$TMP/l") | feed
+	wait_until 10 at_least 1 "$TMP/c.out" '"seq":901'
+	[ "$(positions "$TMP/c.out")" = "900 901 " ]
 }
 
 @test "a cut by a crash in the journal's last line is left out, and the journal stays readable" {
