@@ -142,12 +142,17 @@ static void reply_gap(struct client *c, int64_t from, int64_t to)
 /* A resume further ahead of every position seen and of the clock than this is no position
  * of this stream: a leader starts numbering at the time in µs and numbers one per line. */
 #define SINCE_AHEAD_US ((int64_t)3600 * 1000000)
+/* A position this node has not reached is waited for this long: in a cluster a node is
+ * behind the one a client left by well under a second (the relay gate); a node that numbers
+ * its own stream (a standalone node behind the same proxy) may never reach it. */
+#define SINCE_WAIT_US ((int64_t)5 * 1000000)
 
 /* Where C starts: SINCE < 0 as a new client (the cache, then live data); else after stream
  * position SINCE. */
 static void client_position(struct client *c, int64_t since)
 {
 	c->min_pos = -1;
+	c->min_pos_until = 0;
 	c->live_from = 0;
 	c->tail = S.ring.head;
 	if (since < 0) {
@@ -167,6 +172,8 @@ static void client_position(struct client *c, int64_t since)
 	S.m_resumes->v++;
 	if (S.ring.oldest == S.ring.head || since >= S.last_pos) {
 		c->min_pos = since; /* nothing held after it yet: only what comes after it */
+		if (since > S.last_pos)
+			c->min_pos_until = clk_mono_us() + SINCE_WAIT_US;
 		return;
 	}
 	struct msg *oldest = ring_get(&S.ring, S.ring.oldest);
@@ -292,6 +299,26 @@ static void protocol_error(struct client *c, int code, const char *why)
 /* A client that fell too far behind is cut off (1013): one slow reader must not hold the
  * ring, or anyone else. Its close frame goes out as soon as its socket takes anything;
  * a client that takes nothing for --close-timeout is dropped without one (counted). */
+/* The position C waits for was not reached in time: it is told, and gets the latest state
+ * of its streams and live data from now. */
+static void resume_gave_up(struct client *c)
+{
+	char err[200];
+	c->min_pos_until = 0;
+	if (S.last_pos > c->min_pos)
+		return; /* reached after all */
+	snprintf(err, sizeof err, "since %lld was not reached within %d s (newest position %lld): "
+		 "not a position of this node's stream; live data from now",
+		 (long long)c->min_pos, (int)(SINCE_WAIT_US / 1000000), (long long)S.last_pos);
+	reply_error(c, err);
+	S.m_resume_errors->v++;
+	c->min_pos = -1;
+	c->tail = S.ring.head;
+	cache_start(c);
+	fanout_idle_remove(c);
+	lws_callback_on_writable(c->wsi);
+}
+
 void clients_check(int64_t now)
 {
 	for (struct client *c = S.clients; c; c = c->next) {
@@ -322,6 +349,10 @@ void clients_check(int64_t now)
 		if ((code = guard_error(c->fd, &why))) {
 			/* a frame header with nothing after it: no callback came */
 			protocol_error(c, code, why);
+			continue;
+		}
+		if (c->min_pos_until && now > c->min_pos_until) {
+			resume_gave_up(c);
 			continue;
 		}
 		/* A resuming client is behind by what it asked for: only what came after its

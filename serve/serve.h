@@ -60,6 +60,7 @@ struct client {
 	int cache_todo;
 	uint32_t *cache_order; /* the cache entries to replay, oldest stream position first */
 	uint32_t cache_n;
+	int64_t min_pos_until; /* the wait for min_pos gives up then (monotonic us; 0: none) */
 	int64_t min_pos;       /* lines at or before this stream position are not sent: a
 	                        * resume from a position the ring has not reached yet */
 	uint64_t live_from;    /* ring sequence where a resume meets the live stream: its

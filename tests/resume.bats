@@ -155,6 +155,22 @@ replayed_is() { [ "$(serve_metric exchange_serve_journal_replayed_lines)" = "$1"
 	[ "$(positions "$TMP/c.out")" = "$(seq_range 5015 5019)" ]
 }
 
+@test "a position not reached within 5 s is another stream's: the client is told, then gets the latest state and live data" {
+	start_serve
+	numbered 5000 10 | feed
+	line ticker binance BTC-USDT 7 | feed
+	wait_until 10 position_is 5009
+	start c "$BIN/wsclient" "$WS?since=900000"
+	wait_until 10 serve_clients_eq 1
+	wait_until 10 at_least 1 "$TMP/c.out" '"type":"error"'
+	grep -q '"error":"since 900000 was not reached within 5 s (newest position 5009): not a position of this node.s stream; live data from now"' "$TMP/c.out"
+	wait_until 5 at_least 1 "$TMP/c.out" '"type":"ticker"'
+	numbered 5010 3 | feed
+	wait_until 10 at_least 3 "$TMP/c.out" '"type":"trade"'
+	[ "$(positions "$TMP/c.out")" = "5010 5011 5012 " ]
+	[ "$(serve_metric exchange_serve_resume_errors_total)" = 1 ]
+}
+
 @test "the journal: a serve that restarts (even kill -9) has its lines again, and a client resumes across it" {
 	mkdir -p "$TMP/run"
 	start_serve --run-dir "$TMP/run"
