@@ -151,16 +151,8 @@ static int bf_rest(const struct xch_sub *sub, const char *ws_base, const char *s
 	char name[SYM_MAX], host[512];
 	if (wire_name(symbol, name, sizeof name) < 0 || stream_name(symbol, SNAPSHOT_SUFFIX, tag, tagn) < 0)
 		return -1;
-	if (!strncmp(ws_base, WS_DEFAULT, strlen(WS_DEFAULT))) {
-		snprintf(host, sizeof host, "%s", REST_DEFAULT);
-	} else {
-		const char *p = strstr(ws_base, "://");
-		if (!p)
-			return -1;
-		p += 3;
-		size_t hl = strcspn(p, "/?");
-		snprintf(host, sizeof host, "%s://%.*s", !strncmp(ws_base, "wss", 3) ? "https" : "http", (int)hl, p);
-	}
+	if (xch_rest_host(ws_base, WS_DEFAULT, REST_DEFAULT, host, sizeof host))
+		return -1;
 	for (char *c = name; *c; c++)
 		if (*c >= 'a' && *c <= 'z')
 			*c = (char)(*c - 32);

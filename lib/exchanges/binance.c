@@ -112,16 +112,8 @@ static int binance_rest(const struct xch_sub *sub, const char *ws_base, const ch
 	char base[SYM_MAX], quote[SYM_MAX], host[512];
 	if (sym_parse(symbol, base, quote) || stream_name(symbol, SNAPSHOT_SUFFIX, tag, tagn) < 0)
 		return -1;
-	if (!strncmp(ws_base, WS_DEFAULT, strlen(WS_DEFAULT))) {
-		snprintf(host, sizeof host, "%s", REST_DEFAULT);
-	} else {
-		const char *p = strstr(ws_base, "://");
-		if (!p)
-			return -1;
-		p += 3;
-		size_t hl = strcspn(p, "/?");
-		snprintf(host, sizeof host, "%s://%.*s", !strncmp(ws_base, "wss", 3) ? "https" : "http", (int)hl, p);
-	}
+	if (xch_rest_host(ws_base, WS_DEFAULT, REST_DEFAULT, host, sizeof host))
+		return -1;
 	int k = snprintf(url, urln, "%s/api/v3/depth?symbol=%s%s&limit=%d", host, base, quote,
 			 SNAPSHOT_LIMIT);
 	return k < 0 || (size_t)k >= urln ? -1 : 0;

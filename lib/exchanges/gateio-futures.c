@@ -111,16 +111,8 @@ static int gf_meta(const struct xch_sub *sub, const char *ws_base, int i, char *
 		return 0;
 	if (contract_name(sub->sym[i], 0, name, sizeof name) < 0)
 		return -1;
-	if (!strncmp(ws_base, WS_DEFAULT, strlen(WS_DEFAULT))) {
-		snprintf(host, sizeof host, "%s", REST_DEFAULT);
-	} else {
-		const char *p = strstr(ws_base, "://");
-		if (!p)
-			return -1;
-		p += 3;
-		snprintf(host, sizeof host, "%s://%.*s", !strncmp(ws_base, "wss", 3) ? "https" : "http",
-			 (int)strcspn(p, "/?"), p);
-	}
+	if (xch_rest_host(ws_base, WS_DEFAULT, REST_DEFAULT, host, sizeof host))
+		return -1;
 	int k = snprintf(url, urln, "%s/api/v4/futures/usdt/contracts/%s", host, name);
 	if (k < 0 || (size_t)k >= urln || bodyn < 1 || snprintf(tag, tagn, META_TAG) >= (int)tagn)
 		return -1;
