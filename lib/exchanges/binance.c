@@ -184,21 +184,6 @@ static int read_ticker(struct norm *n, const struct js_doc *d, int o)
 	return 0;
 }
 
-static int read_side(struct norm *n, const struct js_doc *d, int arr)
-{
-	if (js_type(d, arr) != JS_ARRAY)
-		return norm_fail(n, NR_FIELD, "book side is not an array");
-	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
-		const char *p, *q;
-		size_t pn, qn;
-		if (js_numpair(d, (int)k, &p, &pn, &q, &qn))
-			return norm_fail(n, NR_FIELD, "book level is not [price, amount]");
-		if (norm_book_level(n, p, pn, q, qn))
-			return -1;
-	}
-	return 0;
-}
-
 /* Partial depth has no symbol of its own: it comes from the stream name. */
 static int read_depth(struct norm *n, const struct js_doc *d, int o, int stream)
 {
@@ -211,10 +196,10 @@ static int read_depth(struct norm *n, const struct js_doc *d, int o, int stream)
 		return norm_fail(n, NR_SYMBOL, "cannot read the symbol of stream %.*s",
 				 (int)js_len(d, stream) & 63, s);
 	norm_book_begin(n, sym, -1);
-	if (read_side(n, d, js_get(d, o, "bids")))
+	if (norm_book_side(n, d, js_get(d, o, "bids")))
 		return -1;
 	norm_book_asks(n);
-	if (read_side(n, d, js_get(d, o, "asks")))
+	if (norm_book_side(n, d, js_get(d, o, "asks")))
 		return -1;
 	return norm_book_end(n);
 }

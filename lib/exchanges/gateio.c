@@ -243,21 +243,6 @@ static int read_book_ticker(struct norm *n, const struct js_doc *d, int r)
 }
 
 /* spot.order_book: a self-contained top-N snapshot, best first. */
-static int read_side(struct norm *n, const struct js_doc *d, int arr)
-{
-	if (js_type(d, arr) != JS_ARRAY)
-		return norm_fail(n, NR_FIELD, "book side is not an array");
-	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
-		const char *p, *q;
-		size_t pn, qn;
-		if (js_numpair(d, (int)k, &p, &pn, &q, &qn))
-			return norm_fail(n, NR_FIELD, "book level is not [price, amount]");
-		if (norm_book_level(n, p, pn, q, qn))
-			return -1;
-	}
-	return 0;
-}
-
 static int read_order_book(struct norm *n, const struct js_doc *d, int r)
 {
 	char sym[SYM_MAX];
@@ -265,10 +250,10 @@ static int read_order_book(struct norm *n, const struct js_doc *d, int r)
 	if (symbol_of(n, d, js_get(d, r, "s"), sym) || norm_ts(n, d, js_get(d, r, "t"), &ts))
 		return -1;
 	norm_book_begin(n, sym, ts);
-	if (read_side(n, d, js_get(d, r, "bids")))
+	if (norm_book_side(n, d, js_get(d, r, "bids")))
 		return -1;
 	norm_book_asks(n);
-	if (read_side(n, d, js_get(d, r, "asks")))
+	if (norm_book_side(n, d, js_get(d, r, "asks")))
 		return -1;
 	return norm_book_end(n);
 }
