@@ -34,10 +34,7 @@
 
 /* ---- talking ---- */
 
-static const struct {
-	int channels;
-	const char *name;
-} channels[] = {
+static const struct gateio_channel channels[] = {
 	{ XCH_TRADE, "futures.trades" },
 	{ XCH_TICKER | XCH_DERIVATIVE, "futures.tickers" },
 	{ XCH_BOOK, "futures.obu" },
@@ -54,51 +51,23 @@ static int contract_name(const char *sym, int book, char *out, size_t n)
 	return k < 0 || (size_t)k >= n ? -1 : k;
 }
 
-static int request(const struct xch_sub *sub, const char *channel, const char *event, const char *only,
-		   char *out, size_t n)
-{
-	return gateio_request(sub, channel, event, only, contract_name, "futures.obu", out, n);
-}
+static const struct gateio_product futures;
 
 static int gf_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
 		  size_t errlen)
 {
-	char name[SYM_MAX + 16];
-	for (int i = 0; i < sub->nsym; i++)
-		if (contract_name(sub->sym[i], 0, name, sizeof name) < 0) {
-			snprintf(err, errlen, "bad symbol %s (USDT-settled perpetuals are BASE-USDT-PERP)",
-				 sub->sym[i]);
-			return -1;
-		}
-	int k = snprintf(out, n, "%s", base);
-	if (k < 0 || (size_t)k >= n) {
-		snprintf(err, errlen, "URL too long");
-		return -1;
-	}
-	return 0;
+	return gateio_url_of(&futures, sub, base, out, n, err, errlen);
 }
 
 static int gf_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out, size_t n)
 {
-	for (size_t c = 0; c < sizeof channels / sizeof channels[0]; c++) {
-		if (!(sub->channels & channels[c].channels))
-			continue;
-		if (i-- == 0)
-			return request(sub, channels[c].name, "subscribe", NULL, out, n);
-	}
-	return 0;
+	return gateio_subscribe_of(&futures, sub, i, out, n);
 }
 
-/* After a gap: unsubscribe the contract's obu stream and subscribe it again; the first
- * message of the new subscription is a full snapshot. */
 static int gf_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
 		     char *out, size_t n)
 {
-	if (i > 1)
-		return 0;
-	if (!(sub->channels & XCH_BOOK))
-		return -1;
-	return request(sub, "futures.obu", i == 0 ? "unsubscribe" : "subscribe", symbol, out, n);
+	return gateio_resync_of(&futures, sub, symbol, i, out, n);
 }
 
 /* Metadata request I: the contract of the I-th symbol, from api.gateio.ws for the public
@@ -181,6 +150,11 @@ static struct gateio_book *book_of(struct norm *n, const char *sym)
 }
 
 static const struct gateio_product futures = {
+	.channels = channels,
+	.nchannels = sizeof channels / sizeof channels[0],
+	.obu = "futures.obu",
+	.name = contract_name,
+	.hint = " (USDT-settled perpetuals are BASE-USDT-PERP)",
 	.symbol = symbol_text,
 	.what = "contract",
 	.state = book_of,

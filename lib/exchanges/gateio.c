@@ -30,10 +30,7 @@
 
 /* ---- talking ---- */
 
-static const struct {
-	int channel;
-	const char *name;
-} channels[] = {
+static const struct gateio_channel channels[] = {
 	{ XCH_TRADE, "spot.trades" },
 	{ XCH_TICKER, "spot.tickers" },
 	{ XCH_BOOK, "spot.obu" },
@@ -50,12 +47,14 @@ static int pair_name(const char *sym, int book, char *out, size_t n)
 	return k < 0 || (size_t)k >= n ? -1 : k;
 }
 
+static const struct gateio_product spot;
+
 /* {"time":<s>,"channel":CHANNEL,"event":EVENT,"payload":[...]} naming every symbol of SUB,
- * or only ONLY. */
-int gateio_request(const struct xch_sub *sub, const char *channel, const char *event, const char *only,
-		   gateio_name_fn name, const char *book_channel, char *out, size_t n)
+ * or only ONLY; obu stream names for the book. */
+static int request(const struct gateio_product *pr, const struct xch_sub *sub, const char *channel,
+		   const char *event, const char *only, char *out, size_t n)
 {
-	int book = !strcmp(channel, book_channel);
+	int book = !strcmp(channel, pr->obu);
 	int k = snprintf(out, n, "{\"time\":%lld,\"channel\":\"%s\",\"event\":\"%s\",\"payload\":[",
 			 (long long)time(NULL), channel, event);
 	if (k < 0 || (size_t)k >= n)
@@ -63,12 +62,12 @@ int gateio_request(const struct xch_sub *sub, const char *channel, const char *e
 	size_t o = (size_t)k;
 	int count = 0;
 	for (int i = 0; i < sub->nsym; i++) {
-		char text[SYM_MAX + 16];
+		char name[SYM_MAX + 16];
 		if (only && strcmp(only, sub->sym[i]))
 			continue;
-		if (name(sub->sym[i], book, text, sizeof text) < 0)
+		if (pr->name(sub->sym[i], book, name, sizeof name) < 0)
 			return -1;
-		k = snprintf(out + o, n - o, "%s\"%s\"", count ? "," : "", text);
+		k = snprintf(out + o, n - o, "%s\"%s\"", count ? "," : "", name);
 		if (k < 0 || (size_t)k >= n - o)
 			return -1;
 		o += (size_t)k;
@@ -82,19 +81,13 @@ int gateio_request(const struct xch_sub *sub, const char *channel, const char *e
 	return (int)(o + (size_t)k);
 }
 
-static int request(const struct xch_sub *sub, const char *channel, const char *event, const char *only,
-		   char *out, size_t n)
-{
-	return gateio_request(sub, channel, event, only, pair_name, "spot.obu", out, n);
-}
-
-static int gateio_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
-		      size_t errlen)
+int gateio_url_of(const struct gateio_product *pr, const struct xch_sub *sub, const char *base, char *out,
+		  size_t n, char *err, size_t errlen)
 {
 	char name[SYM_MAX + 16];
 	for (int i = 0; i < sub->nsym; i++)
-		if (pair_name(sub->sym[i], 1, name, sizeof name) < 0) {
-			snprintf(err, errlen, "bad symbol %s", sub->sym[i]);
+		if (pr->name(sub->sym[i], 1, name, sizeof name) < 0) {
+			snprintf(err, errlen, "bad symbol %s%s", sub->sym[i], pr->hint);
 			return -1;
 		}
 	int k = snprintf(out, n, "%s", base);
@@ -106,14 +99,14 @@ static int gateio_url(const struct xch_sub *sub, const char *base, char *out, si
 }
 
 /* Message I is the subscribe request of the I-th chosen channel. */
-static int gateio_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out,
-			    size_t n)
+int gateio_subscribe_of(const struct gateio_product *pr, const struct xch_sub *sub, int i, char *out,
+			size_t n)
 {
-	for (size_t c = 0; c < sizeof channels / sizeof channels[0]; c++) {
-		if (!(sub->channels & channels[c].channel))
+	for (int c = 0; c < pr->nchannels; c++) {
+		if (!(sub->channels & pr->channels[c].channels))
 			continue;
 		if (i-- == 0)
-			return request(sub, channels[c].name, "subscribe", NULL, out, n);
+			return request(pr, sub, pr->channels[c].name, "subscribe", NULL, out, n);
 	}
 	return 0;
 }
@@ -121,14 +114,31 @@ static int gateio_subscribe(const struct xch_sub *sub, struct xch_conn *conn, in
 /* Gate's rule after a gap: unsubscribe the symbol's obu stream and subscribe it again; the
  * first message of the new subscription is a full snapshot. A symbol we do not keep a book
  * for is skipped (-1), never a reason to reconnect. */
-static int gateio_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
-			 char *out, size_t n)
+int gateio_resync_of(const struct gateio_product *pr, const struct xch_sub *sub, const char *symbol, int i,
+		     char *out, size_t n)
 {
 	if (i > 1)
 		return 0;
 	if (!(sub->channels & XCH_BOOK))
 		return -1;
-	return request(sub, "spot.obu", i == 0 ? "unsubscribe" : "subscribe", symbol, out, n);
+	return request(pr, sub, pr->obu, i == 0 ? "unsubscribe" : "subscribe", symbol, out, n);
+}
+
+static int gateio_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
+		      size_t errlen)
+{
+	return gateio_url_of(&spot, sub, base, out, n, err, errlen);
+}
+
+static int gateio_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out, size_t n)
+{
+	return gateio_subscribe_of(&spot, sub, i, out, n);
+}
+
+static int gateio_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
+			 char *out, size_t n)
+{
+	return gateio_resync_of(&spot, sub, symbol, i, out, n);
 }
 
 static enum xch_frame gateio_classify(const char *f, size_t n)
@@ -157,6 +167,11 @@ static int pair_text(const char *s, size_t len, char *sym)
 }
 
 static const struct gateio_product spot = {
+	.channels = channels,
+	.nchannels = sizeof channels / sizeof channels[0],
+	.obu = "spot.obu",
+	.name = pair_name,
+	.hint = "",
 	.symbol = pair_text,
 	.what = "currency pair",
 	.state = pair_book_of,

@@ -11,17 +11,6 @@
 #define GATEIO_MAX_DEPTH 5000        /* largest depth a stream name may announce */
 #define GATEIO_MAX_FRAME_LEVELS 5000 /* levels per side in one frame */
 
-/* Gate's name of relay symbol SYM ("BTC_USDT"), or with BOOK its obu stream name
- * ("ob.BTC_USDT.50"), into OUT (N bytes). Returns its length, or -1 for a symbol the
- * product has no market for. */
-typedef int (*gateio_name_fn)(const char *sym, int book, char *out, size_t n);
-
-/* {"time":<s>,"channel":CHANNEL,"event":EVENT,"payload":[...]} naming every symbol of SUB,
- * or only ONLY, as NAME spells them (stream names when CHANNEL is BOOK_CHANNEL). Returns
- * its length, or -1 when it does not fit or names nothing. */
-int gateio_request(const struct xch_sub *sub, const char *channel, const char *event, const char *only,
-		   gateio_name_fn name, const char *book_channel, char *out, size_t n);
-
 /* A kept book, and where the reader keeps it per symbol (in its norm_state). */
 struct gateio_book {
 	struct book *book; /* NULL until the symbol's first book message */
@@ -34,8 +23,23 @@ typedef struct gateio_book *(*gateio_book_fn)(struct norm *n, const char *sym);
  * book line is to be left out (said and counted already), -1 after norm_fail. */
 typedef int (*gateio_scale_fn)(struct norm *n, const char *sym, const char **mult);
 
-/* What a reader of Gate's kept books needs to know of its product. */
+/* A channel, subscribed when the chosen channels include one of CHANNELS. */
+struct gateio_channel {
+	int channels;
+	const char *name;
+};
+
+/* What talking to one product and reading it needs to know. */
 struct gateio_product {
+	/* Its channels, one subscribe request each, in order; OBU is the order book's. */
+	const struct gateio_channel *channels;
+	int nchannels;
+	const char *obu;
+	/* Gate's name of relay symbol SYM ("BTC_USDT"), or with BOOK its obu stream name
+	 * ("ob.BTC_USDT.50"), into OUT (N bytes). Returns its length, or -1 for a symbol the
+	 * product has no market for. */
+	int (*name)(const char *sym, int book, char *out, size_t n);
+	const char *hint; /* said after "bad symbol X": what the product's symbols look like */
 	/* The relay symbol of Gate's name S (LEN bytes) into SYM (SYM_MAX bytes); -1 when it
 	 * names none. */
 	int (*symbol)(const char *s, size_t len, char *sym);
@@ -43,6 +47,13 @@ struct gateio_product {
 	gateio_book_fn state;  /* the symbol's kept book */
 	gateio_scale_fn scale; /* NULL: amounts as sent */
 };
+
+int gateio_url_of(const struct gateio_product *pr, const struct xch_sub *sub, const char *base, char *out,
+		  size_t n, char *err, size_t errlen);
+int gateio_subscribe_of(const struct gateio_product *pr, const struct xch_sub *sub, int i, char *out,
+			size_t n);
+int gateio_resync_of(const struct gateio_product *pr, const struct xch_sub *sub, const char *symbol, int i,
+		     char *out, size_t n);
 
 /* Reads string token T as PR's symbol into SYM, or fails. */
 int gateio_symbol_of(const struct gateio_product *pr, struct norm *n, const struct js_doc *d, int t,
