@@ -29,8 +29,6 @@
 #define WS_DEFAULT "wss://fstream.binance.com"
 #define SNAPSHOT_LIMIT 1000  /* levels per side a REST snapshot asks for (the most allowed) */
 #define MAX_STREAMS 200      /* streams one connection may combine (futures; spot allows 1024) */
-#define RESYNC_FIRST_ID 1000 /* request ids of resync messages count from here */
-#define NOTICE_MAX 160       /* the shutdown notice is small: longer frames are never scanned */
 #define BOOK_CHANNELS (XCH_BOOK | XCH_BOOK_FULL)
 #define MARKET_CHANNELS (XCH_TRADE | XCH_TICKER | XCH_DERIVATIVE | XCH_LIQUIDATION)
 
@@ -140,9 +138,7 @@ static int bf_resync(const struct xch_sub *sub, struct xch_conn *conn, const cha
 		return 0;
 	if (stream_name(symbol, PARTIAL_SUFFIX, name, sizeof name) < 0)
 		return -1;
-	int k = snprintf(out, n, "{\"method\":\"SUBSCRIBE\",\"params\":[\"%s\"],\"id\":%u}", name,
-			 RESYNC_FIRST_ID + conn->next_id++);
-	return k < 0 || (size_t)k >= n ? -1 : k;
+	return binance_resubscribe(conn, name, out, n);
 }
 
 /* The REST snapshot lives on fapi.binance.com for the public endpoint; for any other endpoint
@@ -160,13 +156,6 @@ static int bf_rest(const struct xch_sub *sub, const char *ws_base, const char *s
 			*c = (char)(*c - 32);
 	int k = snprintf(url, urln, "%s/fapi/v1/depth?symbol=%s&limit=%d", host, name, SNAPSHOT_LIMIT);
 	return k < 0 || (size_t)k >= urln ? -1 : 0;
-}
-
-static enum xch_frame bf_classify(const char *f, size_t n)
-{
-	if (n < NOTICE_MAX && memmem(f, n, "\"serverShutdown\"", 16))
-		return XCH_RECONNECT;
-	return XCH_FORWARD;
 }
 
 /* ---- reading ---- */
@@ -615,7 +604,7 @@ const struct xch xch_binance_futures = {
 		.resync = bf_resync,
 		.rest = bf_rest,
 		.split = { BOOK_CHANNELS, MARKET_CHANNELS },
-		.classify = bf_classify,
+		.classify = binance_classify,
 		/* The server pings every 3 minutes and lws answers; our own ping every 30 s
 		 * makes a quiet connection produce a pong we can see (10 messages a second
 		 * are allowed, pings included). */

@@ -101,7 +101,12 @@ static int binance_resync(const struct xch_sub *sub, struct xch_conn *conn, cons
 		return 0;
 	if (stream_name(symbol, PARTIAL_SUFFIX, name, sizeof name) < 0)
 		return -1;
-	int k = snprintf(out, n, "{\"method\":\"SUBSCRIBE\",\"params\":[\"%s\"],\"id\":%u}", name,
+	return binance_resubscribe(conn, name, out, n);
+}
+
+int binance_resubscribe(struct xch_conn *conn, const char *stream, char *out, size_t n)
+{
+	int k = snprintf(out, n, "{\"method\":\"SUBSCRIBE\",\"params\":[\"%s\"],\"id\":%u}", stream,
 			 RESYNC_FIRST_ID + conn->next_id++);
 	return k < 0 || (size_t)k >= n ? -1 : k;
 }
@@ -121,7 +126,7 @@ static int binance_rest(const struct xch_sub *sub, const char *ws_base, const ch
 	return k < 0 || (size_t)k >= urln ? -1 : 0;
 }
 
-static enum xch_frame binance_classify(const char *f, size_t n)
+enum xch_frame binance_classify(const char *f, size_t n)
 {
 	if (n < NOTICE_MAX && memmem(f, n, "\"serverShutdown\"", 16))
 		return XCH_RECONNECT;

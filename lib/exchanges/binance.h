@@ -1,12 +1,20 @@
-/* binance.h: what Binance's spot and USDⓈ-M futures readers share (binance.c;
- * binance-futures.c uses it): a full book is the diff stream bridged to a REST snapshot, and
- * the diff events that come before the snapshot wait in a bounded queue. Only the rule that
- * chains one event to the next differs, and stays with each reader. */
+/* binance.h: what Binance's spot and USDⓈ-M futures feeds share (binance.c;
+ * binance-futures.c uses it): resubscribe requests and the shutdown notice; a full book is
+ * the diff stream bridged to a REST snapshot, and the diff events that come before the
+ * snapshot wait in a bounded queue. Only the rule that chains one event to the next differs,
+ * and stays with each reader. */
 #ifndef BINANCE_H
 #define BINANCE_H
 
 #include "book.h"
 #include "norm.h"
+#include "xch.h"
+
+/* The request that subscribes STREAM again after a gap, numbered from the connection's
+ * request ids (CONN). Returns its length, or -1 when it does not fit. */
+int binance_resubscribe(struct xch_conn *conn, const char *stream, char *out, size_t n);
+/* A "serverShutdown" notice asks for a reconnect. */
+enum xch_frame binance_classify(const char *f, size_t n);
 
 /* Diff events wait here, as sent, while the snapshot is on its way. */
 struct binance_event {
