@@ -258,17 +258,7 @@ static int read_trade(struct norm *n, const struct js_doc *d, int o, int agg, co
 		return norm_fail(n, NR_FIELD, "m: missing or not a boolean");
 	if ((w = wanted(n, sym, ss)) <= 0)
 		return w;
-	norm_head(n, "trade", sym, ts);
-	if (norm_id(n, "id", d, agg ? js_get(d, o, "a") : js_get(d, o, "t")) ||
-	    norm_price_amount(n, d, js_get(d, o, "p"), js_get(d, o, "q")))
-		return -1;
-	jw_key(n->w, "side");
-	if (js_type(d, m) == JS_TRUE)
-		jw_lit(n->w, "\"sell\"");
-	else
-		jw_lit(n->w, "\"buy\"");
-	norm_end_trade(n);
-	return 0;
+	return binance_trade_line(n, d, o, agg, m, sym, ts);
 }
 
 /* 24hrTicker (statistics, no best bid/ask on futures) and bookTicker (best bid/ask). */
@@ -281,21 +271,7 @@ static int read_ticker(struct norm *n, const struct js_doc *d, int o, const char
 		return -1;
 	if ((w = wanted(n, sym, ss)) <= 0)
 		return w;
-	norm_head(n, "ticker", sym, ts);
-	if (norm_dec_opt(n, "bid", d, js_get(d, o, "b")) ||
-	    norm_dec_opt(n, "bid_size", d, js_get(d, o, "B")) ||
-	    norm_dec_opt(n, "ask", d, js_get(d, o, "a")) ||
-	    norm_dec_opt(n, "ask_size", d, js_get(d, o, "A")) ||
-	    norm_dec_opt(n, "last", d, js_get(d, o, "c")) ||
-	    norm_dec_opt(n, "open", d, js_get(d, o, "o")) ||
-	    norm_dec_opt(n, "high", d, js_get(d, o, "h")) ||
-	    norm_dec_opt(n, "low", d, js_get(d, o, "l")) ||
-	    norm_dec_opt(n, "volume", d, js_get(d, o, "v")) ||
-	    norm_dec_opt(n, "quote_volume", d, js_get(d, o, "q")))
-		return -1;
-	norm_end(n);
-	n->lines_ticker++;
-	return 0;
+	return binance_ticker_line(n, d, o, sym, ts);
 }
 
 /* markPriceUpdate: mark p, index i, the current period's funding rate r and the next

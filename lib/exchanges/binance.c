@@ -155,12 +155,19 @@ static int read_trade(struct norm *n, const struct js_doc *d, int o, int agg)
 		return -1;
 	if (js_type(d, m) != JS_TRUE && js_type(d, m) != JS_FALSE)
 		return norm_fail(n, NR_FIELD, "m: missing or not a boolean");
+	return binance_trade_line(n, d, o, agg, m, sym, ts);
+}
+
+int binance_trade_line(struct norm *n, const struct js_doc *d, int o, int agg, int m, const char *sym,
+		       int64_t ts)
+{
+	int sold = js_type(d, m) == JS_TRUE;
 	norm_head(n, "trade", sym, ts);
 	if (norm_id(n, "id", d, agg ? js_get(d, o, "a") : js_get(d, o, "t")) ||
 	    norm_price_amount(n, d, js_get(d, o, "p"), js_get(d, o, "q")))
 		return -1;
 	jw_key(n->w, "side");
-	jw_str(n->w, js_type(d, m) == JS_TRUE ? "sell" : "buy", js_type(d, m) == JS_TRUE ? 4 : 3);
+	jw_str(n->w, sold ? "sell" : "buy", sold ? 4 : 3);
 	norm_end_trade(n);
 	return 0;
 }
@@ -172,6 +179,11 @@ static int read_ticker(struct norm *n, const struct js_doc *d, int o)
 	int64_t ts;
 	if (symbol_of(n, d, js_get(d, o, "s"), sym) || norm_ts(n, d, js_get(d, o, "E"), &ts))
 		return -1;
+	return binance_ticker_line(n, d, o, sym, ts);
+}
+
+int binance_ticker_line(struct norm *n, const struct js_doc *d, int o, const char *sym, int64_t ts)
+{
 	norm_head(n, "ticker", sym, ts);
 	if (norm_dec_opt(n, "bid", d, js_get(d, o, "b")) ||
 	    norm_dec_opt(n, "bid_size", d, js_get(d, o, "B")) ||

@@ -1,5 +1,6 @@
 /* binance.h: what Binance's spot and USDⓈ-M futures feeds share (binance.c;
- * binance-futures.c uses it): resubscribe requests and the shutdown notice; a full book is
+ * binance-futures.c uses it): resubscribe requests and the shutdown notice, trade and ticker
+ * events; a full book is
  * the diff stream bridged to a REST snapshot, and the diff events that come before the
  * snapshot wait in a bounded queue. Only the rule that chains one event to the next differs,
  * and stays with each reader. */
@@ -15,6 +16,14 @@
 int binance_resubscribe(struct xch_conn *conn, const char *stream, char *out, size_t n);
 /* A "serverShutdown" notice asks for a reconnect. */
 enum xch_frame binance_classify(const char *f, size_t n);
+
+/* The line of trade event O (aggTrade with AGG, else trade) about SYM at TS; M is its m
+ * token (the buyer is the maker: the taker sold), checked to be a boolean. */
+int binance_trade_line(struct norm *n, const struct js_doc *d, int o, int agg, int m, const char *sym,
+		       int64_t ts);
+/* The line of ticker event O (24hrTicker, 24hrMiniTicker, bookTicker: the fields each
+ * carries) about SYM at TS. */
+int binance_ticker_line(struct norm *n, const struct js_doc *d, int o, const char *sym, int64_t ts);
 
 /* Diff events wait here, as sent, while the snapshot is on its way. */
 struct binance_event {
