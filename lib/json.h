@@ -72,6 +72,17 @@ int js_int64(const struct js_doc *d, int t, int64_t *out);
  * exchanges use for prices). Returns 0 and the span, or -1. The text is not validated. */
 int js_numtext(const struct js_doc *d, int t, const char **s, size_t *n);
 
+/* The number text (js_numtext) of the first two elements of array token T, as order book
+ * levels are sent: [price, amount, ...]. Returns 0, or -1 when T is no array of two or more
+ * elements or either of them is no number. */
+static inline int js_numpair(const struct js_doc *d, int t, const char **a, size_t *an, const char **b,
+			     size_t *bn)
+{
+	if (js_type(d, t) != JS_ARRAY || d->tok[t].size < 2)
+		return -1;
+	return js_numtext(d, t + 1, a, an) || js_numtext(d, (int)d->tok[t + 1].next, b, bn) ? -1 : 0;
+}
+
 /* Validates that S is UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
 int js_utf8_valid(const char *s, size_t len);
 

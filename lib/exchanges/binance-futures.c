@@ -9,7 +9,9 @@
  * diff stream bridged to a REST snapshot, chained by pu (the previous event's u) as Binance
  * documents for futures. Mark, index and funding come from markPrice@1s, liquidations from
  * forceOrder (at most the latest one per symbol and second: a sample, not a tape). There is
- * no open-interest stream. */
+ * no open-interest stream. The queue of diff events waiting for a snapshot is spot's
+ * (binance.h). */
+#include "binance.h"
 #include "book.h"
 #include "norm.h"
 #include "xch.h"
@@ -27,8 +29,6 @@
 #define WS_DEFAULT "wss://fstream.binance.com"
 #define SNAPSHOT_LIMIT 1000  /* levels per side a REST snapshot asks for (the most allowed) */
 #define MAX_STREAMS 200      /* streams one connection may combine (futures; spot allows 1024) */
-#define RESYNC_FIRST_ID 1000 /* request ids of resync messages count from here */
-#define NOTICE_MAX 160       /* the shutdown notice is small: longer frames are never scanned */
 #define BOOK_CHANNELS (XCH_BOOK | XCH_BOOK_FULL)
 #define MARKET_CHANNELS (XCH_TRADE | XCH_TICKER | XCH_DERIVATIVE | XCH_LIQUIDATION)
 
@@ -138,9 +138,7 @@ static int bf_resync(const struct xch_sub *sub, struct xch_conn *conn, const cha
 		return 0;
 	if (stream_name(symbol, PARTIAL_SUFFIX, name, sizeof name) < 0)
 		return -1;
-	int k = snprintf(out, n, "{\"method\":\"SUBSCRIBE\",\"params\":[\"%s\"],\"id\":%u}", name,
-			 RESYNC_FIRST_ID + conn->next_id++);
-	return k < 0 || (size_t)k >= n ? -1 : k;
+	return binance_resubscribe(conn, name, out, n);
 }
 
 /* The REST snapshot lives on fapi.binance.com for the public endpoint; for any other endpoint
@@ -151,16 +149,8 @@ static int bf_rest(const struct xch_sub *sub, const char *ws_base, const char *s
 	char name[SYM_MAX], host[512];
 	if (wire_name(symbol, name, sizeof name) < 0 || stream_name(symbol, SNAPSHOT_SUFFIX, tag, tagn) < 0)
 		return -1;
-	if (!strncmp(ws_base, WS_DEFAULT, strlen(WS_DEFAULT))) {
-		snprintf(host, sizeof host, "%s", REST_DEFAULT);
-	} else {
-		const char *p = strstr(ws_base, "://");
-		if (!p)
-			return -1;
-		p += 3;
-		size_t hl = strcspn(p, "/?");
-		snprintf(host, sizeof host, "%s://%.*s", !strncmp(ws_base, "wss", 3) ? "https" : "http", (int)hl, p);
-	}
+	if (xch_rest_host(ws_base, WS_DEFAULT, REST_DEFAULT, host, sizeof host))
+		return -1;
 	for (char *c = name; *c; c++)
 		if (*c >= 'a' && *c <= 'z')
 			*c = (char)(*c - 32);
@@ -168,24 +158,8 @@ static int bf_rest(const struct xch_sub *sub, const char *ws_base, const char *s
 	return k < 0 || (size_t)k >= urln ? -1 : 0;
 }
 
-static enum xch_frame bf_classify(const char *f, size_t n)
-{
-	if (n < NOTICE_MAX && memmem(f, n, "\"serverShutdown\"", 16))
-		return XCH_RECONNECT;
-	return XCH_FORWARD;
-}
-
 /* ---- reading ---- */
 
-/* Diff events wait here while the snapshot is on its way. */
-struct pending_ev {
-	char *text;
-	size_t len;
-	int64_t first, last; /* U and u */
-};
-#define PENDING_MAX_EVENTS 20000
-#define PENDING_MAX_BYTES (64u << 20)
-#define SNAPSHOT_RETRY_US (10 * 1000000)
 #define FULL_MAX_LEVELS 20000 /* per side of a full book; deeper means something is wrong */
 #define PARTIAL_MAX_LEVELS 1000
 
@@ -197,39 +171,14 @@ struct inst {
 	int bridged;           /* full book: an event has continued the snapshot */
 	int64_t last;          /* full book: u of the last event applied (lastUpdateId at first) */
 	int64_t asked_at;      /* full book: local_ts of the last snapshot request; 0: ask now */
-	struct pending_ev *ev; /* full book: events buffered while no snapshot is in place */
-	int nev, capev;
-	size_t bytes;
+	struct binance_pending pending; /* full book: events buffered while no snapshot is in place */
 };
-
-/* What is kept for the whole feed (norm_stream_state): a parser for buffered events. */
-struct feed {
-	struct js_doc pd;
-	int pd_ready;
-};
-
-static void pending_clear(struct inst *in)
-{
-	for (int i = 0; i < in->nev; i++)
-		free(in->ev[i].text);
-	free(in->ev);
-	in->ev = NULL;
-	in->nev = in->capev = 0;
-	in->bytes = 0;
-}
 
 static void inst_release(void *p)
 {
 	struct inst *in = p;
-	pending_clear(in);
+	binance_pending_clear(&in->pending);
 	book_free(in->book);
-}
-
-static void feed_release(void *p)
-{
-	struct feed *fd = p;
-	if (fd->pd_ready)
-		js_free(&fd->pd);
 }
 
 static struct inst *inst_of(struct norm *n, const char *sym)
@@ -309,17 +258,7 @@ static int read_trade(struct norm *n, const struct js_doc *d, int o, int agg, co
 		return norm_fail(n, NR_FIELD, "m: missing or not a boolean");
 	if ((w = wanted(n, sym, ss)) <= 0)
 		return w;
-	norm_head(n, "trade", sym, ts);
-	if (norm_id(n, "id", d, agg ? js_get(d, o, "a") : js_get(d, o, "t")) ||
-	    norm_price_amount(n, d, js_get(d, o, "p"), js_get(d, o, "q")))
-		return -1;
-	jw_key(n->w, "side");
-	if (js_type(d, m) == JS_TRUE)
-		jw_lit(n->w, "\"sell\"");
-	else
-		jw_lit(n->w, "\"buy\"");
-	norm_end_trade(n);
-	return 0;
+	return binance_trade_line(n, d, o, agg, m, sym, ts);
 }
 
 /* 24hrTicker (statistics, no best bid/ask on futures) and bookTicker (best bid/ask). */
@@ -332,21 +271,7 @@ static int read_ticker(struct norm *n, const struct js_doc *d, int o, const char
 		return -1;
 	if ((w = wanted(n, sym, ss)) <= 0)
 		return w;
-	norm_head(n, "ticker", sym, ts);
-	if (norm_dec_opt(n, "bid", d, js_get(d, o, "b")) ||
-	    norm_dec_opt(n, "bid_size", d, js_get(d, o, "B")) ||
-	    norm_dec_opt(n, "ask", d, js_get(d, o, "a")) ||
-	    norm_dec_opt(n, "ask_size", d, js_get(d, o, "A")) ||
-	    norm_dec_opt(n, "last", d, js_get(d, o, "c")) ||
-	    norm_dec_opt(n, "open", d, js_get(d, o, "o")) ||
-	    norm_dec_opt(n, "high", d, js_get(d, o, "h")) ||
-	    norm_dec_opt(n, "low", d, js_get(d, o, "l")) ||
-	    norm_dec_opt(n, "volume", d, js_get(d, o, "v")) ||
-	    norm_dec_opt(n, "quote_volume", d, js_get(d, o, "q")))
-		return -1;
-	norm_end(n);
-	n->lines_ticker++;
-	return 0;
+	return binance_ticker_line(n, d, o, sym, ts);
 }
 
 /* markPriceUpdate: mark p, index i, the current period's funding rate r and the next
@@ -401,24 +326,6 @@ static int read_force_order(struct norm *n, const struct js_doc *d, int e, const
 	return 0;
 }
 
-/* Sets every level of a side array of [price, amount] pairs. */
-static int set_side(struct norm *n, struct book *b, enum book_side side, const struct js_doc *d, int arr)
-{
-	if (js_type(d, arr) != JS_ARRAY)
-		return norm_fail(n, NR_FIELD, "book side is not an array");
-	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
-		const char *p, *q;
-		size_t pn, qn;
-		if (d->tok[k].type != JS_ARRAY || d->tok[k].size < 2 || js_numtext(d, (int)k + 1, &p, &pn) ||
-		    js_numtext(d, (int)d->tok[k + 1].next, &q, &qn))
-			return norm_fail(n, NR_FIELD, "book level is not [price, amount]");
-		if (book_set(b, side, p, pn, q, qn))
-			return norm_fail(n, NR_NUMBER, "book level rejected: %.*s %.*s", (int)pn & 31, p,
-					 (int)qn & 31, q);
-	}
-	return 0;
-}
-
 /* Partial depth: a depthUpdate event holding the top N of each side, replaced as a whole.
  * The levels are set into a scratch book, so any order they come in gives a sorted line. */
 static int read_partial(struct norm *n, const struct js_doc *d, int o, const char *sym)
@@ -431,8 +338,8 @@ static int read_partial(struct norm *n, const struct js_doc *d, int o, const cha
 		return -1;
 	in->streamed = 1;
 	book_clear(in->book);
-	if (set_side(n, in->book, BOOK_BID, d, js_get(d, o, "b")) ||
-	    set_side(n, in->book, BOOK_ASK, d, js_get(d, o, "a"))) {
+	if (binance_set_side(n, in->book, BOOK_BID, d, js_get(d, o, "b")) ||
+	    binance_set_side(n, in->book, BOOK_ASK, d, js_get(d, o, "a"))) {
 		book_clear(in->book);
 		return -1;
 	}
@@ -441,41 +348,11 @@ static int read_partial(struct norm *n, const struct js_doc *d, int o, const cha
 
 /* ---- full depth: the diff stream bridged to a REST snapshot ---- */
 
-static int pending_add(struct inst *in, const char *text, size_t len, int64_t first, int64_t last)
-{
-	if (in->nev == PENDING_MAX_EVENTS || in->bytes + len > PENDING_MAX_BYTES)
-		return -1;
-	if (in->nev == in->capev) {
-		int cap = in->capev ? in->capev * 2 : 64;
-		struct pending_ev *ne = realloc(in->ev, (size_t)cap * sizeof *ne);
-		if (!ne)
-			return -1;
-		in->ev = ne;
-		in->capev = cap;
-	}
-	char *t = malloc(len);
-	if (!t)
-		return -1;
-	memcpy(t, text, len);
-	in->ev[in->nev++] = (struct pending_ev){ t, len, first, last };
-	in->bytes += len;
-	return 0;
-}
-
-/* Asks for a (new) snapshot, at most every SNAPSHOT_RETRY_US per symbol. */
-static void want_snapshot(struct norm *n, struct inst *in, const char *sym, const char *why)
-{
-	if (in->asked_at && n->local_ts - in->asked_at < SNAPSHOT_RETRY_US)
-		return;
-	in->asked_at = n->local_ts;
-	norm_resync(n, sym, why);
-}
-
 static void drop_full(struct inst *in)
 {
 	book_clear(in->book);
 	in->synced = in->bridged = 0;
-	pending_clear(in);
+	binance_pending_clear(&in->pending);
 }
 
 /* Applies one diff event (tokens of D at O, U = FIRST, u = LAST, pu = PREV) to a synced
@@ -498,8 +375,8 @@ static int apply_diff(struct norm *n, struct inst *in, const char *sym, const st
 		snprintf(why, sizeof why, "sequence gap: pu %lld after u %lld", (long long)prev, (long long)in->last);
 		goto gap;
 	}
-	if (set_side(n, in->book, BOOK_BID, d, js_get(d, o, "b")) ||
-	    set_side(n, in->book, BOOK_ASK, d, js_get(d, o, "a")))
+	if (binance_set_side(n, in->book, BOOK_BID, d, js_get(d, o, "b")) ||
+	    binance_set_side(n, in->book, BOOK_ASK, d, js_get(d, o, "a")))
 		return -2;
 	in->last = last;
 	in->bridged = 1;
@@ -507,7 +384,7 @@ static int apply_diff(struct norm *n, struct inst *in, const char *sym, const st
 gap:
 	drop_full(in);
 	in->asked_at = 0;
-	want_snapshot(n, in, sym, why);
+	binance_want_snapshot(n, &in->asked_at, sym, why);
 	return -1;
 }
 
@@ -532,23 +409,23 @@ static int read_diff(struct norm *n, const struct js_doc *d, int o, const char *
 	if (in->synced) {
 		int r = apply_diff(n, in, sym, d, o, first, last, prev);
 		if (r == -1)
-			pending_add(in, js_ptr(d, o), js_len(d, o), first, last);
+			binance_pending_add(&in->pending, js_ptr(d, o), js_len(d, o), first, last);
 		if (r == -2) {
 			/* A half-applied event leaves the book unknown: rebuild it. */
 			drop_full(in);
 			in->asked_at = 0;
-			want_snapshot(n, in, sym, "unreadable diff event");
+			binance_want_snapshot(n, &in->asked_at, sym, "unreadable diff event");
 			return -1;
 		}
 		return r == 1 ? norm_book_from(n, in->book, sym, ts) : 0;
 	}
-	if (pending_add(in, js_ptr(d, o), js_len(d, o), first, last)) {
+	if (binance_pending_add(&in->pending, js_ptr(d, o), js_len(d, o), first, last)) {
 		/* No snapshot for too long: start over. */
-		pending_clear(in);
+		binance_pending_clear(&in->pending);
 		in->asked_at = 0;
-		pending_add(in, js_ptr(d, o), js_len(d, o), first, last);
+		binance_pending_add(&in->pending, js_ptr(d, o), js_len(d, o), first, last);
 	}
-	want_snapshot(n, in, sym, "waiting for the order book snapshot");
+	binance_want_snapshot(n, &in->asked_at, sym, "waiting for the order book snapshot");
 	return 0;
 }
 
@@ -563,42 +440,38 @@ static int read_snapshot(struct norm *n, const struct js_doc *d, int o, const ch
 	if (norm_ts(n, d, js_get(d, o, "E"), &ts))
 		return -1;
 	struct inst *in = inst_of(n, sym);
-	struct feed *fd = norm_stream_state(n, sizeof *fd, feed_release);
-	if (!in || !fd || (!in->book && !(in->book = book_new(FULL_MAX_LEVELS))))
+	struct js_doc *pd = binance_feed_parser(n);
+	if (!in || !pd || (!in->book && !(in->book = book_new(FULL_MAX_LEVELS))))
 		return norm_fail(n, NR_BOOK, "out of memory");
 	/* Older than the events buffered: they are kept for the next snapshot. */
 	int next = 0;
-	while (next < in->nev && in->ev[next].last < id)
+	while (next < in->pending.n && in->pending.ev[next].last < id)
 		next++;
-	if (next < in->nev && in->ev[next].first > id) {
+	if (next < in->pending.n && in->pending.ev[next].first > id) {
 		char why[96];
 		snprintf(why, sizeof why, "snapshot %lld older than the next event (U %lld)", (long long)id,
-			 (long long)in->ev[next].first);
+			 (long long)in->pending.ev[next].first);
 		in->asked_at = 0;
-		want_snapshot(n, in, sym, why);
+		binance_want_snapshot(n, &in->asked_at, sym, why);
 		return 0;
 	}
 	book_clear(in->book);
 	in->synced = in->bridged = 0;
-	if (set_side(n, in->book, BOOK_BID, d, js_get(d, o, "bids")) ||
-	    set_side(n, in->book, BOOK_ASK, d, js_get(d, o, "asks"))) {
+	if (binance_set_side(n, in->book, BOOK_BID, d, js_get(d, o, "bids")) ||
+	    binance_set_side(n, in->book, BOOK_ASK, d, js_get(d, o, "asks"))) {
 		drop_full(in);
 		return -1;
 	}
 	in->last = id;
 	in->synced = 1;
-	if (!fd->pd_ready) {
-		js_init(&fd->pd, 0);
-		fd->pd_ready = 1;
-	}
-	for (int i = 0; i < in->nev; i++) {
+	for (int i = 0; i < in->pending.n; i++) {
 		int64_t first, last, prev;
-		struct pending_ev *e = &in->ev[i];
-		if (js_parse(&fd->pd, e->text, e->len) != JS_OK || diff_ids(&fd->pd, 0, &first, &last, &prev)) {
+		struct binance_event *e = &in->pending.ev[i];
+		if (js_parse(pd, e->text, e->len) != JS_OK || diff_ids(pd, 0, &first, &last, &prev)) {
 			drop_full(in);
 			return norm_fail(n, NR_BOOK, "buffered diff event unreadable");
 		}
-		int r = apply_diff(n, in, sym, &fd->pd, 0, first, last, prev);
+		int r = apply_diff(n, in, sym, pd, 0, first, last, prev);
 		if (r == -1)
 			return 0; /* the gap is told and a snapshot asked for */
 		if (r == -2) {
@@ -606,7 +479,7 @@ static int read_snapshot(struct norm *n, const struct js_doc *d, int o, const ch
 			return norm_fail(n, NR_BOOK, "buffered diff event unreadable");
 		}
 	}
-	pending_clear(in);
+	binance_pending_clear(&in->pending);
 	in->asked_at = 0;
 	return norm_book_from(n, in->book, sym, ts);
 }
@@ -707,7 +580,7 @@ const struct xch xch_binance_futures = {
 		.resync = bf_resync,
 		.rest = bf_rest,
 		.split = { BOOK_CHANNELS, MARKET_CHANNELS },
-		.classify = bf_classify,
+		.classify = binance_classify,
 		/* The server pings every 3 minutes and lws answers; our own ping every 30 s
 		 * makes a quiet connection produce a pong we can see (10 messages a second
 		 * are allowed, pings included). */

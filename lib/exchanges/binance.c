@@ -1,6 +1,8 @@
 /* Binance spot: combined-stream WebSocket API (see shared/exchanges/binance.md).
  * Books come from the partial-depth stream (a top-20 snapshot every 100 ms) by default, or
- * with "book:full" from the diff stream bridged to a REST snapshot, as Binance documents. */
+ * with "book:full" from the diff stream bridged to a REST snapshot, as Binance documents; the
+ * queue of events waiting for it is shared with binance-futures.c (binance.h). */
+#include "binance.h"
 #include "book.h"
 #include "norm.h"
 #include "xch.h"
@@ -99,7 +101,12 @@ static int binance_resync(const struct xch_sub *sub, struct xch_conn *conn, cons
 		return 0;
 	if (stream_name(symbol, PARTIAL_SUFFIX, name, sizeof name) < 0)
 		return -1;
-	int k = snprintf(out, n, "{\"method\":\"SUBSCRIBE\",\"params\":[\"%s\"],\"id\":%u}", name,
+	return binance_resubscribe(conn, name, out, n);
+}
+
+int binance_resubscribe(struct xch_conn *conn, const char *stream, char *out, size_t n)
+{
+	int k = snprintf(out, n, "{\"method\":\"SUBSCRIBE\",\"params\":[\"%s\"],\"id\":%u}", stream,
 			 RESYNC_FIRST_ID + conn->next_id++);
 	return k < 0 || (size_t)k >= n ? -1 : k;
 }
@@ -112,22 +119,14 @@ static int binance_rest(const struct xch_sub *sub, const char *ws_base, const ch
 	char base[SYM_MAX], quote[SYM_MAX], host[512];
 	if (sym_parse(symbol, base, quote) || stream_name(symbol, SNAPSHOT_SUFFIX, tag, tagn) < 0)
 		return -1;
-	if (!strncmp(ws_base, WS_DEFAULT, strlen(WS_DEFAULT))) {
-		snprintf(host, sizeof host, "%s", REST_DEFAULT);
-	} else {
-		const char *p = strstr(ws_base, "://");
-		if (!p)
-			return -1;
-		p += 3;
-		size_t hl = strcspn(p, "/?");
-		snprintf(host, sizeof host, "%s://%.*s", !strncmp(ws_base, "wss", 3) ? "https" : "http", (int)hl, p);
-	}
+	if (xch_rest_host(ws_base, WS_DEFAULT, REST_DEFAULT, host, sizeof host))
+		return -1;
 	int k = snprintf(url, urln, "%s/api/v3/depth?symbol=%s%s&limit=%d", host, base, quote,
 			 SNAPSHOT_LIMIT);
 	return k < 0 || (size_t)k >= urln ? -1 : 0;
 }
 
-static enum xch_frame binance_classify(const char *f, size_t n)
+enum xch_frame binance_classify(const char *f, size_t n)
 {
 	if (n < NOTICE_MAX && memmem(f, n, "\"serverShutdown\"", 16))
 		return XCH_RECONNECT;
@@ -156,12 +155,19 @@ static int read_trade(struct norm *n, const struct js_doc *d, int o, int agg)
 		return -1;
 	if (js_type(d, m) != JS_TRUE && js_type(d, m) != JS_FALSE)
 		return norm_fail(n, NR_FIELD, "m: missing or not a boolean");
+	return binance_trade_line(n, d, o, agg, m, sym, ts);
+}
+
+int binance_trade_line(struct norm *n, const struct js_doc *d, int o, int agg, int m, const char *sym,
+		       int64_t ts)
+{
+	int sold = js_type(d, m) == JS_TRUE;
 	norm_head(n, "trade", sym, ts);
 	if (norm_id(n, "id", d, agg ? js_get(d, o, "a") : js_get(d, o, "t")) ||
 	    norm_price_amount(n, d, js_get(d, o, "p"), js_get(d, o, "q")))
 		return -1;
 	jw_key(n->w, "side");
-	jw_str(n->w, js_type(d, m) == JS_TRUE ? "sell" : "buy", js_type(d, m) == JS_TRUE ? 4 : 3);
+	jw_str(n->w, sold ? "sell" : "buy", sold ? 4 : 3);
 	norm_end_trade(n);
 	return 0;
 }
@@ -173,6 +179,11 @@ static int read_ticker(struct norm *n, const struct js_doc *d, int o)
 	int64_t ts;
 	if (symbol_of(n, d, js_get(d, o, "s"), sym) || norm_ts(n, d, js_get(d, o, "E"), &ts))
 		return -1;
+	return binance_ticker_line(n, d, o, sym, ts);
+}
+
+int binance_ticker_line(struct norm *n, const struct js_doc *d, int o, const char *sym, int64_t ts)
+{
 	norm_head(n, "ticker", sym, ts);
 	if (norm_dec_opt(n, "bid", d, js_get(d, o, "b")) ||
 	    norm_dec_opt(n, "bid_size", d, js_get(d, o, "B")) ||
@@ -190,22 +201,6 @@ static int read_ticker(struct norm *n, const struct js_doc *d, int o)
 	return 0;
 }
 
-static int read_side(struct norm *n, const struct js_doc *d, int arr)
-{
-	if (js_type(d, arr) != JS_ARRAY)
-		return norm_fail(n, NR_FIELD, "book side is not an array");
-	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
-		const char *p, *q;
-		size_t pn, qn;
-		if (d->tok[k].type != JS_ARRAY || d->tok[k].size < 2 ||
-		    js_numtext(d, (int)k + 1, &p, &pn) || js_numtext(d, (int)d->tok[k + 1].next, &q, &qn))
-			return norm_fail(n, NR_FIELD, "book level is not [price, amount]");
-		if (norm_book_level(n, p, pn, q, qn))
-			return -1;
-	}
-	return 0;
-}
-
 /* Partial depth has no symbol of its own: it comes from the stream name. */
 static int read_depth(struct norm *n, const struct js_doc *d, int o, int stream)
 {
@@ -218,27 +213,16 @@ static int read_depth(struct norm *n, const struct js_doc *d, int o, int stream)
 		return norm_fail(n, NR_SYMBOL, "cannot read the symbol of stream %.*s",
 				 (int)js_len(d, stream) & 63, s);
 	norm_book_begin(n, sym, -1);
-	if (read_side(n, d, js_get(d, o, "bids")))
+	if (norm_book_side(n, d, js_get(d, o, "bids")))
 		return -1;
 	norm_book_asks(n);
-	if (read_side(n, d, js_get(d, o, "asks")))
+	if (norm_book_side(n, d, js_get(d, o, "asks")))
 		return -1;
 	return norm_book_end(n);
 }
 
 /* ---- full depth: the diff stream bridged to a REST snapshot ---- */
 
-/* Diff events wait here while the snapshot is on its way. */
-struct pending_ev {
-	char *text;
-	size_t len;
-	int64_t first, last; /* U and u */
-};
-struct pending {
-	struct pending_ev *ev;
-	int n, cap;
-	size_t bytes;
-};
 #define PENDING_MAX_EVENTS 20000
 #define PENDING_MAX_BYTES (64u << 20)
 #define SNAPSHOT_RETRY_US (10 * 1000000)
@@ -250,7 +234,7 @@ struct full {
 	int synced;              /* a snapshot was bridged and no gap seen since */
 	int64_t last;            /* u of the last event in the book (lastUpdateId at first) */
 	int64_t asked_at;        /* local_ts of the last snapshot request; 0: ask at once */
-	struct pending pending;  /* buffered events while no snapshot is in place */
+	struct binance_pending pending; /* buffered events while no snapshot is in place */
 };
 
 /* What is kept for the whole feed (norm_stream_state): a parser for buffered events. */
@@ -259,18 +243,18 @@ struct feed {
 	int pd_ready;
 };
 
-static void pending_clear(struct pending *p)
+void binance_pending_clear(struct binance_pending *p)
 {
 	for (int i = 0; i < p->n; i++)
 		free(p->ev[i].text);
 	free(p->ev);
-	*p = (struct pending){ 0 };
+	*p = (struct binance_pending){ 0 };
 }
 
 static void full_release(void *p)
 {
 	struct full *f = p;
-	pending_clear(&f->pending);
+	binance_pending_clear(&f->pending);
 	book_free(f->book);
 }
 
@@ -281,13 +265,14 @@ static void feed_release(void *p)
 		js_free(&fd->pd);
 }
 
-static int pending_add(struct pending *p, const char *text, size_t len, int64_t first, int64_t last)
+int binance_pending_add(struct binance_pending *p, const char *text, size_t len, int64_t first,
+			int64_t last)
 {
 	if (p->n == PENDING_MAX_EVENTS || p->bytes + len > PENDING_MAX_BYTES)
 		return -1;
 	if (p->n == p->cap) {
 		int cap = p->cap ? p->cap * 2 : 64;
-		struct pending_ev *ne = realloc(p->ev, (size_t)cap * sizeof *ne);
+		struct binance_event *ne = realloc(p->ev, (size_t)cap * sizeof *ne);
 		if (!ne)
 			return -1;
 		p->ev = ne;
@@ -297,24 +282,33 @@ static int pending_add(struct pending *p, const char *text, size_t len, int64_t 
 	if (!t)
 		return -1;
 	memcpy(t, text, len);
-	p->ev[p->n++] = (struct pending_ev){ t, len, first, last };
+	p->ev[p->n++] = (struct binance_event){ t, len, first, last };
 	p->bytes += len;
 	return 0;
 }
 
-/* Sets every level of a side array of [price, amount] pairs. */
-static int set_side(struct norm *n, struct book *b, enum book_side side, const struct js_doc *d, int arr)
+struct js_doc *binance_feed_parser(struct norm *n)
+{
+	struct feed *fd = norm_stream_state(n, sizeof *fd, feed_release);
+	if (fd && !fd->pd_ready) {
+		js_init(&fd->pd, 0);
+		fd->pd_ready = 1;
+	}
+	return fd ? &fd->pd : NULL;
+}
+
+int binance_set_side(struct norm *n, struct book *b, enum book_side side, const struct js_doc *d, int arr)
 {
 	if (js_type(d, arr) != JS_ARRAY)
 		return norm_fail(n, NR_FIELD, "book side is not an array");
 	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
 		const char *p, *q;
 		size_t pn, qn;
-		if (d->tok[k].type != JS_ARRAY || d->tok[k].size < 2 || js_numtext(d, (int)k + 1, &p, &pn) ||
-		    js_numtext(d, (int)d->tok[k + 1].next, &q, &qn))
+		if (js_numpair(d, (int)k, &p, &pn, &q, &qn))
 			return norm_fail(n, NR_FIELD, "book level is not [price, amount]");
 		if (book_set(b, side, p, pn, q, qn))
-			return norm_fail(n, NR_NUMBER, "book level rejected");
+			return norm_fail(n, NR_NUMBER, "book level rejected: %.*s %.*s", (int)pn & 31, p,
+					 (int)qn & 31, q);
 	}
 	return 0;
 }
@@ -328,12 +322,11 @@ static struct full *full_of(struct norm *n, const char *sym)
 	return f && f->book ? f : NULL;
 }
 
-/* Asks for a (new) snapshot, at most every SNAPSHOT_RETRY_US per symbol. */
-static void want_snapshot(struct norm *n, struct full *f, const char *sym, const char *why)
+void binance_want_snapshot(struct norm *n, int64_t *asked_at, const char *sym, const char *why)
 {
-	if (f->asked_at && n->local_ts - f->asked_at < SNAPSHOT_RETRY_US)
+	if (*asked_at && n->local_ts - *asked_at < SNAPSHOT_RETRY_US)
 		return;
-	f->asked_at = n->local_ts;
+	*asked_at = n->local_ts;
 	norm_resync(n, sym, why);
 }
 
@@ -341,7 +334,7 @@ static void drop_book(struct full *f)
 {
 	book_clear(f->book);
 	f->synced = 0;
-	pending_clear(&f->pending);
+	binance_pending_clear(&f->pending);
 }
 
 /* depthUpdate: applied when it continues the book (U == last u + 1), buffered while no
@@ -365,27 +358,27 @@ static int read_diff(struct norm *n, const struct js_doc *d, int o)
 			snprintf(why, sizeof why, "sequence gap %lld -> %lld", (long long)f->last, (long long)first);
 			drop_book(f);
 			f->asked_at = 0;
-			want_snapshot(n, f, sym, why);
-			pending_add(&f->pending, js_ptr(d, o), js_len(d, o), first, last);
+			binance_want_snapshot(n, &f->asked_at, sym, why);
+			binance_pending_add(&f->pending, js_ptr(d, o), js_len(d, o), first, last);
 			return 0;
 		}
-		if (set_side(n, b, BOOK_BID, d, js_get(d, o, "b")) || set_side(n, b, BOOK_ASK, d, js_get(d, o, "a"))) {
+		if (binance_set_side(n, b, BOOK_BID, d, js_get(d, o, "b")) || binance_set_side(n, b, BOOK_ASK, d, js_get(d, o, "a"))) {
 			/* A half-applied event leaves the book unknown: rebuild it. */
 			drop_book(f);
 			f->asked_at = 0;
-			want_snapshot(n, f, sym, "unreadable diff event");
+			binance_want_snapshot(n, &f->asked_at, sym, "unreadable diff event");
 			return -1;
 		}
 		f->last = last;
 		return norm_book_from(n, b, sym, ts);
 	}
-	if (pending_add(&f->pending, js_ptr(d, o), js_len(d, o), first, last)) {
+	if (binance_pending_add(&f->pending, js_ptr(d, o), js_len(d, o), first, last)) {
 		/* No snapshot for too long: start over. */
-		pending_clear(&f->pending);
+		binance_pending_clear(&f->pending);
 		f->asked_at = 0;
-		pending_add(&f->pending, js_ptr(d, o), js_len(d, o), first, last);
+		binance_pending_add(&f->pending, js_ptr(d, o), js_len(d, o), first, last);
 	}
-	want_snapshot(n, f, sym, "waiting for the order book snapshot");
+	binance_want_snapshot(n, &f->asked_at, sym, "waiting for the order book snapshot");
 	return 0;
 }
 
@@ -403,47 +396,43 @@ static int read_snapshot(struct norm *n, const struct js_doc *d, int o, int stre
 	if (js_int64(d, js_get(d, o, "lastUpdateId"), &id))
 		return norm_fail(n, NR_FIELD, "lastUpdateId: missing");
 	struct full *f = full_of(n, sym);
-	struct feed *fd = norm_stream_state(n, sizeof *fd, feed_release);
-	if (!f || !fd)
+	struct js_doc *pd = binance_feed_parser(n);
+	if (!f || !pd)
 		return norm_fail(n, NR_BOOK, "out of memory");
 	struct book *b = f->book;
-	struct pending *p = &f->pending;
+	struct binance_pending *p = &f->pending;
 	if (p->n && id < p->ev[0].first - 1) {
 		/* Older than everything buffered: it cannot be bridged. */
 		f->asked_at = 0;
-		want_snapshot(n, f, sym, "snapshot older than the buffered events");
+		binance_want_snapshot(n, &f->asked_at, sym, "snapshot older than the buffered events");
 		return 0;
 	}
 	book_clear(b);
-	if (set_side(n, b, BOOK_BID, d, js_get(d, o, "bids")) || set_side(n, b, BOOK_ASK, d, js_get(d, o, "asks"))) {
+	if (binance_set_side(n, b, BOOK_BID, d, js_get(d, o, "bids")) || binance_set_side(n, b, BOOK_ASK, d, js_get(d, o, "asks"))) {
 		drop_book(f);
 		return -1;
 	}
 	f->last = id;
-	if (!fd->pd_ready) {
-		js_init(&fd->pd, 0);
-		fd->pd_ready = 1;
-	}
 	for (int i = 0; i < p->n; i++) {
-		struct pending_ev *e = &p->ev[i];
+		struct binance_event *e = &p->ev[i];
 		if (e->last <= f->last)
 			continue;
 		if (e->first > f->last + 1) {
 			snprintf(why, sizeof why, "sequence gap %lld -> %lld", (long long)f->last, (long long)e->first);
 			drop_book(f);
 			f->asked_at = 0;
-			want_snapshot(n, f, sym, why);
+			binance_want_snapshot(n, &f->asked_at, sym, why);
 			return 0;
 		}
-		if (js_parse(&fd->pd, e->text, e->len) != JS_OK ||
-		    set_side(n, b, BOOK_BID, &fd->pd, js_get(&fd->pd, 0, "b")) ||
-		    set_side(n, b, BOOK_ASK, &fd->pd, js_get(&fd->pd, 0, "a"))) {
+		if (js_parse(pd, e->text, e->len) != JS_OK ||
+		    binance_set_side(n, b, BOOK_BID, pd, js_get(pd, 0, "b")) ||
+		    binance_set_side(n, b, BOOK_ASK, pd, js_get(pd, 0, "a"))) {
 			drop_book(f);
 			return norm_fail(n, NR_BOOK, "buffered diff event unreadable");
 		}
 		f->last = e->last;
 	}
-	pending_clear(p);
+	binance_pending_clear(p);
 	f->synced = 1;
 	f->asked_at = 0;
 	return norm_book_from(n, b, sym, -1);

@@ -17,10 +17,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Linear topics add up to at most 21 000 characters per connection; requests have no count
- * limit on derivatives, so a generous batch keeps the request count low. */
+/* Requests have no topic count limit on derivatives (their topics add up to at most 21 000
+ * characters per connection, as on spot), so a generous batch keeps the request count low. */
 #define MAX_ARGS_PER_REQUEST 100
-#define MAX_ARGS_CHARS 21000
 #define BOOK_TOPIC "orderbook.50."
 
 /* ---- talking ---- */
@@ -44,129 +43,36 @@ static int wire_name(const char *sym, char *out)
 
 /* The topics of one symbol, in order: trades, tickers (for the ticker and the derivative
  * data alike), the book, liquidations. */
-static const struct {
-	int channels;
-	const char *prefix;
-} topics[] = {
+static const struct bybit_topic topics[] = {
 	{ XCH_TRADE, "publicTrade." },
 	{ XCH_TICKER | XCH_DERIVATIVE, "tickers." },
 	{ XCH_BOOK, BOOK_TOPIC },
 	{ XCH_LIQUIDATION, "allLiquidation." },
 };
-#define NTOPICS (int)(sizeof topics / sizeof topics[0])
 
-static int topics_per_symbol(const struct xch_sub *sub)
-{
-	int k = 0;
-	for (int t = 0; t < NTOPICS; t++)
-		k += (sub->channels & topics[t].channels) != 0;
-	return k;
-}
-
-/* Topic K of SUB, symbol by symbol; its length, or -1. */
-static int nth_topic(const struct xch_sub *sub, int k, char *out, size_t n)
-{
-	int per = topics_per_symbol(sub);
-	if (!per || k < 0 || k >= sub->nsym * per)
-		return -1;
-	int want = k % per, t;
-	for (t = 0; t < NTOPICS; t++)
-		if ((sub->channels & topics[t].channels) && want-- == 0)
-			break;
-	char name[SYM_MAX];
-	if (wire_name(sub->sym[k / per], name) < 0)
-		return -1;
-	int w = snprintf(out, n, "%s%s", topics[t].prefix, name);
-	return w < 0 || (size_t)w >= n ? -1 : w;
-}
+static const struct bybit_product linear = {
+	.topics = topics,
+	.ntopics = sizeof topics / sizeof topics[0],
+	.max_args = MAX_ARGS_PER_REQUEST,
+	.name = wire_name,
+	.hint = " (linear contracts are BASE-USDT or BASE-USDC, -PERP or -YYYYMMDD)",
+};
 
 static int bl_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
 		  size_t errlen)
 {
-	char name[SYM_MAX], topic[64];
-	int k = snprintf(out, n, "%s", base);
-	if (k < 0 || (size_t)k >= n) {
-		snprintf(err, errlen, "URL too long");
-		return -1;
-	}
-	for (int i = 0; i < sub->nsym; i++)
-		if (wire_name(sub->sym[i], name) < 0) {
-			snprintf(err, errlen, "bad symbol %s (linear contracts are BASE-USDT or BASE-USDC, "
-				 "-PERP or -YYYYMMDD)", sub->sym[i]);
-			return -1;
-		}
-	long chars = 0;
-	for (int t = 0; t < sub->nsym * topics_per_symbol(sub); t++) {
-		int w = nth_topic(sub, t, topic, sizeof topic);
-		if (w < 0) {
-			snprintf(err, errlen, "topic %d does not fit", t);
-			return -1;
-		}
-		chars += w;
-	}
-	if (chars > MAX_ARGS_CHARS) {
-		snprintf(err, errlen, "topics add up to %ld characters: Bybit allows %d per connection",
-			 chars, MAX_ARGS_CHARS);
-		return -1;
-	}
-	return 0;
-}
-
-/* {"op":OP,"args":[topics FIRST .. FIRST+COUNT-1, or ONE],"req_id":"ID"} */
-static int request(const struct xch_sub *sub, const char *op, int first, int count, const char *one,
-		   const char *req_id, char *out, size_t n)
-{
-	int k = snprintf(out, n, "{\"op\":\"%s\",\"args\":[", op);
-	if (k < 0 || (size_t)k >= n)
-		return -1;
-	size_t o = (size_t)k;
-	for (int i = 0; i < (one ? 1 : count); i++) {
-		char topic[64];
-		if (one)
-			snprintf(topic, sizeof topic, "%s", one);
-		else if (nth_topic(sub, first + i, topic, sizeof topic) < 0)
-			return -1;
-		k = snprintf(out + o, n - o, "%s\"%s\"", i ? "," : "", topic);
-		if (k < 0 || (size_t)k >= n - o)
-			return -1;
-		o += (size_t)k;
-	}
-	k = snprintf(out + o, n - o, "],\"req_id\":\"%s\"}", req_id);
-	if (k < 0 || (size_t)k >= n - o)
-		return -1;
-	return (int)(o + (size_t)k);
+	return bybit_url_of(&linear, sub, base, out, n, err, errlen);
 }
 
 static int bl_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out, size_t n)
 {
-	int total = sub->nsym * topics_per_symbol(sub), first = i * MAX_ARGS_PER_REQUEST;
-	if (i < 0 || first >= total)
-		return 0;
-	int count = total - first < MAX_ARGS_PER_REQUEST ? total - first : MAX_ARGS_PER_REQUEST;
-	char req_id[32];
-	snprintf(req_id, sizeof req_id, "sub-%d", i + 1);
-	return request(sub, "subscribe", first, count, NULL, req_id, out, n);
+	return bybit_subscribe_of(&linear, sub, conn, i, out, n);
 }
 
-/* Unsubscribing and subscribing the book topic again brings a fresh snapshot. */
 static int bl_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
 		     char *out, size_t n)
 {
-	char name[SYM_MAX], topic[64], req_id[48];
-	if (i > 1)
-		return 0;
-	if (!(sub->channels & XCH_BOOK) || wire_name(symbol, name) < 0)
-		return -1;
-	int found = 0;
-	for (int s = 0; s < sub->nsym && !found; s++)
-		found = !strcmp(sub->sym[s], symbol);
-	if (!found)
-		return -1; /* not ours: subscribing it now would add a topic the user did not ask for */
-	snprintf(topic, sizeof topic, "%s%s", BOOK_TOPIC, name);
-	if (i == 0)
-		conn->next_id++;
-	snprintf(req_id, sizeof req_id, "resync-%u-%s", conn->next_id, i ? "sub" : "unsub");
-	return request(sub, i ? "subscribe" : "unsubscribe", 0, 0, topic, req_id, out, n);
+	return bybit_resync_of(&linear, sub, conn, symbol, i, out, n);
 }
 
 /* ---- reading ---- */

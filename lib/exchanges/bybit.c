@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* Spot rejects a subscribe request with more than 10 topics, and a connection whose topics
- * add up to more than 21 000 characters. */
+ * add up to more than 21 000 characters (as linear does). */
 #define MAX_ARGS_PER_REQUEST 10
 #define MAX_ARGS_CHARS 21000
 
@@ -40,15 +40,11 @@ static struct bybit_book *book_of(struct norm *n, const char *sym)
 	return norm_state(n, sym, sizeof(struct bybit_book), topic_book_release);
 }
 
-static const struct {
-	int channel;
-	const char *prefix;
-} topics[] = {
+static const struct bybit_topic topics[] = {
 	{ XCH_TRADE, "publicTrade." },
 	{ XCH_TICKER, "tickers." },
 	{ XCH_BOOK, BOOK_TOPIC },
 };
-#define NTOPICS (int)(sizeof topics / sizeof topics[0])
 
 /* "BTC-USDT" -> "BTCUSDT" (OUT holds SYM_MAX bytes). */
 static int pair_name(const char *sym, char *out)
@@ -60,49 +56,57 @@ static int pair_name(const char *sym, char *out)
 	return k < 0 || k >= SYM_MAX ? -1 : k;
 }
 
-static int channels_of(const struct xch_sub *sub)
+static const struct bybit_product spot = {
+	.topics = topics,
+	.ntopics = sizeof topics / sizeof topics[0],
+	.max_args = MAX_ARGS_PER_REQUEST,
+	.name = pair_name,
+	.hint = "",
+};
+
+static int topics_per_symbol(const struct bybit_product *pr, const struct xch_sub *sub)
 {
-	int nch = 0;
-	for (int t = 0; t < NTOPICS; t++)
-		nch += !!(sub->channels & topics[t].channel);
-	return nch;
+	int k = 0;
+	for (int t = 0; t < pr->ntopics; t++)
+		k += (sub->channels & pr->topics[t].channels) != 0;
+	return k;
 }
 
 /* Topic K of SUB, symbol by symbol (a symbol's topics travel together). Returns the
  * length written to OUT, or -1. */
-static int nth_topic(const struct xch_sub *sub, int k, char *out, size_t n)
+static int nth_topic(const struct bybit_product *pr, const struct xch_sub *sub, int k, char *out, size_t n)
 {
-	int nch = channels_of(sub);
-	if (!nch || k < 0 || k >= sub->nsym * nch)
+	int per = topics_per_symbol(pr, sub);
+	if (!per || k < 0 || k >= sub->nsym * per)
 		return -1;
-	int want = k % nch, t;
-	for (t = 0; t < NTOPICS; t++)
-		if ((sub->channels & topics[t].channel) && want-- == 0)
+	int want = k % per, t;
+	for (t = 0; t < pr->ntopics; t++)
+		if ((sub->channels & pr->topics[t].channels) && want-- == 0)
 			break;
-	char pair[SYM_MAX];
-	if (pair_name(sub->sym[k / nch], pair) < 0)
+	char name[SYM_MAX];
+	if (pr->name(sub->sym[k / per], name) < 0)
 		return -1;
-	int w = snprintf(out, n, "%s%s", topics[t].prefix, pair);
+	int w = snprintf(out, n, "%s%s", pr->topics[t].prefix, name);
 	return w < 0 || (size_t)w >= n ? -1 : w;
 }
 
-static int bybit_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
-		     size_t errlen)
+int bybit_url_of(const struct bybit_product *pr, const struct xch_sub *sub, const char *base, char *out,
+		 size_t n, char *err, size_t errlen)
 {
 	int k = snprintf(out, n, "%s", base);
 	if (k < 0 || (size_t)k >= n) {
 		snprintf(err, errlen, "URL too long");
 		return -1;
 	}
-	char pair[SYM_MAX], topic[64];
+	char name[SYM_MAX], topic[64];
 	for (int i = 0; i < sub->nsym; i++)
-		if (pair_name(sub->sym[i], pair) < 0) {
-			snprintf(err, errlen, "bad symbol %s", sub->sym[i]);
+		if (pr->name(sub->sym[i], name) < 0) {
+			snprintf(err, errlen, "bad symbol %s%s", sub->sym[i], pr->hint);
 			return -1;
 		}
 	long chars = 0;
-	for (int t = 0; t < sub->nsym * channels_of(sub); t++) {
-		int w = nth_topic(sub, t, topic, sizeof topic);
+	for (int t = 0; t < sub->nsym * topics_per_symbol(pr, sub); t++) {
+		int w = nth_topic(pr, sub, t, topic, sizeof topic);
 		if (w < 0) {
 			snprintf(err, errlen, "topic %d does not fit", t);
 			return -1;
@@ -118,8 +122,8 @@ static int bybit_url(const struct xch_sub *sub, const char *base, char *out, siz
 }
 
 /* {"op":OP,"args":[topics FIRST .. FIRST+COUNT-1, or ONE],"req_id":"ID"} */
-static int request(const struct xch_sub *sub, const char *op, int first, int count, const char *one,
-		   const char *req_id, char *out, size_t n)
+static int request(const struct bybit_product *pr, const struct xch_sub *sub, const char *op, int first,
+		   int count, const char *one, const char *req_id, char *out, size_t n)
 {
 	int k = snprintf(out, n, "{\"op\":\"%s\",\"args\":[", op);
 	if (k < 0 || (size_t)k >= n)
@@ -129,7 +133,7 @@ static int request(const struct xch_sub *sub, const char *op, int first, int cou
 		char topic[64];
 		if (one)
 			snprintf(topic, sizeof topic, "%s", one);
-		else if (nth_topic(sub, first + i, topic, sizeof topic) < 0)
+		else if (nth_topic(pr, sub, first + i, topic, sizeof topic) < 0)
 			return -1;
 		k = snprintf(out + o, n - o, "%s\"%s\"", i ? "," : "", topic);
 		if (k < 0 || (size_t)k >= n - o)
@@ -142,39 +146,60 @@ static int request(const struct xch_sub *sub, const char *op, int first, int cou
 	return (int)(o + (size_t)k);
 }
 
-/* Message I carries topics 10 I .. 10 I + 9. */
-static int bybit_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out,
-			   size_t n)
+/* Message I carries topics MAX_ARGS I .. MAX_ARGS I + MAX_ARGS - 1. */
+int bybit_subscribe_of(const struct bybit_product *pr, const struct xch_sub *sub, struct xch_conn *conn,
+		       int i, char *out, size_t n)
 {
-	int total = sub->nsym * channels_of(sub), first = i * MAX_ARGS_PER_REQUEST;
+	int total = sub->nsym * topics_per_symbol(pr, sub), first = i * pr->max_args;
 	if (i < 0 || first >= total)
 		return 0;
-	int count = total - first < MAX_ARGS_PER_REQUEST ? total - first : MAX_ARGS_PER_REQUEST;
+	int count = total - first < pr->max_args ? total - first : pr->max_args;
 	char req_id[32];
 	snprintf(req_id, sizeof req_id, "sub-%d", i + 1);
-	return request(sub, "subscribe", first, count, NULL, req_id, out, n);
+	return request(pr, sub, "subscribe", first, count, NULL, req_id, out, n);
 }
 
 /* Unsubscribing and subscribing the book topic again makes Bybit send a fresh snapshot;
  * the other topics of the connection are left alone. */
-static int bybit_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
-			char *out, size_t n)
+int bybit_resync_of(const struct bybit_product *pr, const struct xch_sub *sub, struct xch_conn *conn,
+		    const char *symbol, int i, char *out, size_t n)
 {
-	char pair[SYM_MAX], other[SYM_MAX], topic[64], req_id[32];
+	char name[SYM_MAX], other[SYM_MAX], topic[64], req_id[32];
+	const char *book = NULL;
 	if (i > 1)
 		return 0;
-	if (!(sub->channels & XCH_BOOK) || pair_name(symbol, pair) < 0)
+	for (int t = 0; t < pr->ntopics; t++)
+		if (pr->topics[t].channels & XCH_BOOK)
+			book = pr->topics[t].prefix;
+	if (!book || !(sub->channels & XCH_BOOK) || pr->name(symbol, name) < 0)
 		return -1;
 	int found = 0;
 	for (int s = 0; s < sub->nsym && !found; s++)
-		found = pair_name(sub->sym[s], other) >= 0 && !strcmp(pair, other);
+		found = pr->name(sub->sym[s], other) >= 0 && !strcmp(name, other);
 	if (!found)
 		return -1; /* not ours: subscribing it now would add a topic the user did not ask for */
-	snprintf(topic, sizeof topic, "%s%s", BOOK_TOPIC, pair);
+	snprintf(topic, sizeof topic, "%s%s", book, name);
 	if (i == 0)
 		conn->next_id++;
 	snprintf(req_id, sizeof req_id, "resync-%u-%s", conn->next_id, i ? "sub" : "unsub");
-	return request(sub, i ? "subscribe" : "unsubscribe", 0, 0, topic, req_id, out, n);
+	return request(pr, sub, i ? "subscribe" : "unsubscribe", 0, 0, topic, req_id, out, n);
+}
+
+static int bybit_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
+		     size_t errlen)
+{
+	return bybit_url_of(&spot, sub, base, out, n, err, errlen);
+}
+
+static int bybit_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out, size_t n)
+{
+	return bybit_subscribe_of(&spot, sub, conn, i, out, n);
+}
+
+static int bybit_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
+			char *out, size_t n)
+{
+	return bybit_resync_of(&spot, sub, conn, symbol, i, out, n);
 }
 
 /* The spot pong is {"success":true,"ret_msg":"pong",...,"op":"ping"}; other categories

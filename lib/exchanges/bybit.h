@@ -1,10 +1,37 @@
-/* bybit.h: what Bybit's spot and linear readers share (bybit.c): trades, books and replies
- * come in the same frames on every category; only the symbols are spelled differently. */
+/* bybit.h: what Bybit's spot and linear feeds share (bybit.c): requests, trades, books and
+ * replies come in the same frames on every category; only the topics and the spelling of
+ * symbols differ. */
 #ifndef BYBIT_H
 #define BYBIT_H
 
 #include "norm.h"
 #include "xch.h"
+
+/* A topic of one symbol: PREFIX + Bybit's name of the symbol, subscribed when the chosen
+ * channels include one of CHANNELS. */
+struct bybit_topic {
+	int channels;
+	const char *prefix;
+};
+
+/* What talking to one category needs: its topics, in the order a symbol's travel
+ * together, and its names. */
+struct bybit_product {
+	const struct bybit_topic *topics;
+	int ntopics;
+	int max_args; /* topics per subscribe request */
+	/* Bybit's name of relay symbol SYM into OUT (SYM_MAX bytes): its length, or -1 for a
+	 * symbol the category has no market for. */
+	int (*name)(const char *sym, char *out);
+	const char *hint; /* said after "bad symbol X": what the category's symbols look like */
+};
+
+int bybit_url_of(const struct bybit_product *pr, const struct xch_sub *sub, const char *base, char *out,
+		 size_t n, char *err, size_t errlen);
+int bybit_subscribe_of(const struct bybit_product *pr, const struct xch_sub *sub, struct xch_conn *conn,
+		       int i, char *out, size_t n);
+int bybit_resync_of(const struct bybit_product *pr, const struct xch_sub *sub, struct xch_conn *conn,
+		    const char *symbol, int i, char *out, size_t n);
 
 /* Reads the relay symbol of Bybit's symbol token T into SYM (SYM_MAX bytes), or fails. */
 typedef int (*bybit_symbol_fn)(struct norm *n, const struct js_doc *d, int t, char *sym);

@@ -1,6 +1,7 @@
 /* The table of exchanges. Adding an exchange: its file in lib/exchanges/, one line here. */
 #include "xch.h"
 
+#include <stdio.h>
 #include <string.h>
 
 extern const struct xch xch_binance;
@@ -42,6 +43,21 @@ const struct xch *xch_find(const char *name, size_t len)
 		if (strlen((*x)->name) == len && !memcmp((*x)->name, name, len))
 			return *x;
 	return NULL;
+}
+
+int xch_rest_host(const char *ws_base, const char *ws_default, const char *rest_default, char *out,
+		  size_t n)
+{
+	if (!strncmp(ws_base, ws_default, strlen(ws_default))) {
+		snprintf(out, n, "%s", rest_default);
+		return 0;
+	}
+	const char *p = strstr(ws_base, "://");
+	if (!p)
+		return -1;
+	p += 3;
+	snprintf(out, n, "%s://%.*s", !strncmp(ws_base, "wss", 3) ? "https" : "http", (int)strcspn(p, "/?"), p);
+	return 0;
 }
 
 int xch_parse_channels(const char *list)

@@ -14,7 +14,9 @@
  * counted, with one status line; its books are kept meanwhile. futures.obu is a full:true
  * snapshot, then increments that must each start at the previous one's end + 1. Trades
  * marked is_internal (insurance-fund and ADL takeovers) are no market trades: left out,
- * counted. Gate sends no book checksum and no next funding time on the socket. */
+ * counted. Gate sends no book checksum and no next funding time on the socket. Requests,
+ * acks, errors and kept books are read as on spot (gateio.h). */
+#include "gateio.h"
 #include "book.h"
 #include "dec.h"
 #include "norm.h"
@@ -25,8 +27,6 @@
 #include <time.h>
 
 #define OBU_DEPTH "50"        /* levels of the obu streams subscribed (every 20 ms) */
-#define MAX_DEPTH 5000        /* largest depth a stream name may announce */
-#define MAX_FRAME_LEVELS 5000 /* levels per side in one frame */
 #define PONG_MAX 400          /* the pong is small: longer frames are never scanned for it */
 #define META_TAG "contract"   /* the stream name of ingest's envelope of the metadata */
 #define REST_DEFAULT "https://api.gateio.ws"
@@ -34,10 +34,7 @@
 
 /* ---- talking ---- */
 
-static const struct {
-	int channels;
-	const char *name;
-} channels[] = {
+static const struct gateio_channel channels[] = {
 	{ XCH_TRADE, "futures.trades" },
 	{ XCH_TICKER | XCH_DERIVATIVE, "futures.tickers" },
 	{ XCH_BOOK, "futures.obu" },
@@ -54,77 +51,23 @@ static int contract_name(const char *sym, int book, char *out, size_t n)
 	return k < 0 || (size_t)k >= n ? -1 : k;
 }
 
-/* {"time":<s>,"channel":CHANNEL,"event":EVENT,"payload":[...]} naming every contract, or
- * only that of symbol ONLY. */
-static int request(const struct xch_sub *sub, const char *channel, const char *event, const char *only,
-		   char *out, size_t n)
-{
-	int book = !strcmp(channel, "futures.obu");
-	int k = snprintf(out, n, "{\"time\":%lld,\"channel\":\"%s\",\"event\":\"%s\",\"payload\":[",
-			 (long long)time(NULL), channel, event);
-	if (k < 0 || (size_t)k >= n)
-		return -1;
-	size_t o = (size_t)k;
-	int count = 0;
-	for (int i = 0; i < sub->nsym; i++) {
-		char name[SYM_MAX + 16];
-		if (only && strcmp(only, sub->sym[i]))
-			continue;
-		if (contract_name(sub->sym[i], book, name, sizeof name) < 0)
-			return -1;
-		k = snprintf(out + o, n - o, "%s\"%s\"", count ? "," : "", name);
-		if (k < 0 || (size_t)k >= n - o)
-			return -1;
-		o += (size_t)k;
-		count++;
-	}
-	if (!count)
-		return -1;
-	k = snprintf(out + o, n - o, "]}");
-	if (k < 0 || (size_t)k >= n - o)
-		return -1;
-	return (int)(o + (size_t)k);
-}
+static const struct gateio_product futures;
 
 static int gf_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
 		  size_t errlen)
 {
-	char name[SYM_MAX + 16];
-	for (int i = 0; i < sub->nsym; i++)
-		if (contract_name(sub->sym[i], 0, name, sizeof name) < 0) {
-			snprintf(err, errlen, "bad symbol %s (USDT-settled perpetuals are BASE-USDT-PERP)",
-				 sub->sym[i]);
-			return -1;
-		}
-	int k = snprintf(out, n, "%s", base);
-	if (k < 0 || (size_t)k >= n) {
-		snprintf(err, errlen, "URL too long");
-		return -1;
-	}
-	return 0;
+	return gateio_url_of(&futures, sub, base, out, n, err, errlen);
 }
 
 static int gf_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out, size_t n)
 {
-	for (size_t c = 0; c < sizeof channels / sizeof channels[0]; c++) {
-		if (!(sub->channels & channels[c].channels))
-			continue;
-		if (i-- == 0)
-			return request(sub, channels[c].name, "subscribe", NULL, out, n);
-	}
-	return 0;
+	return gateio_subscribe_of(&futures, sub, i, out, n);
 }
 
-/* After a gap: unsubscribe the contract's obu stream and subscribe it again; the first
- * message of the new subscription is a full snapshot. */
 static int gf_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
 		     char *out, size_t n)
 {
-	if (i > 1)
-		return 0;
-	if (!(sub->channels & XCH_BOOK))
-		return -1;
-	return request(sub, "futures.obu", i == 0 ? "unsubscribe" : "subscribe", symbol, out, n);
+	return gateio_resync_of(&futures, sub, symbol, i, out, n);
 }
 
 /* Metadata request I: the contract of the I-th symbol, from api.gateio.ws for the public
@@ -137,16 +80,8 @@ static int gf_meta(const struct xch_sub *sub, const char *ws_base, int i, char *
 		return 0;
 	if (contract_name(sub->sym[i], 0, name, sizeof name) < 0)
 		return -1;
-	if (!strncmp(ws_base, WS_DEFAULT, strlen(WS_DEFAULT))) {
-		snprintf(host, sizeof host, "%s", REST_DEFAULT);
-	} else {
-		const char *p = strstr(ws_base, "://");
-		if (!p)
-			return -1;
-		p += 3;
-		snprintf(host, sizeof host, "%s://%.*s", !strncmp(ws_base, "wss", 3) ? "https" : "http",
-			 (int)strcspn(p, "/?"), p);
-	}
+	if (xch_rest_host(ws_base, WS_DEFAULT, REST_DEFAULT, host, sizeof host))
+		return -1;
 	int k = snprintf(url, urln, "%s/api/v4/futures/usdt/contracts/%s", host, name);
 	if (k < 0 || (size_t)k >= urln || bodyn < 1 || snprintf(tag, tagn, META_TAG) >= (int)tagn)
 		return -1;
@@ -165,9 +100,7 @@ static enum xch_frame gf_classify(const char *f, size_t n)
 
 /* What is kept per contract (norm_state). */
 struct inst {
-	struct book *book;   /* kept in contracts; NULL until the first obu message */
-	int synced;          /* a snapshot was applied and no gap seen since */
-	int64_t last;        /* u of the last message applied */
+	struct gateio_book ob; /* the obu book, kept in contracts */
 	char mult[BOOK_TEXT]; /* quanto_multiplier, canonical; "" unknown */
 	int told;            /* the status line saying amounts are left out was written */
 	int delisting;       /* the metadata said so, once */
@@ -176,7 +109,7 @@ struct inst {
 
 static void inst_release(void *p)
 {
-	book_free(((struct inst *)p)->book);
+	book_free(((struct inst *)p)->ob.book);
 }
 
 static struct inst *inst_of(struct norm *n, const char *sym)
@@ -191,15 +124,6 @@ static int symbol_text(const char *s, size_t len, char *sym)
 	if (!us)
 		return -1;
 	return sym_join_contract(s, (size_t)(us - s), us + 1, len - (size_t)(us - s) - 1, NULL, sym);
-}
-
-static int symbol_of(struct norm *n, const struct js_doc *d, int t, char *sym)
-{
-	if (js_type(d, t) != JS_STRING)
-		return norm_fail(n, NR_FIELD, "contract: missing or not a string");
-	if (symbol_text(js_ptr(d, t), js_len(d, t), sym) < 0)
-		return norm_fail(n, NR_SYMBOL, "cannot read contract %.*s", (int)js_len(d, t) & 31, js_ptr(d, t));
-	return 0;
 }
 
 /* The contract size of SYM (its own channel's data: it is subscribed). Returns 0 with
@@ -217,6 +141,29 @@ static int multiplier(struct norm *n, const char *sym, const char **mult)
 	}
 	norm_contract_skip(n, sym, &in->told, "contract size (quanto_multiplier) not known: amounts left out");
 	return 1;
+}
+
+static struct gateio_book *book_of(struct norm *n, const char *sym)
+{
+	struct inst *in = inst_of(n, sym);
+	return in ? &in->ob : NULL;
+}
+
+static const struct gateio_product futures = {
+	.channels = channels,
+	.nchannels = sizeof channels / sizeof channels[0],
+	.obu = "futures.obu",
+	.name = contract_name,
+	.hint = " (USDT-settled perpetuals are BASE-USDT-PERP)",
+	.symbol = symbol_text,
+	.what = "contract",
+	.state = book_of,
+	.scale = multiplier,
+};
+
+static int symbol_of(struct norm *n, const struct js_doc *d, int t, char *sym)
+{
+	return gateio_symbol_of(&futures, n, d, t, sym);
 }
 
 /* Member KEY of R, with an empty string (Gate's "no value") taken as missing. */
@@ -415,132 +362,6 @@ static int read_liquidations(struct norm *n, const struct js_doc *d, int res)
 	return 0;
 }
 
-/* ---- futures.obu ---- */
-
-static int level_text(const struct js_doc *d, uint32_t k, const char **p, size_t *pn, const char **q,
-		      size_t *qn)
-{
-	return d->tok[k].type != JS_ARRAY || d->tok[k].size < 2 || js_numtext(d, (int)k + 1, p, pn) ||
-	       js_numtext(d, (int)d->tok[k + 1].next, q, qn);
-}
-
-/* Checks every level of side ARR before anything is applied, so that a frame that cannot be
- * read leaves the book as it was (and the next increment then shows the gap). */
-static int check_side(struct norm *n, const struct js_doc *d, int arr)
-{
-	if (arr < 0 || js_type(d, arr) == JS_NULL)
-		return 0;
-	if (js_type(d, arr) != JS_ARRAY)
-		return norm_fail(n, NR_FIELD, "book side is not an array");
-	if (d->tok[arr].size > MAX_FRAME_LEVELS)
-		return norm_fail(n, NR_FIELD, "%u levels in one side", d->tok[arr].size);
-	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
-		const char *p, *q;
-		size_t pn, qn;
-		char cp[DEC_MAX], cq[DEC_MAX];
-		if (level_text(d, k, &p, &pn, &q, &qn))
-			return norm_fail(n, NR_FIELD, "book level is not [price, size]");
-		int pl = dec_canon(p, pn, cp), ql = dec_canon(q, qn, cq);
-		if (pl < 0 || ql < 0 || pn >= BOOK_TEXT || qn >= BOOK_TEXT || pl >= BOOK_TEXT || ql >= BOOK_TEXT)
-			return norm_fail(n, NR_NUMBER, "book level is not a decimal");
-		if (cp[0] == '-' || cq[0] == '-')
-			return norm_fail(n, NR_NUMBER, "negative book level");
-		if (dec_is_zero(cp, (size_t)pl) && !dec_is_zero(cq, (size_t)ql))
-			return norm_fail(n, NR_NUMBER, "book level at price zero");
-	}
-	return 0;
-}
-
-static int apply_side(struct book *b, enum book_side s, const struct js_doc *d, int arr)
-{
-	if (js_type(d, arr) != JS_ARRAY)
-		return 0;
-	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
-		const char *p, *q;
-		size_t pn, qn;
-		level_text(d, k, &p, &pn, &q, &qn);
-		if (book_set(b, s, p, pn, q, qn))
-			return -1;
-	}
-	return 0;
-}
-
-static int drop_book(struct norm *n, struct inst *in, const char *sym, const char *why)
-{
-	book_clear(in->book);
-	in->synced = 0;
-	norm_resync(n, sym, why);
-	return 0;
-}
-
-/* The symbol and depth of a stream name "ob.BTC_USDT.50". */
-static int obu_stream(struct norm *n, const struct js_doc *d, int t, char *sym, int64_t *depth)
-{
-	if (js_type(d, t) != JS_STRING)
-		return norm_fail(n, NR_FIELD, "s: missing stream name");
-	const char *s = js_ptr(d, t), *dot;
-	size_t len = js_len(d, t);
-	if (len < 4 || memcmp(s, "ob.", 3) || !(dot = memrchr(s + 3, '.', len - 3)))
-		return norm_fail(n, NR_SYMBOL, "stream name %.*s is not ob.CONTRACT.DEPTH", (int)len & 31, s);
-	size_t dl = len - (size_t)(dot + 1 - s);
-	*depth = 0;
-	if (!dl || dl > 6)
-		return norm_fail(n, NR_SYMBOL, "bad depth in stream name");
-	for (size_t i = 0; i < dl; i++) {
-		if (dot[1 + i] < '0' || dot[1 + i] > '9')
-			return norm_fail(n, NR_SYMBOL, "bad depth in stream name");
-		*depth = *depth * 10 + (dot[1 + i] - '0');
-	}
-	if (*depth < 1 || *depth > MAX_DEPTH)
-		return norm_fail(n, NR_SYMBOL, "depth %lld in stream name", (long long)*depth);
-	if (symbol_text(s + 3, (size_t)(dot - s - 3), sym) < 0)
-		return norm_fail(n, NR_SYMBOL, "cannot read the contract of stream %.*s", (int)len & 31, s);
-	return 0;
-}
-
-static int read_obu(struct norm *n, const struct js_doc *d, int r)
-{
-	char sym[SYM_MAX], why[96];
-	int64_t ts, depth = 0, first = -1, last;
-	const char *mult;
-	if (js_type(d, r) != JS_OBJECT)
-		return norm_fail(n, NR_FIELD, "result: missing or not an object");
-	int full = js_type(d, js_get(d, r, "full")) == JS_TRUE;
-	int bids = js_get(d, r, "b"), asks = js_get(d, r, "a");
-	if (obu_stream(n, d, js_get(d, r, "s"), sym, &depth) || norm_ts(n, d, js_get(d, r, "t"), &ts))
-		return -1;
-	if (js_int64(d, js_get(d, r, "u"), &last) || last < 0)
-		return norm_fail(n, NR_FIELD, "u: missing or not an update id");
-	if (!full && (js_int64(d, js_get(d, r, "U"), &first) || first < 0 || first > last))
-		return norm_fail(n, NR_FIELD, "U: missing or not an update id up to u");
-	if (check_side(n, d, bids) || check_side(n, d, asks))
-		return -1;
-	struct inst *in = inst_of(n, sym);
-	if (!in || (!in->book && !(in->book = book_new(MAX_DEPTH + MAX_FRAME_LEVELS))))
-		return norm_fail(n, NR_BOOK, "out of memory");
-	struct book *b = in->book;
-	if (full) {
-		book_clear(b);
-		in->synced = 1;
-	} else if (!in->synced) {
-		return 0; /* waiting for the snapshot of a new subscription */
-	} else if (first - 1 != in->last) {
-		snprintf(why, sizeof why, "sequence gap: update %lld follows %lld", (long long)first,
-			 (long long)in->last);
-		return drop_book(n, in, sym, why);
-	}
-	if (apply_side(b, BOOK_BID, d, bids) || apply_side(b, BOOK_ASK, d, asks))
-		return drop_book(n, in, sym, "book too large");
-	in->last = last;
-	book_truncate(b, (uint32_t)depth);
-	if (book_crossed(b))
-		return drop_book(n, in, sym, "crossed book");
-	int c = multiplier(n, sym, &mult);
-	if (c)
-		return c < 0 ? -1 : 0;
-	return norm_book_from_scaled(n, b, sym, ts, mult);
-}
-
 /* ---- metadata, acks, dispatch ---- */
 
 /* One contract's metadata (ingest's {"stream":"contract","data":BODY}): quanto_multiplier,
@@ -584,43 +405,6 @@ static int read_meta(struct norm *n, const struct js_doc *d, int o)
 	return 0;
 }
 
-/* "futures.obu ob.BTC_USDT.50,ob.ETH_USDT.50": what was subscribed, when it is short. */
-static void ack_detail(const struct js_doc *d, int ch, int payload, char *buf, size_t cap)
-{
-	size_t o = 0;
-	int k = snprintf(buf, cap, "%.*s", (int)(js_len(d, ch) & 63), js_ptr(d, ch));
-	if (k < 0 || (size_t)k >= cap || js_type(d, payload) != JS_ARRAY || (d->tok[ch].flags & JS_ESCAPED))
-		return;
-	o = (size_t)k;
-	for (uint32_t i = 0, t = (uint32_t)payload + 1; i < d->tok[payload].size; i++, t = d->tok[t].next) {
-		if (d->tok[t].type != JS_STRING || (d->tok[t].flags & JS_ESCAPED) ||
-		    o + js_len(d, (int)t) + 2 >= cap) {
-			snprintf(buf + k, cap - (size_t)k, " (%u streams)", d->tok[payload].size);
-			return;
-		}
-		buf[o++] = i ? ',' : ' ';
-		memcpy(buf + o, js_ptr(d, (int)t), js_len(d, (int)t));
-		o += js_len(d, (int)t);
-		buf[o] = 0;
-	}
-}
-
-static int read_ack(struct norm *n, const struct js_doc *d, int frame, int ch, int ev)
-{
-	char detail[160];
-	int res = js_get(d, frame, "result");
-	ack_detail(d, ch, js_get(d, frame, "payload"), detail, sizeof detail);
-	if (js_streq(d, js_get(d, res, "status"), "fail")) {
-		char why[200];
-		snprintf(why, sizeof why, "%.*s failed: %s", (int)js_len(d, ev) & 31, js_ptr(d, ev), detail);
-		norm_status(n, "error", NULL, why);
-		return 0;
-	}
-	if (js_streq(d, ev, "subscribe"))
-		norm_status(n, "subscribed", NULL, detail);
-	return 0; /* an unsubscribe, part of a resync: its resync line was already written */
-}
-
 static int gf_normalize(struct norm *n, const struct js_doc *d, int data)
 {
 	if (js_type(d, data) != JS_OBJECT)
@@ -631,20 +415,12 @@ static int gf_normalize(struct norm *n, const struct js_doc *d, int data)
 		return read_meta(n, d, js_get(d, data, "data"));
 	if (js_type(d, ch) != JS_STRING)
 		return norm_fail(n, NR_SHAPE, "no channel");
-	if (js_type(d, err) == JS_OBJECT) {
-		norm_status_error(n, d, js_get(d, err, "code"), js_get(d, err, "message"));
+	if (gateio_read_reply(n, d, data, ch, ev, err))
 		return 0;
-	}
-	if (js_type(d, err) == JS_STRING) {
-		norm_status_error(n, d, -1, err);
-		return 0;
-	}
-	if (js_streq(d, ev, "subscribe") || js_streq(d, ev, "unsubscribe"))
-		return read_ack(n, d, data, ch, ev);
 	if (js_streq(d, ch, "futures.pong"))
 		return 0; /* a keep-alive answer, when a recording holds one */
 	if (js_streq(d, ch, "futures.obu"))
-		return read_obu(n, d, res);
+		return gateio_read_book(&futures, n, d, res, GATEIO_OBU);
 	if (js_streq(d, ch, "futures.trades"))
 		return read_trades(n, d, res);
 	if (js_streq(d, ch, "futures.tickers"))

@@ -11,7 +11,9 @@
  * increments that must each start at the previous one's end + 1 (U == u + 1). The older
  * spot.order_book_update is read from its full:true snapshots with Gate's rule for it
  * (stale updates are dropped, U <= u + 1 <= u' applies, U > u + 1 is a gap). Gate sends no
- * book checksum. */
+ * book checksum. The request frame, acks, errors and kept books are shared with
+ * gateio-futures.c (gateio.h). */
+#include "gateio.h"
 #include "book.h"
 #include "norm.h"
 #include "xch.h"
@@ -23,30 +25,12 @@
 /* Depth of the spot.obu streams we subscribe: 50 levels every 20 ms (400 levels come only
  * every 100 ms, and clients get the top 20 by default). */
 #define OBU_DEPTH "50"
-/* Limits that keep a hostile frame from growing a book without bound. */
-#define MAX_DEPTH 5000        /* largest depth a stream name may announce */
-#define MAX_FRAME_LEVELS 5000 /* levels per side in one frame */
 /* The pong is small: longer frames are market data, never scanned for it. */
 #define PONG_MAX 400
 
-/* What is kept per pair with a kept book (norm_state). */
-struct pair_book {
-	struct book *book;
-	int synced;   /* a snapshot was applied and no gap seen since */
-	int64_t last; /* u of the last message applied */
-};
-
-static void pair_book_release(void *p)
-{
-	book_free(((struct pair_book *)p)->book);
-}
-
 /* ---- talking ---- */
 
-static const struct {
-	int channel;
-	const char *name;
-} channels[] = {
+static const struct gateio_channel channels[] = {
 	{ XCH_TRADE, "spot.trades" },
 	{ XCH_TICKER, "spot.tickers" },
 	{ XCH_BOOK, "spot.obu" },
@@ -63,12 +47,14 @@ static int pair_name(const char *sym, int book, char *out, size_t n)
 	return k < 0 || (size_t)k >= n ? -1 : k;
 }
 
-/* {"time":<s>,"channel":CHANNEL,"event":EVENT,"payload":[...]} naming every pair, or only
- * the pair of symbol ONLY. */
-static int request(const struct xch_sub *sub, const char *channel, const char *event,
-		   const char *only, char *out, size_t n)
+static const struct gateio_product spot;
+
+/* {"time":<s>,"channel":CHANNEL,"event":EVENT,"payload":[...]} naming every symbol of SUB,
+ * or only ONLY; obu stream names for the book. */
+static int request(const struct gateio_product *pr, const struct xch_sub *sub, const char *channel,
+		   const char *event, const char *only, char *out, size_t n)
 {
-	int book = !strcmp(channel, "spot.obu");
+	int book = !strcmp(channel, pr->obu);
 	int k = snprintf(out, n, "{\"time\":%lld,\"channel\":\"%s\",\"event\":\"%s\",\"payload\":[",
 			 (long long)time(NULL), channel, event);
 	if (k < 0 || (size_t)k >= n)
@@ -79,7 +65,7 @@ static int request(const struct xch_sub *sub, const char *channel, const char *e
 		char name[SYM_MAX + 16];
 		if (only && strcmp(only, sub->sym[i]))
 			continue;
-		if (pair_name(sub->sym[i], book, name, sizeof name) < 0)
+		if (pr->name(sub->sym[i], book, name, sizeof name) < 0)
 			return -1;
 		k = snprintf(out + o, n - o, "%s\"%s\"", count ? "," : "", name);
 		if (k < 0 || (size_t)k >= n - o)
@@ -95,13 +81,13 @@ static int request(const struct xch_sub *sub, const char *channel, const char *e
 	return (int)(o + (size_t)k);
 }
 
-static int gateio_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
-		      size_t errlen)
+int gateio_url_of(const struct gateio_product *pr, const struct xch_sub *sub, const char *base, char *out,
+		  size_t n, char *err, size_t errlen)
 {
 	char name[SYM_MAX + 16];
 	for (int i = 0; i < sub->nsym; i++)
-		if (pair_name(sub->sym[i], 1, name, sizeof name) < 0) {
-			snprintf(err, errlen, "bad symbol %s", sub->sym[i]);
+		if (pr->name(sub->sym[i], 1, name, sizeof name) < 0) {
+			snprintf(err, errlen, "bad symbol %s%s", sub->sym[i], pr->hint);
 			return -1;
 		}
 	int k = snprintf(out, n, "%s", base);
@@ -113,14 +99,14 @@ static int gateio_url(const struct xch_sub *sub, const char *base, char *out, si
 }
 
 /* Message I is the subscribe request of the I-th chosen channel. */
-static int gateio_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out,
-			    size_t n)
+int gateio_subscribe_of(const struct gateio_product *pr, const struct xch_sub *sub, int i, char *out,
+			size_t n)
 {
-	for (size_t c = 0; c < sizeof channels / sizeof channels[0]; c++) {
-		if (!(sub->channels & channels[c].channel))
+	for (int c = 0; c < pr->nchannels; c++) {
+		if (!(sub->channels & pr->channels[c].channels))
 			continue;
 		if (i-- == 0)
-			return request(sub, channels[c].name, "subscribe", NULL, out, n);
+			return request(pr, sub, pr->channels[c].name, "subscribe", NULL, out, n);
 	}
 	return 0;
 }
@@ -128,14 +114,31 @@ static int gateio_subscribe(const struct xch_sub *sub, struct xch_conn *conn, in
 /* Gate's rule after a gap: unsubscribe the symbol's obu stream and subscribe it again; the
  * first message of the new subscription is a full snapshot. A symbol we do not keep a book
  * for is skipped (-1), never a reason to reconnect. */
-static int gateio_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
-			 char *out, size_t n)
+int gateio_resync_of(const struct gateio_product *pr, const struct xch_sub *sub, const char *symbol, int i,
+		     char *out, size_t n)
 {
 	if (i > 1)
 		return 0;
 	if (!(sub->channels & XCH_BOOK))
 		return -1;
-	return request(sub, "spot.obu", i == 0 ? "unsubscribe" : "subscribe", symbol, out, n);
+	return request(pr, sub, pr->obu, i == 0 ? "unsubscribe" : "subscribe", symbol, out, n);
+}
+
+static int gateio_url(const struct xch_sub *sub, const char *base, char *out, size_t n, char *err,
+		      size_t errlen)
+{
+	return gateio_url_of(&spot, sub, base, out, n, err, errlen);
+}
+
+static int gateio_subscribe(const struct xch_sub *sub, struct xch_conn *conn, int i, char *out, size_t n)
+{
+	return gateio_subscribe_of(&spot, sub, i, out, n);
+}
+
+static int gateio_resync(const struct xch_sub *sub, struct xch_conn *conn, const char *symbol, int i,
+			 char *out, size_t n)
+{
+	return gateio_resync_of(&spot, sub, symbol, i, out, n);
 }
 
 static enum xch_frame gateio_classify(const char *f, size_t n)
@@ -147,14 +150,36 @@ static enum xch_frame gateio_classify(const char *f, size_t n)
 
 /* ---- reading ---- */
 
+static void pair_book_release(void *p)
+{
+	book_free(((struct gateio_book *)p)->book);
+}
+
+static struct gateio_book *pair_book_of(struct norm *n, const char *sym)
+{
+	return norm_state(n, sym, sizeof(struct gateio_book), pair_book_release);
+}
+
+/* "BTC_USDT" -> BTC-USDT (LEN bytes of S). */
+static int pair_text(const char *s, size_t len, char *sym)
+{
+	return sym_split_sep(s, len, '_', 0, sym) < 0 ? -1 : 0;
+}
+
+static const struct gateio_product spot = {
+	.channels = channels,
+	.nchannels = sizeof channels / sizeof channels[0],
+	.obu = "spot.obu",
+	.name = pair_name,
+	.hint = "",
+	.symbol = pair_text,
+	.what = "currency pair",
+	.state = pair_book_of,
+};
+
 static int symbol_of(struct norm *n, const struct js_doc *d, int t, char *sym)
 {
-	if (js_type(d, t) != JS_STRING)
-		return norm_fail(n, NR_FIELD, "currency pair: missing or not a string");
-	if (sym_split_sep(js_ptr(d, t), js_len(d, t), '_', 0, sym) < 0)
-		return norm_fail(n, NR_SYMBOL, "cannot read currency pair %.*s", (int)js_len(d, t) & 31,
-				 js_ptr(d, t));
-	return 0;
+	return gateio_symbol_of(&spot, n, d, t, sym);
 }
 
 /* The taker's side: Gate's spot.trades sends only taker trades, side = the taker's. */
@@ -232,30 +257,7 @@ static int read_book_ticker(struct norm *n, const struct js_doc *d, int r)
 	return 0;
 }
 
-/* Level K of a book side: ["price","amount"]. */
-static int level_text(const struct js_doc *d, uint32_t k, const char **p, size_t *pn, const char **q,
-		      size_t *qn)
-{
-	return d->tok[k].type != JS_ARRAY || d->tok[k].size < 2 || js_numtext(d, (int)k + 1, p, pn) ||
-	       js_numtext(d, (int)d->tok[k + 1].next, q, qn);
-}
-
 /* spot.order_book: a self-contained top-N snapshot, best first. */
-static int read_side(struct norm *n, const struct js_doc *d, int arr)
-{
-	if (js_type(d, arr) != JS_ARRAY)
-		return norm_fail(n, NR_FIELD, "book side is not an array");
-	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
-		const char *p, *q;
-		size_t pn, qn;
-		if (level_text(d, k, &p, &pn, &q, &qn))
-			return norm_fail(n, NR_FIELD, "book level is not [price, amount]");
-		if (norm_book_level(n, p, pn, q, qn))
-			return -1;
-	}
-	return 0;
-}
-
 static int read_order_book(struct norm *n, const struct js_doc *d, int r)
 {
 	char sym[SYM_MAX];
@@ -263,17 +265,26 @@ static int read_order_book(struct norm *n, const struct js_doc *d, int r)
 	if (symbol_of(n, d, js_get(d, r, "s"), sym) || norm_ts(n, d, js_get(d, r, "t"), &ts))
 		return -1;
 	norm_book_begin(n, sym, ts);
-	if (read_side(n, d, js_get(d, r, "bids")))
+	if (norm_book_side(n, d, js_get(d, r, "bids")))
 		return -1;
 	norm_book_asks(n);
-	if (read_side(n, d, js_get(d, r, "asks")))
+	if (norm_book_side(n, d, js_get(d, r, "asks")))
 		return -1;
 	return norm_book_end(n);
 }
 
-/* ---- kept books: spot.obu and spot.order_book_update ---- */
+/* ---- kept books: spot.obu and futures.obu, spot.order_book_update ---- */
 
-enum book_kind { OBU, UPDATE_V1 };
+int gateio_symbol_of(const struct gateio_product *pr, struct norm *n, const struct js_doc *d, int t,
+		     char *sym)
+{
+	if (js_type(d, t) != JS_STRING)
+		return norm_fail(n, NR_FIELD, "%s: missing or not a string", pr->what);
+	if (pr->symbol(js_ptr(d, t), js_len(d, t), sym) < 0)
+		return norm_fail(n, NR_SYMBOL, "cannot read %s %.*s", pr->what, (int)js_len(d, t) & 31,
+				 js_ptr(d, t));
+	return 0;
+}
 
 /* Checks every level of side ARR before anything is applied, so that a frame we cannot
  * read leaves the book as it was (and the next increment then shows the gap). A missing
@@ -284,13 +295,13 @@ static int check_side(struct norm *n, const struct js_doc *d, int arr)
 		return 0;
 	if (js_type(d, arr) != JS_ARRAY)
 		return norm_fail(n, NR_FIELD, "book side is not an array");
-	if (d->tok[arr].size > MAX_FRAME_LEVELS)
+	if (d->tok[arr].size > GATEIO_MAX_FRAME_LEVELS)
 		return norm_fail(n, NR_FIELD, "%u levels in one side", d->tok[arr].size);
 	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
 		const char *p, *q;
 		size_t pn, qn;
 		char cp[DEC_MAX], cq[DEC_MAX];
-		if (level_text(d, k, &p, &pn, &q, &qn))
+		if (js_numpair(d, (int)k, &p, &pn, &q, &qn))
 			return norm_fail(n, NR_FIELD, "book level is not [price, amount]");
 		int pl = dec_canon(p, pn, cp), ql = dec_canon(q, qn, cq);
 		if (pl < 0 || ql < 0 || pn >= BOOK_TEXT || qn >= BOOK_TEXT || pl >= BOOK_TEXT ||
@@ -312,7 +323,7 @@ static int apply_side(struct book *b, enum book_side s, const struct js_doc *d, 
 	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
 		const char *p, *q;
 		size_t pn, qn;
-		level_text(d, k, &p, &pn, &q, &qn);
+		js_numpair(d, (int)k, &p, &pn, &q, &qn);
 		if (book_set(b, s, p, pn, q, qn))
 			return -1;
 	}
@@ -320,23 +331,24 @@ static int apply_side(struct book *b, enum book_side s, const struct js_doc *d, 
 }
 
 /* Drops the book and asks for it again; deltas are ignored until the next snapshot. */
-static int drop_book(struct norm *n, struct pair_book *pb, const char *sym, const char *why)
+static int drop_book(struct norm *n, struct gateio_book *gb, const char *sym, const char *why)
 {
-	book_clear(pb->book);
-	pb->synced = 0;
+	book_clear(gb->book);
+	gb->synced = 0;
 	norm_resync(n, sym, why);
 	return 0;
 }
 
-/* The symbol and depth of a spot.obu stream name, "ob.BTC_USDT.50" (depth 0: none given). */
-static int obu_stream(struct norm *n, const struct js_doc *d, int t, char *sym, int64_t *depth)
+/* The symbol and depth of an obu stream name, "ob.BTC_USDT.50" (depth 0: none given). */
+static int obu_stream(const struct gateio_product *pr, struct norm *n, const struct js_doc *d, int t,
+		      char *sym, int64_t *depth)
 {
 	if (js_type(d, t) != JS_STRING)
 		return norm_fail(n, NR_FIELD, "s: missing stream name");
 	const char *s = js_ptr(d, t);
 	size_t len = js_len(d, t);
 	if (len < 4 || memcmp(s, "ob.", 3))
-		return norm_fail(n, NR_SYMBOL, "stream name %.*s is not ob.PAIR.DEPTH", (int)len & 31, s);
+		return norm_fail(n, NR_SYMBOL, "stream name %.*s is not ob.NAME.DEPTH", (int)len & 31, s);
 	s += 3;
 	len -= 3;
 	*depth = 0;
@@ -351,70 +363,79 @@ static int obu_stream(struct norm *n, const struct js_doc *d, int t, char *sym, 
 				return norm_fail(n, NR_SYMBOL, "bad depth in stream name");
 			v = v * 10 + (dot[1 + i] - '0');
 		}
-		if (v < 1 || v > MAX_DEPTH)
+		if (v < 1 || v > GATEIO_MAX_DEPTH)
 			return norm_fail(n, NR_SYMBOL, "depth %lld in stream name", (long long)v);
 		*depth = v;
 		len = (size_t)(dot - s);
 	}
-	if (sym_split_sep(s, len, '_', 0, sym) < 0)
-		return norm_fail(n, NR_SYMBOL, "cannot read the pair of stream %.*s", (int)len & 31, s);
+	if (pr->symbol(s, len, sym) < 0)
+		return norm_fail(n, NR_SYMBOL, "cannot read the %s of stream %.*s", pr->what, (int)len & 31, s);
 	return 0;
 }
 
-static int read_kept_book(struct norm *n, const struct js_doc *d, int r, enum book_kind kind)
+int gateio_read_book(const struct gateio_product *pr, struct norm *n, const struct js_doc *d, int r,
+		     enum gateio_book_kind kind)
 {
 	char sym[SYM_MAX], why[96];
 	int64_t ts, depth = 0, first = -1, last;
+	const char *mult = NULL;
+	if (js_type(d, r) != JS_OBJECT)
+		return norm_fail(n, NR_FIELD, "result: missing or not an object");
 	int full = js_type(d, js_get(d, r, "full")) == JS_TRUE;
 	int bids = js_get(d, r, "b"), asks = js_get(d, r, "a");
 
-	if (kind == OBU) {
-		if (obu_stream(n, d, js_get(d, r, "s"), sym, &depth))
+	if (kind == GATEIO_OBU) {
+		if (obu_stream(pr, n, d, js_get(d, r, "s"), sym, &depth))
 			return -1;
 	} else {
 		int l = js_get(d, r, "l");
-		if (symbol_of(n, d, js_get(d, r, "s"), sym))
+		if (gateio_symbol_of(pr, n, d, js_get(d, r, "s"), sym))
 			return -1;
-		if (l >= 0 && (js_int64(d, l, &depth) || depth < 1 || depth > MAX_DEPTH))
+		if (l >= 0 && (js_int64(d, l, &depth) || depth < 1 || depth > GATEIO_MAX_DEPTH))
 			return norm_fail(n, NR_FIELD, "l: not a depth");
 	}
 	if (norm_ts(n, d, js_get(d, r, "t"), &ts))
 		return -1;
 	if (js_int64(d, js_get(d, r, "u"), &last) || last < 0)
 		return norm_fail(n, NR_FIELD, "u: missing or not an update id");
-	if (!full || kind == UPDATE_V1) {
+	if (!full || kind == GATEIO_UPDATE_V1) {
 		if (js_int64(d, js_get(d, r, "U"), &first) || first < 0 || first > last)
 			return norm_fail(n, NR_FIELD, "U: missing or not an update id up to u");
 	}
 	if (check_side(n, d, bids) || check_side(n, d, asks))
 		return -1;
 
-	struct pair_book *pb = norm_state(n, sym, sizeof *pb, pair_book_release);
-	if (!pb || (!pb->book && !(pb->book = book_new(MAX_DEPTH + MAX_FRAME_LEVELS))))
+	struct gateio_book *gb = pr->state(n, sym);
+	if (!gb || (!gb->book && !(gb->book = book_new(GATEIO_MAX_DEPTH + GATEIO_MAX_FRAME_LEVELS))))
 		return norm_fail(n, NR_BOOK, "out of memory");
-	struct book *b = pb->book;
+	struct book *b = gb->book;
 
 	if (full) {
 		book_clear(b);
-		pb->synced = 1;
-	} else if (!pb->synced) {
+		gb->synced = 1;
+	} else if (!gb->synced) {
 		return 0; /* waiting for the snapshot of a new subscription */
-	} else if (kind == UPDATE_V1 && last <= pb->last) {
+	} else if (kind == GATEIO_UPDATE_V1 && last <= gb->last) {
 		return 0; /* already contained in what we have */
-	} else if (kind == OBU ? first - 1 != pb->last : first - 1 > pb->last) {
+	} else if (kind == GATEIO_OBU ? first - 1 != gb->last : first - 1 > gb->last) {
 		snprintf(why, sizeof why, "sequence gap: update %lld follows %lld", (long long)first,
-			 (long long)pb->last);
-		return drop_book(n, pb, sym, why);
+			 (long long)gb->last);
+		return drop_book(n, gb, sym, why);
 	}
 	if (apply_side(b, BOOK_BID, d, bids) || apply_side(b, BOOK_ASK, d, asks))
-		return drop_book(n, pb, sym, "book too large");
-	pb->last = last;
+		return drop_book(n, gb, sym, "book too large");
+	gb->last = last;
 	/* Levels that leave the stream's depth need not be deleted by the exchange. */
 	if (depth)
 		book_truncate(b, (uint32_t)depth);
 	if (book_crossed(b))
-		return drop_book(n, pb, sym, "crossed book");
-	return norm_book_from(n, b, sym, ts);
+		return drop_book(n, gb, sym, "crossed book");
+	if (pr->scale) {
+		int c = pr->scale(n, sym, &mult);
+		if (c)
+			return c < 0 ? -1 : 0;
+	}
+	return norm_book_from_scaled(n, b, sym, ts, mult);
 }
 
 /* ---- acks, errors, dispatch ---- */
@@ -457,13 +478,30 @@ static int read_ack(struct norm *n, const struct js_doc *d, int frame, int ch, i
 	ack_detail(d, ch, js_get(d, frame, "payload"), detail, sizeof detail);
 	if (js_streq(d, js_get(d, res, "status"), "fail")) {
 		char why[200];
-		snprintf(why, sizeof why, "%.*s failed: %s", (int)js_len(d, ev), js_ptr(d, ev), detail);
+		snprintf(why, sizeof why, "%.*s failed: %s", (int)js_len(d, ev) & 31, js_ptr(d, ev), detail);
 		norm_status(n, "error", NULL, why);
 		return 0;
 	}
 	if (js_streq(d, ev, "subscribe"))
 		norm_status(n, "subscribed", NULL, detail[0] ? detail : NULL);
 	return 0; /* an unsubscribe, part of a resync: its resync line was already written */
+}
+
+int gateio_read_reply(struct norm *n, const struct js_doc *d, int frame, int ch, int ev, int err)
+{
+	if (js_type(d, err) == JS_OBJECT) {
+		norm_status_error(n, d, js_get(d, err, "code"), js_get(d, err, "message"));
+		return 1;
+	}
+	if (js_type(d, err) == JS_STRING) {
+		norm_status_error(n, d, -1, err);
+		return 1;
+	}
+	if (js_streq(d, ev, "subscribe") || js_streq(d, ev, "unsubscribe")) {
+		read_ack(n, d, frame, ch, ev);
+		return 1;
+	}
+	return 0;
 }
 
 static int gateio_normalize(struct norm *n, const struct js_doc *d, int data)
@@ -474,22 +512,14 @@ static int gateio_normalize(struct norm *n, const struct js_doc *d, int data)
 	int err = js_get(d, data, "error"), res = js_get(d, data, "result");
 	if (js_type(d, ch) != JS_STRING)
 		return norm_fail(n, NR_SHAPE, "no channel");
-	if (js_type(d, err) == JS_OBJECT) {
-		norm_status_error(n, d, js_get(d, err, "code"), js_get(d, err, "message"));
+	if (gateio_read_reply(n, d, data, ch, ev, err))
 		return 0;
-	}
-	if (js_type(d, err) == JS_STRING) {
-		norm_status_error(n, d, -1, err);
-		return 0;
-	}
-	if (js_streq(d, ev, "subscribe") || js_streq(d, ev, "unsubscribe"))
-		return read_ack(n, d, data, ch, ev);
 	if (js_streq(d, ch, "spot.pong"))
 		return 0; /* a keep-alive answer, when a recording holds one */
 	if (js_type(d, res) != JS_OBJECT)
 		return norm_fail(n, NR_FIELD, "result: missing or not an object");
 	if (js_streq(d, ch, "spot.obu"))
-		return read_kept_book(n, d, res, OBU);
+		return gateio_read_book(&spot, n, d, res, GATEIO_OBU);
 	if (js_streq(d, ch, "spot.trades"))
 		return read_trade(n, d, res);
 	if (js_streq(d, ch, "spot.tickers"))
@@ -499,7 +529,7 @@ static int gateio_normalize(struct norm *n, const struct js_doc *d, int data)
 	if (js_streq(d, ch, "spot.order_book"))
 		return read_order_book(n, d, res);
 	if (js_streq(d, ch, "spot.order_book_update"))
-		return read_kept_book(n, d, res, UPDATE_V1);
+		return gateio_read_book(&spot, n, d, res, GATEIO_UPDATE_V1);
 	return norm_fail(n, NR_SHAPE, "unknown channel");
 }
 

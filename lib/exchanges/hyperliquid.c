@@ -135,16 +135,8 @@ static int hl_meta(const struct xch_sub *sub, const char *ws_base, int i, char *
 		i = 2;
 	if (i > 1 || (i == 1 && !spot))
 		return 0;
-	if (!strncmp(ws_base, WS_DEFAULT, strlen(WS_DEFAULT))) {
-		snprintf(host, sizeof host, "%s", REST_DEFAULT);
-	} else {
-		const char *p = strstr(ws_base, "://");
-		if (!p)
-			return -1;
-		p += 3;
-		snprintf(host, sizeof host, "%s://%.*s", !strncmp(ws_base, "wss", 3) ? "https" : "http",
-			 (int)strcspn(p, "/?"), p);
-	}
+	if (xch_rest_host(ws_base, WS_DEFAULT, REST_DEFAULT, host, sizeof host))
+		return -1;
 	const char *type = i ? "spotMeta" : "meta";
 	int k = snprintf(url, urln, "%s/info", host);
 	int b = snprintf(body, bodyn, "{\"type\":\"%s\"}", type);

@@ -516,6 +516,21 @@ int norm_book_level(struct norm *n, const char *px, size_t pn, const char *qty, 
 	return 0;
 }
 
+int norm_book_side(struct norm *n, const struct js_doc *d, int arr)
+{
+	if (js_type(d, arr) != JS_ARRAY)
+		return norm_fail(n, NR_FIELD, "book side is not an array");
+	for (uint32_t i = 0, k = (uint32_t)arr + 1; i < d->tok[arr].size; i++, k = d->tok[k].next) {
+		const char *p, *q;
+		size_t pn, qn;
+		if (js_numpair(d, (int)k, &p, &pn, &q, &qn))
+			return norm_fail(n, NR_FIELD, "book level is not [price, amount]");
+		if (norm_book_level(n, p, pn, q, qn))
+			return -1;
+	}
+	return 0;
+}
+
 void norm_checksum_failed(struct norm *n, const char *sym, const char *why)
 {
 	if (n->checksum)

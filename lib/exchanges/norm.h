@@ -185,6 +185,9 @@ int norm_ts(struct norm *n, const struct js_doc *d, int t, int64_t *us);
 void norm_book_begin(struct norm *n, const char *sym, int64_t ts);
 int norm_book_level(struct norm *n, const char *px, size_t pn, const char *qty, size_t qn);
 void norm_book_asks(struct norm *n);
+/* Every level of side ARR, an array of [price, amount, ...] arrays (js_numpair), by
+ * norm_book_level. Fails (NR_FIELD) when ARR or one of its levels is not of that shape. */
+int norm_book_side(struct norm *n, const struct js_doc *d, int arr);
 int norm_book_end(struct norm *n);
 
 /* A whole book line from a kept book (lib/book.h): its best book_depth levels per side,

@@ -276,16 +276,8 @@ static int okx_meta(const struct xch_sub *sub, const char *ws_base, int i, char 
 	}
 	if (s == sub->nsym)
 		return 0;
-	if (!strncmp(ws_base, WS_DEFAULT, strlen(WS_DEFAULT))) {
-		snprintf(host, sizeof host, "%s", REST_DEFAULT);
-	} else {
-		const char *p = strstr(ws_base, "://");
-		if (!p)
-			return -1;
-		p += 3;
-		snprintf(host, sizeof host, "%s://%.*s", !strncmp(ws_base, "wss", 3) ? "https" : "http",
-			 (int)strcspn(p, "/?"), p);
-	}
+	if (xch_rest_host(ws_base, WS_DEFAULT, REST_DEFAULT, host, sizeof host))
+		return -1;
 	int k = snprintf(url, urln, "%s/api/v5/public/instruments?instType=%s&instId=%s", host,
 			 kind == SWAP ? "SWAP" : "FUTURES", id);
 	if (k < 0 || (size_t)k >= urln || bodyn < 1 || snprintf(tag, tagn, META_TAG) >= (int)tagn)

@@ -131,6 +131,12 @@ struct xch {
 extern const struct xch *const xch_all[];
 /* The exchange called NAME, or NULL. */
 const struct xch *xch_find(const char *name, size_t len);
+/* The scheme and host of the REST endpoint beside WebSocket endpoint WS_BASE, into OUT (N
+ * bytes, cut to fit): REST_DEFAULT when WS_BASE is the exchange's own WS_DEFAULT, else
+ * WS_BASE's own host and port over http(s) to match (a test's fake exchange, a proxy).
+ * Returns 0, or -1 when WS_BASE has no scheme. */
+int xch_rest_host(const char *ws_base, const char *ws_default, const char *rest_default, char *out,
+		  size_t n);
 /* Parses a comma list of channels ("trade,ticker,book", "book:full", "derivative",
  * "liquidation") into XCH_* bits; -1 when unknown. */
 int xch_parse_channels(const char *list);

@@ -111,6 +111,26 @@ static void test_int64_edges(void)
 	js_free(&d);
 }
 
+static void test_numpair(void)
+{
+	struct js_doc d;
+	const char *a, *b;
+	size_t an, bn;
+	js_init(&d, 0);
+	CHECK_INT(parse(&d, "[[\"1.5\",2,\"x\"],[[1],2],[1],3,[\"1\",null],[\"1\\u0030\",\"2\"],[\"7\",\"8\"]]"), JS_OK);
+	CHECK_INT(js_numpair(&d, js_at(&d, 0, 0), &a, &an, &b, &bn), 0);
+	CHECK(an == 3 && !memcmp(a, "1.5", 3) && bn == 1 && b[0] == '2');
+	CHECK_INT(js_numpair(&d, js_at(&d, 0, 1), &a, &an, &b, &bn), -1); /* a nested array first */
+	CHECK_INT(js_numpair(&d, js_at(&d, 0, 2), &a, &an, &b, &bn), -1); /* one element */
+	CHECK_INT(js_numpair(&d, js_at(&d, 0, 3), &a, &an, &b, &bn), -1); /* no array */
+	CHECK_INT(js_numpair(&d, js_at(&d, 0, 4), &a, &an, &b, &bn), -1); /* null second */
+	CHECK_INT(js_numpair(&d, js_at(&d, 0, 5), &a, &an, &b, &bn), -1); /* escaped text */
+	CHECK_INT(js_numpair(&d, js_at(&d, 0, 6), &a, &an, &b, &bn), 0);  /* after nested ones */
+	CHECK(an == 1 && a[0] == '7' && bn == 1 && b[0] == '8');
+	CHECK_INT(js_numpair(&d, -1, &a, &an, &b, &bn), -1);
+	js_free(&d);
+}
+
 UNIT_SUITE(json_tests) = {
 	{ "json: valid documents parse", test_valid },
 	{ "json: invalid documents are rejected", test_invalid },
@@ -118,5 +138,6 @@ UNIT_SUITE(json_tests) = {
 	{ "json: nesting and token limits", test_depth_and_limits },
 	{ "json: member and element lookup keep exact text", test_lookup },
 	{ "json: int64 edges", test_int64_edges },
+	{ "json: number pairs as book levels send them", test_numpair },
 	{ NULL, NULL },
 };

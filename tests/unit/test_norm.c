@@ -164,10 +164,42 @@ static void test_reader_state(void)
 	jw_free(&w);
 }
 
+static void test_book_side(void)
+{
+	struct norm n;
+	struct jw w;
+	struct js_doc d;
+	const char *f = "{\"b\":[[\"100.0\",\"1\",7],[99,\"0\"],[\"98\",2.5]],\"a\":[[\"101\",\"1\"]],"
+			"\"x\":[[\"97\"]],\"y\":{\"p\":1},\"z\":[[\"97\",\"1\"],[\"98\",\"1\"]]}";
+	setup(&n, &w);
+	n.book_depth = 5;
+	js_init(&d, 0);
+	CHECK_INT(js_parse(&d, f, strlen(f)), JS_OK);
+	norm_book_begin(&n, "BTC-KRW", 5);
+	CHECK_INT(norm_book_side(&n, &d, js_get(&d, 0, "b")), 0);
+	norm_book_asks(&n);
+	CHECK_INT(norm_book_side(&n, &d, js_get(&d, 0, "a")), 0);
+	CHECK_INT(norm_book_end(&n), 0);
+	CHECK_STR(text(&w), "{\"type\":\"book\",\"exchange\":\"upbit\",\"symbol\":\"BTC-KRW\",\"ts\":5,"
+			    "\"local_ts\":1000000,\"bids\":[[100,1],[98,2.5]],\"asks\":[[101,1]]}\n");
+	w.len = 0;
+	norm_book_begin(&n, "BTC-KRW", 5);
+	CHECK_INT(norm_book_side(&n, &d, js_get(&d, 0, "x")), -1); /* a level of one number */
+	CHECK_INT(n.reason, NR_FIELD);
+	CHECK_INT(norm_book_side(&n, &d, js_get(&d, 0, "y")), -1); /* no array */
+	CHECK_INT(norm_book_side(&n, &d, js_get(&d, 0, "missing")), -1);
+	CHECK_INT(norm_book_side(&n, &d, js_get(&d, 0, "z")), -1); /* bids out of order */
+	CHECK_INT(n.reason, NR_BOOK);
+	js_free(&d);
+	norm_free(&n);
+	jw_free(&w);
+}
+
 UNIT_SUITE(norm_tests) = {
 	{ "norm: book lines skip zeros and keep the depth", test_book_line },
 	{ "norm: out-of-order levels fail, a crossed book resyncs", test_book_order_and_cross },
 	{ "norm: book conflation keeps the newest per interval", test_conflation },
 	{ "norm: reader state per symbol and per feed, zeroed, released", test_reader_state },
+	{ "norm: a side of [price, amount] levels", test_book_side },
 	{ NULL, NULL },
 };

@@ -320,11 +320,27 @@ static void test_hyperliquid(void)
 	CHECK_STR(meta(x, NULL, 1), "");
 }
 
+static void test_rest_host(void)
+{
+	char h[64];
+	const char *ws = "wss://ws.example.com", *rest = "https://api.example.com";
+	CHECK_INT(xch_rest_host("wss://ws.example.com/ws/v4/", ws, rest, h, sizeof h), 0);
+	CHECK_STR(h, "https://api.example.com");
+	CHECK_INT(xch_rest_host("ws://127.0.0.1:9443/ws?x=1", ws, rest, h, sizeof h), 0);
+	CHECK_STR(h, "http://127.0.0.1:9443");
+	CHECK_INT(xch_rest_host("wss://proxy.local:8443", ws, rest, h, sizeof h), 0);
+	CHECK_STR(h, "https://proxy.local:8443");
+	CHECK_INT(xch_rest_host("proxy.local", ws, rest, h, sizeof h), -1);
+	CHECK_INT(xch_rest_host("wss://a-very-long-host-name-that-does-not-fit.example.com", ws, rest, h, 16), 0);
+	CHECK_STR(h, "https://a-very-");
+}
+
 UNIT_SUITE(xch_tests) = {
 	{ "xch: request ids are the connection's, kept across its messages", test_request_ids },
 	{ "xch: Bitget's request budget is the connection's", test_bitget_budget },
 	{ "xch: derivative and liquidation channels, the derivatives venues listed", test_channels },
 	{ "xch: binance-futures routes books to /public and the rest to /market", test_binance_futures },
+	{ "xch: the REST host beside a WebSocket endpoint, default or its own", test_rest_host },
 	{ "xch: bybit-linear topics and spellings", test_bybit_linear },
 	{ "xch: okx subscribes derivatives' channels and fetches their metadata", test_okx_derivatives },
 	{ "xch: okx packs the most symbols' arguments into 64 KB requests, each once", test_okx_many },
