@@ -259,22 +259,23 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 }
 
 @test "the relay gate: a follower's relay that stops taking lines holds the other clients back, until it is --relay-lag behind" {
-	start_serve --relay-lag 30000 --relay-wait 600000 --max-backlog 60000
-	start relay "$BIN/wsclient" --no-read --rcvbuf 4096 --stats "$TMP/relay.json" "$WS?relay=1"
+	start_serve --relay-lag 100000 --relay-wait 600000 --max-backlog 200000
+	start relay "$BIN/wsclient" --no-read --stats "$TMP/relay.json" "$WS?relay=1"
 	start c "$BIN/wsclient" "$WS?types=trade"
 	wait_until 10 serve_clients_eq 2
-	numbered 10000 20000 | feed
-	wait_until 10 position_is 29999
+	# 9 MB: more than the kernel's socket buffers between serve and the relay hold
+	numbered 10000 60000 | feed
+	wait_until 10 position_is 69999
 	sleep 1
-	# the relay's socket is full long before 20000 lines: the client got as far as it did
+	# the relay's socket is full long before 60000 lines: the client got as far as it did
 	held=$(count "$TMP/c.out" '"type":"trade"')
-	echo "the client got $held of 20000 while the relay took nothing"
-	[ "$held" -lt 20000 ]
+	echo "the client got $held of 60000 while the relay took nothing"
+	[ "$held" -lt 60000 ]
 	[ "$(serve_metric exchange_serve_relay_gate_lines)" -gt 0 ]
 	# the relay reads again: everyone gets everything
 	kill -USR1 "$(pid_of relay)"
-	wait_until 20 at_least 20000 "$TMP/c.out" '"type":"trade"'
-	[ "$(positions "$TMP/c.out")" = "$(seq_range 10000 29999)" ]
+	wait_until 20 at_least 60000 "$TMP/c.out" '"type":"trade"'
+	[ "$(positions "$TMP/c.out")" = "$(seq_range 10000 69999)" ]
 }
 
 # More lines than the kernel's socket buffers between serve and a relay that reads nothing
@@ -292,7 +293,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 @test "the relay gate: a relay that takes nothing for --relay-wait holds nobody back, and rejoins when it reads again" {
 	start_serve --relay-lag 1000000 --relay-wait 500 --max-backlog 100000
-	start relay "$BIN/wsclient" --no-read --rcvbuf 4096 --stats "$TMP/relay.json" "$WS?relay=1"
+	start relay "$BIN/wsclient" --no-read --stats "$TMP/relay.json" "$WS?relay=1"
 	start c "$BIN/wsclient" "$WS?types=trade"
 	wait_until 10 serve_clients_eq 2
 	numbered 40000 60000 | feed
