@@ -852,9 +852,37 @@ static int setup_metrics(void)
 		       : -1;
 }
 
-int main(int argc, char **argv)
+/* The input: stdin or --input, read by the line reader (and peeked at, see input.h).
+ * Returns 0, or the exit status. */
+static int open_input(void)
 {
-	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, 0 };
+	int fd = STDIN_FILENO;
+	if (S.o.input) {
+		struct stat st;
+		int fifo = !stat(S.o.input, &st) && S_ISFIFO(st.st_mode);
+		/* O_RDWR keeps a FIFO open across writers: an upstream restart is no end of input. */
+		fd = open(S.o.input, (fifo ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		if (fd < 0) {
+			log_error("cannot open the input", " path=%s error=\"%s\"", S.o.input, strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
+	S.scratch = malloc(LWS_PRE + SCRATCH);
+	if (!S.scratch || ndj_init(&S.in, fd, 4 << 20)) {
+		log_error("out of memory", NULL);
+		return EXIT_RUNTIME;
+	}
+	fd_nonblock(fd);
+	S.in_fd = fd;
+	input_start(&S.in, S.o.run_dir && S.o.journal_bytes);
+	S.in_open = 1;
+	return 0;
+}
+
+/* The libwebsockets context: the client protocol, the HTTP API and the page, the raw
+ * descriptors; no listening socket of its own (open_listener). INFO is filled for later. */
+static struct lws_context *create_context(struct lws_context_creation_info *info)
+{
 	/* The last field is the most one send() may carry. Left at 0, libwebsockets caps it at
 	 * the receive buffer (4 KiB) and sends the rest of a write a loop turn later, so a
 	 * client catching up would get 4 KiB per turn. */
@@ -866,6 +894,64 @@ int main(int argc, char **argv)
 	};
 	static struct lws_http_mount mounts[6];
 	static const char *const api_paths[] = { "/health", "/ready", "/metrics", "/api/status" };
+
+	for (int i = 0; i < 4; i++) {
+		mounts[i].mount_next = &mounts[i + 1];
+		mounts[i].mountpoint = api_paths[i];
+		mounts[i].mountpoint_len = (unsigned char)strlen(api_paths[i]);
+		mounts[i].origin = "http-api";
+		mounts[i].origin_protocol = LWSMPRO_CALLBACK;
+	}
+	mounts[4].mountpoint = "/";
+	mounts[4].mountpoint_len = 1;
+	mounts[4].origin = S.o.www;
+	mounts[4].def = "index.html";
+	mounts[4].origin_protocol = LWSMPRO_FILE;
+	mounts[4].cache_max_age = 0;
+	/* The event history (events.c); mounts match by longest prefix, so order does not matter. */
+	mounts[4].mount_next = &mounts[5];
+	mounts[5].mountpoint = "/api/events";
+	mounts[5].mountpoint_len = (unsigned char)strlen(mounts[5].mountpoint);
+	mounts[5].origin = "http-api";
+	mounts[5].origin_protocol = LWSMPRO_CALLBACK;
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+	memset(info, 0, sizeof *info);
+	info->port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	info->protocols = protocols;
+	info->mounts = mounts;
+	info->vhost_name = "serve";
+	info->options = 0;
+	/* No info->extensions: clients get the ring's frames as they are (fanout.c). */
+	info->fd_limit_per_thread = (unsigned)(S.o.max_clients + 256);
+	info->timeout_secs = 30;
+	if (S.o.tls_cert) {
+		info->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info->ssl_cert_filepath = S.o.tls_cert;
+		info->ssl_private_key_filepath = S.o.tls_key;
+	}
+	return lws_create_context(info);
+}
+
+static void free_all(void)
+{
+	journal_close();
+	ring_free(&S.ring);
+	cache_free(&S.cache);
+	events_free();
+	intern_free();
+	guard_free();
+	js_free(&S.doc);
+	input_stop();
+	ndj_free(&S.in);
+	free(S.scratch);
+	free(S.status_json);
+	met_free(S.reg);
+}
+
+int main(int argc, char **argv)
+{
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, 0 };
 	struct lws_context_creation_info info;
 	char err[1024];
 
@@ -907,25 +993,9 @@ int main(int argc, char **argv)
 	    journal_open(S.o.run_dir, S.o.journal_bytes, from_journal, err, sizeof err))
 		log_warn("no journal: lines will not survive a restart", " error=\"%s\"", err);
 	S.numbered = 0; /* whether the input numbers its lines is the input's to say */
-	S.scratch = malloc(LWS_PRE + SCRATCH);
-	int infd = STDIN_FILENO;
-	if (S.o.input) {
-		struct stat stt;
-		int fifo = !stat(S.o.input, &stt) && S_ISFIFO(stt.st_mode);
-		/* O_RDWR keeps a FIFO open across writers: an upstream restart is no end of input. */
-		infd = open(S.o.input, (fifo ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-		if (infd < 0) {
-			log_error("cannot open the input", " path=%s error=\"%s\"", S.o.input, strerror(errno));
-			return EXIT_USAGE;
-		}
-	}
-	if (!S.scratch || ndj_init(&S.in, infd, 4 << 20)) {
-		log_error("out of memory", NULL);
-		return EXIT_RUNTIME;
-	}
-	fd_nonblock(infd);
-	input_start(&S.in, S.o.run_dir && S.o.journal_bytes);
-	S.in_open = 1;
+	int status = open_input();
+	if (status)
+		return status;
 
 	/* Thousands of clients need thousands of descriptors. */
 	struct rlimit rl;
@@ -934,42 +1004,7 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 
-	for (int i = 0; i < 4; i++) {
-		mounts[i].mount_next = &mounts[i + 1];
-		mounts[i].mountpoint = api_paths[i];
-		mounts[i].mountpoint_len = (unsigned char)strlen(api_paths[i]);
-		mounts[i].origin = "http-api";
-		mounts[i].origin_protocol = LWSMPRO_CALLBACK;
-	}
-	mounts[4].mountpoint = "/";
-	mounts[4].mountpoint_len = 1;
-	mounts[4].origin = S.o.www;
-	mounts[4].def = "index.html";
-	mounts[4].origin_protocol = LWSMPRO_FILE;
-	mounts[4].cache_max_age = 0;
-	/* The event history (events.c); mounts match by longest prefix, so order does not matter. */
-	mounts[4].mount_next = &mounts[5];
-	mounts[5].mountpoint = "/api/events";
-	mounts[5].mountpoint_len = (unsigned char)strlen(mounts[5].mountpoint);
-	mounts[5].origin = "http-api";
-	mounts[5].origin_protocol = LWSMPRO_CALLBACK;
-
-	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
-	memset(&info, 0, sizeof info);
-	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-	info.protocols = protocols;
-	info.mounts = mounts;
-	info.vhost_name = "serve";
-	info.options = 0;
-	/* No info.extensions: clients get the ring's frames as they are (fanout.c). */
-	info.fd_limit_per_thread = (unsigned)(S.o.max_clients + 256);
-	info.timeout_secs = 30;
-	if (S.o.tls_cert) {
-		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		info.ssl_cert_filepath = S.o.tls_cert;
-		info.ssl_private_key_filepath = S.o.tls_key;
-	}
-	S.ctx = lws_create_context(&info);
+	S.ctx = create_context(&info);
 	if (!S.ctx) {
 		log_error("cannot listen", " port=%d", S.o.port);
 		return EXIT_RUNTIME;
@@ -982,7 +1017,7 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	if (!S.vh || !loop_adopt(S.vh, S.sigfd, "raw", &kinds[RAW_SIGNALS]) ||
-	    !(input_wsi = loop_adopt(S.vh, infd, "raw", &kinds[RAW_INPUT])) ||
+	    !(input_wsi = loop_adopt(S.vh, S.in_fd, "raw", &kinds[RAW_INPUT])) ||
 	    !(listen_wsi = loop_adopt(S.vh, listen_fd, "raw", &kinds[RAW_LISTEN]))) {
 		log_error("cannot watch the input and signals", NULL);
 		lws_context_destroy(S.ctx);
@@ -1017,17 +1052,6 @@ int main(int argc, char **argv)
 	lws_context_destroy(S.ctx);
 	if (S.o.run_dir)
 		rundir_remove_pid(S.o.run_dir, "serve");
-	journal_close();
-	ring_free(&S.ring);
-	cache_free(&S.cache);
-	events_free();
-	intern_free();
-	guard_free();
-	js_free(&S.doc);
-	input_stop();
-	ndj_free(&S.in);
-	free(S.scratch);
-	free(S.status_json);
-	met_free(S.reg);
+	free_all();
 	return EXIT_OK;
 }

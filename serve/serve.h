@@ -108,6 +108,7 @@ struct serve {
 	struct cache cache;
 	struct ndj in;
 	struct js_doc doc;
+	int in_fd;             /* the input as opened (S.in may read a copy of it, see input.h) */
 	int in_open;
 	int sigfd;
 	int draining;
