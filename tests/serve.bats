@@ -759,16 +759,17 @@ json_match() {
 
 @test "/api/events is bounded: 4096 in memory, two files of at most 1 MiB, the newest kept across a restart" {
 	start_serve --run-dir "$TMP/run"
-	# 5000 incidents of about 380 bytes, within the 1000 a second serve records.
-	for b in 0 1 2 3 4; do
-		status_lines 1000 upbit resync $((b * 1000 + 1)) | feed
+	# 5250 incidents of about 380 bytes, 750 a second: well within the 1000 a second serve
+	# records, also on a busy machine.
+	for b in 0 1 2 3 4 5 6; do
+		status_lines 750 upbit resync $((b * 750 + 1)) | feed
 		sleep 1.05
 	done
-	wait_until 10 json_match '/api/events?limit=1' '.events[0].detail | startswith("incident 5000 ")'
+	wait_until 10 json_match '/api/events?limit=1' '.events[0].detail | startswith("incident 5250 ")'
 	events '?limit=4096' >"$TMP/all.json"
 	jq -e '.held == 4096 and .matched == 4096 and (.events | length) == 4096 and .dropped_total == 0' "$TMP/all.json"
-	# Newest first, consecutive: incident 5000 down to 905.
-	[ "$(jq -r '.events[0].detail, .events[4095].detail' "$TMP/all.json" | cut -d' ' -f2 | tr '\n' ' ')" = '5000 905 ' ]
+	# Newest first, consecutive: incident 5250 down to 1155.
+	[ "$(jq -r '.events[0].detail, .events[4095].detail' "$TMP/all.json" | cut -d' ' -f2 | tr '\n' ' ')" = '5250 1155 ' ]
 	[ "$(stat -c %s "$TMP/run/events.ndjson")" -le 1048576 ]
 	[ "$(stat -c %s "$TMP/run/events.ndjson.1")" -le 1048576 ]
 	[ "$(stat -c %s "$TMP/run/events.ndjson.1")" -gt 1000000 ]
@@ -778,7 +779,7 @@ json_match() {
 	start_serve --run-dir "$TMP/run"
 	events '?kind=resync&limit=4096' >"$TMP/after.json"
 	# What the two files held: all of .1 and the newer file, up to incident 5000.
-	jq -e '.matched > 2700 and (.events[0].detail | startswith("incident 5000 "))' "$TMP/after.json"
+	jq -e '.matched > 2700 and (.events[0].detail | startswith("incident 5250 "))' "$TMP/after.json"
 	[ "$(jq '[.events[].detail | split(" ")[1] | tonumber] | . == (sort | reverse)' "$TMP/after.json")" = true ]
 }
 
