@@ -296,16 +296,13 @@ static void protocol_error(struct client *c, int code, const char *why)
 	start_close(c, (uint16_t)code, why);
 }
 
-/* A client that fell too far behind is cut off (1013): one slow reader must not hold the
- * ring, or anyone else. Its close frame goes out as soon as its socket takes anything;
- * a client that takes nothing for --close-timeout is dropped without one (counted). */
 /* The position C waits for was not reached in time: it is told, and gets the latest state
  * of its streams and live data from now. */
 static void resume_gave_up(struct client *c)
 {
 	char err[200];
 	c->min_pos_until = 0;
-	if (S.last_pos > c->min_pos)
+	if (S.last_pos >= c->min_pos)
 		return; /* reached after all */
 	snprintf(err, sizeof err, "since %lld was not reached within %d s (newest position %lld): "
 		 "not a position of this node's stream; live data from now",
@@ -319,6 +316,10 @@ static void resume_gave_up(struct client *c)
 	lws_callback_on_writable(c->wsi);
 }
 
+/* A client that fell too far behind is cut off (1013): one slow reader must not hold the
+ * ring, or anyone else. Its close frame goes out as soon as its socket takes anything;
+ * a client that takes nothing for --close-timeout is dropped without one (counted). A
+ * resume waiting for a position gives up after SINCE_WAIT_US. */
 void clients_check(int64_t now)
 {
 	for (struct client *c = S.clients; c; c = c->next) {
