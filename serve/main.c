@@ -82,25 +82,23 @@ static int64_t position_of(int64_t own)
 	return S.own_pos++;
 }
 
-/* Whether a line with the newest position was taken in already, byte for byte: several
+/* Whether LINE, at the newest position POS, was taken in already, byte for byte: several
  * lines share a position (a node's notices repeat the one before them), so the position
  * alone cannot tell; a serve that restarts reads again what its journal has and the pipe
- * still held (see input.h). The lines at the newest position are remembered by a hash,
- * 16 at most (beyond that, a repeat gets through). */
-static int seen_at_last(int64_t pos, const char *line, size_t len)
+ * still held (see input.h). The ring's newest lines at POS are looked at, 16 at most (a
+ * numbered line is kept as it came). */
+static int taken_at(int64_t pos, const char *line, size_t len)
 {
-	uint64_t h = 1469598103934665603u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)line[i]) * 1099511628211u;
-	if (pos != S.at_last_pos) {
-		S.at_last_pos = pos;
-		S.at_last_n = 0;
-	}
-	for (int i = 0; i < S.at_last_n; i++)
-		if (S.at_last[i] == h)
+	int n = 0;
+	for (uint64_t s = S.ring.head; s > S.ring.oldest && n < 16; n++) {
+		const struct msg *m = ring_get(&S.ring, --s);
+		size_t tn;
+		const unsigned char *t = msg_text(m, &tn);
+		if (m->pos != pos)
+			break;
+		if (tn == len && !memcmp(t, line, len))
 			return 1;
-	if (S.at_last_n < (int)(sizeof S.at_last / sizeof S.at_last[0]))
-		S.at_last[S.at_last_n++] = h;
+	}
 	return 0;
 }
 
@@ -129,7 +127,7 @@ static void take_line(const char *line, size_t len, int live)
 	int64_t pos = position_of(own);
 	if (pos < 0)
 		return;
-	if (own >= 0 && seen_at_last(pos, line, len)) {
+	if (own >= 0 && own == S.last_pos && taken_at(pos, line, len)) {
 		S.m_pos_back->v++;
 		return;
 	}

@@ -3,6 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+const unsigned char *msg_text(const struct msg *m, size_t *n)
+{
+	size_t hdr = (m->data[1] & 0x7f) < 126 ? 2 : (m->data[1] & 0x7f) == 126 ? 4 : 10;
+	*n = m->len - hdr;
+	return m->data + hdr;
+}
+
 struct msg *msg_new(const char *line, size_t body, const char *tail, size_t tlen, int type, unsigned exch,
 		    unsigned sym, int64_t local_ts)
 {

@@ -30,6 +30,8 @@ struct msg {
 struct msg *msg_new(const char *line, size_t len, const char *tail, size_t tlen, int type, unsigned exch,
 		    unsigned sym, int64_t local_ts);
 void msg_unref(struct msg *m);
+/* The line a message carries (its frame's payload); *N its length. */
+const unsigned char *msg_text(const struct msg *m, size_t *n);
 
 /* The ring keeps the newest messages within a count and a byte budget. Sequence numbers
  * start at 1; a client's position is the next sequence it needs. */

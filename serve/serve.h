@@ -115,9 +115,6 @@ struct serve {
 	int64_t drain_deadline;
 	int done;
 	int64_t started_us, last_line_mono;
-	int64_t at_last_pos;   /* the position the hashes below are of */
-	uint64_t at_last[16];  /* the lines taken in at that position, hashed */
-	int at_last_n;
 	int input_paused;      /* only part of a line is in the input pipe: watched again on the tick */
 	int gate_moved;        /* a relay took more: the clients it held are due a wake */
 	int64_t last_pos;      /* the newest stream position taken in */
