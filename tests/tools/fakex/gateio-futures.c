@@ -153,25 +153,10 @@ subscribe(struct grq *q)
 {
 	static const char *const lists[] = { "futures.tickers", "futures.trades",
 					     "futures.book_ticker", NULL };
-	const struct req *r = q->r;
-	int sub, rc;
+	int sub = gate_request_start(q, 1), rc;
 
-	if (!q->event || (strcmp(q->event, "subscribe") && strcmp(q->event, "unsubscribe"))) {
-		if (!q->event)
-			q->event = "";
-		q->payload = -1;
-		gate_reply(q, 1, "invalid request body");
+	if (sub < 0)
 		return;
-	}
-	sub = q->event[0] == 's';
-	if (rq_type(r, rq_get(r, 0, "time")) != JS_NUMBER) {
-		bad_arg(q, "invalid argument: time is required");
-		return;
-	}
-	if (!rq_size(r, q->payload)) {
-		bad_arg(q, "invalid argument: payload is required");
-		return;
-	}
 	if (in_list(q->channel, lists))
 		rc = contracts_payload(q, 0);
 	else if (!strcmp(q->channel, "futures.public_liquidates"))

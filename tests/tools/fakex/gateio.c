@@ -74,6 +74,24 @@ gate_reply(struct grq *q, int code, const char *msg)
 		request_rejected(q->c, msg);
 }
 
+int gate_request_start(struct grq *q, int well_formed)
+{
+	const struct req *r = q->r;
+	if (!well_formed || !q->event ||
+	    (strcmp(q->event, "subscribe") && strcmp(q->event, "unsubscribe"))) {
+		if (!q->event)
+			q->event = "";
+		q->payload = -1;
+		gate_reply(q, 1, "invalid request body");
+		return -1;
+	}
+	if (rq_type(r, rq_get(r, 0, "time")) != JS_NUMBER)
+		return bad_arg(q, "invalid argument: time is required");
+	if (!rq_size(r, q->payload))
+		return bad_arg(q, "invalid argument: payload is required");
+	return q->event[0] == 's';
+}
+
 /* Code 2 with MSG; returns -1. */
 int
 bad_arg(struct grq *q, const char *fmt, ...)
@@ -165,26 +183,10 @@ subscribe(struct grq *q)
 {
 	static const char *const lists[] = { "spot.tickers", "spot.trades", "spot.book_ticker",
 					     NULL };
-	const struct req *r = q->r;
-	int sub, rc;
+	int sub = gate_request_start(q, rq_gets(q->r, 0, "channel") != NULL), rc;
 
-	if (!rq_gets(r, 0, "channel") || !q->event ||
-	    (strcmp(q->event, "subscribe") && strcmp(q->event, "unsubscribe"))) {
-		if (!q->event)
-			q->event = "";
-		q->payload = -1;
-		gate_reply(q, 1, "invalid request body");
+	if (sub < 0)
 		return;
-	}
-	sub = q->event[0] == 's';
-	if (rq_type(r, rq_get(r, 0, "time")) != JS_NUMBER) {
-		bad_arg(q, "invalid argument: time is required");
-		return;
-	}
-	if (!rq_size(r, q->payload)) {
-		bad_arg(q, "invalid argument: payload is required");
-		return;
-	}
 	if (in_list(q->channel, lists))
 		rc = pairs_payload(q);
 	else if (!strcmp(q->channel, "spot.order_book_update"))

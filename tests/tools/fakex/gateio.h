@@ -22,6 +22,10 @@ void gate_open(struct conn *c);
  * "result"}; CODE 0 is a success, else MSG says why (and the request is counted as
  * rejected). */
 void gate_reply(struct grq *q, int code, const char *msg);
+/* The checks every request takes first (WELL_FORMED: what the dialect checked before, such
+ * as a channel): an event that is subscribe or unsubscribe, a time, a payload. Returns 1 for
+ * subscribe, 0 for unsubscribe, -1 when the request was refused (and answered). */
+int gate_request_start(struct grq *q, int well_formed);
 /* Code 2 with the message; returns -1. */
 __attribute__((format(printf, 2, 3)))
 int bad_arg(struct grq *q, const char *fmt, ...);
