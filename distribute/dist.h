@@ -72,6 +72,9 @@ struct dist {
 	/* a restart whose place in the topic is gone (retention): the relay fills the hole */
 	enum { CU_NONE, CU_CHECK, CU_RELAY } catchup;
 	int64_t kafka_start;  /* offset the consumer was asked to start at */
+	int catchup_forced;   /* serve's journal ends before it: the relay fills the rest */
+	int journal_found;    /* serve's journal was there to read at start */
+	int64_t topic_seq;    /* the newest position of the records consumed */
 	struct standby held;  /* Kafka's lines while the relay fills the hole */
 	int64_t held_first;   /* position of the first of them */
 	int64_t catchup_started;

@@ -164,6 +164,7 @@ static void learn_journal(const char *path, uint64_t *lines)
 	uint64_t key;
 	if (!f)
 		return;
+	D.journal_found = 1;
 	while ((n = getline(&buf, &cap, f)) > 0) {
 		if (buf[n - 1] != '\n')
 			break; /* a line cut by a crash */
@@ -201,30 +202,95 @@ static void learn_where_we_stood(void)
 			 (unsigned long long)lines, (long long)D.last_seq, D.seen.n);
 }
 
-/* RUN_DIR/kafka.offset ("TOPIC OFFSET"): the next record this node's consumer would read,
- * so a distribute that restarts reads on from there instead of from the end of the topic
- * (what it took in already is dropped by position). -1 when unknown. */
+/* RUN_DIR/kafka.offset: where this node stood in the topic, noted once a second and on
+ * stopping, the oldest first, one mark a line: "TOPIC OFFSET POSITION", OFFSET the next
+ * record the consumer would read and POSITION the newest of the records before it. A
+ * distribute that restarts reads on from the newest mark serve's journal covers (every
+ * record before it had a position the journal reaches): what was read but never got into
+ * serve (it stopped first, or the lines were still in the pipe) is read again, and what
+ * serve has is dropped by position. Without a journal, from the newest mark. */
+#define OFFSET_MARKS 64
+static struct {
+	int64_t offset[OFFSET_MARKS], pos[OFFSET_MARKS];
+	int n;
+} marks;
+
+static void mark_add(int64_t offset, int64_t pos)
+{
+	if (marks.n == OFFSET_MARKS) {
+		memmove(marks.offset, marks.offset + 1, (OFFSET_MARKS - 1) * sizeof marks.offset[0]);
+		memmove(marks.pos, marks.pos + 1, (OFFSET_MARKS - 1) * sizeof marks.pos[0]);
+		marks.n--;
+	}
+	marks.offset[marks.n] = offset;
+	marks.pos[marks.n] = pos;
+	marks.n++;
+}
+
+/* The marks in the file for this topic (a line without a position, as older versions
+ * wrote, counts as covered by any journal). */
+static void read_marks(void)
+{
+	char path[4200], *buf = NULL, topic[512];
+	size_t cap = 0;
+	long long off, pos;
+	FILE *f;
+	snprintf(path, sizeof path, "%s/kafka.offset", D.o.run_dir);
+	if (!(f = fopen(path, "re")))
+		return;
+	while (getline(&buf, &cap, f) > 0) {
+		int got = sscanf(buf, "%511s %lld %lld", topic, &off, &pos);
+		if (got < 2 || strcmp(topic, D.o.topic) || off < 0)
+			continue;
+		mark_add(off, got == 3 ? pos : -1);
+	}
+	free(buf);
+	fclose(f);
+}
+
+/* Where the consumer starts: -1 (the end of the topic) when this node never read it. */
 static int64_t read_offset(void)
 {
-	char buf[600], topic[512];
-	long long off;
-	if (!D.o.run_dir || rundir_read(D.o.run_dir, "kafka.offset", buf, sizeof buf) <= 0 ||
-	    sscanf(buf, "%511s %lld", topic, &off) != 2 || strcmp(topic, D.o.topic) || off < 0)
+	int i;
+	if (!D.o.run_dir)
 		return -1;
-	log_info("reading the topic on from where this node stopped", " topic=%s offset=%lld", topic, off);
-	return off;
+	read_marks();
+	if (!marks.n)
+		return -1;
+	for (i = marks.n - 1; D.journal_found && i >= 0 && marks.pos[i] > D.last_seq; i--)
+		;
+	if (i < 0) {
+		/* serve's journal ends before every mark: the oldest one, and the relay fills
+		 * what lies between (catchup_check) */
+		D.catchup_forced = 1;
+		D.topic_seq = marks.pos[0];
+		log_warn("serve's journal ends before every place noted in the topic", " topic=%s offset=%lld mark_position=%lld position=%lld",
+			 D.o.topic, (long long)marks.offset[0], (long long)marks.pos[0], (long long)D.last_seq);
+		return marks.offset[0];
+	}
+	D.topic_seq = marks.pos[i]; /* the records before it stay covered by the marks to come */
+	log_info("reading the topic on from where this node stopped", " topic=%s offset=%lld mark_position=%lld position=%lld records_again=%lld",
+		 D.o.topic, (long long)marks.offset[i], (long long)marks.pos[i], (long long)D.last_seq,
+		 (long long)(marks.offset[marks.n - 1] - marks.offset[i]));
+	return marks.offset[i];
 }
 
 static void write_offset(void)
 {
-	static int64_t written = -1;
-	char buf[600], err[256];
+	static struct log_limit rl;
 	const struct kafka_stats *ks = kafka_stats();
-	if (!D.o.run_dir || ks->offset < 0 || ks->offset == written)
+	char err[256], *buf, *p;
+	size_t cap = (size_t)OFFSET_MARKS * (strlen(D.o.topic) + 48);
+	if (!D.o.run_dir || ks->offset < 0 || (marks.n && marks.offset[marks.n - 1] == ks->offset + 1))
 		return;
-	snprintf(buf, sizeof buf, "%s %lld\n", D.o.topic, (long long)ks->offset + 1);
-	if (!rundir_write(D.o.run_dir, "kafka.offset", buf, err, sizeof err))
-		written = ks->offset;
+	mark_add(ks->offset + 1, D.topic_seq);
+	if (!(p = buf = malloc(cap)))
+		return;
+	for (int i = 0; i < marks.n; i++)
+		p += snprintf(p, cap - (size_t)(p - buf), "%s %lld %lld\n", D.o.topic, (long long)marks.offset[i], (long long)marks.pos[i]);
+	if (rundir_write(D.o.run_dir, "kafka.offset", buf, err, sizeof err) && log_allow(&rl, clk_mono_us()) >= 0)
+		log_warn("cannot note where this node stands in the topic", " error=\"%s\"", err);
+	free(buf);
 }
 
 /* ---- the leader numbers what it publishes ---- */
@@ -595,18 +661,29 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 /* ---- what the Kafka consumer and the relay hand over ---- */
 
-/* The relay has filled the hole a restart found in the topic: Kafka's held lines follow. */
+/* The relay has filled the hole the topic had: Kafka's held lines follow. */
 static void catchup_finish(const char *why)
 {
 	log_info("caught up through the relay; on with the topic", " reason=\"%s\" held=%u", why, D.held.n);
 	D.catchup = CU_NONE;
-	if (D.mode == MODE_KAFKA)
+	if (D.mode == MODE_KAFKA) {
 		relay_stop();
+		D.relay_until = -1;
+	}
 	for (uint32_t i = 0; i < D.held.n; i++) {
 		const struct kept *k = standby_at(&D.held, i);
 		emit_line(k->line, k->len, seq_of_line(k->line, k->len));
 	}
 	standby_clear(&D.held);
+}
+
+/* Kafka's lines wait (from the one at position FIRST, -1: the next) until the relay brings
+ * what lies before them (on_relayed) or gives up (catchup_tick). */
+static void hold_for_relay(int64_t first)
+{
+	D.catchup = CU_RELAY;
+	D.catchup_started = clk_mono_us();
+	D.held_first = first;
 }
 
 /* The first record after a restart: when it is not the one asked for, the topic no longer
@@ -616,17 +693,16 @@ static void catchup_check(void)
 {
 	const struct kafka_stats *ks = kafka_stats();
 	D.catchup = CU_NONE;
-	if (ks->offset <= D.kafka_start || D.role != ROLE_FOLLOWER)
+	if ((ks->offset <= D.kafka_start && !D.catchup_forced) || D.role != ROLE_FOLLOWER)
 		return;
 	log_warn("the topic no longer holds where this node stopped; catching up from the leader's serve",
-		 " wanted_offset=%lld got_offset=%lld position=%lld", (long long)D.kafka_start,
-		 (long long)ks->offset, (long long)D.last_seq);
+		 " wanted_offset=%lld got_offset=%lld position=%lld reason=%s", (long long)D.kafka_start,
+		 (long long)ks->offset, (long long)D.last_seq, ks->offset > D.kafka_start ? "retention" : "journal");
 	D.m_catchups->v++;
-	D.catchup = CU_RELAY;
-	D.catchup_started = clk_mono_us();
-	D.held_first = -1;
+	hold_for_relay(-1);
 	relay_start();
 }
+
 
 static void on_record(void *ctx, const char *line, size_t len, int64_t epoch, int64_t hseq)
 {
@@ -636,6 +712,9 @@ static void on_record(void *ctx, const char *line, size_t len, int64_t epoch, in
 	 * on a record before it is a zombie leader's. Every node reads the same order, so every
 	 * node takes and drops the same records (RUN_DIR/epoch, which elect writes when it
 	 * learns of a new leader, changes at a different moment on each node). */
+	int64_t seq = seq_of_line(line, len);
+	if (seq > D.topic_seq)
+		D.topic_seq = seq; /* for the marks of where this node stands (write_offset) */
 	int64_t floor = D.newest_epoch;
 	if (epoch < floor) {
 		D.m_fenced->v++;
@@ -643,10 +722,17 @@ static void on_record(void *ctx, const char *line, size_t len, int64_t epoch, in
 	}
 	if (epoch > D.newest_epoch)
 		D.newest_epoch = epoch;
-	int64_t seq = seq_of_line(line, len);
 	if (seq < 0) {
 		emit_local(line, len); /* a producer that does not number its lines */
 		return;
+	}
+	/* Kafka back while the relay runs on: a record past the next position means the relay
+	 * has not yet brought what lies before it (lines the leader wrote directly while Kafka
+	 * was down come only through the relay, and either may be first). */
+	if (D.catchup == CU_NONE && D.relay_until >= 0 && relay_active() && seq > D.last_seq + 1) {
+		log_info("the topic is ahead of the relay; its lines wait for the relay to reach them",
+			 " position=%lld topic_position=%lld", (long long)D.last_seq, (long long)seq);
+		hold_for_relay(seq);
 	}
 	if (D.catchup == CU_RELAY) {
 		if (D.held_first < 0)

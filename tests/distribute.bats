@@ -173,3 +173,106 @@ fresh_after() {
 	[ "$(count "$TMP/dist.out" '"type":"trade"')" = 2 ]
 	wait_until 5 dmetric_eq exchange_distribute_duplicates_dropped_total 1
 }
+
+# start_follower NAME: a distribute of another node ($TMP/b), following in Kafka mode, its
+# stdin on the FIFO $TMP/b.in (fd 6 holds it open); its output stands for what its serve got.
+start_follower() {
+	if [ ! -p "$TMP/b.in" ]; then
+		mkdir -p "$TMP/b"
+		echo follower >"$TMP/b/role"
+		echo 0 >"$TMP/b/epoch"
+		mkfifo "$TMP/b.in"
+		exec 6<>"$TMP/b.in"
+	fi
+	start_in "$1" "$TMP/b.in" "$BIN/distribute" --run-dir "$TMP/b" --node-id b --kafka "$KAFKA"
+}
+# The follower noted that it read the topic up to offset $1.
+marked() { grep -qsE " $1( -?[0-9]+)?\$" "$TMP/b/kafka.offset"; }
+
+@test "Kafka: a distribute that stops before its serve took the last lines it read reads the topic on from what serve's journal holds" {
+	start_kafka 1
+	start_dist leader --kafka "$KAFKA"
+	start_follower b1
+	wait_until 20 grep -qsx 'exchange_distribute_consumer_ready 1' "$TMP/b/distribute.prom"
+	for i in 1 2 3 4; do trade "$i"; done >&7
+	wait_until 20 marked 4
+	for i in 5 6 7 8 9 10; do trade "$i"; done >&7
+	wait_until 20 at_least 10 "$TMP/b1.out" '"type":"trade"'
+	# It had read all ten, but its serve took in only the first four before the node stopped.
+	head -4 "$TMP/b1.out" >"$TMP/b/serve.journal"
+	kill "$(pid_of b1)"
+	wait_until 10 bash -c "! kill -0 $(pid_of b1) 2>/dev/null"
+	marked 10
+	start_follower b2
+	wait_until 20 grep -q 'msg="started"' "$TMP/b2.err"
+	trade 11 >&7
+	wait_until 20 grep -q '"id":"11"' "$TMP/b2.out"
+	sleep 0.5
+	# The six serve lacked come again, once each; the four it had do not.
+	[ "$(jq -r .id "$TMP/b2.out" | tr '\n' ' ')" = "5 6 7 8 9 10 11 " ]
+	grep -q 'msg="reading the topic on from where this node stopped".* offset=4 .* records_again=6$' "$TMP/b2.err"
+}
+
+@test "Kafka: a distribute whose serve's journal ends before every place it noted in the topic fills the rest from the leader's serve" {
+	start_kafka 1
+	start_dist leader --kafka "$KAFKA"
+	start_follower b1
+	wait_until 20 grep -qsx 'exchange_distribute_consumer_ready 1' "$TMP/b/distribute.prom"
+	for i in 1 2 3 4; do trade "$i"; done >&7
+	wait_until 20 marked 4
+	for i in 5 6; do trade "$i"; done >&7
+	wait_until 20 at_least 6 "$TMP/b1.out" '"type":"trade"'
+	kill "$(pid_of b1)"
+	wait_until 10 bash -c "! kill -0 $(pid_of b1) 2>/dev/null"
+	# Its serve took in only the first two; the leader's serve has all six.
+	head -2 "$TMP/b1.out" >"$TMP/b/serve.journal"
+	start_serve
+	feed "$TMP/b1.out"
+	echo "me $WS" >"$TMP/b/leader"
+	start_follower b2
+	wait_until 20 grep -q 'msg="started"' "$TMP/b2.err"
+	trade 7 >&7
+	wait_until 20 grep -q '"id":"7"' "$TMP/b2.out"
+	sleep 0.5
+	[ "$(jq -r 'select(.type == "trade") | .id' "$TMP/b2.out" | tr '\n' ' ')" = "3 4 5 6 7 " ]
+	grep -q 'msg="serve.s journal ends before every place noted in the topic"' "$TMP/b2.err"
+	grep -q 'msg="caught up through the relay; on with the topic" reason="the relay reached' "$TMP/b2.err"
+}
+
+@test "Kafka back: a follower whose topic is ahead of its relay waits for the relay to bring the lines the leader wrote directly" {
+	start_kafka 1
+	start_serve # the leader's serve, fed by hand below
+	start_dist leader --kafka "$KAFKA" --fallback-after 1
+	start_follower b1 --fallback-after 1
+	echo "a $WS" >"$TMP/b/leader"
+	wait_until 20 grep -qsx 'exchange_distribute_consumer_ready 1' "$TMP/b/distribute.prom"
+	bmetric() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/b/distribute.prom"; }
+	# Kafka mode: 1-3 through the topic, to the follower and the leader's serve alike.
+	for i in 1 2 3; do trade "$i"; done >&7
+	wait_until 20 at_least 3 "$TMP/b1.out" '"type":"trade"'
+	wait_until 20 at_least 3 "$TMP/dist.out" '"type":"trade"'
+	grep '"type":"trade"' "$TMP/dist.out" | feed
+	# Kafka down: both in direct mode, the follower relaying the leader's serve.
+	kafka_cmd down
+	wait_until 20 dmetric_eq exchange_distribute_kafka_mode 0
+	wait_until 20 bash -c "[ \"\$(awk '\$1 == \"exchange_distribute_relay_connected\" { print \$2 }' '$TMP/b/distribute.prom')\" = 1 ]"
+	# 4 and 5, written directly by the leader, reach its serve later (below).
+	for i in 4 5; do trade "$i"; done >&7
+	wait_until 20 at_least 5 "$TMP/dist.out" '"type":"trade"'
+	# Kafka back: both in Kafka mode again; 6 goes through the topic, ahead of the relay.
+	kafka_cmd up
+	wait_until 30 dmetric_eq exchange_distribute_kafka_mode 1
+	wait_until 30 bash -c "[ \"\$(awk '\$1 == \"exchange_distribute_kafka_mode\" { print \$2 }' '$TMP/b/distribute.prom')\" = 1 ]"
+	consumed=$(bmetric exchange_distribute_consumed_total)
+	trade 6 >&7
+	wait_until 20 at_least 6 "$TMP/dist.out" '"type":"trade"'
+	wait_until 20 bash -c "[ \"\$(awk '\$1 == \"exchange_distribute_consumed_total\" { print \$2 }' '$TMP/b/distribute.prom')\" -gt $consumed ]"
+	# Now the leader's serve gets 4, 5 and 6, and the relay brings them.
+	grep '"type":"trade"' "$TMP/dist.out" | tail -n +4 | feed
+	wait_until 20 grep -q '"id":"6"' "$TMP/b1.out"
+	sleep 0.5
+	[ "$(jq -r 'select(.type == "trade") | .id' "$TMP/b1.out" | tr '\n' ' ')" = "1 2 3 4 5 6 " ]
+	# and the relay, no longer needed, stops
+	wait_until 10 bash -c "[ \"\$(awk '\$1 == \"exchange_distribute_relay_connected\" { print \$2 }' '$TMP/b/distribute.prom')\" = 0 ]"
+	grep -q 'msg="the topic is ahead of the relay' "$TMP/b1.err"
+}
