@@ -433,6 +433,31 @@ static int close_write(struct client *c, unsigned char *out)
 	return 0;
 }
 
+/* Clients far behind (a resume from long ago, a reader that stalled) share CATCHUP_SLICE_US
+ * of each turn of the loop between them; the rest waits for the next turn, which comes at
+ * once. A turn never grows long with them, so new input and the caught-up clients' writes
+ * come round every few ms however many catch up at once (a resume storm). Followers'
+ * relays are never held back: the relay gate waits for them. */
+#define CATCHUP_SLICE_US 2000
+#define CATCHUP_FAR 1024 /* lines behind */
+
+static int catching_up_waits(struct client *c)
+{
+	if (c->relay || c->tail + CATCHUP_FAR >= S.ring.head)
+		return 0;
+	int64_t now = clk_mono_us();
+	if (S.catchup_turn != S.turn) {
+		S.catchup_turn = S.turn;
+		S.catchup_start = now;
+		return 0;
+	}
+	if (now - S.catchup_start < CATCHUP_SLICE_US)
+		return 0;
+	S.m_catchup_waits->v++;
+	lws_callback_on_writable(c->wsi);
+	return 1;
+}
+
 static int client_write(struct client *c)
 {
 	unsigned char *out = S.scratch + LWS_PRE;
@@ -477,6 +502,8 @@ static int client_write(struct client *c)
 			S.m_slow->v++;
 			return 0;
 		}
+		if (!n && catching_up_waits(c))
+			return 0;
 		struct fanout_tally t = { .lat = S.m_latency };
 		size_t need;
 		n += fanout_fill(c, out + n, SCRATCH - n, &t, &need);

@@ -818,6 +818,8 @@ static int setup_metrics(void)
 				  "Resumes from a position the ring no longer holds (told with a gap line).", NULL);
 	S.m_resume_lines = met_add(r, MET_COUNTER, "exchange_serve_resume_lines_total",
 				   "Ring lines behind the live position when resumes started (before filters).", NULL);
+	S.m_catchup_waits = met_add(r, MET_COUNTER, "exchange_serve_catchup_waits_total",
+				    "Writes to clients far behind put off to the next turn of the loop (their share of it was used).", NULL);
 	S.m_resume_errors = met_add(r, MET_COUNTER, "exchange_serve_resume_errors_total",
 				    "Bad since values (not a position, or ahead of the stream): told, and live data given.", NULL);
 	S.m_pos_back = met_add(r, MET_COUNTER, "exchange_serve_positions_back_total",
@@ -843,7 +845,7 @@ static int setup_metrics(void)
 			       S.m_latency && S.m_rss && S.m_rejected_auth && S.m_rejected_origin &&
 			       S.m_rejected_ip && S.m_rejected_admin && S.m_close_timeouts && S.m_proto_errors &&
 			       S.m_proto_too_large && S.m_names_full_exch && S.m_names_full_sym &&
-			       S.m_stale_textfiles && S.m_resumes && S.m_resume_gaps && S.m_resume_lines &&
+			       S.m_stale_textfiles && S.m_resumes && S.m_resume_gaps && S.m_resume_lines && S.m_catchup_waits &&
 			       S.m_resume_errors && S.m_pos_back && S.m_journal_lines && S.m_journal_errors &&
 			       S.m_journal_replayed && S.m_position
 		       ? 0
@@ -1034,6 +1036,7 @@ int main(int argc, char **argv)
 	}
 
 	while (!S.done) {
+		S.turn++;
 		if (lws_service(S.ctx, 0) < 0)
 			break;
 		/* A follower's relay took more in its writable callback: the clients the relay

@@ -117,6 +117,9 @@ struct serve {
 	int64_t started_us, last_line_mono;
 	int input_paused;      /* only part of a line is in the input pipe: watched again on the tick */
 	int gate_moved;        /* a relay took more: the clients it held are due a wake */
+	uint64_t turn;         /* one a turn of the event loop */
+	uint64_t catchup_turn; /* the turn catchup_start belongs to */
+	int64_t catchup_start; /* when clients far behind were first written this turn (us) */
 	int64_t last_pos;      /* the newest stream position taken in */
 	int numbered;          /* the input carries positions (from distribute) */
 	int64_t own_pos;       /* serve's own numbering, while the input carries none */
@@ -131,7 +134,7 @@ struct serve {
 	/* metrics */
 	struct met_reg *reg;
 	struct met *m_clients, *m_accepted, *m_rejected_full, *m_rejected_path, *m_rejected_drain,
-		*m_resumes, *m_resume_gaps, *m_resume_lines, *m_resume_errors, *m_pos_back,
+		*m_resumes, *m_resume_gaps, *m_resume_lines, *m_resume_errors, *m_pos_back, *m_catchup_waits,
 		*m_journal_lines, *m_journal_errors, *m_journal_replayed, *m_position,
 		*m_slow, *m_lines, *m_bad_lines, *m_sent, *m_bytes_sent, *m_latency, *m_rss,
 		*m_client_errors, *m_evicted, *m_streams, *m_ready, *m_client_msgs, *m_rejected_auth,

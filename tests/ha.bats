@@ -240,7 +240,7 @@ relay_metric_eq() { [ "$(relay_metric "$1")" = "$2" ]; }
 	for n in $NODES; do
 		c=$(count "$TMP/client-$n.out" '"type":"trade"')
 		wait_until 15 at_least $((c + 50)) "$TMP/client-$n.out" '"type":"trade"'
-		grep -q '"event":"mode","detail":"direct' "$TMP/client-$n.out" || grep -q '"event":"mode"' "$TMP/$n.node.err" || true
+		grep -q 'tool=distribute msg="direct mode"' "$TMP/$n.node.err"
 	done
 	kafka_cmd up
 	for n in $NODES; do

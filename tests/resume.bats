@@ -291,6 +291,22 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 	grep -q "a follower's relay fell behind: clients no longer wait for it\".* reason=lag" "$TMP/serve.err"
 }
 
+@test "a resume storm: clients far behind share a slice of each turn of the loop; each gets all it asked for, and a client that is caught up misses nothing meanwhile" {
+	start_serve
+	numbered 1 20000 | feed
+	wait_until 10 position_is 20000
+	start live "$BIN/wsclient" "$WS?types=trade"
+	wait_until 10 serve_clients_eq 1
+	start storm "$BIN/wsload" -n 100 --count 20000 --duration 60000 --stats "$TMP/storm.json" "$WS?since=0"
+	numbered 20001 500 | feed
+	wait_until 60 bash -c "! kill -0 $LAST_PID 2>/dev/null"
+	[ "$(jq -r .per_client_min "$TMP/storm.json")" -ge 20000 ]
+	wait_until 10 at_least 500 "$TMP/live.out" '"type":"trade"'
+	[ "$(positions "$TMP/live.out")" = "$(seq_range 20001 20500)" ]
+	# the storm was spread over turns of the loop: it did not take whole turns to itself
+	[ "$(serve_metric exchange_serve_catchup_waits_total)" -gt 0 ]
+}
+
 @test "the relay gate: a relay that takes nothing for --relay-wait holds nobody back, and rejoins when it reads again" {
 	start_serve --relay-lag 1000000 --relay-wait 500 --max-backlog 100000
 	start relay "$BIN/wsclient" --no-read --stats "$TMP/relay.json" "$WS?relay=1"
