@@ -184,16 +184,25 @@ start_follower() {
 		mkfifo "$TMP/b.in"
 		exec 6<>"$TMP/b.in"
 	fi
-	start_in "$1" "$TMP/b.in" "$BIN/distribute" --run-dir "$TMP/b" --node-id b --kafka "$KAFKA"
+	local name=$1
+	shift
+	start_in "$name" "$TMP/b.in" "$BIN/distribute" --run-dir "$TMP/b" --node-id b --kafka "$KAFKA" "$@"
+}
+bmetric() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/b/distribute.prom" 2>/dev/null; }
+bmetric_eq() { [ "$(bmetric "$1")" = "$2" ]; }
+bmetric_gt() { [ "$(bmetric "$1")" -gt "$2" ] 2>/dev/null; }
+# leader_and_follower [ARGS...]: the mock cluster, a leader (dist) and a follower (b1) that reads the topic.
+leader_and_follower() {
+	start_kafka 1
+	start_dist leader --kafka "$KAFKA" "$@"
+	start_follower b1 "$@"
+	wait_until 20 bmetric_eq exchange_distribute_consumer_ready 1
 }
 # The follower noted that it read the topic up to offset $1.
 marked() { grep -qsE " $1( -?[0-9]+)?\$" "$TMP/b/kafka.offset"; }
 
 @test "Kafka: a distribute that stops before its serve took the last lines it read reads the topic on from what serve's journal holds" {
-	start_kafka 1
-	start_dist leader --kafka "$KAFKA"
-	start_follower b1
-	wait_until 20 grep -qsx 'exchange_distribute_consumer_ready 1' "$TMP/b/distribute.prom"
+	leader_and_follower
 	for i in 1 2 3 4; do trade "$i"; done >&7
 	wait_until 20 marked 4
 	for i in 5 6 7 8 9 10; do trade "$i"; done >&7
@@ -214,10 +223,7 @@ marked() { grep -qsE " $1( -?[0-9]+)?\$" "$TMP/b/kafka.offset"; }
 }
 
 @test "Kafka: a distribute whose serve's journal ends before every place it noted in the topic fills the rest from the leader's serve" {
-	start_kafka 1
-	start_dist leader --kafka "$KAFKA"
-	start_follower b1
-	wait_until 20 grep -qsx 'exchange_distribute_consumer_ready 1' "$TMP/b/distribute.prom"
+	leader_and_follower
 	for i in 1 2 3 4; do trade "$i"; done >&7
 	wait_until 20 marked 4
 	for i in 5 6; do trade "$i"; done >&7
@@ -240,13 +246,9 @@ marked() { grep -qsE " $1( -?[0-9]+)?\$" "$TMP/b/kafka.offset"; }
 }
 
 @test "Kafka back: a follower whose topic is ahead of its relay waits for the relay to bring the lines the leader wrote directly" {
-	start_kafka 1
 	start_serve # the leader's serve, fed by hand below
-	start_dist leader --kafka "$KAFKA" --fallback-after 1
-	start_follower b1 --fallback-after 1
+	leader_and_follower --fallback-after 1
 	echo "a $WS" >"$TMP/b/leader"
-	wait_until 20 grep -qsx 'exchange_distribute_consumer_ready 1' "$TMP/b/distribute.prom"
-	bmetric() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/b/distribute.prom"; }
 	# Kafka mode: 1-3 through the topic, to the follower and the leader's serve alike.
 	for i in 1 2 3; do trade "$i"; done >&7
 	wait_until 20 at_least 3 "$TMP/b1.out" '"type":"trade"'
@@ -255,24 +257,24 @@ marked() { grep -qsE " $1( -?[0-9]+)?\$" "$TMP/b/kafka.offset"; }
 	# Kafka down: both in direct mode, the follower relaying the leader's serve.
 	kafka_cmd down
 	wait_until 20 dmetric_eq exchange_distribute_kafka_mode 0
-	wait_until 20 bash -c "[ \"\$(awk '\$1 == \"exchange_distribute_relay_connected\" { print \$2 }' '$TMP/b/distribute.prom')\" = 1 ]"
+	wait_until 20 bmetric_eq exchange_distribute_relay_connected 1
 	# 4 and 5, written directly by the leader, reach its serve later (below).
 	for i in 4 5; do trade "$i"; done >&7
 	wait_until 20 at_least 5 "$TMP/dist.out" '"type":"trade"'
 	# Kafka back: both in Kafka mode again; 6 goes through the topic, ahead of the relay.
 	kafka_cmd up
 	wait_until 30 dmetric_eq exchange_distribute_kafka_mode 1
-	wait_until 30 bash -c "[ \"\$(awk '\$1 == \"exchange_distribute_kafka_mode\" { print \$2 }' '$TMP/b/distribute.prom')\" = 1 ]"
+	wait_until 30 bmetric_eq exchange_distribute_kafka_mode 1
 	consumed=$(bmetric exchange_distribute_consumed_total)
 	trade 6 >&7
 	wait_until 20 at_least 6 "$TMP/dist.out" '"type":"trade"'
-	wait_until 20 bash -c "[ \"\$(awk '\$1 == \"exchange_distribute_consumed_total\" { print \$2 }' '$TMP/b/distribute.prom')\" -gt $consumed ]"
+	wait_until 20 bmetric_gt exchange_distribute_consumed_total "$consumed"
 	# Now the leader's serve gets 4, 5 and 6, and the relay brings them.
 	grep '"type":"trade"' "$TMP/dist.out" | tail -n +4 | feed
 	wait_until 20 grep -q '"id":"6"' "$TMP/b1.out"
 	sleep 0.5
 	[ "$(jq -r 'select(.type == "trade") | .id' "$TMP/b1.out" | tr '\n' ' ')" = "1 2 3 4 5 6 " ]
 	# and the relay, no longer needed, stops
-	wait_until 10 bash -c "[ \"\$(awk '\$1 == \"exchange_distribute_relay_connected\" { print \$2 }' '$TMP/b/distribute.prom')\" = 0 ]"
+	wait_until 10 bmetric_eq exchange_distribute_relay_connected 0
 	grep -q 'msg="the topic is ahead of the relay' "$TMP/b1.err"
 }
