@@ -269,9 +269,13 @@ static int64_t read_offset(void)
 		return marks.offset[0];
 	}
 	D.topic_seq = marks.pos[i]; /* the records before it stay covered by the marks to come */
+	int64_t furthest = marks.offset[i];
+	for (int k = i + 1; k < marks.n; k++)
+		if (marks.offset[k] > furthest)
+			furthest = marks.offset[k];
 	log_info("reading the topic on from where this node stopped", " topic=%s offset=%lld mark_position=%lld position=%lld records_again=%lld",
 		 D.o.topic, (long long)marks.offset[i], (long long)marks.pos[i], (long long)D.last_seq,
-		 (long long)(marks.offset[marks.n - 1] - marks.offset[i]));
+		 (long long)(furthest - marks.offset[i]));
 	return marks.offset[i];
 }
 
@@ -702,7 +706,6 @@ static void catchup_check(void)
 	hold_for_relay(-1);
 	relay_start();
 }
-
 
 static void on_record(void *ctx, const char *line, size_t len, int64_t epoch, int64_t hseq)
 {

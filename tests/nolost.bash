@@ -192,10 +192,10 @@ run_failures() {
 	checkpoint "the leader frozen past its session (SIGSTOP), then resumed"
 
 	if [ "$mode" = kafka ]; then
-		kafka_cmd down
+		kafka_cmd down >/dev/null
 		wait_until 20 kafka_mode_is 0
 		settle
-		kafka_cmd up
+		kafka_cmd up >/dev/null
 		wait_until 30 kafka_mode_is 1
 		ready_for_failover
 		checkpoint "Kafka down (direct mode everywhere), then back"
