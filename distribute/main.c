@@ -711,13 +711,13 @@ static void on_record(void *ctx, const char *line, size_t len, int64_t epoch, in
 {
 	if (D.catchup == CU_CHECK)
 		catchup_check();
+	int64_t seq = seq_of_line(line, len);
+	if (seq > D.topic_seq)
+		D.topic_seq = seq; /* for the marks of where this node stands (write_offset) */
 	/* Fencing, by the topic's own order: a record from an older epoch than the newest seen
 	 * on a record before it is a zombie leader's. Every node reads the same order, so every
 	 * node takes and drops the same records (RUN_DIR/epoch, which elect writes when it
 	 * learns of a new leader, changes at a different moment on each node). */
-	int64_t seq = seq_of_line(line, len);
-	if (seq > D.topic_seq)
-		D.topic_seq = seq; /* for the marks of where this node stands (write_offset) */
 	int64_t floor = D.newest_epoch;
 	if (epoch < floor) {
 		D.m_fenced->v++;

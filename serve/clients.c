@@ -446,8 +446,7 @@ static int catching_up_waits(struct client *c)
 	if (c->relay || c->tail + CATCHUP_FAR >= S.ring.head)
 		return 0;
 	int64_t now = clk_mono_us();
-	if (S.catchup_turn != S.turn) {
-		S.catchup_turn = S.turn;
+	if (!S.catchup_start) {
 		S.catchup_start = now;
 		return 0;
 	}

@@ -1036,7 +1036,7 @@ int main(int argc, char **argv)
 	}
 
 	while (!S.done) {
-		S.turn++;
+		S.catchup_start = 0; /* a new turn (clients.c) */
 		if (lws_service(S.ctx, 0) < 0)
 			break;
 		/* A follower's relay took more in its writable callback: the clients the relay

@@ -117,9 +117,8 @@ struct serve {
 	int64_t started_us, last_line_mono;
 	int input_paused;      /* only part of a line is in the input pipe: watched again on the tick */
 	int gate_moved;        /* a relay took more: the clients it held are due a wake */
-	uint64_t turn;         /* one a turn of the event loop */
-	uint64_t catchup_turn; /* the turn catchup_start belongs to */
-	int64_t catchup_start; /* when clients far behind were first written this turn (us) */
+	int64_t catchup_start; /* when clients far behind were first written this turn of the
+	                        * loop (us); 0: not yet */
 	int64_t last_pos;      /* the newest stream position taken in */
 	int numbered;          /* the input carries positions (from distribute) */
 	int64_t own_pos;       /* serve's own numbering, while the input carries none */

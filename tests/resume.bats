@@ -291,6 +291,19 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 	grep -q "a follower's relay fell behind: clients no longer wait for it\".* reason=lag" "$TMP/serve.err"
 }
 
+@test "the relay gate: a relay that takes nothing for --relay-wait holds nobody back, and rejoins when it reads again" {
+	start_serve --relay-lag 1000000 --relay-wait 500 --max-backlog 100000
+	start relay "$BIN/wsclient" --no-read --stats "$TMP/relay.json" "$WS?relay=1"
+	start c "$BIN/wsclient" "$WS?types=trade"
+	wait_until 10 serve_clients_eq 2
+	numbered 40000 60000 | feed
+	wait_until 20 at_least 60000 "$TMP/c.out" '"type":"trade"'
+	[ "$(serve_metric exchange_serve_relays_out_of_step_total)" -ge 1 ]
+	grep -q "a follower's relay fell behind: clients no longer wait for it\".* reason=stalled" "$TMP/serve.err"
+	kill -USR1 "$(pid_of relay)"
+	wait_until 10 grep -q "a follower's relay caught up: clients wait for it again\".* reason=moving" "$TMP/serve.err"
+}
+
 @test "a resume storm: clients far behind share a slice of each turn of the loop; each gets all it asked for, and a client that is caught up misses nothing meanwhile" {
 	start_serve
 	numbered 1 20000 | feed
@@ -305,17 +318,4 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 	[ "$(positions "$TMP/live.out")" = "$(seq_range 20001 20500)" ]
 	# the storm was spread over turns of the loop: it did not take whole turns to itself
 	[ "$(serve_metric exchange_serve_catchup_waits_total)" -gt 0 ]
-}
-
-@test "the relay gate: a relay that takes nothing for --relay-wait holds nobody back, and rejoins when it reads again" {
-	start_serve --relay-lag 1000000 --relay-wait 500 --max-backlog 100000
-	start relay "$BIN/wsclient" --no-read --stats "$TMP/relay.json" "$WS?relay=1"
-	start c "$BIN/wsclient" "$WS?types=trade"
-	wait_until 10 serve_clients_eq 2
-	numbered 40000 60000 | feed
-	wait_until 20 at_least 60000 "$TMP/c.out" '"type":"trade"'
-	[ "$(serve_metric exchange_serve_relays_out_of_step_total)" -ge 1 ]
-	grep -q "a follower's relay fell behind: clients no longer wait for it\".* reason=stalled" "$TMP/serve.err"
-	kill -USR1 "$(pid_of relay)"
-	wait_until 10 grep -q "a follower's relay caught up: clients wait for it again\".* reason=moving" "$TMP/serve.err"
 }
