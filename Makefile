@@ -31,7 +31,8 @@ UNIT_SRC  := $(wildcard tests/unit/*.c)
 
 TOOL_BINS := $(foreach t,$(TOOLS),$(if $(wildcard $(t)/main.c),$(BIN)/$(t)))
 FUZZ_HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-TEST_BINS := $(TEST_TOOLS:%=$(BIN)/%) $(if $(UNIT_SRC),$(BIN)/unit-tests) $(FUZZ_HARNESSES:%=$(BIN)/fuzz-%)
+TEST_BINS := $(TEST_TOOLS:%=$(BIN)/%) $(if $(UNIT_SRC),$(BIN)/unit-tests) $(FUZZ_HARNESSES:%=$(BIN)/fuzz-%) \
+             $(BIN)/slowdns.so
 
 .PHONY: all deps deps-run run demo test deploy-test asan tsan bench fuzz clean
 .SECONDARY:
@@ -68,6 +69,12 @@ $(BIN)/fakex: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/tools/fakex/*.c)) $(T
 	@mkdir -p $(BIN)
 	@echo "  LD   $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+# slowdns.so is preloaded into the tool under test, so it is built without the sanitizers.
+$(BIN)/slowdns.so: tests/tools/slowdns/slowdns.c
+	@mkdir -p $(BIN)
+	@echo "  LD   $@"
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -shared -o $@ $< -ldl
 
 $(BIN)/unit-tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libexchange.a
 	@mkdir -p $(BIN)

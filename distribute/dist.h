@@ -82,7 +82,7 @@ struct dist {
 	struct met_reg *reg;
 	struct met *m_in, *m_out, *m_dropped, *m_too_long, *m_kafka_mode, *m_leader, *m_rss, *m_produced,
 		*m_delivery_failed, *m_consumed, *m_fenced, *m_lag, *m_kafka_up, *m_relay_connected,
-		*m_relayed, *m_relay_stale, *m_duplicates, *m_discarded, *m_assigned, *m_mode_switches, *m_ready,
+		*m_relayed, *m_relay_stale, *m_relay_slow_lookups, *m_relay_lookup_failures, *m_duplicates, *m_discarded, *m_assigned, *m_mode_switches, *m_ready,
 		*m_trade_dups, *m_position, *m_standby_lines, *m_standby_bytes, *m_standby_dropped,
 		*m_standby_published, *m_standby_unjudged, *m_promotions, *m_promote_wait, *m_not_object,
 		*m_catchups, *m_catchup_gaps;
@@ -141,6 +141,8 @@ struct relay_stats {
 	uint64_t relayed; /* messages received from the leader */
 	uint64_t stale;   /* connections closed because the role or the leader changed first */
 	int64_t last_rx;  /* when the last message came (mono µs) */
+	uint64_t slow_lookups;    /* lookups of the leader's name that took a second or more */
+	uint64_t lookup_failures; /* lookups of the leader's name that failed */
 };
 void relay_init(const struct relay_cfg *cfg, const struct relay_sink *sink);
 /* Relays from the leader named in RUN_DIR/leader (again, when it changed); idempotent. */

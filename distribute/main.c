@@ -805,6 +805,8 @@ static void write_metrics(void)
 	D.m_relay_connected->v = rs->connected;
 	D.m_relayed->v = (double)rs->relayed;
 	D.m_relay_stale->v = (double)rs->stale;
+	D.m_relay_slow_lookups->v = (double)rs->slow_lookups;
+	D.m_relay_lookup_failures->v = (double)rs->lookup_failures;
 	standby_expire(&D.sb, clk_mono_us());
 	D.m_standby_lines->v = D.sb.n;
 	D.m_standby_bytes->v = (double)D.sb.bytes;
@@ -1060,6 +1062,10 @@ static int setup_metrics(void)
 	D.m_relayed = met_add(r, MET_COUNTER, "exchange_distribute_relayed_total", "Messages relayed from the leader.", NULL);
 	D.m_relay_stale = met_add(r, MET_COUNTER, "exchange_distribute_relay_stale_total",
 				  "Relay connections closed because this node led, or the leader changed, before they opened or spoke.", NULL);
+	D.m_relay_slow_lookups = met_add(r, MET_COUNTER, "exchange_distribute_relay_lookups_slow_total",
+					 "Lookups of the leader's name that took a second or more (the loop went on meanwhile).", NULL);
+	D.m_relay_lookup_failures = met_add(r, MET_COUNTER, "exchange_distribute_relay_lookups_failed_total",
+					    "Lookups of the leader's name that failed.", NULL);
 	D.m_duplicates = met_add(r, MET_COUNTER, "exchange_distribute_duplicates_dropped_total",
 				 "Lines not newer than a mode switch, dropped so no client gets one twice.", NULL);
 	D.m_discarded = met_add(r, MET_COUNTER, "exchange_distribute_discarded_total",
@@ -1094,6 +1100,7 @@ static int setup_metrics(void)
 			       D.m_not_object && D.m_in && D.m_out && D.m_dropped && D.m_too_long && D.m_kafka_mode && D.m_mode_switches &&
 			       D.m_leader && D.m_produced && D.m_delivery_failed && D.m_consumed && D.m_fenced &&
 			       D.m_lag && D.m_kafka_up && D.m_assigned && D.m_relay_connected && D.m_relayed && D.m_relay_stale &&
+			       D.m_relay_slow_lookups && D.m_relay_lookup_failures &&
 			       D.m_duplicates && D.m_discarded && D.m_ready && D.m_rss
 		       ? 0
 		       : -1;

@@ -2,6 +2,7 @@
  * serve as a WebSocket client (the URL is in RUN_DIR/leader) and relays what it sends. */
 #include "clock.h"
 #include "dist.h"
+#include "resolve.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@ static struct {
 	lws_sorted_usec_list_t sul;
 	char *rx; /* a message being reassembled from fragments */
 	size_t rx_len;
+	struct lookup lk; /* the leader's name, looked up off the loop */
+	int slow_said;
 } R;
 
 void relay_init(const struct relay_cfg *cfg, const struct relay_sink *sink)
@@ -109,6 +112,27 @@ static void connect_now(void)
 		schedule();
 		return;
 	}
+	/* The name is looked up off the loop: a resolver that hangs (the old leader's name,
+	 * gone with its container) must not stop this node keeping and publishing its lines. */
+	char num[64], err[320];
+	int got = lookup_addr(&R.lk, addr, num, sizeof num, err, sizeof err);
+	if (got == 0) {
+		if (!R.slow_said && lookup_elapsed(&R.lk) >= LOOKUP_SLOW_US) {
+			R.slow_said = 1;
+			R.stats.slow_lookups++;
+			log_warn("looking the leader's name up is slow; the relay waits for it, the rest goes on",
+				 " host=%s waited_ms=%lld", addr, (long long)(lookup_elapsed(&R.lk) / 1000));
+		}
+		lws_sul_schedule(R.cfg.ctx, 0, &R.sul, retry_cb, LOOKUP_POLL_US);
+		return;
+	}
+	R.slow_said = 0;
+	if (got < 0) {
+		R.stats.lookup_failures++;
+		log_warn("cannot look the leader's name up; the relay tries again", " url=%s error=\"%s\"", url, err);
+		schedule();
+		return;
+	}
 	/* Resume after the newest position we have: a reconnect, or a new leader, loses and
 	 * repeats nothing that its serve still holds. */
 	int64_t since = R.sink.position(R.sink.ctx);
@@ -121,10 +145,10 @@ static void connect_now(void)
 	memset(&i, 0, sizeof i);
 	i.context = R.cfg.ctx;
 	i.vhost = R.cfg.vh;
-	i.address = addr;
+	i.address = num;
 	i.port = port;
 	i.path = path;
-	i.host = addr;
+	i.host = addr; /* the name: Host, and TLS's SNI and certificate check */
 	i.local_protocol_name = "relay";
 	i.pwsi = &R.wsi;
 	if (!strcmp(prot, "wss") || !strcmp(prot, "https"))
@@ -157,6 +181,8 @@ void relay_stop(void)
 {
 	R.want = 0;
 	lws_sul_cancel(&R.sul);
+	lookup_cancel(&R.lk);
+	R.slow_said = 0;
 	if (R.wsi)
 		lws_set_timeout(R.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
@@ -164,6 +190,7 @@ void relay_stop(void)
 void relay_free(void)
 {
 	lws_sul_cancel(&R.sul);
+	lookup_cancel(&R.lk);
 	free(R.rx);
 	R.rx = NULL;
 	R.rx_len = 0;

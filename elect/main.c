@@ -274,7 +274,16 @@ static void new_session(void)
 	E.zh = zookeeper_init(E.o.zk, watcher, E.o.session_ms, NULL, NULL, 0);
 	if (!E.zh) {
 		log_error("cannot start a ZooKeeper session", " zk=%s error=\"%s\"", E.o.zk, strerror(errno));
-	} else if (E.o.auth) {
+	} else {
+		/* The client would look the servers' names up again on every turn of its I/O
+		 * thread. A resolver that stops answering (a container network's, while
+		 * containers come and go) then holds that thread: no pings go out, ZooKeeper
+		 * expires the session, another node leads, and no event ever tells this one,
+		 * which still believes it leads. Names are looked up when (re)connecting only;
+		 * a lost connection is reported before that. */
+		zoo_set_servers_resolution_delay(E.zh, -1);
+	}
+	if (E.zh && E.o.auth) {
 		const char *colon = strchr(E.o.auth, ':');
 		char scheme[32];
 		snprintf(scheme, sizeof scheme, "%.*s", (int)(colon - E.o.auth), E.o.auth);

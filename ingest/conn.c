@@ -176,6 +176,14 @@ int conn_event(struct conn *c, enum conn_ev ev)
 /* ---- the actions ---- */
 
 static void start_connect(struct conn *c);
+static void ended(struct conn *c, enum conn_fail f, const char *why);
+
+static void lookup_abandon(struct conn *c)
+{
+	lookup_cancel(&c->lk);
+	lws_sul_cancel(&c->sul_lookup);
+	c->resolving = 0;
+}
 
 static void retry_cb(lws_sorted_usec_list_t *sul)
 {
@@ -215,6 +223,12 @@ static void act_end(struct conn *c, const struct ev_arg *a)
 	}
 	if (ev_info[a->ev].at_once)
 		c->reconnect_now = 1;
+	if (c->resolving) {
+		/* Still looking the host up: no connection to close, the attempt ends here. */
+		lookup_abandon(c);
+		ended(c, CONN_F_NONE, a->why);
+		return;
+	}
 	if (c->attempt && c->wsi)
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
@@ -324,35 +338,54 @@ static void ended(struct conn *c, enum conn_fail f, const char *why)
 	dispatch(c, CONN_EV_CLOSED, f, why);
 }
 
-/* Why lws could not even start a connection: it resolves names before it returns, and says
- * nothing of a failure there, so ask the resolver again. */
-static void start_failed(struct conn *c)
+/* lws could not even start a connection to the address looked up. */
+static void start_failed(struct conn *c, const char *addr)
 {
 	char detail[sizeof c->host + 128];
-	struct addrinfo hints, *res = NULL;
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_STREAM;
-	int e = getaddrinfo(c->host, NULL, &hints, &res);
-	if (res)
-		freeaddrinfo(res);
-	if (e) {
-		snprintf(detail, sizeof detail, "cannot resolve %s: %s", c->host, gai_strerror(e));
-		ended(c, CONN_F_DNS, detail);
-	} else {
-		snprintf(detail, sizeof detail, "cannot start a connection to %s:%d", c->host, c->port);
-		ended(c, CONN_F_OTHER, detail);
+	snprintf(detail, sizeof detail, "cannot start a connection to %s:%d (%s)", c->host, c->port, addr);
+	ended(c, CONN_F_OTHER, detail);
+}
+
+static void connect_to(struct conn *c, const char *num);
+static void lookup_cb(lws_sorted_usec_list_t *sul);
+
+/* The host's address, looked up off the loop: the attempt goes on when it is known. */
+static void lookup_step(struct conn *c)
+{
+	char num[64], err[sizeof c->host + 128];
+	int got = lookup_addr(&c->lk, c->host, num, sizeof num, err, sizeof err);
+	if (got == 0) {
+		if (!c->lookup_slow_said && lookup_elapsed(&c->lk) >= LOOKUP_SLOW_US) {
+			c->lookup_slow_said = 1;
+			c->m_slow_lookups->v++;
+			log_warn("looking the exchange's host up is slow; the other connections go on",
+				 " exchange=%s host=%s waited_ms=%lld", c->x->name, c->host,
+				 (long long)(lookup_elapsed(&c->lk) / 1000));
+		}
+		lws_sul_schedule(conn_ctx, 0, &c->sul_lookup, lookup_cb, LOOKUP_POLL_US);
+		return;
 	}
+	c->resolving = 0;
+	if (got < 0)
+		ended(c, CONN_F_DNS, err);
+	else
+		connect_to(c, num);
+}
+
+static void lookup_cb(lws_sorted_usec_list_t *sul)
+{
+	struct conn *c = lws_container_of(sul, struct conn, sul_lookup);
+	if (c->resolving)
+		lookup_step(c);
 }
 
 /* Starts a connection attempt; its end, whether now or later, comes back through ended()
- * and CLOSED, like that of any connection. */
+ * and CLOSED, like that of any connection. The host is looked up first (off the loop). */
 static void start_connect(struct conn *c)
 {
 	char buf[sizeof c->url];
 	const char *prot, *addr, *path;
-	char fullpath[sizeof c->url + 1];
 	int port;
-	struct lws_client_connect_info i;
 
 	c->rx_len = 0;
 	c->msg_since = 0;
@@ -361,7 +394,6 @@ static void start_connect(struct conn *c)
 	c->killed = 0;
 	c->kill_fail = CONN_F_NONE;
 	c->close_reason[0] = 0;
-	c->attempt = 1;
 	memcpy(buf, c->url, sizeof buf);
 	if (lws_parse_uri(buf, &prot, &addr, &port, &path)) {
 		log_error("bad URL", " exchange=%s url=%s", c->x->name, c->url);
@@ -370,11 +402,37 @@ static void start_connect(struct conn *c)
 	}
 	snprintf(c->host, sizeof c->host, "%s", addr);
 	c->port = port;
+	/* While attempts fail, each one's warning says enough. */
+	if (c->fails)
+		log_debug("connecting", " exchange=%s url=%s", c->x->name, c->url);
+	else
+		log_info("connecting", " exchange=%s url=%s", c->x->name, c->url);
+	c->resolving = 1;
+	c->lookup_slow_said = 0;
+	lookup_step(c);
+}
+
+/* Hands the attempt to lws, to the numeric address NUM; the name stays in Host and in TLS's
+ * SNI and certificate check. */
+static void connect_to(struct conn *c, const char *num)
+{
+	char buf[sizeof c->url];
+	const char *prot, *addr, *path;
+	char fullpath[sizeof c->url + 1];
+	int port;
+	struct lws_client_connect_info i;
+
+	memcpy(buf, c->url, sizeof buf);
+	if (lws_parse_uri(buf, &prot, &addr, &port, &path)) { /* parsed once already */
+		ended(c, CONN_F_OTHER, "bad URL");
+		return;
+	}
+	c->attempt = 1;
 	snprintf(fullpath, sizeof fullpath, "/%s", path);
 	memset(&i, 0, sizeof i);
 	i.context = conn_ctx;
 	i.vhost = conn_vh;
-	i.address = addr;
+	i.address = num;
 	i.port = port;
 	i.path = fullpath;
 	i.host = addr;
@@ -391,16 +449,11 @@ static void start_connect(struct conn *c)
 	c->resync_msg = 0;
 	c->next_send = 0;
 	c->reconnect_now = 0;
-	/* While attempts fail, each one's warning says enough. */
-	if (c->fails)
-		log_debug("connecting", " exchange=%s url=%s", c->x->name, c->url);
-	else
-		log_info("connecting", " exchange=%s url=%s", c->x->name, c->url);
 	if (!lws_client_connect_via_info(&i)) {
 		c->wsi = NULL;
 		/* lws may have reported the failure already, from inside the call. */
 		if (c->attempt)
-			start_failed(c);
+			start_failed(c, num);
 	}
 }
 
@@ -846,8 +899,12 @@ void conn_tick(struct conn *c, int64_t now)
 	char why[sizeof c->host + 96];
 
 	if (c->state == CONN_CONNECTING && now - c->state_since > (int64_t)lim.connect_timeout_ms * 1000) {
-		snprintf(why, sizeof why, "no WebSocket connection to %s:%d within %g s", c->host,
-			 c->port, lim.connect_timeout_ms / 1000.0);
+		if (c->resolving)
+			snprintf(why, sizeof why, "no answer from the resolver for %s within %g s", c->host,
+				 lim.connect_timeout_ms / 1000.0);
+		else
+			snprintf(why, sizeof why, "no WebSocket connection to %s:%d within %g s", c->host,
+				 c->port, lim.connect_timeout_ms / 1000.0);
 		dispatch(c, CONN_EV_CONNECT_TIMEOUT, CONN_F_NONE, why);
 	}
 	if (c->state != CONN_OPEN)
@@ -965,7 +1022,9 @@ int conn_add_metrics(struct conn *c, struct met_reg *reg)
 			       "Instrument metadata answers fetched over REST.", lab);
 	c->m_meta_failed = met_add(reg, MET_COUNTER, "exchange_ingest_metadata_failures_total",
 				   "Instrument metadata requests that failed.", lab);
-	if (!c->m_meta_ok || !c->m_meta_failed || !c->m_rest_ok || !c->m_rest_failed || !c->m_frames || !c->m_bytes || !c->m_connected ||
+	c->m_slow_lookups = met_add(reg, MET_COUNTER, "exchange_ingest_lookups_slow_total",
+				    "Lookups of the exchange's host that took a second or more (the other connections went on).", lab);
+	if (!c->m_slow_lookups || !c->m_meta_ok || !c->m_meta_failed || !c->m_rest_ok || !c->m_rest_failed || !c->m_frames || !c->m_bytes || !c->m_connected ||
 	    !c->m_reconnects || !c->m_dropped || !c->m_age || !c->m_invalid || !c->m_oversize ||
 	    !c->m_heartbeats)
 		return -1;
@@ -985,10 +1044,12 @@ void conn_cancel_timer(struct conn *c)
 {
 	lws_sul_cancel(&c->sul_retry);
 	lws_sul_cancel(&c->sul_meta);
+	lws_sul_cancel(&c->sul_lookup);
 }
 
 void conn_free(struct conn *c)
 {
+	lookup_cancel(&c->lk);
 	free(c->rx);
 	c->rx = NULL;
 	c->rx_cap = 0;

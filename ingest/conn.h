@@ -8,6 +8,7 @@
 #include "log.h"
 #include "met.h"
 #include "out.h"
+#include "resolve.h"
 
 #include <libwebsockets.h>
 #include <stddef.h>
@@ -89,6 +90,13 @@ struct conn {
 	char close_reason[128];
 	char host[256];
 	int port;
+	/* Before an attempt goes to lws, the host's name is looked up off the loop (resolve.h):
+	 * while that runs (resolving) no connection exists, and every way of ending the attempt
+	 * ends the lookup instead. */
+	struct lookup lk;
+	int resolving;
+	int lookup_slow_said;
+	lws_sorted_usec_list_t sul_lookup;
 	unsigned fails;        /* consecutive failed attempts */
 	lws_sorted_usec_list_t sul_retry;
 	uint16_t retries;
@@ -119,7 +127,8 @@ struct conn {
 	lws_sorted_usec_list_t sul_meta; /* the pass's next request, when pacing holds it */
 	/* metrics; the series are the exchange's, shared by its connections */
 	struct met *m_frames, *m_bytes, *m_connected, *m_reconnects, *m_dropped, *m_age, *m_invalid,
-		*m_oversize, *m_heartbeats, *m_rest_ok, *m_rest_failed, *m_meta_ok, *m_meta_failed;
+		*m_oversize, *m_heartbeats, *m_rest_ok, *m_rest_failed, *m_meta_ok, *m_meta_failed,
+		*m_slow_lookups;
 	struct met *m_fail[CONN_F_NONE];
 };
 

@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "json.h"
 #include "log.h"
+#include "resolve.h"
 #include "sym.h"
 
 #include <stdio.h>
@@ -39,6 +40,10 @@ struct rest_req {
 	char *body;
 	size_t len;
 	int oversize;          /* the body passed the limit: the rest is read and dropped */
+	/* The host is looked up off the loop first (resolve.h); no connection exists meanwhile. */
+	struct lookup lk;
+	int resolving;
+	lws_sorted_usec_list_t sul_lookup;
 };
 
 static struct rest_req reqs[REST_MAX];
@@ -57,8 +62,11 @@ void rest_setup(struct lws_context *ctx, struct lws_vhost *vh, int timeout)
 
 void rest_teardown(void)
 {
-	for (int i = 0; i < REST_MAX; i++)
+	for (int i = 0; i < REST_MAX; i++) {
+		lws_sul_cancel(&reqs[i].sul_lookup);
+		lookup_cancel(&reqs[i].lk);
 		free(reqs[i].body);
+	}
 	memset(reqs, 0, sizeof reqs);
 	js_free(&doc);
 }
@@ -91,6 +99,8 @@ static void done(struct rest_req *r, const char *err)
 			 subject(r), err);
 		out_event(r->src, "error", detail);
 	}
+	lws_sul_cancel(&r->sul_lookup);
+	lookup_cancel(&r->lk);
 	free(r->body);
 	memset(r, 0, sizeof *r);
 	if (tell)
@@ -211,7 +221,7 @@ static int post_body(struct rest_req *r, struct lws *wsi)
 /* WSI is request R's connection, and its end is not reported yet. */
 static int live_on(const struct rest_req *r, const struct lws *wsi)
 {
-	return r && r->in_use && (!r->wsi || r->wsi == wsi);
+	return r && r->in_use && !r->resolving && (!r->wsi || r->wsi == wsi);
 }
 
 int rest_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -290,6 +300,10 @@ int rest_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	return 0;
 }
 
+static void lookup_step(struct rest_req *r);
+static void lookup_cb(lws_sorted_usec_list_t *sul);
+static void send_request(struct rest_req *r, const char *num);
+
 /* The same request on its way: same source, URL and body. */
 static int same(const struct rest_req *q, const struct rest_get *g, const char *post)
 {
@@ -319,13 +333,12 @@ enum rest_start rest_fetch(const struct rest_get *g)
 	    (g->symbol && strlen(g->symbol) >= sizeof r->sym) || strlen(post) >= sizeof r->post)
 		return REST_REFUSED;
 
-	char buf[sizeof r->url], path[sizeof r->url + 1];
+	char buf[sizeof r->url];
 	const char *prot, *addr, *p;
 	int port;
 	snprintf(buf, sizeof buf, "%s", g->url);
 	if (lws_parse_uri(buf, &prot, &addr, &port, &p))
 		return REST_REFUSED;
-	snprintf(path, sizeof path, "/%s", p);
 
 	memset(r, 0, sizeof *r);
 	r->src = g->src;
@@ -341,12 +354,69 @@ enum rest_start rest_fetch(const struct rest_get *g)
 	snprintf(r->url, sizeof r->url, "%s", g->url);
 	r->postlen = strlen(post);
 	memcpy(r->post, post, r->postlen + 1);
+	r->in_use = 1;
+	r->deadline = clk_mono_us() + (int64_t)timeout_ms * 1000;
+	char msg[64];
+	/* "fetching a snapshot", "fetching metadata" */
+	snprintf(msg, sizeof msg, "fetching %s%s", strcmp(r->what, "metadata") ? "a " : "", r->what);
+	log_info(msg, " exchange=%s symbol=%s url=%s method=%s", r->src->exchange,
+		 r->sym[0] ? r->sym : "-", r->url, r->postlen ? "POST" : "GET");
+	/* Looked up and sent from the loop, never from inside this call: whatever befalls the
+	 * request reaches the caller through its done callback, after it has this answer. */
+	r->resolving = 1;
+	lws_sul_schedule(rest_ctx, 0, &r->sul_lookup, lookup_cb, 0);
+	return REST_STARTED;
+}
 
+/* The request's host, looked up off the loop: the request goes out when it is known; a
+ * lookup past the request's deadline fails it (rest_tick). */
+static void lookup_step(struct rest_req *r)
+{
+	char buf[sizeof r->url], num[64], err[320];
+	const char *prot, *addr, *p;
+	int port;
+	snprintf(buf, sizeof buf, "%s", r->url);
+	if (lws_parse_uri(buf, &prot, &addr, &port, &p)) { /* parsed once already */
+		done(r, "bad URL");
+		return;
+	}
+	int got = lookup_addr(&r->lk, addr, num, sizeof num, err, sizeof err);
+	if (got == 0) {
+		lws_sul_schedule(rest_ctx, 0, &r->sul_lookup, lookup_cb, LOOKUP_POLL_US);
+		return;
+	}
+	r->resolving = 0;
+	if (got < 0)
+		done(r, err);
+	else
+		send_request(r, num);
+}
+
+static void lookup_cb(lws_sorted_usec_list_t *sul)
+{
+	struct rest_req *r = lws_container_of(sul, struct rest_req, sul_lookup);
+	if (r->in_use && r->resolving)
+		lookup_step(r);
+}
+
+/* Hands request R to lws, to the numeric address NUM; the name stays in Host and in TLS's
+ * SNI and certificate check. */
+static void send_request(struct rest_req *r, const char *num)
+{
+	char buf[sizeof r->url], path[sizeof r->url + 1];
+	const char *prot, *addr, *p;
+	int port;
+	snprintf(buf, sizeof buf, "%s", r->url);
+	if (lws_parse_uri(buf, &prot, &addr, &port, &p)) {
+		done(r, "bad URL");
+		return;
+	}
+	snprintf(path, sizeof path, "/%s", p);
 	struct lws_client_connect_info i;
 	memset(&i, 0, sizeof i);
 	i.context = rest_ctx;
 	i.vhost = rest_vh;
-	i.address = addr;
+	i.address = num;
 	i.port = port;
 	i.path = path;
 	i.host = addr;
@@ -360,19 +430,12 @@ enum rest_start rest_fetch(const struct rest_get *g)
 		if (r->postlen)
 			i.alpn = "http/1.1";
 	}
-	r->in_use = 1;
-	r->deadline = clk_mono_us() + (int64_t)timeout_ms * 1000;
-	char msg[64];
-	/* "fetching a snapshot", "fetching metadata" */
-	snprintf(msg, sizeof msg, "fetching %s%s", strcmp(r->what, "metadata") ? "a " : "", r->what);
-	log_info(msg, " exchange=%s symbol=%s url=%s method=%s", r->src->exchange,
-		 r->sym[0] ? r->sym : "-", r->url, i.method);
-	if (!lws_client_connect_via_info(&i)) {
-		/* Refused at once; lws may have reported it already, from inside the call. */
-		memset(r, 0, sizeof *r);
-		return REST_REFUSED;
+	if (!lws_client_connect_via_info(&i) && r->in_use && !r->wsi) {
+		/* Refused at once (lws may have reported it already, from inside the call). */
+		char why[sizeof r->url + 64];
+		snprintf(why, sizeof why, "cannot start a connection to %s:%d (%s)", addr, port, num);
+		done(r, why);
 	}
-	return REST_STARTED;
 }
 
 int rest_pending(const void *owner, unsigned gen)
@@ -398,7 +461,11 @@ void rest_tick(int64_t now)
 		if (!r->in_use || r->timed_out || now < r->deadline)
 			continue;
 		r->timed_out = 1;
-		if (r->wsi)
+		if (r->resolving) {
+			char why[320];
+			snprintf(why, sizeof why, "no answer from the resolver within %g s", timeout_ms / 1000.0);
+			done(r, why);
+		} else if (r->wsi)
 			lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		else
 			ended(r, NULL);

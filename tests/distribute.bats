@@ -18,7 +18,8 @@ ticker() {
 dmetric() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/run/distribute.prom" 2>/dev/null; }
 dmetric_eq() { [ "$(dmetric "$1")" = "$2" ]; }
 
-# start_dist ROLE [ARGS...]: distribute with its stdin on the FIFO $TMP/in (fd 7 writes it).
+# start_dist ROLE [ARGS...]: distribute with its stdin on the FIFO $TMP/in (fd 7 writes it),
+# run through the command in the array DIST_ENV when set (env VAR=VALUE...).
 start_dist() {
 	local role=$1
 	shift
@@ -27,7 +28,7 @@ start_dist() {
 	echo 0 >"$TMP/run/epoch"
 	mkfifo "$TMP/in"
 	exec 7<>"$TMP/in"
-	start_in dist "$TMP/in" "$BIN/distribute" --run-dir "$TMP/run" --node-id me "$@"
+	start_in dist "$TMP/in" ${DIST_ENV[@]+"${DIST_ENV[@]}"} "$BIN/distribute" --run-dir "$TMP/run" --node-id me "$@"
 	wait_until 10 test -s "$TMP/run/distribute.prom"
 }
 
@@ -172,6 +173,44 @@ fresh_after() {
 	grep -q 'msg="relaying from the leader".* since=101' "$TMP/dist.err"
 	[ "$(count "$TMP/dist.out" '"type":"trade"')" = 2 ]
 	wait_until 5 dmetric_eq exchange_distribute_duplicates_dropped_total 1
+}
+
+@test "relay: while the leader's name lookup hangs the standby goes on keeping its lines, connects once it resolves, and publishes at once when promoted" {
+	start_serve
+	# Every lookup of a name hangs while $TMP/stall exists (tests/tools/slowdns), as when
+	# the old leader's container is gone and the network's resolver stops answering.
+	touch "$TMP/stall"
+	DIST_ENV=(env LD_PRELOAD="$BIN/slowdns.so" SLOWDNS_FILE="$TMP/stall"
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+	start_dist follower
+	echo "old ws://localhost:$PORT/ws/exchange" >"$TMP/run/leader"
+	kill -USR2 "$(pid_of dist)"
+	# Before: lws looked the name up on distribute's loop, which hung in it: nothing kept,
+	# no metrics, a promotion unheard.
+	t1=$(trade 1)
+	{ echo "$t1"; trade 2; } >&7
+	wait_until 10 dmetric_eq exchange_distribute_standby_lines 2
+	wait_until 10 dmetric_eq exchange_distribute_relay_lookups_slow_total 1
+	grep -q 'msg="looking the leader.s name up is slow.*host=localhost' "$TMP/dist.err"
+	[ -s "$TMP/stall.count" ]
+	# The resolver answers: the relay connects by the address, with the name as the host.
+	rm "$TMP/stall"
+	wait_until 10 dmetric_eq exchange_distribute_relay_connected 1
+	# the old leader got trade 1 out, as the standby saw it
+	echo "$t1" | sed 's/}$/,"seq":100}/' | feed
+	wait_until 10 at_least 1 "$TMP/dist.out" '"type":"trade"'
+	# Lookups hang again; the leader is gone; this node leads at once.
+	touch "$TMP/stall"
+	kill "$(pid_of serve)"
+	wait_until 10 dmetric_eq exchange_distribute_relay_connected 0
+	trade 3 >&7
+	wait_until 10 dmetric_eq exchange_distribute_standby_lines 3
+	echo leader >"$TMP/run/role"
+	echo 1 >"$TMP/run/epoch"
+	kill -USR1 "$(pid_of dist)"
+	wait_until 5 at_least 3 "$TMP/dist.out" '"type":"trade"'
+	[ "$(jq -r .id "$TMP/dist.out" | tr '\n' ' ')" = "1 2 3 " ]
+	rm "$TMP/stall"
 }
 
 # start_follower NAME: a distribute of another node ($TMP/b), following in Kafka mode, its

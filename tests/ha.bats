@@ -313,3 +313,31 @@ relay_metric_eq() { [ "$(relay_metric "$1")" = "$2" ]; }
 	grep -qx 1 "$TMP/leaders.log"
 	grep -qx 0 "$TMP/leaders.log"
 }
+
+@test "elect: a name lookup that hangs does not stall the session: no second leader, the lead kept" {
+	start_zk
+	# Node a's lookups hang while $TMP/a.stall exists (tests/tools/slowdns), as when the
+	# container network's resolver stops answering for a while.
+	local zk="localhost:${ZK#*:}" n
+	for n in a b; do mkdir -p "$TMP/$n"; done
+	start elect-a env LD_PRELOAD="$BIN/slowdns.so" SLOWDNS_FILE="$TMP/a.stall" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		"$BIN/elect" --zk "$zk" --path /relay-test/dns --node-id a --url ws://a --session-timeout 2000 --run-dir "$TMP/a"
+	wait_until 10 bash -c "[ \"\$(cat $TMP/a/role 2>/dev/null)\" = leader ]"
+	start elect-b "$BIN/elect" --zk "$zk" --path /relay-test/dns --node-id b --url ws://b --session-timeout 2000 --run-dir "$TMP/b"
+	wait_until 10 bash -c "[ \"\$(cat $TMP/b/role 2>/dev/null)\" = standby ]"
+	touch "$TMP/a.stall"
+	# Three session timeouts with a's lookups hanging, the roles read every 20 ms.
+	for _ in $(seq 300); do
+		echo "$(cat "$TMP/a/role") $(cat "$TMP/b/role")" >>"$TMP/roles.log"
+		sleep 0.02
+	done
+	rm "$TMP/a.stall"
+	sort "$TMP/roles.log" | uniq -c
+	# Before: a's ZooKeeper thread looked the name up on every turn and hung in it, its
+	# session expired, and b led while a still said it led.
+	[ "$(sort -u "$TMP/roles.log")" = "leader standby" ]
+	[ ! -s "$TMP/a.stall.count" ]
+	grep -q 'msg="leading"' "$TMP/elect-a.err"
+	! grep -q 'msg="leading"' "$TMP/elect-b.err"
+}

@@ -217,6 +217,28 @@ fresh_after() {
 	wait_until 10 bash -c "[ \$(grep -c '\"exchange\":\"binance\".*\"data\":' '$TMP/ingest.out') -gt $((n + 20)) ]"
 }
 
+@test "a host lookup that hangs holds up only its own exchange: the other flows, and it connects once the resolver answers" {
+	start_fakex ux upbit --recording "$TMP/upbit.rec" --rate 20 --loop
+	local up=$FX_PORT
+	start_fakex fx binance --recording "$TMP/binance.rec" --rate 100 --loop
+	# Every lookup of a name hangs while $TMP/stall exists (tests/tools/slowdns).
+	touch "$TMP/stall"
+	start ingest env LD_PRELOAD="$BIN/slowdns.so" SLOWDNS_FILE="$TMP/stall" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		"$BIN/ingest" --run-dir "$TMP/run" -x binance:BTC-USDT -x upbit:BTC-KRW -c trade \
+		--url "binance=ws://127.0.0.1:$FX_PORT" --url "upbit=ws://localhost:$up/websocket/v1"
+	# Before: lws looked localhost up on ingest's loop, which hung in it, Binance's frames unread.
+	wait_until 10 bash -c "[ \$(grep -c '\"exchange\":\"binance\".*\"data\":' '$TMP/ingest.out') -ge 20 ]"
+	wait_until 10 grep -q 'msg="looking the exchange.s host up is slow.*exchange=upbit host=localhost' "$TMP/ingest.err"
+	wait_until 5 grep -q '^exchange_ingest_lookups_slow_total{exchange="upbit"} 1' "$TMP/run/ingest.prom"
+	! grep -q '"exchange":"upbit".*"data":' "$TMP/ingest.out"
+	[ -s "$TMP/stall.count" ]
+	# The resolver answers: Upbit connects, by the address, with the name as its host.
+	rm "$TMP/stall"
+	wait_until 10 grep -q '"exchange":"upbit".*"data":' "$TMP/ingest.out"
+	grep -q '"exchange":"upbit","local_ts":[0-9]*,"event":"connected","detail":"ws://localhost:' "$TMP/ingest.out"
+}
+
 @test "garbage is skipped and counted; a frame within --max-frame passes; the connection and later frames are fine" {
 	start_fakex fx binance --recording "$TMP/binance.rec" --rate 20 --loop
 	start ingest "$BIN/ingest" -x binance:BTC-USDT -c trade --max-frame 100000 --run-dir "$TMP/run" --url "binance=ws://127.0.0.1:$FX_PORT"
@@ -457,6 +479,29 @@ snapshot_rec() {
 
 # ctl COMMAND: one command to ingest's control socket; prints the answer.
 ctl() { printf '%s\n' "$*" | timeout 5 nc -U -q 1 "$TMP/run/ingest.sock"; }
+
+@test "a REST snapshot whose host lookup hangs fails at --rest-timeout while the exchange's frames flow on; the next one is fetched" {
+	snapshot_rec 2 >"$TMP/full.rec"
+	start_fakex fx binance --recording "$TMP/full.rec" --rate 20 --loop
+	start ingest env LD_PRELOAD="$BIN/slowdns.so" SLOWDNS_FILE="$TMP/stall" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		"$BIN/ingest" -x binance:BTC-USDT -c book:full --run-dir "$TMP/run" --url "binance=ws://localhost:$FX_PORT" \
+		--rest-timeout 3000
+	wait_until 10 at_least 1 "$TMP/ingest.out" '"event":"connected"'
+	# From now on every lookup of a name hangs (tests/tools/slowdns): the snapshot's too.
+	touch "$TMP/stall"
+	[ "$(ctl resync binance BTC-USDT)" = "ok snapshot requested" ]
+	n=$(data_lines "$TMP/ingest.out")
+	wait_until 10 grep -q '"event":"error","detail":"snapshot for BTC-USDT failed: no answer from the resolver within 3 s"' "$TMP/ingest.out"
+	# Before: the lookup hung ingest's loop, and the frames with it.
+	[ "$(data_lines "$TMP/ingest.out")" -gt $((n + 20)) ]
+	[ -s "$TMP/stall.count" ]
+	wait_until 5 bash -c "grep -q '^exchange_ingest_snapshot_failures_total{exchange=\"binance\"} 1\$' '$TMP/run/ingest.prom'"
+	rm "$TMP/stall"
+	[ "$(ctl resync binance BTC-USDT)" = "ok snapshot requested" ]
+	wait_until 10 grep -q '^{"exchange":"binance","local_ts":[0-9]*,"data":{"stream":"btcusdt@depthSnapshot","data":{"lastUpdateId":' "$TMP/ingest.out"
+	[ "$(count "$TMP/ingest.out" '"event":"connected"')" -eq 1 ]
+}
 
 @test "a REST snapshot not done within --rest-timeout fails: said at warn level and in an event, counted; the next one is fetched" {
 	snapshot_rec 2 >"$TMP/full.rec"

@@ -6,13 +6,14 @@
 int unit_failed;
 
 extern const struct unit_test dec_tests[], json_tests[], sym_tests[], ndj_tests[], clock_tests[],
-	met_tests[], oq_tests[], jw_tests[], norm_tests[], book_tests[], xch_tests[], b64url_tests[];
+	met_tests[], oq_tests[], jw_tests[], norm_tests[], book_tests[], xch_tests[], b64url_tests[],
+	resolve_tests[];
 
 int main(void)
 {
 	const struct unit_test *suites[] = { dec_tests, json_tests, sym_tests, ndj_tests, clock_tests,
 					     met_tests, oq_tests,  jw_tests,  norm_tests, book_tests,
-					     xch_tests, b64url_tests };
+					     xch_tests, b64url_tests, resolve_tests };
 	int n = 0, failed = 0;
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
