@@ -14,7 +14,7 @@
 
 /* Lookup threads alive at once, over the whole process: lookups that hang are not waited
  * for, so a name that never answers cannot pile threads up. */
-#define LOOKUP_MAX_THREADS 16
+#define LOOKUP_MAX_THREADS 32
 /* How often a loop asks whether its lookup has answered, and when a lookup counts as slow
  * (said once, counted). */
 #define LOOKUP_POLL_US 20000
