@@ -31,7 +31,6 @@ static struct {
 	char *rx; /* a message being reassembled from fragments */
 	size_t rx_len;
 	struct lookup lk; /* the leader's name, looked up off the loop */
-	int slow_said;
 } R;
 
 void relay_init(const struct relay_cfg *cfg, const struct relay_sink *sink)
@@ -117,8 +116,7 @@ static void connect_now(void)
 	char num[64], err[320];
 	int got = lookup_addr(&R.lk, addr, num, sizeof num, err, sizeof err);
 	if (got == 0) {
-		if (!R.slow_said && lookup_elapsed(&R.lk) >= LOOKUP_SLOW_US) {
-			R.slow_said = 1;
+		if (lookup_slow(&R.lk)) {
 			R.stats.slow_lookups++;
 			log_warn("looking the leader's name up is slow; the relay waits for it, the rest goes on",
 				 " host=%s waited_ms=%lld", addr, (long long)(lookup_elapsed(&R.lk) / 1000));
@@ -126,7 +124,6 @@ static void connect_now(void)
 		lws_sul_schedule(R.cfg.ctx, 0, &R.sul, retry_cb, LOOKUP_POLL_US);
 		return;
 	}
-	R.slow_said = 0;
 	if (got < 0) {
 		R.stats.lookup_failures++;
 		log_warn("cannot look the leader's name up; the relay tries again", " url=%s error=\"%s\"", url, err);
@@ -182,7 +179,6 @@ void relay_stop(void)
 	R.want = 0;
 	lws_sul_cancel(&R.sul);
 	lookup_cancel(&R.lk);
-	R.slow_said = 0;
 	if (R.wsi)
 		lws_set_timeout(R.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }

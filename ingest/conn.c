@@ -355,8 +355,7 @@ static void lookup_step(struct conn *c)
 	char num[64], err[sizeof c->host + 128];
 	int got = lookup_addr(&c->lk, c->host, num, sizeof num, err, sizeof err);
 	if (got == 0) {
-		if (!c->lookup_slow_said && lookup_elapsed(&c->lk) >= LOOKUP_SLOW_US) {
-			c->lookup_slow_said = 1;
+		if (lookup_slow(&c->lk)) {
 			c->m_slow_lookups->v++;
 			log_warn("looking the exchange's host up is slow; the other connections go on",
 				 " exchange=%s host=%s waited_ms=%lld", c->x->name, c->host,
@@ -408,7 +407,6 @@ static void start_connect(struct conn *c)
 	else
 		log_info("connecting", " exchange=%s url=%s", c->x->name, c->url);
 	c->resolving = 1;
-	c->lookup_slow_said = 0;
 	lookup_step(c);
 }
 

@@ -95,7 +95,6 @@ struct conn {
 	 * ends the lookup instead. */
 	struct lookup lk;
 	int resolving;
-	int lookup_slow_said;
 	lws_sorted_usec_list_t sul_lookup;
 	unsigned fails;        /* consecutive failed attempts */
 	lws_sorted_usec_list_t sul_retry;

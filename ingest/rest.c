@@ -24,6 +24,7 @@ struct rest_req {
 	char sym[SYM_MAX];
 	char tag[128];
 	char url[1024];
+	char host[256];           /* the URL's host, looked up before the request goes out */
 	char post[REST_MAX_POST]; /* the body to send; empty: a GET */
 	size_t postlen;
 	int posted;
@@ -337,7 +338,7 @@ enum rest_start rest_fetch(const struct rest_get *g)
 	const char *prot, *addr, *p;
 	int port;
 	snprintf(buf, sizeof buf, "%s", g->url);
-	if (lws_parse_uri(buf, &prot, &addr, &port, &p))
+	if (lws_parse_uri(buf, &prot, &addr, &port, &p) || strlen(addr) >= sizeof r->host)
 		return REST_REFUSED;
 
 	memset(r, 0, sizeof *r);
@@ -352,6 +353,7 @@ enum rest_start rest_fetch(const struct rest_get *g)
 	snprintf(r->sym, sizeof r->sym, "%s", g->symbol ? g->symbol : "");
 	snprintf(r->tag, sizeof r->tag, "%s", g->tag);
 	snprintf(r->url, sizeof r->url, "%s", g->url);
+	snprintf(r->host, sizeof r->host, "%s", addr);
 	r->postlen = strlen(post);
 	memcpy(r->post, post, r->postlen + 1);
 	r->in_use = 1;
@@ -372,15 +374,8 @@ enum rest_start rest_fetch(const struct rest_get *g)
  * lookup past the request's deadline fails it (rest_tick). */
 static void lookup_step(struct rest_req *r)
 {
-	char buf[sizeof r->url], num[64], err[320];
-	const char *prot, *addr, *p;
-	int port;
-	snprintf(buf, sizeof buf, "%s", r->url);
-	if (lws_parse_uri(buf, &prot, &addr, &port, &p)) { /* parsed once already */
-		done(r, "bad URL");
-		return;
-	}
-	int got = lookup_addr(&r->lk, addr, num, sizeof num, err, sizeof err);
+	char num[64], err[320];
+	int got = lookup_addr(&r->lk, r->host, num, sizeof num, err, sizeof err);
 	if (got == 0) {
 		lws_sul_schedule(rest_ctx, 0, &r->sul_lookup, lookup_cb, LOOKUP_POLL_US);
 		return;

@@ -122,6 +122,7 @@ static int begin(struct lookup *l, const char *host, char *err, size_t errn)
 	l->r = r;
 	snprintf(l->host, sizeof l->host, "%s", host);
 	l->started = clk_mono_us();
+	l->slow = 0;
 	return 0;
 fail:
 	pthread_mutex_lock(&threads_mu);
@@ -142,6 +143,11 @@ int lookup_addr(struct lookup *l, const char *host, char *addr, size_t n, char *
 		lookup_cancel(l);
 		snprintf(addr, n, "%s", host);
 		return 1;
+	}
+	if (strlen(host) >= sizeof l->host) { /* DNS names end at 253 */
+		lookup_cancel(l);
+		snprintf(err, errn, "cannot resolve a host name of %zu bytes", strlen(host));
+		return -1;
 	}
 	if (l->r && strcmp(l->host, host))
 		lookup_cancel(l); /* asked for another name meanwhile */
@@ -170,6 +176,14 @@ int lookup_addr(struct lookup *l, const char *host, char *addr, size_t n, char *
 int64_t lookup_elapsed(const struct lookup *l)
 {
 	return l->r ? clk_mono_us() - l->started : 0;
+}
+
+int lookup_slow(struct lookup *l)
+{
+	if (!l->r || l->slow || lookup_elapsed(l) < LOOKUP_SLOW_US)
+		return 0;
+	l->slow = 1;
+	return 1;
 }
 
 void lookup_cancel(struct lookup *l)

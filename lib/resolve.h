@@ -27,6 +27,7 @@ struct lookup {
 	struct resolve *r; /* running or answered, not yet taken */
 	char host[256];    /* the name it is for */
 	int64_t started;   /* when it began (monotonic µs) */
+	int slow;          /* lookup_slow said so already */
 	unsigned turn;     /* the next answer's address, round-robin over what the name gives */
 };
 
@@ -37,6 +38,10 @@ int lookup_addr(struct lookup *l, const char *host, char *addr, size_t n, char *
 
 /* How long the running lookup has taken so far (µs), 0 when none runs. */
 int64_t lookup_elapsed(const struct lookup *l);
+
+/* 1 once per lookup, the first time it is asked after LOOKUP_SLOW_US without an answer: the
+ * moment to say so. */
+int lookup_slow(struct lookup *l);
 
 /* Forgets the lookup; a thread still waiting for the resolver ends on its own. */
 void lookup_cancel(struct lookup *l);

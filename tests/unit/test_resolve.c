@@ -57,9 +57,26 @@ static void test_cancel(void)
 	CHECK(l.r == NULL);
 }
 
+static void test_bounds(void)
+{
+	struct lookup l = { 0 };
+	char addr[64], err[320], name[300];
+	memset(name, 'a', sizeof name - 1);
+	name[sizeof name - 1] = 0;
+	int threads = lookup_threads(); /* an earlier test's may still be ending */
+	CHECK_INT(lookup_addr(&l, name, addr, sizeof addr, err, sizeof err), -1);
+	CHECK_STR(err, "cannot resolve a host name of 299 bytes");
+	CHECK(l.r == NULL);
+	CHECK(lookup_threads() <= threads);
+	/* a lookup that answered before it was a second old is never called slow */
+	CHECK_INT(settle(&l, "localhost", addr, sizeof addr, err, sizeof err), 1);
+	CHECK_INT(lookup_slow(&l), 0);
+}
+
 const struct unit_test resolve_tests[] = {
 	{ "resolve: a numeric address answers at once, with no thread", test_numeric },
 	{ "resolve: a name is looked up on a thread; IPv4 first", test_name },
 	{ "resolve: a lookup let go of ends on its own; another name starts over", test_cancel },
+	{ "resolve: a name longer than DNS allows fails at once, with no thread", test_bounds },
 	{ NULL, NULL },
 };
